@@ -1,0 +1,188 @@
+"""The Python API: :class:`Catalog`, one object per catalogue database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from .config import resolve_url
+from .db import connect, create_engine, display_url, ensure_schema, write_transaction
+from .errors import InputError, NotFoundError
+from .models import DataStore, Hdu, HduFile, Observation
+
+if TYPE_CHECKING:
+    from astropy.table import Table
+
+    from .ingest import IngestReport, Progress
+
+__all__ = ["Catalog", "StoreSummary", "OBSERVATION_COLUMNS"]
+
+#: ``observation`` columns users see (internal keys left out), in schema order.
+OBSERVATION_COLUMNS = tuple(
+    c.name for c in Observation.__table__.columns if c.name not in ("id", "store_id")
+)
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """One ingested data store with its row counts."""
+
+    name: str
+    n_obs: int
+    n_hdu: int
+    n_files: int
+    n_missing_files: int
+    telescope: str | None
+    first_utc: str | None
+    last_utc: str | None
+    ingested_at: Any
+    root_path: str
+
+
+class Catalog:
+    """An observation catalogue in SQLite or PostgreSQL.
+
+    Parameters
+    ----------
+    url : str, optional
+        Database URL; defaults to ``$OBSCAT_DB_URL`` or ``sqlite:///obscat.db``.
+        A new (empty) database is created at the current schema; one at an
+        older schema revision is refused until ``obscat db upgrade`` is run.
+
+    Examples
+    --------
+    >>> cat = Catalog("sqlite:///obscat.db")                    # doctest: +SKIP
+    >>> cat.ingest("$GAMMAPY_DATA/hess-dl3-dr1", name="hess")   # doctest: +SKIP
+    >>> cat.observations(store="hess")["zen_pnt_deg"].unit      # doctest: +SKIP
+    Unit("deg")
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = resolve_url(url)
+        self.engine = create_engine(self.url)
+        ensure_schema(self.engine)
+
+    def __repr__(self) -> str:
+        return f"Catalog({display_url(self.url)!r})"
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """An ORM session in one transaction: committed on success, else rolled back."""
+        with write_transaction(self.engine) as conn, Session(bind=conn, expire_on_commit=False) as session:
+            yield session
+            session.flush()
+
+    def ingest(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        obs_index: str | os.PathLike | None = None,
+        hdu_index: str | os.PathLike | None = None,
+        name: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest a GADF data store; see :func:`obscat.ingest.ingest`."""
+        from .ingest import ingest
+
+        if path is not None:
+            path = os.path.expandvars(os.fspath(path))
+        return ingest(self.engine, path, obs_index=obs_index, hdu_index=hdu_index, name=name, progress=progress)
+
+    def stores(self) -> list[StoreSummary]:
+        """Every ingested store with its counts, by name."""
+        o, h, f, s = (m.__table__ for m in (Observation, Hdu, HduFile, DataStore))
+        n_obs = sa.select(sa.func.count()).where(o.c.store_id == s.c.id).scalar_subquery()
+        n_hdu = (
+            sa.select(sa.func.count()).select_from(h.join(o, h.c.observation_id == o.c.id))
+            .where(o.c.store_id == s.c.id).scalar_subquery()
+        )  # fmt: skip
+        n_files = sa.select(sa.func.count()).where(f.c.store_id == s.c.id).scalar_subquery()
+        n_missing = (
+            sa.select(sa.func.count()).where(f.c.store_id == s.c.id, f.c.exists_at_ingest.is_(False))
+            .scalar_subquery()
+        )  # fmt: skip
+        first = sa.select(sa.func.min(o.c.tstart_utc)).where(o.c.store_id == s.c.id).scalar_subquery()
+        last = sa.select(sa.func.max(o.c.tstop_utc)).where(o.c.store_id == s.c.id).scalar_subquery()
+        query = sa.select(
+            s.c.name, n_obs, n_hdu, n_files, n_missing, s.c.telescope, first, last, s.c.ingested_at, s.c.root_path
+        ).order_by(s.c.name)
+        with connect(self.engine) as conn:
+            return [StoreSummary(*row) for row in conn.execute(query)]
+
+    def remove_store(self, name: str) -> int:
+        """Delete a store and everything that depends on it; return its observation count."""
+        with write_transaction(self.engine) as conn:
+            store_id = self._store_id(conn, name)
+            o = Observation.__table__
+            n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store_id)).scalar_one()
+            conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store_id))
+        return n
+
+    def observation_rows(self, store: str | None = None, columns: Sequence[str] | None = None) -> tuple[list[str], list[tuple]]:
+        """Column names (``store`` first) and rows of the observations, by store and OBS_ID."""
+        names = list(columns or OBSERVATION_COLUMNS)
+        unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
+        if unknown:
+            raise InputError(f"unknown observation column {unknown[0]!r}")
+        o, s = Observation.__table__, DataStore.__table__
+        query = (
+            sa.select(s.c.name.label("store"), *(o.c[c] for c in names))
+            .join_from(o, s, o.c.store_id == s.c.id)
+            .order_by(s.c.name, o.c.obs_id)
+        )
+        with connect(self.engine) as conn:
+            if store is not None:
+                query = query.where(o.c.store_id == self._store_id(conn, store))
+            return ["store", *names], [tuple(row) for row in conn.execute(query)]
+
+    def observations(self, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
+        """The observations as an astropy Table, with each column's unit."""
+        from .export import to_table
+
+        names, rows = self.observation_rows(store, columns)
+        return to_table(names, rows)
+
+    def observation(self, obs_id: int, store: str | None = None) -> Observation:
+        """One observation (with its store and HDUs loaded) by OBS_ID.
+
+        ``store`` is needed only when the OBS_ID exists in several stores.
+        """
+        with Session(self.engine) as session:
+            query = (
+                sa.select(Observation).join(Observation.store).where(Observation.obs_id == obs_id)
+                .options(selectinload(Observation.hdus), selectinload(Observation.store))
+            )  # fmt: skip
+            if store is not None:
+                query = query.where(DataStore.name == store)
+            found = session.scalars(query).all()
+        if not found:
+            where = f" in store {store!r}" if store is not None else ""
+            raise NotFoundError(f"no observation with OBS_ID {obs_id}{where}")
+        if len(found) > 1:
+            names = ", ".join(sorted(o.store.name for o in found))
+            raise InputError(f"OBS_ID {obs_id} exists in stores {names}: pass --store")
+        return found[0]
+
+    def _store_id(self, conn: sa.Connection, name: str) -> int:
+        store_id = conn.execute(
+            sa.select(DataStore.__table__.c.id).where(DataStore.__table__.c.name == name)
+        ).scalar()
+        if store_id is None:
+            raise NotFoundError(f"no store named {name!r}")
+        return store_id

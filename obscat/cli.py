@@ -1,0 +1,226 @@
+"""The ``obscat`` command line: thin commands over :class:`obscat.Catalog`.
+
+Every error obscat knows of is printed as one line, ``Error: ...``, with exit
+code 1; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from .config import ENV_VAR
+from .errors import ObscatError
+
+__all__ = ["app", "main"]
+
+
+class _Group(TyperGroup):
+    """Turns every exception into ``Error: <one line>`` and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if "--debug" in sys.argv[1:] or getattr(ctx.obj, "debug", False):
+                raise
+            click.echo(f"Error: {_message(exc)}", err=True)
+            ctx.exit(130 if isinstance(exc, KeyboardInterrupt) else 1)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, ObscatError):
+        text = str(exc)
+    else:  # not foreseen: say what it is, still on one line
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split()) or type(exc).__name__
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="A database catalogue of IACT observations (GADF DL3 data stores) with grouping queries.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+obs_app = typer.Typer(cls=_Group, help="List and show observations.", no_args_is_help=True)
+db_app = typer.Typer(cls=_Group, help="Schema migrations (Alembic).", no_args_is_help=True)
+app.add_typer(obs_app, name="obs")
+app.add_typer(db_app, name="db")
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@dataclass
+class State:
+    url: str | None
+    debug: bool
+    _catalog: object = None
+
+    @property
+    def catalog(self):
+        """The catalogue, opened (and schema-checked) on first use."""
+        if self._catalog is None:
+            from .catalog import Catalog
+
+            self._catalog = Catalog(self.url)
+        return self._catalog
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Annotated[Optional[str], typer.Option("--db", envvar=ENV_VAR, help="Database URL [default: sqlite:///obscat.db].", show_envvar=True)] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+) -> None:
+    ctx.obj = State(url=db, debug=debug)
+
+
+StoreOption = Annotated[Optional[str], typer.Option("--store", "-s", help="Only this data store.")]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    path: Annotated[Optional[Path], typer.Argument(help="Data store directory holding obs-index.fits[.gz] and hdu-index.fits[.gz].")] = None,
+    obs_index: Annotated[Optional[Path], typer.Option("--obs-index", help="Explicit observation index file.")] = None,
+    hdu_index: Annotated[Optional[Path], typer.Option("--hdu-index", help="Explicit HDU index file.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Store name [default: the directory name].")] = None,
+) -> None:
+    """Ingest (or update) a GADF data store's observation and HDU index."""
+    from .output import progress_bar
+
+    with progress_bar() as progress:
+        report = ctx.obj.catalog.ingest(path, obs_index=obs_index, hdu_index=hdu_index, name=name, progress=progress)
+    for warning in report.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
+    typer.echo(report.summary())
+
+
+@app.command()
+def stores(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
+    """List the ingested data stores with their counts."""
+    from .output import render
+
+    names = ["name", "n_obs", "n_hdu", "n_files", "n_missing_files", "telescope", "first_utc", "last_utc", "ingested_at", "root_path"]
+    rows = [tuple(getattr(s, n) for n in names) for s in ctx.obj.catalog.stores()]
+    render(names, rows, fmt.value)
+
+
+@app.command()
+def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Store name.")]) -> None:
+    """Remove a data store and everything derived from it."""
+    n = ctx.obj.catalog.remove_store(name)
+    typer.echo(f"removed store {name!r} ({n} observations)")
+
+
+TABLE_COLUMNS = ("obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg", "livetime_s", "tstart_utc", "n_tels", "quality", "muoneff")
+
+
+@obs_app.command("list")
+def obs_list(
+    ctx: typer.Context,
+    store: StoreOption = None,
+    fmt: FormatOption = Format.table,
+    columns: Annotated[Optional[str], typer.Option("--columns", "-c", help="Comma-separated columns [default: a summary for tables, all for csv/json].")] = None,
+) -> None:
+    """List observations (by store, then OBS_ID)."""
+    from .output import render
+
+    chosen = columns.split(",") if columns else (TABLE_COLUMNS if fmt is Format.table else None)
+    names, rows = ctx.obj.catalog.observation_rows(store, [c.strip() for c in chosen] if chosen else None)
+    render(names, rows, fmt.value)
+
+
+@obs_app.command("show")
+def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(help="Observation id (OBS_ID).")], store: StoreOption = None) -> None:
+    """Show every column of one observation, and its HDUs."""
+    from .catalog import OBSERVATION_COLUMNS
+    from .output import render, render_record
+
+    obs = ctx.obj.catalog.observation(obs_id, store)
+    render_record({"store": obs.store.name, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}})
+    typer.echo()
+    names = ["hdu_type", "hdu_class", "hdu_name", "size_bytes", "exists", "path"]
+    render(names, [(h.hdu_type, h.hdu_class, h.hdu_name, h.size_bytes, h.file.exists_at_ingest, h.path) for h in obs.hdus], "table")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Option("--dir", help="Where the sample data store and the demo database go.")] = Path("obscat-demo"),
+    n_obs: Annotated[int, typer.Option("--n-obs", min=1, help="Observations in the sample store.")] = 60,
+) -> None:
+    """Run obscat end to end on a built-in synthetic data store (no download)."""
+    from .demo import run_demo
+
+    run_demo(directory, n_obs=n_obs, url=ctx.obj.url)
+
+
+# -- migrations --------------------------------------------------------------------------
+
+
+def _alembic(ctx: typer.Context, action: str, *args) -> None:
+    from alembic import command
+
+    from .db import alembic_config, create_engine, write_transaction
+
+    engine = create_engine(ctx.obj.url)
+    with write_transaction(engine) as conn:
+        getattr(command, action)(alembic_config(conn), *args)
+
+
+@db_app.command()
+def upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Upgrade the database schema (default: to the newest revision)."""
+    _alembic(ctx, "upgrade", revision)
+    typer.echo(f"database upgraded to {revision}")
+
+
+@db_app.command()
+def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+    """Downgrade the database schema."""
+    _alembic(ctx, "downgrade", revision)
+    typer.echo(f"database downgraded to {revision}")
+
+
+@db_app.command()
+def current(ctx: typer.Context) -> None:
+    """Show the database's schema revision."""
+    from .db import connect, create_engine, schema_revision
+    from .models import SCHEMA_REVISION
+
+    with connect(create_engine(ctx.obj.url)) as conn:
+        revision = schema_revision(conn)
+    state = "head" if revision == SCHEMA_REVISION else f"obscat's head is {SCHEMA_REVISION}"
+    typer.echo(f"{revision or 'base (empty database)'} ({state})")
+
+
+@db_app.command()
+def history(ctx: typer.Context) -> None:
+    """List the schema revisions."""
+    from alembic import command
+
+    from .db import alembic_config
+
+    command.history(alembic_config())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

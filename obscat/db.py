@@ -1,0 +1,228 @@
+"""Engines, transactions and schema checks: every SQLite/PostgreSQL difference lives here."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from .config import resolve_url
+from .errors import DatabaseError, SchemaVersionError
+from .models import SCHEMA_REVISION
+
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "create_engine",
+    "display_url",
+    "write_transaction",
+    "bulk_insert",
+    "bulk_update",
+    "schema_revision",
+    "ensure_schema",
+    "alembic_config",
+]
+
+#: How long a SQLite writer waits for another writer's lock before failing.
+BUSY_TIMEOUT_S = 60.0
+
+_REPO = Path(__file__).resolve().parent.parent
+_SUPPORTED = ("sqlite", "postgresql")
+
+
+def display_url(url: str | URL) -> str:
+    """The URL as it may be shown to a user: password hidden."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return str(url)
+
+
+def create_engine(url: str | None = None) -> Engine:
+    """Create an engine for ``url`` (see :func:`obscat.config.resolve_url`).
+
+    SQLite connections enforce foreign keys, use WAL and wait up to
+    ``BUSY_TIMEOUT_S`` for locks; transactions that write take the lock at
+    ``BEGIN IMMEDIATE`` (see :func:`write_transaction`).
+    """
+    text = resolve_url(url)
+    try:
+        sa_url = sa.make_url(text)
+    except ArgumentError:
+        raise DatabaseError(f"cannot parse database URL {text!r}") from None
+    backend = sa_url.get_backend_name()
+    if backend not in _SUPPORTED:
+        raise DatabaseError(
+            f"unsupported database URL {display_url(sa_url)!r}: "
+            "use sqlite:///FILE or postgresql://USER@HOST/DB"
+        )
+    try:
+        if backend == "sqlite":
+            engine = sa.create_engine(sa_url, connect_args={"timeout": BUSY_TIMEOUT_S})
+            _configure_sqlite(engine)
+        else:
+            engine = sa.create_engine(sa_url, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DatabaseError(f"no driver for {display_url(sa_url)!r}: {exc}") from None
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # obscat emits BEGIN itself, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("obscat_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextlib.contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection, with connection failures reported as :class:`DatabaseError`."""
+    try:
+        conn = engine.connect()
+    except OperationalError as exc:
+        raise DatabaseError(
+            f"cannot open database {display_url(engine.url)!r}: {_first_line(exc.orig)}"
+        ) from None
+    with conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction that writes: all of it is committed, or none of it.
+
+    On SQLite the write lock is taken at the start (``BEGIN IMMEDIATE``), so
+    two writers queue instead of failing halfway.
+    """
+    with connect(engine) as conn:
+        conn.execution_options(obscat_write=True)
+        try:
+            with conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise DatabaseError(f"database write failed: {_first_line(exc.orig)}") from None
+
+
+def bulk_insert(conn: Connection, table: sa.Table, columns: list[str], rows: Iterable[tuple]) -> None:
+    """Insert many rows fast: ``COPY`` on PostgreSQL, ``executemany`` on SQLite.
+
+    Table and column names come from obscat's models, never from users; the
+    values travel as parameters (or COPY data), never as SQL text.
+    """
+    names = ", ".join(columns)
+    driver_conn = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with driver_conn.cursor() as cursor:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    else:
+        marks = ", ".join("?" * len(columns))
+        cursor = driver_conn.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+        finally:
+            cursor.close()
+
+
+def bulk_update(conn: Connection, table: sa.Table, columns: list[str], key: str, rows: Iterable[tuple]) -> None:
+    """Update many rows by ``key``: each row holds the ``columns`` values, then the key."""
+    style = "%s" if conn.dialect.name == "postgresql" else "?"
+    assignments = ", ".join(f"{name} = {style}" for name in columns)
+    driver_conn = conn.connection.driver_connection
+    cursor = driver_conn.cursor()
+    try:
+        cursor.executemany(f"UPDATE {table.name} SET {assignments} WHERE {key} = {style}", rows)
+    finally:
+        cursor.close()
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision stamped in the database, or None if there is none."""
+    tables = sa.inspect(conn).get_table_names()
+    if "alembic_version" not in tables:
+        if tables:
+            raise DatabaseError(
+                f"database {display_url(conn.engine.url)!r} has tables but no obscat "
+                "schema version: it is not an obscat catalogue"
+            )
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create an empty database at the head revision, or check it is at head.
+
+    A database at another revision is never migrated silently: the error asks
+    the user to run ``obscat db upgrade`` (or to upgrade obscat).
+    """
+    with connect(engine) as conn:
+        try:
+            revision = schema_revision(conn)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(
+                f"cannot read database {display_url(engine.url)!r}: {_first_line(exc)}"
+            ) from None
+        conn.rollback()
+        if revision == SCHEMA_REVISION:
+            return
+        if revision is None:
+            _create_at_head(conn)
+            return
+    known = {script.revision for script in _script_directory().walk_revisions()}
+    if revision in known:
+        raise SchemaVersionError(
+            f"database schema is at revision {revision}, this obscat needs "
+            f"{SCHEMA_REVISION}: run `obscat db upgrade`"
+        )
+    raise SchemaVersionError(
+        f"database schema revision {revision!r} is newer than this obscat knows "
+        f"(its newest is {SCHEMA_REVISION}): upgrade obscat"
+    )
+
+
+def alembic_config(conn: Connection | None = None):
+    """An Alembic ``Config`` for obscat's migrations, optionally bound to ``conn``."""
+    from alembic.config import Config
+
+    config = Config(str(_REPO / "alembic.ini"))
+    config.set_main_option("script_location", str(_REPO / "migrations"))
+    if conn is not None:
+        config.attributes["connection"] = conn
+    return config
+
+
+def _script_directory():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def _create_at_head(conn: Connection) -> None:
+    """Create the schema in an empty database (unless a concurrent process just did)."""
+    from alembic import command
+
+    conn.execution_options(obscat_write=True)
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(742001)"))
+        if schema_revision(conn) is None:
+            command.upgrade(alembic_config(conn), "head")
+
+
+def _first_line(exc: BaseException | None) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

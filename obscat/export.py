@@ -1,0 +1,60 @@
+"""Catalogue rows → astropy Table (with units), CSV and JSON text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .models import Base
+
+__all__ = ["column_unit", "to_table", "to_csv", "to_json"]
+
+
+def column_unit(name: str) -> str | None:
+    """The storage unit of a schema column name (first table that has it)."""
+    for table in Base.metadata.sorted_tables:
+        if name in table.c:
+            unit = table.c[name].info.get("unit")
+            return None if unit is None else (unit or "")
+    return None
+
+
+def to_table(names: Sequence[str], rows: Sequence[Sequence[Any]]):
+    """An astropy Table with one column per name; units from the schema, NULL masked."""
+    import numpy as np
+    from astropy.table import MaskedColumn, Table
+
+    table = Table()
+    for i, name in enumerate(names):
+        values = [row[i] for row in rows]
+        mask = [v is None for v in values]
+        unit = column_unit(name)
+        if isinstance(next((v for v in values if v is not None), None), dict):
+            data = np.array([json.dumps(v) if v is not None else "" for v in values])
+        elif any(mask):
+            fill = next((v for v in values if v is not None), 0)
+            data = np.array([fill if v is None else v for v in values])
+        else:
+            data = np.array(values)
+        table[name] = MaskedColumn(data, mask=mask, unit=unit or None) if any(mask) else data
+        if unit:
+            table[name].unit = unit
+    return table
+
+
+def to_csv(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV text; floats with full precision (``repr``), NULL as empty, JSON as text."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow(["" if v is None else json.dumps(v) if isinstance(v, dict) else v for v in row])
+    return out.getvalue()
+
+
+def to_json(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A JSON array of objects, one per row; NULL as null."""
+    return json.dumps([dict(zip(names, row)) for row in rows], default=str, indent=1)

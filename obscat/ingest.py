@@ -1,0 +1,524 @@
+"""Data store → catalogue rows: one transaction per ingest, idempotent.
+
+The flow is: read both index files and validate them completely in memory,
+then write everything in one transaction.  Any error before or during the
+write leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from astropy import units as u
+from astropy.io import fits
+from sqlalchemy.engine import Connection, Engine
+
+from . import gadf
+from ._version import __version__
+from .db import bulk_insert, bulk_update, write_transaction
+from .errors import InputError
+from .models import DataStore, Hdu, HduFile, Observation, gadf_columns, sky_derived
+from .times import absolute_times
+
+__all__ = ["IngestReport", "Progress", "ingest"]
+
+#: ``progress(phase, done, total)``, called as rows are written.
+Progress = Callable[[str, int, int], None]
+
+REQUIRED_OBS_COLUMNS = ("OBS_ID", "RA_PNT", "DEC_PNT", "TSTART", "TSTOP")
+_TIME_COLUMNS = ("TSTART", "TSTOP", "EVENT_TIME_MIN", "EVENT_TIME_MAX")
+_CHUNK = 50_000
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did."""
+
+    store: str
+    status: str  # "created", "updated" or "unchanged"
+    n_obs: int = 0
+    n_hdu: int = 0
+    n_files: int = 0
+    n_missing_files: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.status == "unchanged":
+            return f"store {self.store!r} is unchanged ({self.n_obs} observations): nothing to do"
+        text = (
+            f"store {self.store!r} {self.status}: {self.n_obs} observations, {self.n_hdu} HDUs "
+            f"in {self.n_files} files"
+        )
+        if self.status == "updated":
+            text += f" ({self.added} added, {self.updated} updated, {self.removed} removed)"
+        return text + f" in {self.seconds:.2f} s"
+
+
+def ingest(
+    engine: Engine,
+    path: str | os.PathLike | None = None,
+    *,
+    obs_index: str | os.PathLike | None = None,
+    hdu_index: str | os.PathLike | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest the GADF data store at ``path`` (or the two explicit index files).
+
+    Re-ingesting an unchanged store (same index files, byte for byte) does
+    nothing.  A changed index updates the store in one transaction:
+    observations that disappeared are removed with everything that depends
+    on them, the others are updated in place (keeping their ids).
+    """
+    start = time.perf_counter()
+    obs_path, hdu_path = _locate(path, obs_index, hdu_index)
+    name = _check_name(name if name is not None else _default_name(path, obs_path))
+    obs_table = gadf.read_index(obs_path)
+    hdu_table = gadf.read_index(hdu_path)
+
+    with engine.connect() as conn:
+        existing = conn.execute(
+            sa.select(DataStore.__table__).where(DataStore.name == name)
+        ).mappings().first()
+        if existing is not None and _unchanged(existing, obs_table, hdu_table):
+            n_obs = conn.execute(
+                sa.select(sa.func.count()).where(Observation.store_id == existing["id"])
+            ).scalar_one()
+            return IngestReport(name, "unchanged", n_obs=n_obs, seconds=time.perf_counter() - start)
+
+    report = IngestReport(name, "updated" if existing is not None else "created")
+    observations = _observation_rows(obs_table)
+    hdus = _hdu_rows(hdu_table, observations["obs_id"])
+    store_row, tref = _store_row(name, obs_table, hdu_table, hdus, report)
+    observations.update(_times(tref, observations))
+
+    with write_transaction(engine) as conn:
+        store_id = _write_store(conn, store_row)
+        obs_ids = _write_observations(conn, store_id, observations, report, progress)
+        _write_hdus(conn, store_id, hdus, obs_ids, report, progress)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+# -- locating and naming ---------------------------------------------------------------
+
+
+def _locate(path, obs_index, hdu_index) -> tuple[Path, Path]:
+    if obs_index is not None or hdu_index is not None:
+        if obs_index is None or hdu_index is None:
+            raise InputError("give both --obs-index and --hdu-index, or a directory")
+        base = Path(path) if path is not None else Path(".")
+        return tuple(p if p.is_absolute() or not (base / p).exists() else base / p
+                     for p in (Path(obs_index), Path(hdu_index)))  # fmt: skip
+    if path is None:
+        raise InputError("give a data store directory, or --obs-index and --hdu-index")
+    return gadf.find_index_files(Path(path))
+
+
+def _default_name(path, obs_path: Path) -> str:
+    return Path(os.path.abspath(path if path is not None else obs_path.parent)).name
+
+
+def _check_name(name: str) -> str:
+    if not name or not name.strip():
+        raise InputError("store name must not be empty")
+    if len(name) > 200:
+        raise InputError(f"store name is {len(name)} characters long; at most 200 are allowed")
+    if not name.isprintable():
+        raise InputError(f"store name {name!r} contains control characters")
+    return name
+
+
+def _unchanged(existing, obs_table: gadf.IndexTable, hdu_table: gadf.IndexTable) -> bool:
+    return (
+        existing["obs_index_sha256"] == obs_table.sha256
+        and existing["hdu_index_sha256"] == hdu_table.sha256
+        and existing["obs_index_path"] == str(obs_table.path.resolve())
+        and existing["hdu_index_path"] == str(hdu_table.path.resolve())
+    )
+
+
+# -- obs index -> column arrays --------------------------------------------------------
+
+
+def _observation_rows(index: gadf.IndexTable) -> dict[str, Any]:
+    """Column name → array (or None for all-NULL) for every ``observation`` column."""
+    index.require(REQUIRED_OBS_COLUMNS)
+    if index.n_rows == 0:
+        raise InputError(f"{index.path}: the observation index has no rows")
+    timeunit = str(index.header.get("TIMEUNIT", "s")).strip() or "s"
+    columns: dict[str, Any] = {}
+    used = set()
+    for gadf_name, column in gadf_columns().items():
+        if column.name in columns and columns[column.name] is not None:
+            continue  # filled from an earlier spelling
+        if gadf_name not in index.table.colnames:
+            columns.setdefault(column.name, None)
+            continue
+        used.add(gadf_name)
+        default_unit = timeunit if gadf_name in _TIME_COLUMNS else None
+        columns[column.name] = _convert(index, gadf_name, column, default_unit)
+
+    obs_id = columns["obs_id"]
+    _check_unique(index, obs_id)
+    _check_finite(index, obs_id, columns)
+    columns["ra_pnt_deg"] = np.mod(columns["ra_pnt_deg"], 360.0)
+    columns["ux"], columns["uy"], columns["uz"], columns["sky_zone"] = sky_derived(
+        columns["ra_pnt_deg"], columns["dec_pnt_deg"]
+    )
+    columns["extra"] = _extra_json(index, [c for c in index.table.colnames if c not in used])
+    return columns
+
+
+def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit: str | None) -> np.ndarray:
+    source = index.table[name]
+    python_type = column.type.python_type
+    if python_type is str:
+        return np.char.strip(gadf.decode_strings(index, name)).astype(object)
+    if source.dtype.kind not in "biuf":
+        raise InputError(f"{index.path}: column {name} holds {source.dtype} values, expected numbers")
+    if source.ndim != 1:
+        raise InputError(f"{index.path}: column {name} has shape {source.shape[1:]} per row, expected a scalar")
+    values = np.array(source, dtype=float)
+    mask = getattr(source, "mask", None)
+    if mask is not None:
+        values[np.asarray(mask)] = np.nan
+    storage_unit = column.info.get("unit")
+    if storage_unit is not None:
+        unit = source.unit if source.unit is not None else default_unit
+        if unit is not None:
+            try:
+                values = u.Quantity(values, unit, copy=False).to_value(
+                    storage_unit or u.dimensionless_unscaled, equivalencies=u.temperature()
+                )
+            except (ValueError, TypeError, u.UnitsError):
+                raise InputError(
+                    f"{index.path}: column {name} has unit {str(unit)!r}, "
+                    f"not convertible to {storage_unit or 'dimensionless'!r}"
+                ) from None
+    if python_type is int:
+        finite = np.isfinite(values)
+        if np.any(values[finite] != np.round(values[finite])):
+            row = int(np.flatnonzero(finite & (values != np.round(values)))[0])
+            raise InputError(f"{index.path}: row {row + 1}: column {name} value {values[row]!r} is not an integer")
+        if not np.all(finite):
+            out = np.empty(len(values), dtype=object)
+            out[finite] = values[finite].astype(np.int64)
+            return out
+        return np.asarray(source).astype(np.int64) if source.dtype.kind in "biu" else values.astype(np.int64)
+    return values
+
+
+def _check_unique(index: gadf.IndexTable, obs_id: np.ndarray) -> None:
+    if obs_id.dtype == object:
+        row = int(np.flatnonzero(np.equal(obs_id, None))[0])
+        raise InputError(f"{index.path}: row {row + 1}: OBS_ID is empty")
+    uniques, first, counts = np.unique(obs_id, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        dup = uniques[counts > 1][0]
+        rows = np.flatnonzero(obs_id == dup)[:2] + 1
+        raise InputError(f"{index.path}: duplicate OBS_ID {dup} in rows {rows[0]} and {rows[1]}")
+
+
+def _check_finite(index: gadf.IndexTable, obs_id: np.ndarray, columns: dict[str, Any]) -> None:
+    for name, column in (("RA_PNT", "ra_pnt_deg"), ("DEC_PNT", "dec_pnt_deg"),
+                         ("TSTART", "tstart_s"), ("TSTOP", "tstop_s")):  # fmt: skip
+        bad = ~np.isfinite(columns[column])
+        if np.any(bad):
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{index.path}: row {row + 1} (OBS_ID {obs_id[row]}): {name} is {columns[column][row]}"
+            )
+    dec = columns["dec_pnt_deg"]
+    bad = np.abs(dec) > 90
+    if np.any(bad):
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{index.path}: row {row + 1} (OBS_ID {obs_id[row]}): DEC_PNT {dec[row]} is outside [-90, 90] deg")
+    bad = columns["tstop_s"] < columns["tstart_s"]
+    if np.any(bad):
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{index.path}: row {row + 1} (OBS_ID {obs_id[row]}): TSTOP is before TSTART")
+
+
+def _extra_json(index: gadf.IndexTable, names: list[str]) -> np.ndarray:
+    """Non-standard columns, per row, as JSON text: ``{NAME: {"value": v, "unit": "deg"}}``."""
+    n = index.n_rows
+    if not names:
+        return np.full(n, "{}", dtype=object)
+    values, units = [], []
+    for name in names:
+        source = index.table[name]
+        if source.dtype.kind in "SU":
+            data = gadf.decode_strings(index, name).tolist()
+        else:
+            data = [_json_value(v) for v in np.asarray(source).tolist()]
+            mask = getattr(source, "mask", None)
+            if mask is not None and np.any(mask):
+                data = [None if m else v for v, m in zip(data, np.asarray(mask).reshape(n, -1).any(axis=1))]
+        values.append(data)
+        units.append(None if source.unit is None else str(source.unit))
+    out = np.empty(n, dtype=object)
+    for row, row_values in enumerate(zip(*values)):
+        out[row] = json.dumps(
+            {name: ({"value": v, "unit": unit} if unit else {"value": v})
+             for name, unit, v in zip(names, units, row_values)},
+            allow_nan=False,
+        )  # fmt: skip
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return gadf.json_safe(value)
+
+
+# -- hdu index -> rows -----------------------------------------------------------------
+
+
+@dataclass
+class _Hdus:
+    obs_id: np.ndarray
+    hdu_type: np.ndarray
+    hdu_class: np.ndarray
+    hdu_name: np.ndarray
+    size: np.ndarray | None
+    file_index: np.ndarray
+    paths: list[str]
+    exists: list[bool]
+
+
+def _hdu_rows(index: gadf.IndexTable, obs_ids: np.ndarray) -> _Hdus:
+    hdu_type, hdu_class = gadf.check_hdu_index(index)
+    source_ids = index.table["OBS_ID"]
+    if source_ids.dtype.kind not in "iu":
+        raise InputError(f"{index.path}: column OBS_ID holds {source_ids.dtype} values, expected integers")
+    hdu_obs = np.asarray(source_ids, dtype=np.int64)
+    unknown = ~np.isin(hdu_obs, obs_ids)
+    if np.any(unknown):
+        row = int(np.flatnonzero(unknown)[0])
+        raise InputError(f"{index.path}: row {row + 1}: OBS_ID {hdu_obs[row]} is not in the observation index")
+    names = np.char.strip(gadf.decode_strings(index, "HDU_NAME"))
+    name_uniques, name_inverse = np.unique(names, return_inverse=True)
+    size = None
+    if "SIZE" in index.table.colnames:
+        size = np.asarray(index.table["SIZE"]).astype(object)
+        mask = getattr(index.table["SIZE"], "mask", None)
+        if mask is not None:
+            size[np.asarray(mask)] = None
+    file_index, paths = gadf.resolve_file_paths(index)
+    return _Hdus(
+        obs_id=hdu_obs,
+        hdu_type=hdu_type,
+        hdu_class=hdu_class,
+        hdu_name=name_uniques.astype(object)[name_inverse],
+        size=size,
+        file_index=file_index,
+        paths=paths,
+        exists=[os.path.isfile(p) for p in paths],
+    )
+
+
+# -- store row and times ---------------------------------------------------------------
+
+
+def _store_row(name, obs_table, hdu_table, hdus: _Hdus, report: IngestReport) -> tuple[dict[str, Any], gadf.TimeReference | None]:
+    """The ``data_store`` row; header metadata missing from the obs index is
+    taken from the EVENTS header of its first observation (GADF puts it there too)."""
+    header = obs_table.header
+    tref = gadf.time_reference(obs_table)
+    site = gadf.site_location(obs_table)
+    events = None
+    if tref is None or site.geolon_deg is None or "TELESCOP" not in header:
+        events = _first_events_header(hdus, report)
+    if events is not None:
+        events_index, source = events
+        if tref is None:
+            tref = gadf.time_reference(events_index)
+            if tref is not None:
+                tref.source = source
+                report.warnings.append(f"{obs_table.path.name} has no MJDREFI/MJDREFF: time reference taken from {source}")
+        if site.geolon_deg is None:
+            site = gadf.site_location(events_index)
+        header = events_index.header if "TELESCOP" not in header else header
+    if tref is None:
+        report.warnings.append(f"{obs_table.path.name} has no time reference (MJDREFI/MJDREFF): absolute times are NULL")
+    return {
+        "name": name,
+        "root_path": str(obs_table.path.resolve().parent),
+        "obs_index_path": str(obs_table.path.resolve()),
+        "obs_index_sha256": obs_table.sha256,
+        "hdu_index_path": str(hdu_table.path.resolve()),
+        "hdu_index_sha256": hdu_table.sha256,
+        "hduvers": _header_text(obs_table.header, "HDUVERS"),
+        "telescope": _header_text(header, "TELESCOP"),
+        "instrument": _header_text(header, "INSTRUME"),
+        "geolon_deg": site.geolon_deg,
+        "geolat_deg": site.geolat_deg,
+        "altitude_m": site.altitude_m,
+        "mjdrefi": tref.mjdrefi if tref else None,
+        "mjdreff": tref.mjdreff if tref else None,
+        "timesys": tref.timesys if tref else None,
+        "timeunit": tref.timeunit if tref else None,
+        "timeref": tref.timeref if tref else None,
+        "time_reference_source": tref.source if tref else None,
+        "header": {"obs_index": obs_table.header_dict(), "hdu_index": hdu_table.header_dict()},
+        "ingested_at": dt.datetime.now(dt.timezone.utc),
+        "obscat_version": __version__,
+    }, tref
+
+
+def _first_events_header(hdus: _Hdus, report: IngestReport) -> tuple[gadf.IndexTable, str] | None:
+    rows = np.flatnonzero(hdus.hdu_type == "events")
+    for row in rows[:1]:
+        path = hdus.paths[hdus.file_index[row]]
+        try:
+            header = fits.getheader(path, extname=hdus.hdu_name[row])
+        except (OSError, KeyError, IndexError) as exc:
+            report.warnings.append(f"cannot read EVENTS header of OBS_ID {hdus.obs_id[row]} in {path}: {exc}")
+            return None
+        source = f"EVENTS header of OBS_ID {hdus.obs_id[row]}"
+        return gadf.IndexTable(path=Path(path), header=header, table=None), source
+    return None
+
+
+def _header_text(header, key: str) -> str | None:
+    value = header.get(key)
+    return None if value is None else str(value).strip()
+
+
+def _times(tref: gadf.TimeReference | None, columns: dict[str, Any]) -> dict[str, Any]:
+    names = [f"{t}_{k}" for t in ("tstart", "tstop", "tmid") for k in ("mjd", "utc")]
+    if tref is None:
+        return dict.fromkeys(names)
+    return absolute_times(tref, columns["tstart_s"], columns["tstop_s"])
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _write_store(conn: Connection, row: dict[str, Any]) -> int:
+    table = DataStore.__table__
+    store_id = conn.execute(sa.select(table.c.id).where(table.c.name == row["name"])).scalar()
+    if store_id is None:
+        return conn.execute(sa.insert(table).values(**row).returning(table.c.id)).scalar_one()
+    conn.execute(sa.update(table).where(table.c.id == store_id).values(**row))
+    return store_id
+
+
+def _write_observations(conn, store_id, columns, report, progress) -> dict[int, int]:
+    """Insert new, update kept and delete vanished observations; return obs_id → id."""
+    table = Observation.__table__
+    existing = dict(conn.execute(sa.select(table.c.obs_id, table.c.id).where(table.c.store_id == store_id)).all())
+    obs_id = columns["obs_id"]
+    n = len(obs_id)
+    kept = np.isin(obs_id, np.fromiter(existing, dtype=np.int64, count=len(existing)))
+    vanished = sorted(set(existing) - set(obs_id.tolist()))
+    for chunk in _chunks(vanished, 10_000):
+        conn.execute(sa.delete(table).where(table.c.id.in_([existing[i] for i in chunk])))
+    # HDU rows and files are rewritten whole below
+    conn.execute(sa.delete(Hdu.__table__).where(
+        Hdu.__table__.c.observation_id.in_(sa.select(table.c.id).where(table.c.store_id == store_id))
+    ))  # fmt: skip
+    conn.execute(sa.delete(HduFile.__table__).where(HduFile.__table__.c.store_id == store_id))
+
+    names = [c.name for c in table.columns if c.name not in ("id", "store_id")]
+    total = n
+    done = 0
+    if np.any(kept):
+        key = names.index("obs_id")
+
+        def rows_with_id() -> Iterator[tuple]:
+            nonlocal done
+            for rows in _row_chunks(columns, names, np.flatnonzero(kept)):
+                yield from ((*row, existing[row[key]]) for row in rows)
+                done += len(rows)
+                _report(progress, "observations", done, total)
+
+        bulk_update(conn, table, names, "id", rows_with_id())
+    new = np.flatnonzero(~kept)
+    if len(new):
+        def rows_with_store() -> Iterator[tuple]:
+            nonlocal done
+            for rows in _row_chunks(columns, names, new):
+                yield from ((store_id, *row) for row in rows)
+                done += len(rows)
+                _report(progress, "observations", done, total)
+
+        bulk_insert(conn, table, ["store_id", *names], rows_with_store())
+    report.n_obs, report.added, report.updated, report.removed = n, len(new), int(kept.sum()), len(vanished)
+    return dict(conn.execute(sa.select(table.c.obs_id, table.c.id).where(table.c.store_id == store_id)).all())
+
+
+def _write_hdus(conn, store_id, hdus: _Hdus, obs_ids: dict[int, int], report, progress) -> None:
+    files = HduFile.__table__
+    bulk_insert(conn, files, ["store_id", "path", "exists_at_ingest"],
+                ((store_id, p, e) for p, e in zip(hdus.paths, hdus.exists)))  # fmt: skip
+    file_ids = dict(conn.execute(sa.select(files.c.path, files.c.id).where(files.c.store_id == store_id)).all())
+    file_id = np.array([file_ids[p] for p in hdus.paths], dtype=np.int64)[hdus.file_index]
+    observation_id = np.array([obs_ids[i] for i in hdus.obs_id.tolist()], dtype=np.int64)
+    n = len(observation_id)
+    size = hdus.size if hdus.size is not None else np.full(n, None, dtype=object)
+
+    def rows() -> Iterator[tuple]:
+        for lo in range(0, n, _CHUNK):
+            hi = min(lo + _CHUNK, n)
+            yield from zip(
+                observation_id[lo:hi].tolist(), file_id[lo:hi].tolist(), range(lo, hi),
+                hdus.hdu_type[lo:hi].tolist(), hdus.hdu_class[lo:hi].tolist(),
+                hdus.hdu_name[lo:hi].tolist(), size[lo:hi].tolist(),
+            )  # fmt: skip
+            _report(progress, "hdus", hi, n)
+
+    bulk_insert(conn, Hdu.__table__,
+                ["observation_id", "file_id", "index_row", "hdu_type", "hdu_class", "hdu_name", "size_bytes"],
+                rows())  # fmt: skip
+    report.n_hdu, report.n_files = n, len(hdus.paths)
+    report.n_missing_files = hdus.exists.count(False)
+    if report.n_missing_files:
+        report.warnings.append(f"{report.n_missing_files} of {len(hdus.paths)} files in the HDU index do not exist")
+
+
+def _row_chunks(columns: dict[str, Any], names: list[str], rows: np.ndarray) -> Iterator[list[tuple]]:
+    """Rows (tuples in ``names`` order) in chunks; NaN and missing columns become NULL."""
+    for lo in range(0, len(rows), _CHUNK):
+        idx = rows[lo:lo + _CHUNK]
+        lists = []
+        for name in names:
+            values = columns.get(name)
+            if values is None:
+                lists.append([None] * len(idx))
+                continue
+            part = values[idx]
+            if part.dtype.kind == "f":
+                nan = np.isnan(part)
+                if nan.any():
+                    part = part.astype(object)
+                    part[nan] = None
+            lists.append(part.tolist())
+        yield list(zip(*lists))
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for lo in range(0, len(items), size):
+        yield items[lo:lo + size]
+
+
+def _report(progress: Progress | None, phase: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(phase, done, total)
