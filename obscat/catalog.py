@@ -66,7 +66,11 @@ class Catalog:
     def __init__(self, url: str | None = None) -> None:
         self.url = resolve_url(url)
         self.engine = create_engine(self.url)
-        ensure_schema(self.engine)
+        try:
+            ensure_schema(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"Catalog({display_url(self.url)!r})"

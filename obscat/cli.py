@@ -80,6 +80,10 @@ class State:
             self._catalog = Catalog(self.url)
         return self._catalog
 
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+
 
 @app.callback()
 def _root(
@@ -88,6 +92,7 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
 ) -> None:
     ctx.obj = State(url=db, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
 
 
 StoreOption = Annotated[Optional[str], typer.Option("--store", "-s", help="Only this data store.")]
@@ -181,8 +186,11 @@ def _alembic(ctx: typer.Context, action: str, *args) -> None:
     from .db import alembic_config, create_engine, write_transaction
 
     engine = create_engine(ctx.obj.url)
-    with write_transaction(engine) as conn:
-        getattr(command, action)(alembic_config(conn), *args)
+    try:
+        with write_transaction(engine) as conn:
+            getattr(command, action)(alembic_config(conn), *args)
+    finally:
+        engine.dispose()
 
 
 @db_app.command()
@@ -205,8 +213,12 @@ def current(ctx: typer.Context) -> None:
     from .db import connect, create_engine, schema_revision
     from .models import SCHEMA_REVISION
 
-    with connect(create_engine(ctx.obj.url)) as conn:
-        revision = schema_revision(conn)
+    engine = create_engine(ctx.obj.url)
+    try:
+        with connect(engine) as conn:
+            revision = schema_revision(conn)
+    finally:
+        engine.dispose()
     state = "head" if revision == SCHEMA_REVISION else f"obscat's head is {SCHEMA_REVISION}"
     typer.echo(f"{revision or 'base (empty database)'} ({state})")
 

@@ -156,6 +156,8 @@ def read_index(path: Path) -> IndexTable:
             warnings.simplefilter("ignore")  # unit strings are checked column by column later
             hdul = fits.HDUList.fromstring(raw)
             hdu = next((h for h in hdul if isinstance(h, fits.BinTableHDU)), None)
+            if hdu is None and len(raw) % 2880:
+                raise InputError(f"{path}: truncated FITS file ({len(raw)} bytes is not a whole number of 2880-byte blocks)")
             if hdu is None:
                 raise InputError(f"{path}: no binary table HDU")
             table = Table.read(hdu, mask_invalid=False)
@@ -219,7 +221,7 @@ def check_hdu_index(index: IndexTable) -> tuple[np.ndarray, np.ndarray]:
             row = int(np.flatnonzero(np.isin(inverse, bad))[0])
             raise InputError(
                 f"{index.path}: row {row + 1} (OBS_ID {index.table['OBS_ID'][row]}): unknown "
-                f"{name} {uniques[bad[0]]!r} (valid: {', '.join(valid)})"
+                f"{name} {str(uniques[bad[0]])!r} (valid: {', '.join(valid)})"
             )
         out.append(stripped[inverse])
     return out[0], out[1]

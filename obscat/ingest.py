@@ -198,7 +198,7 @@ def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit:
         values[np.asarray(mask)] = np.nan
     storage_unit = column.info.get("unit")
     if storage_unit is not None:
-        unit = source.unit if source.unit is not None else default_unit
+        unit = _parse_unit(source.unit) if source.unit is not None else default_unit
         if unit is not None:
             try:
                 values = u.Quantity(values, unit, copy=False).to_value(
@@ -220,6 +220,14 @@ def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit:
             return out
         return np.asarray(source).astype(np.int64) if source.dtype.kind in "biu" else values.astype(np.int64)
     return values
+
+
+def _parse_unit(unit: u.UnitBase) -> u.UnitBase:
+    """A FITS TUNIT the FITS unit grammar rejected, parsed by astropy's generic grammar
+    (which knows e.g. ``deg_C``); left unrecognized if that fails too."""
+    if isinstance(unit, u.UnrecognizedUnit):
+        return u.Unit(unit.name.replace(" ", "_"), parse_strict="silent")
+    return unit
 
 
 def _check_unique(index: gadf.IndexTable, obs_id: np.ndarray) -> None:
