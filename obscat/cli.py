@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -25,16 +24,22 @@ __all__ = ["app", "main"]
 class _Group(TyperGroup):
     """Turns every exception into ``Error: <one line>`` and exit code 1."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-            raise
         except Exception as exc:
-            if "--debug" in sys.argv[1:] or getattr(ctx.obj, "debug", False):
+            if _is_cli_control(exc) or "--debug" in sys.argv[1:] or getattr(ctx.obj, "debug", False):
                 raise
-            click.echo(f"Error: {_message(exc)}", err=True)
-            ctx.exit(130 if isinstance(exc, KeyboardInterrupt) else 1)
+            typer.echo(f"Error: {_message(exc)}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            typer.echo("Error: interrupted; nothing was written", err=True)
+            ctx.exit(130)
+
+
+def _is_cli_control(exc: Exception) -> bool:
+    """Exit, usage errors and aborts belong to typer/click, which print them itself."""
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
 
 
 def _message(exc: BaseException) -> str:

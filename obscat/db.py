@@ -196,9 +196,11 @@ def ensure_schema(engine: Engine) -> None:
 
 def alembic_config(conn: Connection | None = None):
     """An Alembic ``Config`` for obscat's migrations, optionally bound to ``conn``."""
+    import sys
+
     from alembic.config import Config
 
-    config = Config(str(_REPO / "alembic.ini"))
+    config = Config(str(_REPO / "alembic.ini"), stdout=sys.stdout)
     config.set_main_option("script_location", str(_REPO / "migrations"))
     if conn is not None:
         config.attributes["connection"] = conn

@@ -24,10 +24,10 @@ def render(names: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "tabl
 
 def render_record(record: dict[str, Any]) -> None:
     """Print one record vertically: column, value, unit."""
-    _print_table(["column", "value", "unit"], [(k, _cell(v), column_unit(k) or "") for k, v in record.items()], units=False)
+    _print_table(["column", "value", "unit"], [(k, _cell(v), column_unit(k) or "") for k, v in record.items()])
 
 
-def _print_table(names: Sequence[str], rows: Sequence[Sequence[Any]], units: bool = True) -> None:
+def _print_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -35,9 +35,7 @@ def _print_table(names: Sequence[str], rows: Sequence[Sequence[Any]], units: boo
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for i, name in enumerate(names):
         numeric = any(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
-        unit = column_unit(name) if units else None
-        header = f"{name}\n[{unit}]" if unit else name
-        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
     Console(width=max(_terminal_width(), 80), soft_wrap=True, highlight=False).print(table)

@@ -1,0 +1,128 @@
+"""The command line: help everywhere, exact output formats, exact error text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from obscat import Catalog
+from obscat.cli import app
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def _commands(group, prefix: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+
+
+COMMANDS = sorted(_commands(get_command(app)))
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage: " in result.stdout and " ".join(command) in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_is_documented_in_readme(command):
+    assert f"obscat {' '.join(command)}" in README.read_text()
+
+
+@pytest.fixture
+def hess_url(db_url, hess_dir):
+    result = run("--db", db_url, "ingest", str(hess_dir), "--name", "hess")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"store 'hess' created: 105 observations, 630 HDUs in 105 files in \d+\.\d\d s\n", result.stdout)
+    return db_url
+
+
+def test_ingest_twice_says_unchanged(hess_url, hess_dir):
+    result = run("--db", hess_url, "ingest", str(hess_dir), "--name", "hess")
+    assert result.stdout == "store 'hess' is unchanged (105 observations): nothing to do\n"
+
+
+def test_stores_table_csv_json(hess_url, magic_dir):
+    run("--db", hess_url, "ingest", str(magic_dir), "--name", "magic")
+    table = run("--db", hess_url, "stores").stdout
+    lines = table.splitlines()
+    assert lines[0].split()[:5] == ["name", "n_obs", "n_hdu", "n_files", "n_missing_files"]
+    assert lines[2].split()[:5] == ["hess", "105", "630", "105", "0"]
+    assert lines[3].split()[:5] == ["magic", "2", "10", "2", "0"]
+    rows = list(csv.DictReader(io.StringIO(run("--db", hess_url, "stores", "--format", "csv").stdout)))
+    assert [(r["name"], r["n_obs"], r["telescope"]) for r in rows] == [("hess", "105", "HESS"), ("magic", "2", "MAGIC")]
+    records = json.loads(run("--db", hess_url, "stores", "-f", "json").stdout)
+    assert [r["n_hdu"] for r in records] == [630, 10]
+
+
+def test_obs_list_formats_agree_with_database(hess_url):
+    with Catalog(hess_url) as cat:
+        expected = cat.observations(store="hess")
+    rows = list(csv.DictReader(io.StringIO(run("--db", hess_url, "obs", "list", "--format", "csv").stdout)))
+    assert len(rows) == 105
+    assert [int(r["obs_id"]) for r in rows] == list(expected["obs_id"])
+    assert [float(r["zen_pnt_deg"]) for r in rows] == list(expected["zen_pnt_deg"])  # full precision
+    assert rows[0]["nsblevel"] == ""  # NULL
+    records = json.loads(run("--db", hess_url, "obs", "list", "-f", "json", "-c", "obs_id,muoneff").stdout)
+    assert records[0] == {"store": "hess", "obs_id": 20136, "muoneff": float(expected["muoneff"][0])}
+    table = run("--db", hess_url, "obs", "list", "--store", "hess").stdout.splitlines()
+    assert table[0].split() == ["store", "obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg",
+                                "livetime_s", "tstart_utc", "n_tels", "quality", "muoneff"]
+    assert len(table) == 2 + 105
+    widths = {len(line) for line in table[2:]}
+    assert len(widths) == 1  # aligned
+
+
+def test_obs_show(hess_url):
+    result = run("--db", hess_url, "obs", "show", "23523")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert any(line.split()[:3] == ["ra_pnt_deg", "83.6333", "deg"] for line in lines)
+    assert any(line.split()[:2] == ["object", "Crab"] for line in lines)
+    assert sum("hess_dl3_dr1_obs_id_023523.fits.gz" in line for line in lines) == 6
+
+
+def test_obs_errors(hess_url):
+    result = run("--db", hess_url, "obs", "show", "1")
+    assert (result.exit_code, result.stderr) == (1, "Error: no observation with OBS_ID 1\n")
+    result = run("--db", hess_url, "obs", "list", "--store", "nope")
+    assert (result.exit_code, result.stderr) == (1, "Error: no store named 'nope'\n")
+    result = run("--db", hess_url, "obs", "list", "--columns", "obs_id,drop table")
+    assert (result.exit_code, result.stderr) == (1, "Error: unknown observation column 'drop table'\n")
+    result = run("--db", hess_url, "remove", "nope")
+    assert (result.exit_code, result.stderr) == (1, "Error: no store named 'nope'\n")
+
+
+def test_remove_store(hess_url):
+    assert run("--db", hess_url, "remove", "hess").stdout == "removed store 'hess' (105 observations)\n"
+    assert run("--db", hess_url, "stores", "-f", "csv").stdout.splitlines()[1:] == []
+
+
+def test_url_from_environment_and_default(tmp_path, monkeypatch, hess_dir):
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    assert run("ingest", str(hess_dir), env={"OBSCAT_DB_URL": url}).exit_code == 0
+    assert (tmp_path / "env.db").exists()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OBSCAT_DB_URL", raising=False)
+    assert run("stores").exit_code == 0
+    assert (tmp_path / "obscat.db").exists()  # the default: ./obscat.db
+
+
+def test_usage_error_exit_code():
+    result = run("obs", "show", "not-a-number")
+    assert result.exit_code == 2 and "Invalid value" in result.stderr
