@@ -19,8 +19,10 @@ __all__ = [
     "create_engine",
     "display_url",
     "write_transaction",
+    "delete_cascade",
     "bulk_insert",
     "bulk_update",
+    "bulk_load",
     "schema_revision",
     "ensure_schema",
     "alembic_config",
@@ -79,6 +81,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA cache_size = -131072")  # 128 MiB: bulk ingest rewrites large indexes
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -101,19 +104,39 @@ def connect(engine: Engine) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connection]:
     """One transaction that writes: all of it is committed, or none of it.
 
     On SQLite the write lock is taken at the start (``BEGIN IMMEDIATE``), so
-    two writers queue instead of failing halfway.
+    two writers queue instead of failing halfway.  ``bulk=True`` turns
+    SQLite's per-row foreign-key checks off for the transaction: the caller
+    guarantees every reference, and deletes with :func:`delete_cascade`.
     """
     with connect(engine) as conn:
         conn.execution_options(obscat_write=True)
+        unchecked = bulk and conn.dialect.name == "sqlite"
+        if unchecked:  # only takes effect outside a transaction, so on the raw connection
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         try:
             with conn.begin():
                 yield conn
         except OperationalError as exc:
             raise DatabaseError(f"database write failed: {_first_line(exc.orig)}") from None
+        finally:
+            if unchecked:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+
+
+def delete_cascade(conn: Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> None:
+    """Delete ``table``'s rows matching ``where`` and, first, every row that refers to
+    them through an ``ON DELETE CASCADE`` foreign key, recursively: what the
+    database does itself when its foreign keys are enforced."""
+    ids = sa.select(table.c.id).where(where)
+    for child in table.metadata.sorted_tables:
+        for fk in child.foreign_keys:
+            if fk.column.table is table and fk.ondelete == "CASCADE":
+                delete_cascade(conn, child, fk.parent.in_(ids))
+    conn.execute(sa.delete(table).where(where))
 
 
 def bulk_insert(conn: Connection, table: sa.Table, columns: list[str], rows: Iterable[tuple]) -> None:
@@ -136,6 +159,36 @@ def bulk_insert(conn: Connection, table: sa.Table, columns: list[str], rows: Ite
             cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
         finally:
             cursor.close()
+
+
+@contextlib.contextmanager
+def bulk_load(conn: Connection, table: sa.Table, n_new: int) -> Iterator[None]:
+    """Defer ``table``'s non-unique indexes (and, on PostgreSQL, its foreign keys)
+    while a large batch is inserted.
+
+    When the batch outnumbers the rows already there, rebuilding an index
+    (or validating a foreign key with one join) afterwards is much faster than
+    maintaining it row by row.  It all happens inside the caller's
+    transaction, so nobody ever sees the table without them; on PostgreSQL
+    the table is locked against readers until the commit.  (SQLite's foreign
+    keys are left unchecked by ``write_transaction(bulk=True)`` instead.)
+    """
+    indexes, foreign_keys = [], []
+    if n_new > 10_000:
+        existing = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        if n_new > existing:
+            indexes = [index for index in table.indexes if not index.unique]
+            if conn.dialect.name == "postgresql":
+                foreign_keys = list(table.foreign_key_constraints)
+    for constraint in foreign_keys:
+        conn.execute(sa.schema.DropConstraint(constraint))
+    for index in indexes:
+        index.drop(conn)
+    yield
+    for index in indexes:
+        index.create(conn)
+    for constraint in foreign_keys:
+        conn.execute(sa.schema.AddConstraint(constraint))
 
 
 def bulk_update(conn: Connection, table: sa.Table, columns: list[str], key: str, rows: Iterable[tuple]) -> None:

@@ -8,10 +8,12 @@ write leaves the database exactly as it was.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import gadf
 from ._version import __version__
-from .db import bulk_insert, bulk_update, write_transaction
+from .db import bulk_insert, bulk_load, bulk_update, delete_cascade, write_transaction
 from .errors import InputError
 from .models import DataStore, Hdu, HduFile, Observation, gadf_columns, sky_derived
 from .times import absolute_times
@@ -86,26 +88,34 @@ def ingest(
     start = time.perf_counter()
     obs_path, hdu_path = _locate(path, obs_index, hdu_index)
     name = _check_name(name if name is not None else _default_name(path, obs_path))
-    obs_table = gadf.read_index(obs_path)
-    hdu_table = gadf.read_index(hdu_path)
+    digests = gadf.file_sha256(obs_path), gadf.file_sha256(hdu_path)
 
     with engine.connect() as conn:
         existing = conn.execute(
             sa.select(DataStore.__table__).where(DataStore.name == name)
         ).mappings().first()
-        if existing is not None and _unchanged(existing, obs_table, hdu_table):
+        if existing is not None and _unchanged(existing, (obs_path, hdu_path), digests):
             n_obs = conn.execute(
                 sa.select(sa.func.count()).where(Observation.store_id == existing["id"])
             ).scalar_one()
             return IngestReport(name, "unchanged", n_obs=n_obs, seconds=time.perf_counter() - start)
 
     report = IngestReport(name, "updated" if existing is not None else "created")
-    observations = _observation_rows(obs_table)
-    hdus = _hdu_rows(hdu_table, observations["obs_id"])
-    store_row, tref = _store_row(name, obs_table, hdu_table, hdus, report)
+    # The two index files are read and checked on two cores (numpy releases the
+    # GIL); errors in the obs index are reported first.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hdu_future = pool.submit(_read_hdu_index, hdu_path)
+        obs_table = gadf.read_index(obs_path)
+        observations = _observation_rows(obs_table)
+        hdu_table, hdus = hdu_future.result()
+    _check_hdu_observations(hdu_table, hdus, observations["obs_id"])
+    obs_table.table = hdu_table.table = None  # converted: free them before writing
+    store_row, tref = _store_row(name, obs_table, hdu_table, digests, hdus, report)
     observations.update(_times(tref, observations))
 
-    with write_transaction(engine) as conn:
+    # foreign keys unchecked on SQLite: every id written here was just read back
+    # from the database, and deletes cascade through delete_cascade
+    with write_transaction(engine, bulk=True) as conn:
         store_id = _write_store(conn, store_row)
         obs_ids = _write_observations(conn, store_id, observations, report, progress)
         _write_hdus(conn, store_id, hdus, obs_ids, report, progress)
@@ -142,12 +152,11 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _unchanged(existing, obs_table: gadf.IndexTable, hdu_table: gadf.IndexTable) -> bool:
+def _unchanged(existing, paths: tuple[Path, Path], digests: tuple[str, str]) -> bool:
     return (
-        existing["obs_index_sha256"] == obs_table.sha256
-        and existing["hdu_index_sha256"] == hdu_table.sha256
-        and existing["obs_index_path"] == str(obs_table.path.resolve())
-        and existing["hdu_index_path"] == str(hdu_table.path.resolve())
+        (existing["obs_index_sha256"], existing["hdu_index_sha256"]) == digests
+        and existing["obs_index_path"] == str(paths[0].resolve())
+        and existing["hdu_index_path"] == str(paths[1].resolve())
     )
 
 
@@ -161,16 +170,15 @@ def _observation_rows(index: gadf.IndexTable) -> dict[str, Any]:
         raise InputError(f"{index.path}: the observation index has no rows")
     timeunit = str(index.header.get("TIMEUNIT", "s")).strip() or "s"
     columns: dict[str, Any] = {}
-    used = set()
     for gadf_name, column in gadf_columns().items():
         if column.name in columns and columns[column.name] is not None:
             continue  # filled from an earlier spelling
         if gadf_name not in index.table.colnames:
             columns.setdefault(column.name, None)
             continue
-        used.add(gadf_name)
         default_unit = timeunit if gadf_name in _TIME_COLUMNS else None
         columns[column.name] = _convert(index, gadf_name, column, default_unit)
+        index.table.remove_column(gadf_name)  # converted: free it as we go
 
     obs_id = columns["obs_id"]
     _check_unique(index, obs_id)
@@ -179,7 +187,7 @@ def _observation_rows(index: gadf.IndexTable) -> dict[str, Any]:
     columns["ux"], columns["uy"], columns["uz"], columns["sky_zone"] = sky_derived(
         columns["ra_pnt_deg"], columns["dec_pnt_deg"]
     )
-    columns["extra"] = _extra_json(index, [c for c in index.table.colnames if c not in used])
+    columns["extra"] = _ExtraJson(index, len(obs_id))  # the columns left are non-standard
     return columns
 
 
@@ -187,7 +195,11 @@ def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit:
     source = index.table[name]
     python_type = column.type.python_type
     if python_type is str:
-        return np.char.strip(gadf.decode_strings(index, name)).astype(object)
+        uniques, inverse = gadf.text_codes(index, name)  # also validates the UTF-8
+        data = np.asarray(source)
+        if data.dtype.kind == "S" and len(uniques) > len(data) // 8:
+            return np.char.strip(data)  # mostly distinct (dates): bytes take a quarter of the memory
+        return np.array([v.strip() for v in uniques], dtype=object)[inverse]
     if source.dtype.kind not in "biuf":
         raise InputError(f"{index.path}: column {name} holds {source.dtype} values, expected numbers")
     if source.ndim != 1:
@@ -261,31 +273,51 @@ def _check_finite(index: gadf.IndexTable, obs_id: np.ndarray, columns: dict[str,
         raise InputError(f"{index.path}: row {row + 1} (OBS_ID {obs_id[row]}): TSTOP is before TSTART")
 
 
-def _extra_json(index: gadf.IndexTable, names: list[str]) -> np.ndarray:
-    """Non-standard columns, per row, as JSON text: ``{NAME: {"value": v, "unit": "deg"}}``."""
-    n = index.n_rows
-    if not names:
-        return np.full(n, "{}", dtype=object)
-    values, units = [], []
-    for name in names:
+class _ExtraJson:
+    """The ``extra`` column, built chunk by chunk from per-column JSON fragments.
+
+    Each non-standard column is encoded once per distinct value; a row's JSON
+    text is made only when its chunk is written, so a million rows never sit in
+    memory as a million strings.
+    """
+
+    def __init__(self, index: gadf.IndexTable, n: int) -> None:
+        self.n = n
+        self.columns = [self._fragments(index, name, n) for name in index.table.colnames]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, rows) -> np.ndarray:
+        if not self.columns:
+            return np.full(len(np.arange(self.n)[rows]), "{}", dtype=object)
+        text = None
+        for fragments, inverse in self.columns:
+            part = fragments[inverse[rows]]
+            text = part if text is None else text + ", " + part
+        return "{" + text + "}"
+
+    @staticmethod
+    def _fragments(index: gadf.IndexTable, name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``'"NAME": {"value": v, "unit": "deg"}'`` per distinct value, and each row's value."""
         source = index.table[name]
-        if source.dtype.kind in "SU":
-            data = gadf.decode_strings(index, name).tolist()
+        unit = None if source.unit is None else str(source.unit)
+        prefix = json.dumps(name) + ': {"value": '
+        suffix = (', "unit": ' + json.dumps(unit) + "}") if unit else "}"
+        if source.dtype.kind in "SU" and source.ndim == 1:
+            values, inverse = gadf.text_codes(index, name)
         else:
-            data = [_json_value(v) for v in np.asarray(source).tolist()]
+            data = np.asarray(source)
+            flat = data.reshape(n, -1) if data.ndim > 1 else data
+            uniques, inverse = np.unique(flat, axis=0 if data.ndim > 1 else None, return_inverse=True)
+            values = [_json_value(v) for v in uniques.tolist()]
+            inverse = inverse.reshape(-1)
             mask = getattr(source, "mask", None)
             if mask is not None and np.any(mask):
-                data = [None if m else v for v, m in zip(data, np.asarray(mask).reshape(n, -1).any(axis=1))]
-        values.append(data)
-        units.append(None if source.unit is None else str(source.unit))
-    out = np.empty(n, dtype=object)
-    for row, row_values in enumerate(zip(*values)):
-        out[row] = json.dumps(
-            {name: ({"value": v, "unit": unit} if unit else {"value": v})
-             for name, unit, v in zip(names, units, row_values)},
-            allow_nan=False,
-        )  # fmt: skip
-    return out
+                values = [*values, None]
+                inverse = np.where(np.asarray(mask).reshape(n, -1).any(axis=1), len(values) - 1, inverse)
+        fragments = np.array([prefix + json.dumps(v, allow_nan=False) + suffix for v in values], dtype=object)
+        return fragments, inverse
 
 
 def _json_value(value: Any) -> Any:
@@ -301,40 +333,49 @@ def _json_value(value: Any) -> Any:
 
 @dataclass
 class _Hdus:
+    """The HDU index as whole columns; text columns as (distinct values, codes)."""
+
     obs_id: np.ndarray
     hdu_type: np.ndarray
     hdu_class: np.ndarray
-    hdu_name: np.ndarray
-    size: np.ndarray | None
+    hdu_name: tuple[np.ndarray, np.ndarray]
+    size: np.ma.MaskedArray | None
     file_index: np.ndarray
     paths: list[str]
     exists: list[bool]
 
 
-def _hdu_rows(index: gadf.IndexTable, obs_ids: np.ndarray) -> _Hdus:
+def _read_hdu_index(path: Path) -> tuple[gadf.IndexTable, _Hdus]:
+    index = gadf.read_index(path)
+    return index, _hdu_rows(index)
+
+
+def _check_hdu_observations(index: gadf.IndexTable, hdus: _Hdus, obs_ids: np.ndarray) -> None:
+    unknown = ~np.isin(hdus.obs_id, obs_ids)
+    if np.any(unknown):
+        row = int(np.flatnonzero(unknown)[0])
+        raise InputError(f"{index.path}: row {row + 1}: OBS_ID {hdus.obs_id[row]} is not in the observation index")
+
+
+def _hdu_rows(index: gadf.IndexTable) -> _Hdus:
     hdu_type, hdu_class = gadf.check_hdu_index(index)
     source_ids = index.table["OBS_ID"]
     if source_ids.dtype.kind not in "iu":
         raise InputError(f"{index.path}: column OBS_ID holds {source_ids.dtype} values, expected integers")
     hdu_obs = np.asarray(source_ids, dtype=np.int64)
-    unknown = ~np.isin(hdu_obs, obs_ids)
-    if np.any(unknown):
-        row = int(np.flatnonzero(unknown)[0])
-        raise InputError(f"{index.path}: row {row + 1}: OBS_ID {hdu_obs[row]} is not in the observation index")
-    names = np.char.strip(gadf.decode_strings(index, "HDU_NAME"))
-    name_uniques, name_inverse = np.unique(names, return_inverse=True)
+    names, name_codes = gadf.text_codes(index, "HDU_NAME")
     size = None
     if "SIZE" in index.table.colnames:
-        size = np.asarray(index.table["SIZE"]).astype(object)
-        mask = getattr(index.table["SIZE"], "mask", None)
-        if mask is not None:
-            size[np.asarray(mask)] = None
+        column = index.table["SIZE"]
+        if column.dtype.kind not in "iu" or column.ndim != 1:
+            raise InputError(f"{index.path}: column SIZE holds {column.dtype} values, expected integers")
+        size = np.ma.MaskedArray(np.asarray(column, dtype=np.int64), mask=getattr(column, "mask", False))
     file_index, paths = gadf.resolve_file_paths(index)
     return _Hdus(
         obs_id=hdu_obs,
         hdu_type=hdu_type,
         hdu_class=hdu_class,
-        hdu_name=name_uniques.astype(object)[name_inverse],
+        hdu_name=(np.array([v.strip() for v in names], dtype=object), name_codes),
         size=size,
         file_index=file_index,
         paths=paths,
@@ -345,7 +386,7 @@ def _hdu_rows(index: gadf.IndexTable, obs_ids: np.ndarray) -> _Hdus:
 # -- store row and times ---------------------------------------------------------------
 
 
-def _store_row(name, obs_table, hdu_table, hdus: _Hdus, report: IngestReport) -> tuple[dict[str, Any], gadf.TimeReference | None]:
+def _store_row(name, obs_table, hdu_table, digests: tuple[str, str], hdus: _Hdus, report: IngestReport) -> tuple[dict[str, Any], gadf.TimeReference | None]:
     """The ``data_store`` row; header metadata missing from the obs index is
     taken from the EVENTS header of its first observation (GADF puts it there too)."""
     header = obs_table.header
@@ -370,9 +411,9 @@ def _store_row(name, obs_table, hdu_table, hdus: _Hdus, report: IngestReport) ->
         "name": name,
         "root_path": str(obs_table.path.resolve().parent),
         "obs_index_path": str(obs_table.path.resolve()),
-        "obs_index_sha256": obs_table.sha256,
+        "obs_index_sha256": digests[0],
         "hdu_index_path": str(hdu_table.path.resolve()),
-        "hdu_index_sha256": hdu_table.sha256,
+        "hdu_index_sha256": digests[1],
         "hduvers": _header_text(obs_table.header, "HDUVERS"),
         "telescope": _header_text(header, "TELESCOP"),
         "instrument": _header_text(header, "INSTRUME"),
@@ -393,11 +434,12 @@ def _store_row(name, obs_table, hdu_table, hdus: _Hdus, report: IngestReport) ->
 
 def _first_events_header(hdus: _Hdus, report: IngestReport) -> tuple[gadf.IndexTable, str] | None:
     rows = np.flatnonzero(hdus.hdu_type == "events")
+    names, name_codes = hdus.hdu_name
     for row in rows[:1]:
         path = hdus.paths[hdus.file_index[row]]
         try:
-            header = fits.getheader(path, extname=hdus.hdu_name[row])
-        except (OSError, KeyError, IndexError) as exc:
+            header = fits.getheader(path, extname=names[name_codes[row]])
+        except (OSError, KeyError, IndexError, ValueError) as exc:
             report.warnings.append(f"cannot read EVENTS header of OBS_ID {hdus.obs_id[row]} in {path}: {exc}")
             return None
         source = f"EVENTS header of OBS_ID {hdus.obs_id[row]}"
@@ -438,64 +480,77 @@ def _write_observations(conn, store_id, columns, report, progress) -> dict[int, 
     kept = np.isin(obs_id, np.fromiter(existing, dtype=np.int64, count=len(existing)))
     vanished = sorted(set(existing) - set(obs_id.tolist()))
     for chunk in _chunks(vanished, 10_000):
-        conn.execute(sa.delete(table).where(table.c.id.in_([existing[i] for i in chunk])))
+        delete_cascade(conn, table, table.c.id.in_([existing[i] for i in chunk]))
     # HDU rows and files are rewritten whole below
-    conn.execute(sa.delete(Hdu.__table__).where(
-        Hdu.__table__.c.observation_id.in_(sa.select(table.c.id).where(table.c.store_id == store_id))
-    ))  # fmt: skip
-    conn.execute(sa.delete(HduFile.__table__).where(HduFile.__table__.c.store_id == store_id))
+    delete_cascade(conn, HduFile.__table__, HduFile.__table__.c.store_id == store_id)
 
-    names = [c.name for c in table.columns if c.name not in ("id", "store_id")]
+    names = [c.name for c in table.columns if c.name != "id"]
+    columns["store_id"] = np.full(n, store_id, dtype=np.int64)
     total = n
     done = 0
     if np.any(kept):
         key = names.index("obs_id")
 
-        def rows_with_id() -> Iterator[tuple]:
+        def rows_with_id() -> Iterator[list[tuple]]:
             nonlocal done
             for rows in _row_chunks(columns, names, np.flatnonzero(kept)):
-                yield from ((*row, existing[row[key]]) for row in rows)
+                yield [(*row, existing[row[key]]) for row in rows]
                 done += len(rows)
                 _report(progress, "observations", done, total)
 
-        bulk_update(conn, table, names, "id", rows_with_id())
+        bulk_update(conn, table, names, "id", itertools.chain.from_iterable(rows_with_id()))
     new = np.flatnonzero(~kept)
     if len(new):
-        def rows_with_store() -> Iterator[tuple]:
+        present = [name for name in names if columns.get(name) is not None]  # absent ones default to NULL
+
+        def new_rows() -> Iterator[list[tuple]]:
             nonlocal done
-            for rows in _row_chunks(columns, names, new):
-                yield from ((store_id, *row) for row in rows)
+            for rows in _row_chunks(columns, present, new):
+                yield rows
                 done += len(rows)
                 _report(progress, "observations", done, total)
 
-        bulk_insert(conn, table, ["store_id", *names], rows_with_store())
+        with bulk_load(conn, table, len(new)):
+            bulk_insert(conn, table, present, itertools.chain.from_iterable(new_rows()))
     report.n_obs, report.added, report.updated, report.removed = n, len(new), int(kept.sum()), len(vanished)
-    return dict(conn.execute(sa.select(table.c.obs_id, table.c.id).where(table.c.store_id == store_id)).all())
+    return _id_map(conn, table, "obs_id", store_id)
 
 
-def _write_hdus(conn, store_id, hdus: _Hdus, obs_ids: dict[int, int], report, progress) -> None:
+def _id_map(conn: Connection, table: sa.Table, key: str, store_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, ids)`` of a store's rows, sorted by key (read through the driver: fast)."""
+    cursor = conn.connection.driver_connection.cursor()
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    cursor.execute(f"SELECT {key}, id FROM {table.name} WHERE store_id = {mark} ORDER BY {key}", (store_id,))
+    pairs = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+    cursor.close()
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _write_hdus(conn, store_id, hdus: _Hdus, obs_ids: tuple[np.ndarray, np.ndarray], report, progress) -> None:
     files = HduFile.__table__
     bulk_insert(conn, files, ["store_id", "path", "exists_at_ingest"],
                 ((store_id, p, e) for p, e in zip(hdus.paths, hdus.exists)))  # fmt: skip
     file_ids = dict(conn.execute(sa.select(files.c.path, files.c.id).where(files.c.store_id == store_id)).all())
     file_id = np.array([file_ids[p] for p in hdus.paths], dtype=np.int64)[hdus.file_index]
-    observation_id = np.array([obs_ids[i] for i in hdus.obs_id.tolist()], dtype=np.int64)
+    keys, values = obs_ids
+    observation_id = values[np.searchsorted(keys, hdus.obs_id)]
     n = len(observation_id)
     size = hdus.size if hdus.size is not None else np.full(n, None, dtype=object)
 
-    def rows() -> Iterator[tuple]:
+    names, name_codes = hdus.hdu_name
+
+    def rows() -> Iterator[Iterator[tuple]]:
         for lo in range(0, n, _CHUNK):
             hi = min(lo + _CHUNK, n)
-            yield from zip(
-                observation_id[lo:hi].tolist(), file_id[lo:hi].tolist(), range(lo, hi),
-                hdus.hdu_type[lo:hi].tolist(), hdus.hdu_class[lo:hi].tolist(),
-                hdus.hdu_name[lo:hi].tolist(), size[lo:hi].tolist(),
+            yield zip(
+                observation_id[lo:hi].tolist(), file_id[lo:hi].tolist(), hdus.hdu_type[lo:hi].tolist(),
+                hdus.hdu_class[lo:hi].tolist(), names[name_codes[lo:hi]].tolist(), size[lo:hi].tolist(),
             )  # fmt: skip
             _report(progress, "hdus", hi, n)
 
-    bulk_insert(conn, Hdu.__table__,
-                ["observation_id", "file_id", "index_row", "hdu_type", "hdu_class", "hdu_name", "size_bytes"],
-                rows())  # fmt: skip
+    columns = ["observation_id", "file_id", "hdu_type", "hdu_class", "hdu_name", "size_bytes"]
+    with bulk_load(conn, Hdu.__table__, n):
+        bulk_insert(conn, Hdu.__table__, columns, itertools.chain.from_iterable(rows()))
     report.n_hdu, report.n_files = n, len(hdus.paths)
     report.n_missing_files = hdus.exists.count(False)
     if report.n_missing_files:
@@ -513,6 +568,8 @@ def _row_chunks(columns: dict[str, Any], names: list[str], rows: np.ndarray) -> 
                 lists.append([None] * len(idx))
                 continue
             part = values[idx]
+            if part.dtype.kind == "S":
+                part = np.char.decode(part, "utf-8")
             if part.dtype.kind == "f":
                 nan = np.isnan(part)
                 if nan.any():

@@ -201,7 +201,7 @@ class Observation(Base):
         back_populates="observation",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        order_by="Hdu.index_row",
+        order_by="Hdu.id",
     )
 
     def __repr__(self) -> str:
@@ -224,7 +224,11 @@ class HduFile(Base):
 
 
 class Hdu(Base):
-    """One row of a store's HDU index."""
+    """One row of a store's HDU index.
+
+    Rows are inserted in HDU-index order, so ``id`` order is index order (on
+    duplicate HDUs of one type Gammapy takes the first).
+    """
 
     __tablename__ = "hdu"
 
@@ -235,8 +239,6 @@ class Hdu(Base):
     file_id: Mapped[int] = mapped_column(
         ForeignKey("hdu_file.id", ondelete="CASCADE"), index=True
     )
-    #: Position of the row in the HDU index (0-based); the first row wins on duplicates.
-    index_row: Mapped[int]
     hdu_type: Mapped[str] = mapped_column(String(32))
     hdu_class: Mapped[str] = mapped_column(String(32))
     hdu_name: Mapped[str]

@@ -136,7 +136,6 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('observation_id', sa.Integer(), nullable=False),
     sa.Column('file_id', sa.Integer(), nullable=False),
-    sa.Column('index_row', sa.Integer(), nullable=False),
     sa.Column('hdu_type', sa.String(length=32), nullable=False),
     sa.Column('hdu_class', sa.String(length=32), nullable=False),
     sa.Column('hdu_name', sa.Text(), nullable=False),
