@@ -6,7 +6,6 @@
 """
 
 from ._version import __version__
-from .catalog import Catalog, StoreSummary
 from .errors import DatabaseError, InputError, NotFoundError, ObscatError, SchemaVersionError
 
 __all__ = [
@@ -19,3 +18,13 @@ __all__ = [
     "InputError",
     "NotFoundError",
 ]
+
+
+def __getattr__(name: str):
+    # Catalog pulls in SQLAlchemy's ORM: imported on first use, so that
+    # `obscat --help` and `python -m obscat` start fast.
+    if name in ("Catalog", "StoreSummary"):
+        from . import catalog
+
+        return getattr(catalog, name)
+    raise AttributeError(f"module 'obscat' has no attribute {name!r}")
