@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from harness import DATA, GAMMAPY_PYTHON, alternate, have_gammapy, report, run_process, save, timed
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-OBSCAT = [sys.executable, "-m", "obscat"]
+OBSCAT_SCRIPT = [str(Path(sys.executable).parent / "obscat")]  # the console script, as users run it
 
 
 class PgDatabases:
@@ -73,10 +73,14 @@ def hess_in_process(hess: Path, tmp: Path, pg: PgDatabases, repeat: int) -> list
 
 
 def hess_processes(hess: Path, tmp: Path, repeat: int) -> list[dict]:
+    existing = f"sqlite:///{tmp / 'existing.db'}"
+    run_process([*OBSCAT_SCRIPT, "--db", existing, "stores"])  # creates the catalogue
     cases = {
         "python -c pass (interpreter start)": lambda: run_process([sys.executable, "-c", "pass"]),
         "obscat ingest HESS (new SQLite file)": lambda: run_process(
-            [*OBSCAT, "--db", f"sqlite:///{tmp / uuid.uuid4().hex}.db", "ingest", str(hess)]),
+            [*OBSCAT_SCRIPT, "--db", f"sqlite:///{tmp / uuid.uuid4().hex}.db", "ingest", str(hess)]),
+        "obscat ingest HESS (existing catalogue)": lambda: run_process(
+            [*OBSCAT_SCRIPT, "--db", existing, "ingest", str(hess), "--name", uuid.uuid4().hex]),
     }
     if have_gammapy():
         cases["gammapy DataStore.from_dir(HESS)"] = lambda: run_process(
@@ -87,11 +91,13 @@ def hess_processes(hess: Path, tmp: Path, repeat: int) -> list[dict]:
 
 def cold_start(hess: Path, tmp: Path, repeat: int) -> list[dict]:
     url = f"sqlite:///{tmp / 'cold.db'}"
-    run_process([*OBSCAT, "--db", url, "ingest", str(hess)])
+    run_process([*OBSCAT_SCRIPT, "--db", url, "ingest", str(hess)])
     cases = {
         "python -c pass (interpreter start)": lambda: run_process([sys.executable, "-c", "pass"]),
-        "obscat stores": lambda: run_process(["obscat", "--db", url, "stores"]),
-        "obscat obs list (105 rows)": lambda: run_process(["obscat", "--db", url, "obs", "list"]),
+        "floor: import sqlalchemy.orm, typer's adapters": lambda: run_process(
+            [sys.executable, "-c", "import sqlalchemy.orm, typer._adapters"]),
+        "obscat stores": lambda: run_process([*OBSCAT_SCRIPT, "--db", url, "stores"]),
+        "obscat obs list (105 rows)": lambda: run_process([*OBSCAT_SCRIPT, "--db", url, "obs", "list"]),
     }
     if have_gammapy():
         cases["gammapy: print(DataStore.from_dir(HESS).obs_table)"] = lambda: run_process(
@@ -99,8 +105,8 @@ def cold_start(hess: Path, tmp: Path, repeat: int) -> list[dict]:
     return report("Cold start, whole processes", alternate(cases, repeat), baseline="python -c pass (interpreter start)")
 
 
-def large(tmp_root: Path, pg: PgDatabases, n_obs: int, repeat: int) -> list[dict]:
-    store = tmp_root / f"synthetic-{n_obs}"
+def large(cache: Path, tmp: Path, pg: PgDatabases, n_obs: int, repeat: int) -> list[dict]:
+    store = cache / f"synthetic-{n_obs}"  # generated once, kept for later runs
     if not (store / "hdu-index.fits.gz").exists():
         wall, rss = run_process([sys.executable, "-c",
                                  f"from obscat.synthetic import make_data_store; make_data_store({str(store)!r}, {n_obs}, n_files=10)"])  # fmt: skip
@@ -110,8 +116,9 @@ def large(tmp_root: Path, pg: PgDatabases, n_obs: int, repeat: int) -> list[dict
     cases = {
         "astropy Table.read of both index files": lambda: run_process([sys.executable, "-c", read]),
         f"obscat ingest {n_obs} obs into SQLite": lambda: run_process(
-            [*OBSCAT, "--db", f"sqlite:///{tmp_root / uuid.uuid4().hex}.db", "ingest", str(store)]),
-        f"obscat ingest {n_obs} obs into PostgreSQL": lambda: run_process([*OBSCAT, "--db", pg.new(), "ingest", str(store)]),
+            [*OBSCAT_SCRIPT, "--db", f"sqlite:///{tmp / uuid.uuid4().hex}.db", "ingest", str(store)]),
+        f"obscat ingest {n_obs} obs into PostgreSQL": lambda: run_process(
+            [*OBSCAT_SCRIPT, "--db", pg.new(), "ingest", str(store)]),
     }
     return report(f"{n_obs} synthetic observations ({6 * n_obs} HDU rows), whole processes",
                   alternate(cases, repeat), baseline="astropy Table.read of both index files")  # fmt: skip
@@ -122,6 +129,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--large", action="store_true", help="also ingest a synthetic store of --n-large rows")
     parser.add_argument("--n-large", type=int, default=1_000_000)
+    parser.add_argument("--repeat-large", type=int, default=3)
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "obscat-bench")
     args = parser.parse_args()
@@ -136,7 +144,7 @@ def main() -> None:
             results["hess_processes"] = hess_processes(hess, tmp, args.repeat)
             results["cold_start"] = cold_start(hess, tmp, 2 * args.repeat)
             if args.large:
-                results["large"] = large(args.work_dir, pg, args.n_large, repeat=1)
+                results["large"] = large(args.work_dir, tmp, pg, args.n_large, repeat=args.repeat_large)
     finally:
         pg.drop_all()
     save("ingest", results)

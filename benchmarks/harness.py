@@ -42,18 +42,25 @@ class Measurement:
         return max(self.rss_mib) if self.rss_mib else None
 
 
-def run_process(argv: Sequence[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
-    """Run a whole process; return (wall seconds, peak RSS MiB). Fails loudly on error."""
+TIME = Path("/usr/bin/time")  # GNU time: the child's own peak RSS
+
+
+def run_process(argv: Sequence[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float | None]:
+    """Run a whole process; return (wall seconds, peak RSS MiB or None). Fails loudly on error.
+
+    The RSS comes from GNU time when installed (a fork's own ru_maxrss would
+    include the benchmark's memory at fork time); the wall time is measured here.
+    """
+    wrapped = [str(TIME), "-f", "%M", *argv] if TIME.exists() else list(argv)
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})}, cwd=cwd)  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env={**os.environ, **(env or {})}, cwd=cwd)  # fmt: skip
     wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    stderr = proc.stderr.decode(errors="replace")
+    if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, argv))} failed:\n{stderr}")
-    return wall, usage.ru_maxrss / 1024
+    rss = int(stderr.strip().splitlines()[-1]) / 1024 if TIME.exists() else None
+    return wall, rss
 
 
 def alternate(cases: dict[str, Callable[[], float | tuple[float, float]]], repeat: int) -> list[Measurement]:

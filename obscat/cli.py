@@ -10,13 +10,13 @@ import enum
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
 
 from .config import ENV_VAR
-from .errors import ObscatError
+from .errors import ObscatError, one_line
 
 __all__ = ["app", "main"]
 
@@ -44,10 +44,8 @@ def _is_cli_control(exc: Exception) -> bool:
 
 def _message(exc: BaseException) -> str:
     if isinstance(exc, ObscatError):
-        text = str(exc)
-    else:  # not foreseen: say what it is, still on one line
-        text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split()) or type(exc).__name__
+        return one_line(exc)
+    return f"{type(exc).__name__}: {one_line(exc)}"  # not foreseen: say what it is
 
 
 app = typer.Typer(
@@ -64,7 +62,7 @@ app.add_typer(obs_app, name="obs")
 app.add_typer(db_app, name="db")
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -93,24 +91,24 @@ class State:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    db: Annotated[Optional[str], typer.Option("--db", envvar=ENV_VAR, help="Database URL [default: sqlite:///obscat.db].", show_envvar=True)] = None,
+    db: Annotated[str | None, typer.Option("--db", envvar=ENV_VAR, help="Database URL [default: sqlite:///obscat.db].", show_envvar=True)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
 ) -> None:
     ctx.obj = State(url=db, debug=debug)
     ctx.call_on_close(ctx.obj.close)
 
 
-StoreOption = Annotated[Optional[str], typer.Option("--store", "-s", help="Only this data store.")]
+StoreOption = Annotated[str | None, typer.Option("--store", "-s", help="Only this data store.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
 @app.command()
 def ingest(
     ctx: typer.Context,
-    path: Annotated[Optional[Path], typer.Argument(help="Data store directory holding obs-index.fits[.gz] and hdu-index.fits[.gz].")] = None,
-    obs_index: Annotated[Optional[Path], typer.Option("--obs-index", help="Explicit observation index file.")] = None,
-    hdu_index: Annotated[Optional[Path], typer.Option("--hdu-index", help="Explicit HDU index file.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Store name [default: the directory name].")] = None,
+    path: Annotated[Path | None, typer.Argument(help="Data store directory holding obs-index.fits[.gz] and hdu-index.fits[.gz].")] = None,
+    obs_index: Annotated[Path | None, typer.Option("--obs-index", help="Explicit observation index file.")] = None,
+    hdu_index: Annotated[Path | None, typer.Option("--hdu-index", help="Explicit HDU index file.")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Store name [default: the directory name].")] = None,
 ) -> None:
     """Ingest (or update) a GADF data store's observation and HDU index."""
     from .output import progress_bar
@@ -147,7 +145,7 @@ def obs_list(
     ctx: typer.Context,
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
-    columns: Annotated[Optional[str], typer.Option("--columns", "-c", help="Comma-separated columns [default: a summary for tables, all for csv/json].")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", "-c", help="Comma-separated columns [default: a summary for tables, all for csv/json].")] = None,
 ) -> None:
     """List observations (by store, then OBS_ID)."""
     from .output import render

@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from .config import resolve_url
-from .errors import DatabaseError, SchemaVersionError
+from .errors import DatabaseError, SchemaVersionError, one_line
 from .models import SCHEMA_REVISION
 
 __all__ = [
@@ -97,7 +97,7 @@ def connect(engine: Engine) -> Iterator[Connection]:
         conn = engine.connect()
     except OperationalError as exc:
         raise DatabaseError(
-            f"cannot open database {display_url(engine.url)!r}: {_first_line(exc.orig)}"
+            f"cannot open database {display_url(engine.url)!r}: {one_line(exc.orig)}"
         ) from None
     with conn:
         yield conn
@@ -121,7 +121,7 @@ def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connect
             with conn.begin():
                 yield conn
         except OperationalError as exc:
-            raise DatabaseError(f"database write failed: {_first_line(exc.orig)}") from None
+            raise DatabaseError(f"database write failed: {one_line(exc.orig)}") from None
         finally:
             if unchecked:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
@@ -227,7 +227,7 @@ def ensure_schema(engine: Engine) -> None:
             revision = schema_revision(conn)
         except SQLAlchemyError as exc:
             raise DatabaseError(
-                f"cannot read database {display_url(engine.url)!r}: {_first_line(exc)}"
+                f"cannot read database {display_url(engine.url)!r}: {one_line(exc)}"
             ) from None
         conn.rollback()
         if revision == SCHEMA_REVISION:
@@ -276,8 +276,3 @@ def _create_at_head(conn: Connection) -> None:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(742001)"))
         if schema_revision(conn) is None:
             command.upgrade(alembic_config(conn), "head")
-
-
-def _first_line(exc: BaseException | None) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

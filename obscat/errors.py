@@ -6,6 +6,7 @@ __all__ = [
     "SchemaVersionError",
     "InputError",
     "NotFoundError",
+    "one_line",
 ]
 
 
@@ -30,3 +31,9 @@ class InputError(ObscatError):
 
 class NotFoundError(ObscatError):
     """A named store, observation or other object does not exist."""
+
+
+def one_line(exc: BaseException | None) -> str:
+    """The first line of an exception's message (its type name if it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -21,7 +21,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
-from .errors import InputError
+from .errors import InputError, one_line
 
 __all__ = [
     "HDU_TYPES",
@@ -37,7 +37,6 @@ __all__ = [
     "check_hdu_index",
     "factorize",
     "text_codes",
-    "text_column",
 ]
 
 HDU_TYPES = ("events", "gti", "aeff", "edisp", "psf", "bkg", "rad_max", "pointing")
@@ -64,13 +63,6 @@ class IndexTable:
     @property
     def n_rows(self) -> int:
         return len(self.table)
-
-    def column(self, name: str, aliases: tuple[str, ...] = ()) -> Any:
-        """The column ``name`` (or the first alias present), or None."""
-        for candidate in (name, *aliases):
-            if candidate in self.table.colnames:
-                return self.table[candidate]
-        return None
 
     def require(self, names: tuple[str, ...]) -> None:
         missing = [name for name in names if name not in self.table.colnames]
@@ -178,7 +170,7 @@ def read_index(path: Path) -> IndexTable:
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise InputError(f"{path}: truncated or corrupt gzip data ({exc})") from None
     except Exception as exc:  # astropy raises many kinds for damaged files
-        raise InputError(f"{path}: unreadable FITS table ({_one_line(exc)})") from None
+        raise InputError(f"{path}: unreadable FITS table ({one_line(exc)})") from None
     table.rename_columns(table.colnames, [name.upper().strip() for name in table.colnames])
     return IndexTable(path=path, header=header, table=table)
 
@@ -350,12 +342,6 @@ def factorize(data: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.nd
     return uniques, inverse
 
 
-def text_column(index: IndexTable, name: str) -> np.ndarray:
-    """A text column as an object array of Python str (masked cells are '')."""
-    uniques, inverse = text_codes(index, name)
-    return uniques[inverse]
-
-
 def json_safe(value: Any) -> Any:
     """A value JSON can hold losslessly: non-finite floats become strings."""
     if isinstance(value, float) and not np.isfinite(value):
@@ -376,8 +362,3 @@ def _header_number(index: IndexTable, key: str, default: Any = ...) -> Any:
     if not np.isfinite(number):
         raise InputError(f"{index.path}: header keyword {key}={value!r} is not finite")
     return number
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

@@ -101,6 +101,6 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
         for table in sa.inspect(conn).get_table_names():
             rows = conn.execute(sa.text(f'SELECT * FROM "{table}"')).all()
-            out[table] = sorted((tuple(map(repr, row)) for row in rows))
+            out[table] = sorted(tuple(map(repr, row)) for row in rows)
     engine.dispose()
     return out

@@ -126,3 +126,18 @@ def test_url_from_environment_and_default(tmp_path, monkeypatch, hess_dir):
 def test_usage_error_exit_code():
     result = run("obs", "show", "not-a-number")
     assert result.exit_code == 2 and "Invalid value" in result.stderr
+
+
+def test_cold_start_imports_no_astropy_numpy_scipy(tmp_path):
+    """`obscat stores` must start fast: the science stack is imported only where needed."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    code = ("import sys; from obscat.cli import app; "
+            f"app(['--db', {url!r}, 'stores'], standalone_mode=False); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'astropy', 'numpy', 'scipy', 'alembic'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "['alembic']"  # alembic only to create the new file
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"  # an existing catalogue needs none of them

@@ -234,6 +234,7 @@ def test_large_ingest_defers_and_restores_indexes(catalog, db_url, tmp_path):
     insert: the schema must come out exactly as the migrations made it."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
+
     from obscat.models import Base
     from obscat.synthetic import make_data_store
 
