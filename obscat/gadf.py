@@ -8,13 +8,15 @@ counted from 1, as in FITS viewers).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from astropy import units as u
@@ -125,21 +127,29 @@ def find_index_files(path: Path) -> tuple[Path, Path]:
     return found[0], found[1]
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    import hashlib
-
-    digest = hashlib.sha256()
+@contextlib.contextmanager
+def _open_file(path: Path) -> Iterator[BinaryIO]:
+    """The file opened for binary reading; failures to open it are InputError."""
     try:
-        with open(path, "rb") as stream:
-            while block := stream.read(1 << 20):
-                digest.update(block)
+        stream = open(path, "rb")  # closed by the with below
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a FITS file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read file ({exc.strerror})") from None
+    with stream:
+        yield stream
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with _open_file(path) as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
     return digest.hexdigest()
 
 
@@ -176,16 +186,9 @@ def read_index(path: Path) -> IndexTable:
 
 
 def _opener(path: Path):
-    """``gzip.open`` for gzip data (by its magic bytes), else ``open``; unreadable files are InputError."""
-    try:
-        with open(path, "rb") as stream:
-            magic = stream.read(2)
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a FITS file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read file ({exc.strerror})") from None
+    """``gzip.open`` for gzip data (by its magic bytes), else ``open``."""
+    with _open_file(path) as stream:
+        magic = stream.read(2)
     return gzip.open if magic == b"\x1f\x8b" else open
 
 
