@@ -1,0 +1,124 @@
+"""Reading GADF IRF HDUs into plain arrays, with validation.
+
+Every reader returns an :class:`Irf`: named axes (edges or nodes, in fixed
+units: TeV, deg, dimensionless migra) and the data array ordered like the
+axes.  Axes keep the file's float32 values cast to float64: a bin edge
+shifted in the last digit moves 1 TeV into another bin (see
+``REFERENCE_GAMMAPY.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy import units as u
+from astropy.io import fits
+
+from .errors import InputError
+
+__all__ = ["Axis", "Irf", "read_irf", "IRF_READERS"]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """An IRF axis: bin ``edges`` (None for a node axis) and the ``nodes`` data sit on."""
+
+    name: str
+    nodes: np.ndarray
+    edges: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Irf:
+    """One IRF HDU: its class, axes and data (shape = axis lengths, in axis order)."""
+
+    hdu_class: str
+    axes: tuple[Axis, ...]
+    data: np.ndarray
+    unit: str
+    where: str  # "file [HDU]", for error messages
+
+    def axis(self, name: str) -> Axis:
+        return next(a for a in self.axes if a.name == name)
+
+
+# (column prefix, axis name, unit, centre rule) of each GADF axis
+_AXES = {
+    "ENERG": ("energy_true", "TeV", "log"),
+    "ETRUE": ("energy_true", "TeV", "log"),
+    "MIGRA": ("migra", "", "lin"),
+    "THETA": ("offset", "deg", "lin"),
+    "RAD": ("rad", "deg", "lin"),
+    "DETX": ("fov_lon", "deg", "lin"),
+    "DETY": ("fov_lat", "deg", "lin"),
+}
+
+# hdu_class -> (value column, its unit, axis prefixes in data order after transposing)
+IRF_READERS = {
+    "aeff_2d": ("EFFAREA", "m2", ("ENERG", "THETA")),
+    "edisp_2d": ("MATRIX", "", ("ENERG", "MIGRA", "THETA")),
+    "psf_table": ("RPSF", "sr-1", ("ENERG", "THETA", "RAD")),
+    "bkg_2d": ("BKG", "s-1 MeV-1 sr-1", ("ENERG", "THETA")),
+    "bkg_3d": ("BKG", "s-1 MeV-1 sr-1", ("ENERG", "DETX", "DETY")),
+    "rad_max_2d": ("RAD_MAX", "deg", ("ENERG", "THETA")),
+}
+
+
+def read_irf(hdu: fits.BinTableHDU, hdu_class: str, where: str) -> Irf:
+    """Read one GADF IRF table HDU of class ``hdu_class`` (see ``IRF_READERS``)."""
+    if hdu_class not in IRF_READERS:
+        raise InputError(f"{where}: IRF class {hdu_class!r} is not supported for features")
+    value_name, unit, prefixes = IRF_READERS[hdu_class]
+    data = hdu.data
+    names = [n.upper() for n in data.columns.names]
+    prefixes = tuple(_present_prefix(p, names) for p in prefixes)
+    needed = [value_name] + [f"{p}_{s}" for p in prefixes for s in ("LO", "HI")]
+    missing = [n for n in needed if n not in names]
+    if missing:
+        raise InputError(f"{where}: missing column {', '.join(missing)}")
+    if len(data) < 1:
+        raise InputError(f"{where}: the IRF table has no rows")
+    axes = tuple(_axis(data, hdu.columns, p, where) for p in prefixes)
+    column = hdu.columns[value_name]
+    values = np.asarray(data[value_name][0], dtype=float).T  # FITS order is reversed
+    expected = tuple(len(a.nodes) for a in axes)
+    if values.shape != expected:
+        raise InputError(f"{where}: column {value_name} has shape {values.shape}, expected {expected} from its axes")
+    if not np.all(np.isfinite(values)):
+        raise InputError(f"{where}: column {value_name} holds NaN or infinite values")
+    values = values * _scale(column.unit, unit, f"{where}: column {value_name}")
+    return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where)
+
+
+def _present_prefix(prefix: str, names: list[str]) -> str:
+    if prefix == "ENERG" and "ENERG_LO" not in names and "ETRUE_LO" in names:
+        return "ETRUE"
+    return prefix
+
+
+def _axis(data, columns, prefix: str, where: str) -> Axis:
+    name, unit, rule = _AXES[prefix]
+    lo = np.asarray(data[f"{prefix}_LO"][0], dtype=np.float64).ravel()
+    hi = np.asarray(data[f"{prefix}_HI"][0], dtype=np.float64).ravel()
+    scale = _scale(columns[f"{prefix}_LO"].unit, unit, f"{where}: column {prefix}_LO")
+    lo, hi = lo * scale, hi * scale
+    if lo.shape != hi.shape or len(lo) == 0 or not np.all(np.isfinite(lo)) or not np.all(np.isfinite(hi)):
+        raise InputError(f"{where}: axis {prefix}_LO/{prefix}_HI is empty, mismatched or not finite")
+    if np.array_equal(lo, hi):  # a node axis (e.g. THETA in H.E.S.S. DL3 DR1)
+        return Axis(name, nodes=lo)
+    edges = np.append(lo, hi[-1])
+    if np.any(np.diff(edges) <= 0) or not np.allclose(lo[1:], hi[:-1], rtol=1e-6):
+        raise InputError(f"{where}: axis {prefix}_LO/{prefix}_HI are not contiguous increasing bins")
+    nodes = np.sqrt(edges[:-1] * edges[1:]) if rule == "log" else 0.5 * (edges[:-1] + edges[1:])
+    return Axis(name, nodes=nodes, edges=edges)
+
+
+def _scale(file_unit: str | None, unit: str, what: str) -> float:
+    """Factor from the column's TUNIT to the storage unit (none given: assumed)."""
+    if not file_unit or not file_unit.strip():
+        return 1.0
+    try:
+        return u.Unit(file_unit.strip(), parse_strict="raise").to(u.Unit(unit) if unit else u.dimensionless_unscaled)
+    except (ValueError, u.UnitsError):
+        raise InputError(f"{what} has unit {file_unit.strip()!r}, not convertible to {unit or 'dimensionless'!r}") from None

@@ -1,0 +1,154 @@
+"""Scalar features of one IRF at one true energy and offset: pure numpy.
+
+The definitions follow Gammapy 2.1's ``get_irfs_features`` to the last
+digits (bin centres, the 1e-8 kernel threshold, the up-sampled containment
+grid); ``REFERENCE_GAMMAPY.md`` sections 5a and 5b spell them out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+from .irf import Irf
+
+__all__ = ["edisp_moments", "psf_containment_radius", "aeff_at", "energy_threshold", "value_at"]
+
+KERNEL_THRESHOLD = 1e-8
+RAD_UPSAMPLING = 20
+
+
+def _lerp(grid: np.ndarray, x: float) -> tuple[int, float]:
+    """Lower index and weight of linear interpolation (extrapolating), as scipy's RegularGridInterpolator."""
+    if len(grid) == 1:
+        return 0, 0.0
+    i = int(np.clip(np.searchsorted(grid, x) - 1, 0, len(grid) - 2))
+    return i, (x - grid[i]) / (grid[i + 1] - grid[i])
+
+
+def _inside(grid: np.ndarray, x: float) -> bool:
+    """Within half a bin of the grid's ends (Gammapy's bounds for interpolated IRFs)."""
+    if len(grid) == 1:
+        return bool(np.isclose(x, grid[0]))
+    return grid[0] - 0.5 * (grid[1] - grid[0]) <= x <= grid[-1] + 0.5 * (grid[-1] - grid[-2])
+
+
+def _along(values: np.ndarray, grid: np.ndarray, x: float, axis: int) -> np.ndarray:
+    """Linear interpolation of ``values`` along ``axis`` at ``x`` (extrapolating)."""
+    i, t = _lerp(grid, x)
+    lo = np.take(values, i, axis=axis)
+    if len(grid) == 1:
+        return lo
+    return lo * (1.0 - t) + np.take(values, i + 1, axis=axis) * t
+
+
+def _true_energy_bin(irf: Irf, energy_tev: float) -> int:
+    edges = irf.axis("energy_true").edges
+    i = int(np.digitize(energy_tev, edges)) - 1
+    if not 0 <= i < len(edges) - 1:
+        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the IRF range "
+                         f"[{edges[0]:g}, {edges[-1]:g}) TeV")  # fmt: skip
+    return i
+
+
+def edisp_moments(irf: Irf, energy_tev: float, offset_deg: float) -> tuple[float, float]:
+    """``(edisp-res, edisp-bias)``: relative width and bias of the reconstructed energy.
+
+    The migration density of the true-energy bin holding ``energy_tev`` is
+    interpolated linearly in offset, normalised, turned into an energy
+    dispersion kernel on the IRF's own true-energy binning (entries below
+    1e-8 dropped), and its first two moments are taken over the reco-bin
+    geometric centres: ``res = std / E*``, ``bias = (mean - E*) / E*`` with
+    ``E*`` the centre of the true-energy bin.
+    """
+    energy = irf.axis("energy_true")
+    migra = irf.axis("migra").edges
+    offset = irf.axis("offset").nodes
+    i = _true_energy_bin(irf, energy_tev)
+    if not _inside(offset, offset_deg):
+        return np.nan, np.nan
+    density = np.clip(_along(irf.data[i], offset, offset_deg, axis=1), 0.0, None)
+    width = np.diff(migra)
+    norm = np.sum(density * width)
+    if norm <= 0:
+        return np.nan, np.nan
+    cdf = np.concatenate([[0.0], np.cumsum(density / norm * width)])
+    e_star = energy.nodes[i]
+    reco = energy.edges
+    kernel = np.clip(np.diff(np.interp(reco / e_star, migra, cdf)), 0.0, None)
+    kernel[kernel < KERNEL_THRESHOLD] = 0.0
+    total = kernel.sum()
+    if total <= 0:
+        return np.nan, np.nan
+    centres = np.sqrt(reco[:-1] * reco[1:])
+    mean = np.sum(kernel * centres) / total
+    var = np.sum(kernel * (centres - mean) ** 2) / total
+    return float(np.sqrt(var) / e_star), float((mean - e_star) / e_star)
+
+
+def psf_containment_radius(irf: Irf, energy_tev: float, offset_deg: float, fraction: float) -> float:
+    """Radius (deg) containing ``fraction`` of the PSF (``psf_table``).
+
+    The cumulative containment at each rad bin's right edge is interpolated
+    linearly in (ln E, offset, rad) and evaluated at the midpoints of every
+    rad bin split in 20; the radius is the first midpoint closest to
+    ``fraction`` (no root finding, as in Gammapy).
+    """
+    energy = irf.axis("energy_true")
+    offset = irf.axis("offset").nodes
+    rad = irf.axis("rad").edges
+    ln_e = np.log(energy.nodes)
+    if energy_tev <= 0 or not _inside(ln_e, np.log(energy_tev)):
+        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the PSF range")
+    if not _inside(offset, offset_deg):
+        return np.nan
+    centres, widths = 0.5 * (rad[:-1] + rad[1:]), np.diff(rad)
+    cumulative = np.cumsum(2 * np.pi * centres * widths * irf.data, axis=-1) * (np.pi / 180) ** 2
+    at = _along(_along(cumulative, ln_e, np.log(energy_tev), axis=0), offset, offset_deg, axis=0)
+    if not np.any(at > 0):
+        raise InputError(f"{irf.where}: the PSF is zero at {energy_tev:g} TeV, offset {offset_deg:g} deg")
+    fine = np.linspace(rad[:-1], rad[1:], RAD_UPSAMPLING + 1, axis=1)
+    query = (0.5 * (fine[:, :-1] + fine[:, 1:])).ravel()
+    right = rad[1:]
+    containment = np.clip(np.interp(query, right, at), 0.0, None)
+    # np.interp clamps outside the nodes; Gammapy extrapolates linearly, then
+    # zeroes points beyond half a bin.
+    below = query < right[0]
+    containment[below] = np.clip(at[0] + (query[below] - right[0]) * (at[1] - at[0]) / (right[1] - right[0]), 0, None)
+    above = query > right[-1]
+    containment[above] = np.clip(at[-1] + (query[above] - right[-1]) * (at[-1] - at[-2]) / (right[-1] - right[-2]), 0, None)
+    outside = (query < right[0] - 0.5 * (right[1] - right[0])) | (query > right[-1] + 0.5 * (right[-1] - right[-2]))
+    containment[outside] = 0.0
+    return float(query[np.argmin(np.abs(containment - fraction))])
+
+
+def value_at(irf: Irf, energy_tev: float, offset_deg: float) -> float:
+    """An (energy, offset) IRF (aeff_2d, bkg_2d, rad_max_2d) interpolated linearly in
+    (ln E, offset) between bin centres, as Gammapy evaluates them."""
+    ln_e = np.log(irf.axis("energy_true").nodes)
+    offset = irf.axis("offset").nodes
+    if energy_tev <= 0 or not _inside(ln_e, np.log(energy_tev)):
+        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the IRF range")
+    if not _inside(offset, offset_deg):
+        return np.nan
+    return float(max(_along(_along(irf.data, ln_e, np.log(energy_tev), axis=0), offset, offset_deg, axis=0), 0.0))
+
+
+def aeff_at(irf: Irf, offset_deg: float) -> np.ndarray:
+    """Effective area (m²) at every true-energy bin centre, at ``offset_deg``."""
+    return np.clip(_along(irf.data, irf.axis("offset").nodes, offset_deg, axis=1), 0.0, None)
+
+
+def energy_threshold(irf: Irf, offset_deg: float, fraction: float) -> float:
+    """The true energy (TeV) where the effective area first reaches ``fraction`` of its
+    maximum, interpolated linearly in ln E between bin centres."""
+    area = aeff_at(irf, offset_deg)
+    peak = area.max()
+    if peak <= 0:
+        return np.nan
+    k = int(np.argmax(area >= fraction * peak))
+    ln_e = np.log(irf.axis("energy_true").nodes)
+    if k == 0:
+        return float(np.exp(ln_e[0]))
+    t = (fraction * peak - area[k - 1]) / (area[k] - area[k - 1])
+    return float(np.exp(ln_e[k - 1] + t * (ln_e[k] - ln_e[k - 1])))
