@@ -183,6 +183,70 @@ class Catalog:
             raise InputError(f"OBS_ID {obs_id} exists in stores {names}: pass --store")
         return found[0]
 
+    def compute_features(
+        self,
+        energy_true,
+        *,
+        features: Sequence[str] | None = None,
+        position=None,
+        fixed_offset=None,
+        containment_fraction: float = 0.68,
+        aeff_threshold_fraction: float = 0.1,
+        store: str | None = None,
+        obs_ids: Sequence[int] | None = None,
+        workers: int | None = None,
+        strict: bool = False,
+        progress=None,
+    ) -> Table:
+        """Compute (or recompute) and store IRF features; return them as an astropy Table.
+
+        ``energy_true`` is a Quantity or a string such as ``"1 TeV"``;
+        ``position`` a SkyCoord (any frame); ``fixed_offset`` an angle
+        Quantity. The table has ``store``, ``obs_id`` and one column per
+        feature with its unit; ``table.meta["feature_set"]`` names the set.
+        """
+        from astropy import units as u
+
+        from .features import DEFAULT_FEATURES, FeatureParams, compute_features, default_workers
+
+        try:
+            energy = u.Quantity(energy_true).to_value(u.TeV)
+        except (TypeError, ValueError, u.UnitsError):
+            raise InputError(f"true energy {str(energy_true)!r} is not an energy (e.g. '1 TeV')") from None
+        try:
+            offset = None if fixed_offset is None else u.Quantity(fixed_offset, u.deg).to_value(u.deg)
+        except (TypeError, ValueError, u.UnitsError):
+            raise InputError(f"offset {str(fixed_offset)!r} is not an angle") from None
+        radec = None
+        if position is not None:
+            icrs = position.icrs
+            radec = (float(icrs.ra.deg), float(icrs.dec.deg))
+        params = FeatureParams(
+            energy_true_tev=energy, features=tuple(features or DEFAULT_FEATURES), position=radec,
+            fixed_offset_deg=offset, containment_fraction=containment_fraction,
+            aeff_threshold_fraction=aeff_threshold_fraction,
+        )  # fmt: skip
+        name, _ = compute_features(self.engine, params, store=store, obs_ids=obs_ids,
+                                   workers=workers or default_workers(), strict=strict, progress=progress)  # fmt: skip
+        return self.feature_table(name, obs_ids=obs_ids, store=store)
+
+    def feature_table(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None) -> Table:
+        """A stored feature set as an astropy Table (``store``, ``obs_id``, one column per feature)."""
+        from .export import to_table
+        from .features import feature_table
+
+        names, rows, units = feature_table(self.engine, name)
+        if obs_ids is not None:
+            wanted = {int(i) for i in obs_ids}
+            rows = [r for r in rows if r[1] in wanted]
+        if store is not None:
+            rows = [r for r in rows if r[0] == store]
+        table = to_table(names, rows)
+        for feature, unit in units.items():
+            table[feature].unit = unit or None
+        table.meta["feature_set"] = name
+        return table
+
     def _store_id(self, conn: sa.Connection, name: str) -> int:
         store_id = conn.execute(
             sa.select(DataStore.__table__.c.id).where(DataStore.__table__.c.name == name)

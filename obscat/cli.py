@@ -58,7 +58,9 @@ app = typer.Typer(
 )
 obs_app = typer.Typer(cls=_Group, help="List and show observations.", no_args_is_help=True)
 db_app = typer.Typer(cls=_Group, help="Schema migrations (Alembic).", no_args_is_help=True)
+features_app = typer.Typer(cls=_Group, help="IRF features per observation, stored as feature sets.", no_args_is_help=True)
 app.add_typer(obs_app, name="obs")
+app.add_typer(features_app, name="features")
 app.add_typer(db_app, name="db")
 
 
@@ -166,6 +168,91 @@ def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(help="Obs
     typer.echo()
     names = ["hdu_type", "hdu_class", "hdu_name", "size_bytes", "exists", "path"]
     render(names, [(h.hdu_type, h.hdu_class, h.hdu_name, h.size_bytes, h.file.exists_at_ingest, h.path) for h in obs.hdus], "table")
+
+
+@features_app.command("compute")
+def features_compute(
+    ctx: typer.Context,
+    energy_true: Annotated[str, typer.Option("--energy-true", "-e", help='True energy with its unit, e.g. "1 TeV".')],
+    store: StoreOption = None,
+    obs_id: Annotated[list[int] | None, typer.Option("--obs-id", help="Only these OBS_IDs (repeatable).")] = None,
+    position: Annotated[str | None, typer.Option("--position", help='Offsets from this position: "RA DEC" (deg) or "l b" with --frame galactic.')] = None,
+    frame: Annotated[str, typer.Option("--frame", help="Frame of --position: icrs or galactic.")] = "icrs",
+    offset: Annotated[float | None, typer.Option("--offset", help="One fixed offset for all observations (deg).")] = None,
+    feature: Annotated[list[str] | None, typer.Option("--feature", "-F", help="Feature name (repeatable) [default: edisp-bias, edisp-res, psf-radius].")] = None,
+    containment: Annotated[float, typer.Option("--containment", help="Containment fraction of psf-radius.")] = 0.68,
+    aeff_threshold: Annotated[float, typer.Option("--aeff-threshold", help="Fraction of the maximum effective area defining energy-threshold.")] = 0.1,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes [default: CPUs, at most 4].")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Compute IRF features of the selected observations and store them as a feature set."""
+    from .output import progress_bar, render
+
+    coord = _sky_position(position, frame) if position else None
+    with progress_bar() as progress:
+        table = ctx.obj.catalog.compute_features(
+            energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
+            aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, workers=workers, strict=strict,
+            progress=progress,
+        )  # fmt: skip
+    typer.echo(f"feature set {table.meta['feature_set']}: {len(table)} observations", err=True)
+    render(table.colnames, [tuple(None if v is None else v for v in row) for row in _rows(table)], fmt.value)
+
+
+def _sky_position(text: str, frame: str):
+    from astropy.coordinates import SkyCoord
+
+    from .errors import InputError
+
+    try:
+        return SkyCoord(*text.replace(",", " ").split(), unit="deg", frame=frame)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"bad --position {text!r}: {exc}") from None
+
+
+def _rows(table) -> list[tuple]:
+    """Rows of an astropy Table as Python values, masked cells as None."""
+    columns = [table[name] for name in table.colnames]
+    out = []
+    for i in range(len(table)):
+        row = []
+        for column in columns:
+            masked = getattr(column, "mask", None) is not None and bool(column.mask[i])
+            row.append(None if masked else column[i].item() if hasattr(column[i], "item") else column[i])
+        out.append(tuple(row))
+    return out
+
+
+@features_app.command("list")
+def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
+    """List the stored feature sets with their parameters."""
+    from .features import feature_sets
+    from .output import render
+
+    names = ["name", "energy_true_tev", "position_ra_deg", "position_dec_deg", "fixed_offset_deg",
+             "containment_fraction", "n_obs", "n_null", "obscat_version", "created_at"]  # fmt: skip
+    render(names, feature_sets(ctx.obj.catalog.engine), fmt.value)
+
+
+@features_app.command("show")
+def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Feature set name (see `features list`).")],
+                  fmt: FormatOption = Format.table) -> None:  # fmt: skip
+    """Print a feature set: obs_id and one column per feature."""
+    from .features import feature_table
+    from .output import render
+
+    names, rows, _ = feature_table(ctx.obj.catalog.engine, name)
+    render(names, rows, fmt.value)
+
+
+@features_app.command("delete")
+def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Feature set name.")]) -> None:
+    """Delete a feature set and its values."""
+    from .features import delete_feature_set
+
+    delete_feature_set(ctx.obj.catalog.engine, name)
+    typer.echo(f"deleted feature set {name!r}")
 
 
 @app.command()

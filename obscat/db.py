@@ -131,11 +131,10 @@ def delete_cascade(conn: Connection, table: sa.Table, where: sa.ColumnElement[bo
     """Delete ``table``'s rows matching ``where`` and, first, every row that refers to
     them through an ``ON DELETE CASCADE`` foreign key, recursively: what the
     database does itself when its foreign keys are enforced."""
-    ids = sa.select(table.c.id).where(where)
     for child in table.metadata.sorted_tables:
         for fk in child.foreign_keys:
             if fk.column.table is table and fk.ondelete == "CASCADE":
-                delete_cascade(conn, child, fk.parent.in_(ids))
+                delete_cascade(conn, child, fk.parent.in_(sa.select(fk.column).where(where)))
     conn.execute(sa.delete(table).where(where))
 
 

@@ -83,6 +83,8 @@ def read_irf(hdu: fits.BinTableHDU, hdu_class: str, where: str) -> Irf:
     column = hdu.columns[value_name]
     values = np.asarray(data[value_name][0], dtype=float).T  # FITS order is reversed
     expected = tuple(len(a.nodes) for a in axes)
+    if hdu_class == "bkg_3d" and values.shape != expected and values.T.shape == expected:
+        values = values.T  # H.E.S.S. DL3 DR1 stores (DETX, DETY, ENERG) in C order
     if values.shape != expected:
         raise InputError(f"{where}: column {value_name} has shape {values.shape}, expected {expected} from its axes")
     if not np.all(np.isfinite(values)):

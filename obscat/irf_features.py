@@ -27,9 +27,10 @@ def _lerp(grid: np.ndarray, x: float) -> tuple[int, float]:
 
 
 def _inside(grid: np.ndarray, x: float) -> bool:
-    """Within half a bin of the grid's ends (Gammapy's bounds for interpolated IRFs)."""
+    """Within half a bin of the grid's ends (Gammapy's bounds for interpolated IRFs);
+    a single-node axis (e.g. the one offset bin of a point-like IRF) is constant."""
     if len(grid) == 1:
-        return bool(np.isclose(x, grid[0]))
+        return True
     return grid[0] - 0.5 * (grid[1] - grid[0]) <= x <= grid[-1] + 0.5 * (grid[-1] - grid[-2])
 
 

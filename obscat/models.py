@@ -40,12 +40,14 @@ __all__ = [
     "Observation",
     "HduFile",
     "Hdu",
+    "FeatureSet",
+    "FeatureValue",
     "sky_derived",
     "gadf_columns",
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 #: Height of the declination zones of ``observation.sky_zone``.
 SKY_ZONE_HEIGHT_DEG = 0.5
@@ -267,6 +269,58 @@ class Hdu(Base):
     @property
     def path(self) -> str:
         return self.file.path
+
+
+class FeatureSet(Base):
+    """One computation of IRF features: its parameters, and the version that made it.
+
+    Identical parameters make the same set (``params_sha256`` is unique), so
+    recomputing it replaces its values instead of adding a set.
+    """
+
+    __tablename__ = "feature_set"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: Canonical JSON of every parameter (below, plus the feature names).
+    params: Mapped[dict[str, Any]]
+    params_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    energy_true_tev: Mapped[float] = _unit("TeV")
+    #: ICRS position the offsets were measured from (NULL: fixed offset or the pointing).
+    position_ra_deg: Mapped[float | None] = _unit("deg")
+    position_dec_deg: Mapped[float | None] = _unit("deg")
+    fixed_offset_deg: Mapped[float | None] = _unit("deg")
+    containment_fraction: Mapped[float] = _unit("")
+    aeff_threshold_fraction: Mapped[float] = _unit("")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    obscat_version: Mapped[str] = mapped_column(String(40))
+
+    values: Mapped[list[FeatureValue]] = relationship(
+        back_populates="feature_set", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class FeatureValue(Base):
+    """The value of one feature of one observation in one feature set (NULL with a reason)."""
+
+    __tablename__ = "feature_value"
+
+    feature_set_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_set.id", ondelete="CASCADE"), primary_key=True
+    )
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observation.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    feature: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[float | None]
+    unit: Mapped[str] = mapped_column(String(20))
+    #: Why ``value`` is NULL (missing HDU, point-like IRF, offset outside the IRF ...).
+    null_reason: Mapped[str | None]
+    #: The offset from the pointing the feature was evaluated at.
+    offset_deg: Mapped[float | None] = _unit("deg")
+
+    feature_set: Mapped[FeatureSet] = relationship(back_populates="values")
+    observation: Mapped[Observation] = relationship()
 
 
 def sky_derived(ra_deg, dec_deg) -> tuple[Any, Any, Any, Any]:

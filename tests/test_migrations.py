@@ -38,7 +38,8 @@ def test_single_head_is_the_models_revision():
 
 def test_new_database_is_created_at_head(db_url):
     Catalog(db_url).close()
-    assert _tables(db_url) == {"alembic_version", "data_store", "observation", "hdu_file", "hdu"}
+    assert _tables(db_url) == {"alembic_version", "data_store", "observation", "hdu_file", "hdu",
+                               "feature_set", "feature_value"}
     result = CliRunner().invoke(app, ["--db", db_url, "db", "current"])
     assert result.stdout == f"{SCHEMA_REVISION} (head)\n"
 
@@ -72,16 +73,16 @@ def test_database_behind_head_is_refused_not_migrated(db_url):
         Catalog(db_url)
 
 
-def test_behind_head_message(db_url, monkeypatch):
-    from obscat import db
-
+def test_behind_head_message(db_url):
     Catalog(db_url).close()
-    monkeypatch.setattr(db, "SCHEMA_REVISION", "0002")
-    monkeypatch.setattr(db, "_script_directory", lambda: type("S", (), {"walk_revisions": lambda self: [
-        type("R", (), {"revision": "0001"})(), type("R", (), {"revision": "0002"})()]})())
+    _alembic(db_url, "downgrade", "0001")
     result = CliRunner().invoke(app, ["--db", db_url, "stores"])
     assert result.exit_code == 1
-    assert result.stderr == "Error: database schema is at revision 0001, this obscat needs 0002: run `obscat db upgrade`\n"
+    assert result.stderr == (f"Error: database schema is at revision 0001, this obscat needs {SCHEMA_REVISION}: "
+                             "run `obscat db upgrade`\n")
+    assert _tables(db_url) == {"alembic_version", "data_store", "observation", "hdu_file", "hdu"}  # not migrated
+    assert CliRunner().invoke(app, ["--db", db_url, "db", "upgrade"]).exit_code == 0
+    assert CliRunner().invoke(app, ["--db", db_url, "stores"]).exit_code == 0
 
 
 def test_db_cli_upgrade_downgrade_history(db_url):

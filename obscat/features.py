@@ -1,0 +1,416 @@
+"""IRF features per observation, computed once and stored as a feature set.
+
+The flow: select observations and their IRF HDUs from the catalogue, read
+every needed FITS file once (an HDU shared by many observations is read once
+per worker), evaluate the features (:mod:`obscat.irf_features`) and store
+them with their parameters in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import sqlalchemy as sa
+from astropy.io import fits
+from sqlalchemy.engine import Engine
+
+from ._version import __version__
+from .db import bulk_insert, connect, write_transaction
+from .errors import InputError, NotFoundError, ObscatError
+from .irf import Irf, read_irf
+from .irf_features import aeff_at, edisp_moments, energy_threshold, psf_containment_radius, value_at
+from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
+
+__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
+           "delete_feature_set"]  # fmt: skip
+
+#: name -> (unit, HDU type it needs)
+FEATURES = {
+    "edisp-res": ("", "edisp"),
+    "edisp-bias": ("", "edisp"),
+    "psf-radius": ("deg", "psf"),
+    "aeff": ("m2", "aeff"),
+    "aeff-max": ("m2", "aeff"),
+    "energy-threshold": ("TeV", "aeff"),
+    "bkg-rate": ("s-1 MeV-1 sr-1", "bkg"),
+    "rad-max": ("deg", "rad_max"),
+}
+#: Gammapy's ``get_irfs_features`` default (``names=None``).
+DEFAULT_FEATURES = ("edisp-bias", "edisp-res", "psf-radius")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Everything a feature value depends on.
+
+    ``position`` (ICRS deg) measures each observation's offset as its
+    separation from the pointing, clamped to the largest offset of its PSF
+    and energy dispersion (as Gammapy); ``fixed_offset_deg`` uses one offset
+    for all; neither means offset 0 (the pointing).
+    """
+
+    energy_true_tev: float
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    position: tuple[float, float] | None = None
+    fixed_offset_deg: float | None = None
+    containment_fraction: float = 0.68
+    aeff_threshold_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown:
+            raise InputError(f"unknown feature {unknown[0]!r} (known: {', '.join(FEATURES)})")
+        if not self.features:
+            raise InputError("no feature requested")
+        if not (math.isfinite(self.energy_true_tev) and self.energy_true_tev > 0):
+            raise InputError(f"true energy must be a positive number of TeV, not {self.energy_true_tev}")
+        if self.position is not None and self.fixed_offset_deg is not None:
+            raise InputError("give a position or a fixed offset, not both")
+        if self.fixed_offset_deg is not None and not (math.isfinite(self.fixed_offset_deg) and self.fixed_offset_deg >= 0):
+            raise InputError(f"offset must be a non-negative number of degrees, not {self.fixed_offset_deg}")
+        if self.position is not None:
+            ra, dec = self.position
+            if not (math.isfinite(ra) and math.isfinite(dec) and -90 <= dec <= 90):
+                raise InputError(f"position ({ra}, {dec}) deg is not a valid ICRS position")
+        for name in ("containment_fraction", "aeff_threshold_fraction"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise InputError(f"{name.replace('_', ' ')} must be between 0 and 1, not {value}")
+
+    def canonical(self) -> dict:
+        out = asdict(self)
+        out["features"] = sorted(self.features)
+        out["position"] = list(self.position) if self.position else None
+        return out
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.canonical(), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class _Task:
+    """One observation: where its HDUs are (type -> (class, path, hdu name))."""
+
+    observation_id: int
+    obs_id: int
+    hdus: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+
+def compute_features(
+    engine: Engine,
+    params: FeatureParams,
+    *,
+    store: str | None = None,
+    obs_ids: Sequence[int] | None = None,
+    workers: int = 1,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> tuple[str, int]:
+    """Compute and store a feature set for the selected observations.
+
+    Returns ``(set name, number of observations)``.  A feature that cannot
+    be computed for an observation (no such HDU, offset outside the IRF, a
+    damaged HDU ...) is stored as NULL with the reason; with ``strict`` it is
+    an error and nothing is written.
+    """
+    tasks = _select(engine, params, store, obs_ids)
+    rows = _evaluate_all(tasks, params, workers, progress)
+    if strict:
+        bad = next((r for r in rows if r[4] is not None), None)
+        if bad is not None:
+            obs = next(t.obs_id for t in tasks if t.observation_id == bad[0])
+            raise InputError(f"OBS_ID {obs}: {bad[1]}: {bad[4]}")
+    with write_transaction(engine) as conn:
+        set_id, name = _feature_set_row(conn, params)
+        ids = [t.observation_id for t in tasks]
+        values = FeatureValue.__table__
+        for lo in range(0, len(ids), 10_000):
+            conn.execute(sa.delete(values).where(values.c.feature_set_id == set_id,
+                                                 values.c.observation_id.in_(ids[lo:lo + 10_000])))  # fmt: skip
+        bulk_insert(conn, values, ["feature_set_id", "observation_id", "feature", "value", "unit", "null_reason",
+                                   "offset_deg"], ((set_id, *row) for row in rows))  # fmt: skip
+    return name, len(tasks)
+
+
+def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None) -> list[_Task]:
+    o, s, h, f = (m.__table__ for m in (Observation, DataStore, Hdu, HduFile))
+    obs_ids = None if obs_ids is None else [int(i) for i in obs_ids]
+    types = {FEATURES[name][1] for name in params.features}
+    if params.position is not None:
+        types.add("events")  # the pointing, from the EVENTS header as Gammapy takes it
+    if "rad-max" in params.features:
+        types.update({"aeff", "edisp"})  # a point-like IRF may give RAD_MAX as a header constant
+    query = (
+        sa.select(o.c.id, o.c.obs_id, h.c.hdu_type, h.c.hdu_class, h.c.hdu_name, f.c.path)
+        .join_from(o, s, o.c.store_id == s.c.id)
+        .outerjoin(h, sa.and_(h.c.observation_id == o.c.id, h.c.hdu_type.in_(sorted(types))))
+        .outerjoin(f, f.c.id == h.c.file_id)
+        .order_by(o.c.id, h.c.id)
+    )
+    if store is not None:
+        query = query.where(s.c.name == store)
+    if obs_ids is not None:
+        query = query.where(o.c.obs_id.in_(sorted(set(obs_ids))))
+    tasks: dict[int, _Task] = {}
+    with connect(engine) as conn:
+        if store is not None and conn.execute(sa.select(s.c.id).where(s.c.name == store)).first() is None:
+            raise NotFoundError(f"no store named {store!r}")
+        for observation_id, obs_id, hdu_type, hdu_class, hdu_name, path in conn.execute(query):
+            task = tasks.setdefault(observation_id, _Task(observation_id, obs_id))
+            if hdu_type is not None:
+                task.hdus.setdefault(hdu_type, (hdu_class, path, hdu_name))  # the first row wins
+    if obs_ids is not None:
+        missing = sorted(set(obs_ids) - {t.obs_id for t in tasks.values()})
+        if missing:
+            raise NotFoundError(f"no observation with OBS_ID {', '.join(map(str, missing[:10]))}")
+    if not tasks:
+        raise InputError("the selection holds no observation")
+    return list(tasks.values())
+
+
+def _evaluate_all(tasks: list[_Task], params: FeatureParams, workers: int, progress: Progress | None) -> list[tuple]:
+    """Evaluate every task, in ``workers`` processes; tasks sharing files stay together."""
+    tasks = sorted(tasks, key=lambda t: sorted(p for _, p, _ in t.hdus.values()))
+    if workers <= 1 or len(tasks) < 16:
+        return _evaluate(tasks, params, progress)
+    chunks = [tasks[i::workers * 4] for i in range(workers * 4)]
+    chunks = [sorted(c, key=lambda t: sorted(p for _, p, _ in t.hdus.values())) for c in chunks if c]
+    rows, done = [], 0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for part, chunk in zip(pool.map(_evaluate, chunks, [params] * len(chunks)), chunks):
+            rows.extend(part)
+            done += len(chunk)
+            if progress is not None:
+                progress("features", done, len(tasks))
+    return rows
+
+
+def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | None = None) -> list[tuple]:
+    """Feature rows ``(observation_id, feature, value, unit, null_reason, offset_deg)``.
+
+    Each file is opened once per call and every HDU any task needs from it
+    is read then; an IRF stays cached while a later task still uses it.
+    """
+    uses: dict[str, int] = defaultdict(int)
+    for task in tasks:
+        for path in {p for _, p, _ in task.hdus.values()}:
+            uses[path] += 1
+    wanted: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for task in tasks:
+        for hdu_class, path, name in task.hdus.values():
+            wanted[path].add((name, hdu_class))
+    cache: dict[tuple[str, str], object] = {}
+    rows = []
+    for n, task in enumerate(tasks, 1):
+        for path in {p for _, p, _ in task.hdus.values()}:
+            if not any(key[0] == path for key in cache):
+                cache.update(_load(path, wanted[path]))
+        rows.extend(_observation_features(task, params, cache))
+        for path in {p for _, p, _ in task.hdus.values()}:
+            uses[path] -= 1
+            if uses[path] == 0:
+                for key in [k for k in cache if k[0] == path]:
+                    del cache[key]
+        if progress is not None and (n % 10 == 0 or n == len(tasks)):
+            progress("features", n, len(tasks))
+    return rows
+
+
+def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
+    """Read the wanted HDUs of one file: an :class:`Irf`, a header (events), or the error."""
+    out: dict[tuple[str, str], object] = {}
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            for name, hdu_class in hdus:
+                where = f"{path} [{name}]"
+                try:
+                    hdu = hdul[name]
+                    if hdu_class == "events":
+                        out[(path, name)] = hdu.header
+                    else:
+                        out[(path, name)] = (read_irf(hdu, hdu_class, where), hdu.header)
+                except KeyError:
+                    out[(path, name)] = InputError(f"{where}: no such HDU in the file")
+                except ObscatError as exc:
+                    out[(path, name)] = exc
+                except Exception as exc:  # a damaged HDU: its reason is stored, or raised with --strict
+                    out[(path, name)] = InputError(f"{where}: unreadable HDU ({exc})")
+    except (OSError, EOFError) as exc:
+        error = InputError(f"{path}: cannot read the file ({exc})")
+        out.update({(path, name): error for name, _ in hdus})
+    return out
+
+
+def _observation_features(task: _Task, params: FeatureParams, cache: dict) -> list[tuple]:
+    def irf(hdu_type: str) -> tuple[Irf | None, object | None, str | None]:
+        """The task's IRF of a type, its header, and why it is missing."""
+        if hdu_type not in task.hdus:
+            return None, None, f"no {hdu_type} HDU in the HDU index"
+        hdu_class, path, name = task.hdus[hdu_type]
+        item = cache[(path, name)]
+        if isinstance(item, Exception):
+            return None, None, str(item)
+        if not isinstance(item, tuple):
+            return None, None, f"{path} [{name}] is not an IRF"
+        return item[0], item[1], None
+
+    loaded = {t: irf(t) for t in ("aeff", "edisp", "psf", "bkg", "rad_max")}
+    offset, reason = _offset(task, params, cache, loaded)
+    rows = []
+    for name in params.features:
+        unit, hdu_type = FEATURES[name]
+        value, why = None, reason
+        if why is None:
+            try:
+                value, why = _feature(name, hdu_type, loaded, params, offset)
+            except ObscatError as exc:
+                why = str(exc)
+        if value is not None and not np.isfinite(value):
+            value, why = None, why or f"{name} is undefined at offset {offset:g} deg (outside the IRF)"
+        rows.append((task.observation_id, name, value, unit, why if value is None else None, offset))
+    return rows
+
+
+def _offset(task: _Task, params: FeatureParams, cache: dict, loaded: dict) -> tuple[float | None, str | None]:
+    if params.fixed_offset_deg is not None:
+        return params.fixed_offset_deg, None
+    if params.position is None:
+        return 0.0, None
+    if "events" not in task.hdus:
+        return None, "no events HDU to take the pointing from"
+    _, path, name = task.hdus["events"]
+    header = cache[(path, name)]
+    if isinstance(header, Exception):
+        return None, str(header)
+    try:
+        ra, dec = float(header["RA_PNT"]), float(header["DEC_PNT"])
+    except (KeyError, ValueError):
+        return None, f"{path} [{name}]: no RA_PNT/DEC_PNT in the header"
+    offset = _separation_deg(params.position, (ra, dec))
+    limits = [loaded[t][0].axis("offset").nodes[-1] for t in ("psf", "edisp") if loaded[t][0] is not None]
+    return (min(offset, *limits) if limits else offset), None
+
+
+def _separation_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle separation (Vincenty), as astropy's ``SkyCoord.separation``."""
+    lon1, lat1, lon2, lat2 = (math.radians(x) for x in (*a, *b))
+    sdlon, cdlon = math.sin(lon2 - lon1), math.cos(lon2 - lon1)
+    s1, s2, c1, c2 = math.sin(lat1), math.sin(lat2), math.cos(lat1), math.cos(lat2)
+    return math.degrees(math.atan2(math.hypot(c2 * sdlon, c1 * s2 - s1 * c2 * cdlon), s1 * s2 + c1 * c2 * cdlon))
+
+
+def _feature(name: str, hdu_type: str, loaded: dict, params: FeatureParams, offset: float) -> tuple[float | None, str | None]:
+    energy = params.energy_true_tev
+    if name == "rad-max" and loaded["rad_max"][0] is None:
+        for t in ("aeff", "edisp"):  # point-like IRFs with one global cut give it as a header constant
+            header = loaded[t][1]
+            if header is not None and "RAD_MAX" in header:
+                return float(header["RAD_MAX"]), None
+    value_irf, _, why = loaded[hdu_type]
+    if value_irf is None:
+        if name == "psf-radius" and loaded["psf"][2].startswith("no psf"):
+            why = "no PSF HDU (point-like IRF?)"
+        return None, why
+    if name in ("edisp-res", "edisp-bias"):
+        res, bias = edisp_moments(value_irf, energy, offset)
+        return (res if name == "edisp-res" else bias), None
+    if name == "psf-radius":
+        if value_irf.hdu_class != "psf_table":
+            return None, f"psf-radius of {value_irf.hdu_class} is not supported yet"
+        return psf_containment_radius(value_irf, energy, offset, params.containment_fraction), None
+    if name == "aeff":
+        return value_at(value_irf, energy, offset), None
+    if name == "aeff-max":
+        return float(aeff_at(value_irf, offset).max()), None
+    if name == "energy-threshold":
+        return energy_threshold(value_irf, offset, params.aeff_threshold_fraction), None
+    if name == "bkg-rate":
+        if value_irf.hdu_class != "bkg_2d":
+            return None, f"bkg-rate of {value_irf.hdu_class} is not supported yet"
+        return value_at(value_irf, energy, offset), None
+    return value_at(value_irf, energy, offset), None  # rad-max from rad_max_2d
+
+
+def _feature_set_row(conn, params: FeatureParams) -> tuple[int, str]:
+    table = FeatureSet.__table__
+    digest = params.sha256
+    row = conn.execute(sa.select(table.c.id, table.c.name).where(table.c.params_sha256 == digest)).first()
+    values = {
+        "params": params.canonical(),
+        "energy_true_tev": params.energy_true_tev,
+        "position_ra_deg": params.position[0] if params.position else None,
+        "position_dec_deg": params.position[1] if params.position else None,
+        "fixed_offset_deg": params.fixed_offset_deg,
+        "containment_fraction": params.containment_fraction,
+        "aeff_threshold_fraction": params.aeff_threshold_fraction,
+        "created_at": dt.datetime.now(dt.UTC),
+        "obscat_version": __version__,
+    }
+    if row is not None:
+        conn.execute(sa.update(table).where(table.c.id == row.id).values(**values))
+        return row.id, row.name
+    name = f"fs-{digest[:8]}"
+    set_id = conn.execute(sa.insert(table).values(name=name, params_sha256=digest, **values).returning(table.c.id)).scalar_one()
+    return set_id, name
+
+
+def _set_id(conn, name: str) -> int:
+    table = FeatureSet.__table__
+    set_id = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
+    if set_id is None:
+        raise NotFoundError(f"no feature set named {name!r}")
+    return set_id
+
+
+def feature_table(engine: Engine, name: str) -> tuple[list[str], list[tuple], dict[str, str]]:
+    """``obs_id`` and one column per feature of a set: (names, rows, units)."""
+    v, o, s = FeatureValue.__table__, Observation.__table__, DataStore.__table__
+    with connect(engine) as conn:
+        set_id = _set_id(conn, name)
+        result = conn.execute(
+            sa.select(s.c.name, o.c.obs_id, v.c.feature, v.c.value, v.c.unit)
+            .join_from(v, o, v.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
+            .where(v.c.feature_set_id == set_id).order_by(s.c.name, o.c.obs_id)
+        ).all()  # fmt: skip
+    features = sorted({r.feature for r in result})
+    units = {r.feature: r.unit for r in result}
+    table: dict[tuple[str, int], dict[str, float | None]] = {}
+    for store, obs_id, feature, value, _ in result:
+        table.setdefault((store, obs_id), {})[feature] = value
+    rows = [(store, obs_id, *(vals.get(f) for f in features)) for (store, obs_id), vals in table.items()]
+    return ["store", "obs_id", *features], rows, units
+
+
+def feature_sets(engine: Engine) -> list[tuple]:
+    """Every stored set: name, parameters, observation count, NULL count, version, created_at."""
+    t, v = FeatureSet.__table__, FeatureValue.__table__
+    n_obs = sa.select(sa.func.count(sa.distinct(v.c.observation_id))).where(v.c.feature_set_id == t.c.id).scalar_subquery()
+    n_null = sa.select(sa.func.count()).where(v.c.feature_set_id == t.c.id, v.c.value.is_(None)).scalar_subquery()
+    with connect(engine) as conn:
+        return [tuple(r) for r in conn.execute(sa.select(
+            t.c.name, t.c.energy_true_tev, t.c.position_ra_deg, t.c.position_dec_deg, t.c.fixed_offset_deg,
+            t.c.containment_fraction, n_obs, n_null, t.c.obscat_version, t.c.created_at,
+        ).order_by(t.c.id))]  # fmt: skip
+
+
+def delete_feature_set(engine: Engine, name: str) -> None:
+    """Delete a feature set and its values."""
+    with write_transaction(engine) as conn:
+        set_id = _set_id(conn, name)
+        conn.execute(sa.delete(FeatureSet.__table__).where(FeatureSet.__table__.c.id == set_id))
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))

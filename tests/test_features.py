@@ -1,0 +1,194 @@
+"""IRF features: parity with Gammapy 2.1 on real data, closed-form checks, storage, bad input."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.table import Table
+from conftest import snapshot
+from typer.testing import CliRunner
+
+from obscat import InputError
+from obscat.cli import app
+
+REFERENCE = Table.read(Path(__file__).parent / "reference" / "gammapy_features_hess.ecsv")
+POSITION = SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg)
+GAMMAPY = ["edisp-res", "edisp-bias", "psf-radius"]
+
+
+@pytest.fixture
+def hess(catalog, hess_dir):
+    catalog.ingest(hess_dir, name="hess")
+    return catalog
+
+
+def _assert_parity(table: Table, case: str) -> None:
+    reference = REFERENCE[REFERENCE["case"] == case]
+    assert list(table["obs_id"]) == list(reference["obs_id"])
+    for name in GAMMAPY:
+        np.testing.assert_allclose(table[name], reference[name], rtol=1e-9, atol=0)
+    assert table["psf-radius"].unit == u.deg
+
+
+def test_parity_with_gammapy_at_the_tutorial_position(hess):
+    ids = REFERENCE[REFERENCE["case"] == "position"]["obs_id"]
+    table = hess.compute_features("1 TeV", position=POSITION, obs_ids=ids, features=GAMMAPY, workers=2)
+    _assert_parity(table, "position")
+
+
+def test_parity_with_gammapy_at_offset_zero_for_all_105(hess):
+    table = hess.compute_features(1 * u.TeV, store="hess", workers=1)  # Gammapy's default features
+    _assert_parity(table, "offset0")
+    # position=None is the pointing: the same as a fixed offset of 0 deg
+    again = hess.compute_features("1e6 MeV", fixed_offset=0 * u.deg, store="hess")
+    for name in GAMMAPY:
+        np.testing.assert_array_equal(again[name], table[name])
+
+
+def test_sets_are_stored_idempotent_and_deletable(hess, db_url):
+    first = hess.compute_features("1 TeV", store="hess", obs_ids=[23523, 23526])
+    name = first.meta["feature_set"]
+    before = snapshot(db_url)["feature_value"]
+    second = hess.compute_features("1 TeV", store="hess", obs_ids=[23523, 23526])
+    assert second.meta["feature_set"] == name and snapshot(db_url)["feature_value"] == before
+    other = hess.compute_features("2 TeV", store="hess", obs_ids=[23523])
+    assert other.meta["feature_set"] != name
+    with hess.engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT s.name, o.obs_id, v.feature, v.value, v.unit FROM feature_value v "
+            "JOIN feature_set s ON s.id = v.feature_set_id JOIN observation o ON o.id = v.observation_id "
+            "WHERE v.feature = 'psf-radius' ORDER BY s.id, o.obs_id"
+        )).all()  # fmt: skip
+    assert [(r[0], r[1], r[4]) for r in rows] == [(name, 23523, "deg"), (name, 23526, "deg"),
+                                                  (other.meta["feature_set"], 23523, "deg")]  # fmt: skip
+    result = CliRunner().invoke(app, ["--db", db_url, "features", "delete", name])
+    assert result.stdout == f"deleted feature set {name!r}\n"
+    with hess.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM feature_value")).scalar() == 3
+
+
+def test_point_like_magic_null_with_reason_and_rad_max(catalog, magic_dir):
+    catalog.ingest(magic_dir, name="magic")
+    table = catalog.compute_features("1 TeV", features=["psf-radius", "rad-max", "edisp-res", "aeff"])
+    assert np.ma.getmaskarray(table["psf-radius"]).all()
+    assert np.all(table["rad-max"] > 0) and table["rad-max"].unit == u.deg
+    assert np.all(table["edisp-res"] > 0) and np.all(table["aeff"] > 1e4)
+    with catalog.engine.connect() as conn:
+        reasons = conn.execute(sa.text("SELECT DISTINCT null_reason FROM feature_value WHERE value IS NULL")).all()
+    assert reasons == [("no PSF HDU (point-like IRF?)",)]
+
+
+def test_closed_form_psf_and_aeff_on_synthetic_irfs(catalog, tmp_path):
+    from obscat.synthetic import effective_area_m2, make_data_store, psf_sigma_deg
+
+    catalog.ingest(make_data_store(tmp_path / "s", 6), name="s")
+    energy = math.sqrt(1.0 * 10**0.125)  # the centre of a synthetic true-energy bin (8 per decade)
+    table = catalog.compute_features(energy * u.TeV, features=["psf-radius", "aeff", "aeff-max"], fixed_offset=0.25)
+    zenith = catalog.observations(store="s")["zen_pnt_deg"]
+    # psf-radius sits on a grid of rad-bin/20 = 2.5e-4 deg; the model is bin-averaged
+    expected = psf_sigma_deg(energy, 0.25, zenith) * math.sqrt(-2 * math.log(0.32))
+    np.testing.assert_allclose(table["psf-radius"], expected, atol=6e-4)
+    np.testing.assert_allclose(table["aeff"], effective_area_m2(energy, 0.25, zenith), rtol=1e-5)  # float32 IRF
+    assert np.all(table["aeff-max"] >= table["aeff"])
+
+
+def test_strict_errors_name_file_hdu_and_observation_and_write_nothing(hess, db_url):
+    before = snapshot(db_url)
+    result = CliRunner().invoke(app, ["--db", db_url, "features", "compute", "-e", "1000 TeV", "--obs-id", "23523",
+                                      "--strict"])  # fmt: skip
+    assert result.exit_code == 1
+    path = hess.observation(23523).hdus[0].path
+    assert result.stderr == (f"Error: OBS_ID 23523: edisp-bias: {path} [edisp]: true energy 1000 TeV is outside "
+                             "the IRF range [0.01, 100) TeV\n")  # fmt: skip
+    assert snapshot(db_url) == before
+    table = hess.compute_features("1000 TeV", obs_ids=[23523])  # not strict: NULL with the same reason
+    assert np.ma.getmaskarray(table["edisp-res"]).all()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-e", "1 TeV", "--offset", "-1"], "offset must be a non-negative number of degrees, not -1.0"),
+        (["-e", "1 TeV", "-F", "psf-sigma"], "unknown feature 'psf-sigma' (known: edisp-res, edisp-bias, psf-radius, "
+                                             "aeff, aeff-max, energy-threshold, bkg-rate, rad-max)"),
+        (["-e", "1 m"], "true energy '1 m' is not an energy (e.g. '1 TeV')"),
+        (["-e", "1 TeV", "--obs-id", "1"], "no observation with OBS_ID 1"),
+        (["-e", "1 TeV", "--position", "1 2", "--offset", "1"], "give a position or a fixed offset, not both"),
+    ],
+)
+def test_bad_parameters(hess, db_url, args, message):
+    before = snapshot(db_url)
+    result = CliRunner().invoke(app, ["--db", db_url, "features", "compute", *args])
+    assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
+    assert snapshot(db_url) == before
+
+
+@pytest.mark.parametrize("damage", ["nan", "shape", "column"])
+def test_corrupted_irf_hdu(catalog, hess_dir, tmp_path, damage):
+    data = tmp_path / "data"
+    data.mkdir()
+    source = hess_dir / "data" / "hess_dl3_dr1_obs_id_023523.fits.gz"
+    with fits.open(source) as hdul:
+        edisp = hdul["EDISP"]
+        if damage == "nan":
+            edisp.data["MATRIX"][0][0, 0, 0] = np.nan
+        elif damage == "shape":
+            edisp.header["TDIM7"] = "(6,160,96)"  # axes no longer match the data
+        else:
+            edisp.columns.change_name("MATRIX", "MATRIX_X")
+        hdul.writeto(data / source.name)
+    obs = Table.read(hess_dir / "obs-index.fits.gz")
+    hdu = Table.read(hess_dir / "hdu-index.fits.gz")
+    obs, hdu = obs[obs["OBS_ID"] == 23523], hdu[hdu["OBS_ID"] == 23523]
+    obs.write(tmp_path / "obs-index.fits.gz")
+    hdu.write(tmp_path / "hdu-index.fits.gz")
+    catalog.ingest(tmp_path, name="damaged")
+    where = f"{data / source.name} [edisp]"
+    reason = {"nan": f"{where}: column MATRIX holds NaN or infinite values",
+              "shape": f"{where}: column MATRIX has shape (6, 160, 96), expected (96, 160, 6) from its axes",
+              "column": f"{where}: missing column MATRIX"}[damage]  # fmt: skip
+    with pytest.raises(InputError, match=r"^OBS_ID 23523: edisp-res: " + re.escape(reason) + "$"):
+        catalog.compute_features("1 TeV", features=["edisp-res", "psf-radius"], strict=True)
+    table = catalog.compute_features("1 TeV", features=["edisp-res", "psf-radius"])
+    assert np.ma.getmaskarray(table["edisp-res"]).all() and not np.ma.getmaskarray(table["psf-radius"]).any()
+
+
+def test_features_cli_list_and_show(hess, db_url):
+    runner = CliRunner()
+    result = runner.invoke(app, ["--db", db_url, "features", "compute", "-e", "1 TeV", "--obs-id", "23523",
+                                 "--obs-id", "23526", "-F", "psf-radius", "-F", "aeff", "-f", "csv"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "store,obs_id,aeff,psf-radius" and lines[1].startswith("hess,23523,")
+    name = result.stderr.split()[2].rstrip(":")
+    listing = runner.invoke(app, ["--db", db_url, "features", "list", "-f", "csv"]).stdout.splitlines()
+    assert listing[1].startswith(f"{name},1.0,,,,0.68,2,0,")
+    shown = runner.invoke(app, ["--db", db_url, "features", "show", name, "-f", "csv"]).stdout
+    assert shown.splitlines() == lines
+    missing = runner.invoke(app, ["--db", db_url, "features", "show", "fs-nope"])
+    assert (missing.exit_code, missing.stderr) == (1, "Error: no feature set named 'fs-nope'\n")
+
+
+def test_reingest_removing_an_observation_removes_its_feature_values(catalog, hess_dir, tmp_path):
+    obs = Table.read(hess_dir / "obs-index.fits.gz")
+    hdu = Table.read(hess_dir / "hdu-index.fits.gz")
+    hdu["FILE_DIR"] = [str(hess_dir / "data")] * len(hdu)
+    keep = [23523, 23526, 23559]
+    obs, hdu = obs[np.isin(obs["OBS_ID"], keep)], hdu[np.isin(hdu["OBS_ID"], keep)]
+    obs.write(tmp_path / "obs-index.fits.gz")
+    hdu.write(tmp_path / "hdu-index.fits.gz")
+    catalog.ingest(tmp_path, name="s")
+    catalog.compute_features("1 TeV", store="s")
+    obs[obs["OBS_ID"] != 23526].write(tmp_path / "obs-index.fits.gz", overwrite=True)
+    hdu[hdu["OBS_ID"] != 23526].write(tmp_path / "hdu-index.fits.gz", overwrite=True)
+    assert catalog.ingest(tmp_path, name="s").removed == 1
+    with catalog.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM feature_value")).scalar() == 2 * 3
