@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import sqlalchemy as sa
-from astropy.io import fits
 from sqlalchemy.engine import Engine
 
 from ._version import __version__
 from .db import bulk_insert, connect, write_transaction
 from .errors import InputError, NotFoundError, ObscatError
+from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import aeff_at, edisp_moments, energy_threshold, psf_containment_radius, value_at
 from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
@@ -229,27 +229,27 @@ def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | No
 
 
 def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
-    """Read the wanted HDUs of one file: an :class:`Irf`, a header (events), or the error."""
+    """Read the wanted HDUs of one file: ``(Irf, header)``, a header (events), or the error."""
     out: dict[tuple[str, str], object] = {}
     try:
-        with fits.open(path, memmap=False) as hdul:
-            for name, hdu_class in hdus:
-                where = f"{path} [{name}]"
-                try:
-                    hdu = hdul[name]
-                    if hdu_class == "events":
-                        out[(path, name)] = hdu.header
-                    else:
-                        out[(path, name)] = (read_irf(hdu, hdu_class, where), hdu.header)
-                except KeyError:
-                    out[(path, name)] = InputError(f"{where}: no such HDU in the file")
-                except ObscatError as exc:
-                    out[(path, name)] = exc
-                except Exception as exc:  # a damaged HDU: its reason is stored, or raised with --strict
-                    out[(path, name)] = InputError(f"{where}: unreadable HDU ({exc})")
-    except (OSError, EOFError) as exc:
+        tables = read_tables(path, {name for name, _ in hdus})
+    except (OSError, EOFError, FitsError) as exc:
         error = InputError(f"{path}: cannot read the file ({exc})")
-        out.update({(path, name): error for name, _ in hdus})
+        return {(path, name): error for name, _ in hdus}
+    for name, hdu_class in hdus:
+        where = f"{path} [{name}]"
+        table = tables.get(name.upper())
+        if table is None:
+            out[(path, name)] = InputError(f"{where}: no such binary table HDU in the file")
+        elif hdu_class == "events":
+            out[(path, name)] = table.header
+        else:
+            try:
+                out[(path, name)] = (read_irf(table, hdu_class, where), table.header)
+            except ObscatError as exc:
+                out[(path, name)] = exc
+            except (ValueError, KeyError, IndexError) as exc:  # a damaged HDU: stored as the reason
+                out[(path, name)] = InputError(f"{where}: unreadable HDU ({exc})")
     return out
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy import units as u
-from astropy.io import fits
 
 from .errors import InputError
+from .fitsread import Table
 
 __all__ = ["Axis", "Irf", "read_irf", "IRF_READERS"]
 
@@ -65,13 +65,13 @@ IRF_READERS = {
 }
 
 
-def read_irf(hdu: fits.BinTableHDU, hdu_class: str, where: str) -> Irf:
+def read_irf(table: Table, hdu_class: str, where: str) -> Irf:
     """Read one GADF IRF table HDU of class ``hdu_class`` (see ``IRF_READERS``)."""
     if hdu_class not in IRF_READERS:
         raise InputError(f"{where}: IRF class {hdu_class!r} is not supported for features")
     value_name, unit, prefixes = IRF_READERS[hdu_class]
-    data = hdu.data
-    names = [n.upper() for n in data.columns.names]
+    data = table.data
+    names = [n.upper() for n in data.dtype.names]
     prefixes = tuple(_present_prefix(p, names) for p in prefixes)
     needed = [value_name] + [f"{p}_{s}" for p in prefixes for s in ("LO", "HI")]
     missing = [n for n in needed if n not in names]
@@ -79,8 +79,7 @@ def read_irf(hdu: fits.BinTableHDU, hdu_class: str, where: str) -> Irf:
         raise InputError(f"{where}: missing column {', '.join(missing)}")
     if len(data) < 1:
         raise InputError(f"{where}: the IRF table has no rows")
-    axes = tuple(_axis(data, hdu.columns, p, where) for p in prefixes)
-    column = hdu.columns[value_name]
+    axes = tuple(_axis(table, p, where) for p in prefixes)
     values = np.asarray(data[value_name][0], dtype=float).T  # FITS order is reversed
     expected = tuple(len(a.nodes) for a in axes)
     if hdu_class == "bkg_3d" and values.shape != expected and values.T.shape == expected:
@@ -89,7 +88,7 @@ def read_irf(hdu: fits.BinTableHDU, hdu_class: str, where: str) -> Irf:
         raise InputError(f"{where}: column {value_name} has shape {values.shape}, expected {expected} from its axes")
     if not np.all(np.isfinite(values)):
         raise InputError(f"{where}: column {value_name} holds NaN or infinite values")
-    values = values * _scale(column.unit, unit, f"{where}: column {value_name}")
+    values = values * _scale(table.units.get(value_name), unit, f"{where}: column {value_name}")
     return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where)
 
 
@@ -99,11 +98,11 @@ def _present_prefix(prefix: str, names: list[str]) -> str:
     return prefix
 
 
-def _axis(data, columns, prefix: str, where: str) -> Axis:
+def _axis(table: Table, prefix: str, where: str) -> Axis:
     name, unit, rule = _AXES[prefix]
-    lo = np.asarray(data[f"{prefix}_LO"][0], dtype=np.float64).ravel()
-    hi = np.asarray(data[f"{prefix}_HI"][0], dtype=np.float64).ravel()
-    scale = _scale(columns[f"{prefix}_LO"].unit, unit, f"{where}: column {prefix}_LO")
+    lo = np.asarray(table.data[f"{prefix}_LO"][0], dtype=np.float64).ravel()
+    hi = np.asarray(table.data[f"{prefix}_HI"][0], dtype=np.float64).ravel()
+    scale = _scale(table.units.get(f"{prefix}_LO"), unit, f"{where}: column {prefix}_LO")
     lo, hi = lo * scale, hi * scale
     if lo.shape != hi.shape or len(lo) == 0 or not np.all(np.isfinite(lo)) or not np.all(np.isfinite(hi)):
         raise InputError(f"{where}: axis {prefix}_LO/{prefix}_HI is empty, mismatched or not finite")

@@ -1,0 +1,151 @@
+"""A minimal, fast reader of named binary-table HDUs from (gzipped) FITS files.
+
+Feature computation reads two or three small IRF tables from each of
+thousands of files; astropy's general machinery spends most of its time
+building column objects for them.  This reader streams the file once, parses
+only the header cards it needs, skips the other HDUs and maps the wanted
+tables onto numpy structured arrays (big-endian, as stored).  Variable-length
+(P/Q) and bit (X) columns are not supported; IRF tables do not use them.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FitsError", "Table", "read_tables"]
+
+_BLOCK = 2880
+_TYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "A": "S"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """One binary table: its header (keyword → value), columns and units."""
+
+    header: dict
+    data: np.ndarray
+    units: dict[str, str]
+
+
+class FitsError(ValueError):
+    """The file is not the FITS the reader expects."""
+
+
+def read_tables(path: str, names: set[str]) -> dict[str, Table]:
+    """The binary tables named (EXTNAME, case-insensitive) in ``names`` found in ``path``."""
+    wanted = {n.upper() for n in names}
+    found: dict[str, Table] = {}
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as stream:
+        first = True
+        while len(found) < len(wanted):
+            cards = _read_header(stream)
+            if cards is None:
+                break
+            header = _parse(cards)
+            size = _data_size(header)
+            name = str(header.get("EXTNAME", "")).strip().upper()
+            if not first and header.get("XTENSION", "").strip() == "BINTABLE" and name in wanted:
+                raw_data = stream.read(size)
+                if len(raw_data) < size:
+                    raise FitsError(f"HDU {name} is truncated")
+                found[name] = _table(header, raw_data)
+                stream.read(-size % _BLOCK)
+            else:
+                _skip(stream, size + (-size % _BLOCK))
+            first = False
+    return found
+
+
+def _read_header(stream) -> list[str] | None:
+    cards: list[str] = []
+    while True:
+        block = stream.read(_BLOCK)
+        if not block:
+            return None if not cards else _truncated()
+        if len(block) < _BLOCK:
+            _truncated()
+        text = block.decode("ascii", "replace")
+        for i in range(0, _BLOCK, 80):
+            card = text[i:i + 80]
+            if card.startswith("END") and card[3:].strip() == "":
+                return cards + [card]
+            cards.append(card)
+
+
+def _truncated():
+    raise FitsError("truncated header")
+
+
+def _parse(cards: list[str]) -> dict:
+    header = {}
+    for card in cards:
+        if card[8:10] != "= ":
+            continue
+        key, text = card[:8].strip(), card[10:].strip()
+        if text.startswith("'"):
+            end = text.find("'", 1)
+            while end != -1 and text[end + 1:end + 2] == "'":  # '' is an escaped quote
+                end = text.find("'", end + 2)
+            header[key] = text[1:end].replace("''", "'").rstrip()
+            continue
+        value = text.split("/", 1)[0].strip()
+        if value in ("T", "F"):
+            header[key] = value == "T"
+            continue
+        try:
+            header[key] = int(value)
+        except ValueError:
+            try:
+                header[key] = float(value.replace("D", "E"))
+            except ValueError:
+                header[key] = value
+    return header
+
+
+def _data_size(header: dict) -> int:
+    naxis = int(header.get("NAXIS", 0))
+    if naxis == 0:
+        return 0
+    count = 1
+    for i in range(1, naxis + 1):
+        count *= int(header[f"NAXIS{i}"])
+    return abs(int(header.get("BITPIX", 8))) // 8 * int(header.get("GCOUNT", 1)) * (int(header.get("PCOUNT", 0)) + count)
+
+
+def _skip(stream, n: int) -> None:
+    while n > 0:
+        chunk = stream.read(min(n, 1 << 20))
+        if not chunk:
+            raise FitsError("truncated data")
+        n -= len(chunk)
+
+
+def _table(header: dict, raw: bytes) -> Table:
+    fields, units = [], {}
+    for i in range(1, int(header["TFIELDS"]) + 1):
+        name = str(header[f"TTYPE{i}"]).strip()
+        form = str(header[f"TFORM{i}"]).strip()
+        digits = "".join(c for c in form if c.isdigit())
+        code = form[len(digits):len(digits) + 1]
+        repeat = int(digits) if digits else 1
+        if code not in _TYPES:
+            raise FitsError(f"column {name} has TFORM {form!r}, not supported")
+        if code == "A":
+            fields.append((name, f"S{repeat}"))
+        else:
+            shape = (repeat,)
+            if f"TDIM{i}" in header:
+                shape = tuple(int(x) for x in str(header[f"TDIM{i}"]).strip("() ").split(","))[::-1]
+            fields.append((name, _TYPES[code], shape) if repeat != 1 or f"TDIM{i}" in header else (name, _TYPES[code]))
+        if f"TUNIT{i}" in header:
+            units[name] = str(header[f"TUNIT{i}"]).strip()
+    dtype = np.dtype(fields)
+    rows = int(header["NAXIS2"])
+    if dtype.itemsize != int(header["NAXIS1"]):
+        raise FitsError(f"row size {dtype.itemsize} does not match NAXIS1 = {header['NAXIS1']}")
+    return Table(header=header, data=np.frombuffer(raw, dtype=dtype, count=rows), units=units)
