@@ -9,6 +9,7 @@ shifted in the last digit moves 1 TeV into another bin (see
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,7 +120,16 @@ def _scale(file_unit: str | None, unit: str, what: str) -> float:
     """Factor from the column's TUNIT to the storage unit (none given: assumed)."""
     if not file_unit or not file_unit.strip():
         return 1.0
+    factor = _factor(file_unit.strip(), unit)
+    if factor is None:
+        raise InputError(f"{what} has unit {file_unit.strip()!r}, not convertible to {unit or 'dimensionless'!r}")
+    return factor
+
+
+@functools.lru_cache(maxsize=256)
+def _factor(file_unit: str, unit: str) -> float | None:
+    """Unit parsing is slow and IRF files repeat a handful of units: cached."""
     try:
-        return u.Unit(file_unit.strip(), parse_strict="raise").to(u.Unit(unit) if unit else u.dimensionless_unscaled)
+        return u.Unit(file_unit, parse_strict="raise").to(u.Unit(unit) if unit else u.dimensionless_unscaled)
     except (ValueError, u.UnitsError):
-        raise InputError(f"{what} has unit {file_unit.strip()!r}, not convertible to {unit or 'dimensionless'!r}") from None
+        return None
