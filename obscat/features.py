@@ -27,7 +27,14 @@ from .db import bulk_insert, connect, write_transaction
 from .errors import InputError, NotFoundError, ObscatError
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
-from .irf_features import aeff_at, edisp_moments, energy_threshold, psf_containment_radius, value_at
+from .irf_features import (
+    aeff_at,
+    analytic_psf_radius,
+    edisp_moments,
+    energy_threshold,
+    psf_containment_radius,
+    value_at,
+)
 from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
@@ -327,9 +334,9 @@ def _feature(name: str, hdu_type: str, loaded: dict, params: FeatureParams, offs
         res, bias = edisp_moments(value_irf, energy, offset)
         return (res if name == "edisp-res" else bias), None
     if name == "psf-radius":
-        if value_irf.hdu_class != "psf_table":
-            return None, f"psf-radius of {value_irf.hdu_class} is not supported yet"
-        return psf_containment_radius(value_irf, energy, offset, params.containment_fraction), None
+        if value_irf.hdu_class == "psf_table":
+            return psf_containment_radius(value_irf, energy, offset, params.containment_fraction), None
+        return analytic_psf_radius(value_irf, energy, offset, params.containment_fraction), None
     if name == "aeff":
         return value_at(value_irf, energy, offset), None
     if name == "aeff-max":

@@ -63,6 +63,9 @@ IRF_READERS = {
     "bkg_2d": ("BKG", "s-1 MeV-1 sr-1", ("ENERG", "THETA")),
     "bkg_3d": ("BKG", "s-1 MeV-1 sr-1", ("ENERG", "DETX", "DETY")),
     "rad_max_2d": ("RAD_MAX", "deg", ("ENERG", "THETA")),
+    # analytic PSFs: several parameter columns, stacked along a first axis
+    "psf_3gauss": (("SCALE", "SIGMA_1", "AMPL_2", "SIGMA_2", "AMPL_3", "SIGMA_3"), "", ("ENERG", "THETA")),
+    "psf_king": (("GAMMA", "SIGMA"), "", ("ENERG", "THETA")),
 }
 
 
@@ -70,7 +73,18 @@ def read_irf(table: Table, hdu_class: str, where: str) -> Irf:
     """Read one GADF IRF table HDU of class ``hdu_class`` (see ``IRF_READERS``)."""
     if hdu_class not in IRF_READERS:
         raise InputError(f"{where}: IRF class {hdu_class!r} is not supported for features")
-    value_name, unit, prefixes = IRF_READERS[hdu_class]
+    value_names, unit, prefixes = IRF_READERS[hdu_class]
+    if isinstance(value_names, tuple):
+        values = [_values(table, hdu_class, name, None, prefixes, where) for name in value_names]
+        return Irf(hdu_class=hdu_class, axes=values[0][0], data=np.stack([v for _, v in values]), unit="",
+                   where=where)  # fmt: skip
+    axes, values = _values(table, hdu_class, value_names, unit, prefixes, where)
+    return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where)
+
+
+def _values(table: Table, hdu_class: str, value_name: str, unit: str | None, prefixes, where: str):
+    """The axes and one value column of an IRF table, checked and in storage units
+    (``unit=None``: a parameter of an analytic PSF, taken as stored, widths in deg)."""
     data = table.data
     names = [n.upper() for n in data.dtype.names]
     prefixes = tuple(_present_prefix(p, names) for p in prefixes)
@@ -89,8 +103,11 @@ def read_irf(table: Table, hdu_class: str, where: str) -> Irf:
         raise InputError(f"{where}: column {value_name} has shape {values.shape}, expected {expected} from its axes")
     if not np.all(np.isfinite(values)):
         raise InputError(f"{where}: column {value_name} holds NaN or infinite values")
-    values = values * _scale(table.units.get(value_name), unit, f"{where}: column {value_name}")
-    return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where)
+    if unit is None:
+        if not value_name.startswith("SIGMA"):
+            return axes, values
+        unit = "deg"
+    return axes, values * _scale(table.units.get(value_name), unit, f"{where}: column {value_name}")
 
 
 def _present_prefix(prefix: str, names: list[str]) -> str:

@@ -192,3 +192,42 @@ def test_reingest_removing_an_observation_removes_its_feature_values(catalog, he
     assert catalog.ingest(tmp_path, name="s").removed == 1
     with catalog.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM feature_value")).scalar() == 2 * 3
+
+
+def _analytic_psf_store(path: Path, hdu_class: str, columns: dict[str, float]) -> Path:
+    """A one-observation store whose PSF is ``hdu_class`` with constant parameters."""
+    path.mkdir()
+    energy = np.logspace(-1, 2, 13)
+    theta = np.array([0.0, 1.0, 2.0, 3.0])
+    shape = (1, len(theta) - 1, len(energy) - 1)  # FITS order: (THETA, ENERG) per row
+    cols = [fits.Column(f"{axis}_{side}", f"{len(edges) - 1}E", unit=unit, array=[edges[:-1] if side == "LO" else edges[1:]])
+            for axis, edges, unit in (("ENERG", energy, "TeV"), ("THETA", theta, "deg")) for side in ("LO", "HI")]
+    for name, value in columns.items():
+        unit = "deg" if name.startswith("SIGMA") else ("sr-1" if name == "SCALE" else None)
+        cols.append(fits.Column(name, f"{np.prod(shape)}E", unit=unit, dim=f"({len(energy) - 1},{len(theta) - 1})",
+                                array=np.full(shape, value)))
+    psf = fits.BinTableHDU.from_columns(cols, name="PSF")
+    fits.HDUList([fits.PrimaryHDU(), psf]).writeto(path / "irf.fits")
+    obs = Table({"OBS_ID": [1], "RA_PNT": [10.0], "DEC_PNT": [-20.0], "TSTART": [0.0], "TSTOP": [1800.0]})
+    obs.meta.update(MJDREFI=51910, MJDREFF=0.0, TIMESYS="TT")
+    obs.write(path / "obs-index.fits")
+    hdu = Table({"OBS_ID": [1], "HDU_TYPE": ["psf"], "HDU_CLASS": [hdu_class], "FILE_DIR": ["."],
+                 "FILE_NAME": ["irf.fits"], "HDU_NAME": ["PSF"]})  # fmt: skip
+    hdu.write(path / "hdu-index.fits")
+    return path
+
+
+def test_king_psf_radius_in_closed_form(catalog, tmp_path):
+    gamma, sigma = 2.5, 0.05
+    catalog.ingest(_analytic_psf_store(tmp_path / "king", "psf_king", {"GAMMA": gamma, "SIGMA": sigma}), name="k")
+    table = catalog.compute_features("1 TeV", features=["psf-radius"], containment_fraction=0.8)
+    expected = sigma * math.sqrt(2 * gamma * ((1 - 0.8) ** (1 / (1 - gamma)) - 1))
+    assert table["psf-radius"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_triple_gauss_psf_radius_in_closed_form(catalog, tmp_path):
+    # one Gaussian (the other amplitudes zero): r68 = sigma * sqrt(-2 ln 0.32)
+    params = {"SCALE": 1.0, "SIGMA_1": 0.125, "AMPL_2": 0.0, "SIGMA_2": 0.25, "AMPL_3": 0.0, "SIGMA_3": 0.5}  # exact in float32
+    catalog.ingest(_analytic_psf_store(tmp_path / "g", "psf_3gauss", params), name="g")
+    table = catalog.compute_features("1 TeV", features=["psf-radius"])
+    assert table["psf-radius"][0] == pytest.approx(0.125 * math.sqrt(-2 * math.log(0.32)), rel=1e-9)
