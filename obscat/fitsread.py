@@ -10,10 +10,14 @@ tables onto numpy structured arrays (big-endian, as stored).  Variable-length
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 
 import numpy as np
+
+try:  # ISA-L's gzip: about 1.4x faster decompression, the floor of feature computation
+    from isal import igzip as gzip
+except ImportError:  # pragma: no cover - a platform without isal wheels
+    import gzip
 
 __all__ = ["FitsError", "Table", "read_tables"]
 
