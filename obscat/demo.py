@@ -61,6 +61,13 @@ def run_demo(directory: Path, *, n_obs: int = 60, url: str | None = None) -> Non
         columns = ["obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg", "livetime_s", "tstart_utc"]
         names, rows = cat.observation_rows("synthetic", columns)
         render(names, rows[:8])
+
+        _step("6. IRF features at 1 TeV, stored as a feature set (obscat features compute)")
+        with progress_bar() as progress:
+            table = cat.compute_features("1 TeV", features=["edisp-res", "psf-radius", "aeff", "energy-threshold"],
+                                         store="synthetic", progress=progress)  # fmt: skip
+        typer.echo(f"   feature set {table.meta['feature_set']}: {len(table)} observations")
+        render(table.colnames, [tuple(row) for row in table.iterrows()][:8])
     typer.echo(f"\nQuery it yourself: obscat --db {url} obs list --format csv")
 
 

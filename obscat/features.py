@@ -30,6 +30,7 @@ from .irf import Irf, read_irf
 from .irf_features import (
     aeff_at,
     analytic_psf_radius,
+    background_rate,
     edisp_moments,
     energy_threshold,
     psf_containment_radius,
@@ -344,9 +345,7 @@ def _feature(name: str, hdu_type: str, loaded: dict, params: FeatureParams, offs
     if name == "energy-threshold":
         return energy_threshold(value_irf, offset, params.aeff_threshold_fraction), None
     if name == "bkg-rate":
-        if value_irf.hdu_class != "bkg_2d":
-            return None, f"bkg-rate of {value_irf.hdu_class} is not supported yet"
-        return value_at(value_irf, energy, offset), None
+        return background_rate(value_irf, energy, offset), None
     return value_at(value_irf, energy, offset), None  # rad-max from rad_max_2d
 
 

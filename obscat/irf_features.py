@@ -13,7 +13,7 @@ from .errors import InputError
 from .irf import Irf
 
 __all__ = ["edisp_moments", "psf_containment_radius", "analytic_psf_radius", "aeff_at", "energy_threshold",
-           "value_at"]  # fmt: skip
+           "value_at", "background_rate"]  # fmt: skip
 
 KERNEL_THRESHOLD = 1e-8
 RAD_UPSAMPLING = 20
@@ -169,6 +169,22 @@ def value_at(irf: Irf, energy_tev: float, offset_deg: float) -> float:
     if not _inside(offset, offset_deg):
         return np.nan
     return float(max(_along(_along(irf.data, ln_e, np.log(energy_tev), axis=0), offset, offset_deg, axis=0), 0.0))
+
+
+def background_rate(irf: Irf, energy_tev: float, offset_deg: float) -> float:
+    """Background rate (s⁻¹ MeV⁻¹ sr⁻¹) at ``energy_tev`` and ``offset_deg``: bkg_2d as
+    :func:`value_at`; bkg_3d at field-of-view position (``offset_deg``, 0), linear
+    in ln E and in both field-of-view coordinates between bin centres."""
+    if irf.hdu_class == "bkg_2d":
+        return value_at(irf, energy_tev, offset_deg)
+    ln_e = np.log(irf.axis("energy_true").nodes)
+    lon, lat = irf.axis("fov_lon").nodes, irf.axis("fov_lat").nodes
+    if energy_tev <= 0 or not _inside(ln_e, np.log(energy_tev)):
+        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the IRF range")
+    if not (_inside(lon, offset_deg) and _inside(lat, 0.0)):
+        return np.nan
+    rate = _along(_along(_along(irf.data, ln_e, np.log(energy_tev), 0), lon, offset_deg, 0), lat, 0.0, 0)
+    return float(max(rate, 0.0))
 
 
 def aeff_at(irf: Irf, offset_deg: float) -> np.ndarray:

@@ -231,3 +231,32 @@ def test_triple_gauss_psf_radius_in_closed_form(catalog, tmp_path):
     catalog.ingest(_analytic_psf_store(tmp_path / "g", "psf_3gauss", params), name="g")
     table = catalog.compute_features("1 TeV", features=["psf-radius"])
     assert table["psf-radius"][0] == pytest.approx(0.125 * math.sqrt(-2 * math.log(0.32)), rel=1e-9)
+
+
+def test_background_rate_of_bkg_3d_in_closed_form(catalog, tmp_path):
+    from obscat.synthetic import background_rate, make_data_store
+
+    catalog.ingest(make_data_store(tmp_path / "s", 4), name="s")
+    energy = math.sqrt(1.0 * 10**0.125)  # a bin centre
+    table = catalog.compute_features(energy * u.TeV, features=["bkg-rate"], fixed_offset=0.125)
+    zenith = catalog.observations(store="s")["zen_pnt_deg"]
+    # (0.125, 0) lies halfway between the bin centres (0.125, +-0.125), both at radius 0.125 * sqrt(2)
+    expected = background_rate(energy, math.hypot(0.125, 0.125), zenith)
+    np.testing.assert_allclose(table["bkg-rate"], expected, rtol=1e-5)
+    assert table["bkg-rate"].unit == u.Unit("s-1 MeV-1 sr-1")
+
+
+def test_rad_max_header_constant_of_point_like_irfs(catalog, tmp_path):
+    store = _analytic_psf_store(tmp_path / "p", "psf_king", {"GAMMA": 2.0, "SIGMA": 0.1})
+    with fits.open(store / "irf.fits") as hdul:
+        aeff = hdul["PSF"].copy()
+        aeff.name = "AEFF"
+        aeff.header["RAD_MAX"] = 0.1732
+        aeff.columns.change_name("GAMMA", "EFFAREA")
+        fits.HDUList([hdul[0], hdul["PSF"], aeff]).writeto(store / "irf.fits", overwrite=True)
+    hdu = Table.read(store / "hdu-index.fits")
+    hdu.add_row([1, "aeff", "aeff_2d", ".", "irf.fits", "AEFF"])
+    hdu.write(store / "hdu-index.fits", overwrite=True)
+    catalog.ingest(store, name="p")
+    table = catalog.compute_features("1 TeV", features=["rad-max", "aeff"])
+    assert table["rad-max"][0] == pytest.approx(0.1732) and table["aeff"][0] == pytest.approx(2.0)
