@@ -220,12 +220,13 @@ def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | No
         for hdu_class, path, name in task.hdus.values():
             wanted[path].add((name, hdu_class))
     cache: dict[tuple[str, str], object] = {}
+    evaluated: dict[tuple, tuple[float | None, str | None]] = {}
     rows = []
     for n, task in enumerate(tasks, 1):
         for path in {p for _, p, _ in task.hdus.values()}:
             if not any(key[0] == path for key in cache):
                 cache.update(_load(path, wanted[path]))
-        rows.extend(_observation_features(task, params, cache))
+        rows.extend(_observation_features(task, params, cache, evaluated))
         for path in {p for _, p, _ in task.hdus.values()}:
             uses[path] -= 1
             if uses[path] == 0:
@@ -261,7 +262,9 @@ def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object
     return out
 
 
-def _observation_features(task: _Task, params: FeatureParams, cache: dict) -> list[tuple]:
+def _observation_features(task: _Task, params: FeatureParams, cache: dict, evaluated: dict) -> list[tuple]:
+    """One task's feature rows; ``evaluated`` memoises features of IRFs shared by many
+    observations (same HDUs, same offset: evaluated once)."""
     def irf(hdu_type: str) -> tuple[Irf | None, object | None, str | None]:
         """The task's IRF of a type, its header, and why it is missing."""
         if hdu_type not in task.hdus:
@@ -276,15 +279,19 @@ def _observation_features(task: _Task, params: FeatureParams, cache: dict) -> li
 
     loaded = {t: irf(t) for t in ("aeff", "edisp", "psf", "bkg", "rad_max")}
     offset, reason = _offset(task, params, cache, loaded)
+    irfs = frozenset((t, location) for t, location in task.hdus.items() if t != "events")
     rows = []
     for name in params.features:
         unit, hdu_type = FEATURES[name]
         value, why = None, reason
         if why is None:
-            try:
-                value, why = _feature(name, hdu_type, loaded, params, offset)
-            except ObscatError as exc:
-                why = str(exc)
+            key = (name, offset, irfs)
+            if key not in evaluated:
+                try:
+                    evaluated[key] = _feature(name, hdu_type, loaded, params, offset)
+                except ObscatError as exc:
+                    evaluated[key] = (None, str(exc))
+            value, why = evaluated[key]
         if value is not None and not np.isfinite(value):
             value, why = None, why or f"{name} is undefined at offset {offset:g} deg (outside the IRF)"
         rows.append((task.observation_id, name, value, unit, why if value is None else None, offset))

@@ -260,3 +260,40 @@ def test_rad_max_header_constant_of_point_like_irfs(catalog, tmp_path):
     catalog.ingest(store, name="p")
     table = catalog.compute_features("1 TeV", features=["rad-max", "aeff"])
     assert table["rad-max"][0] == pytest.approx(0.1732) and table["aeff"][0] == pytest.approx(2.0)
+
+
+def test_shared_irf_files_are_read_and_evaluated_once(catalog, tmp_path, monkeypatch):
+    from obscat import features
+    from obscat.synthetic import make_data_store
+
+    catalog.ingest(make_data_store(tmp_path / "c", 24, layout="caldb"), name="c")
+    with catalog.engine.connect() as conn:
+        n_files = conn.execute(sa.text("SELECT count(DISTINCT path) FROM hdu_location WHERE hdu_type = 'edisp'")).scalar()
+    reads, evaluations = [], []
+    read_tables, edisp_moments = features.read_tables, features.edisp_moments
+    monkeypatch.setattr(features, "read_tables", lambda path, names: reads.append(path) or read_tables(path, names))
+    monkeypatch.setattr(features, "edisp_moments", lambda *a: evaluations.append(a) or edisp_moments(*a))
+    table = catalog.compute_features("1 TeV", features=["edisp-res", "psf-radius"], fixed_offset=0.5, workers=1)
+    assert len(table) == 24 and not np.ma.getmaskarray(table["edisp-res"]).any()
+    assert 1 < n_files < 24
+    assert sorted(reads) == sorted(set(reads)) and len(reads) == n_files  # each shared file read once
+    assert len(evaluations) == n_files  # and each IRF evaluated once at that offset
+
+
+def test_all_zero_psf_is_null_with_reason(catalog, tmp_path):
+    store = _analytic_psf_store(tmp_path / "z", "psf_king", {"GAMMA": 2.0, "SIGMA": 0.1})
+    with fits.open(store / "irf.fits") as hdul:
+        psf = hdul["PSF"]
+        cols = [c for c in psf.columns if c.name not in ("GAMMA", "SIGMA")]
+        cols.append(fits.Column("RPSF", "1728E", unit="sr-1", dim="(12,3,48)", array=np.zeros((1, 48, 3, 12))))
+        cols.append(fits.Column("RAD_LO", "48E", unit="deg", array=[np.linspace(0, 0.47, 48)]))
+        cols.append(fits.Column("RAD_HI", "48E", unit="deg", array=[np.linspace(0.01, 0.48, 48)]))
+        table_hdu = fits.BinTableHDU.from_columns(cols, name="PSF")
+        fits.HDUList([hdul[0], table_hdu]).writeto(store / "irf.fits", overwrite=True)
+    hdu = Table.read(store / "hdu-index.fits")
+    hdu["HDU_CLASS"] = ["psf_table"]
+    hdu.write(store / "hdu-index.fits", overwrite=True)
+    catalog.ingest(store, name="z")
+    with pytest.raises(InputError, match=r"^OBS_ID 1: psf-radius: .*\[PSF\]: the PSF is zero at 1 TeV, offset 0 deg$"):
+        catalog.compute_features("1 TeV", features=["psf-radius"], strict=True)
+    assert np.ma.getmaskarray(catalog.compute_features("1 TeV", features=["psf-radius"])["psf-radius"]).all()
