@@ -44,6 +44,14 @@ def _along(values: np.ndarray, grid: np.ndarray, x: float, axis: int) -> np.ndar
     return lo * (1.0 - t) + np.take(values, i + 1, axis=axis) * t
 
 
+def _log_energy(irf: Irf, energy_tev: float) -> tuple[np.ndarray, float]:
+    """The IRF's ln(true-energy) nodes and ln(energy_tev), checked to be within them."""
+    ln_e = np.log(irf.axis("energy_true").nodes)
+    if energy_tev <= 0 or not _inside(ln_e, np.log(energy_tev)):
+        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the IRF range")
+    return ln_e, float(np.log(energy_tev))
+
+
 def _true_energy_bin(irf: Irf, energy_tev: float) -> int:
     edges = irf.axis("energy_true").edges
     i = int(np.digitize(energy_tev, edges)) - 1
@@ -96,17 +104,14 @@ def psf_containment_radius(irf: Irf, energy_tev: float, offset_deg: float, fract
     rad bin split in 20; the radius is the first midpoint closest to
     ``fraction`` (no root finding, as in Gammapy).
     """
-    energy = irf.axis("energy_true")
+    ln_e, ln_energy = _log_energy(irf, energy_tev)
     offset = irf.axis("offset").nodes
     rad = irf.axis("rad").edges
-    ln_e = np.log(energy.nodes)
-    if energy_tev <= 0 or not _inside(ln_e, np.log(energy_tev)):
-        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the PSF range")
     if not _inside(offset, offset_deg):
         return np.nan
     centres, widths = 0.5 * (rad[:-1] + rad[1:]), np.diff(rad)
     cumulative = np.cumsum(2 * np.pi * centres * widths * irf.data, axis=-1) * (np.pi / 180) ** 2
-    at = _along(_along(cumulative, ln_e, np.log(energy_tev), axis=0), offset, offset_deg, axis=0)
+    at = _along(_along(cumulative, ln_e, ln_energy, axis=0), offset, offset_deg, axis=0)
     if not np.any(at > 0):
         raise InputError(f"{irf.where}: the PSF is zero at {energy_tev:g} TeV, offset {offset_deg:g} deg")
     fine = np.linspace(rad[:-1], rad[1:], RAD_UPSAMPLING + 1, axis=1)
@@ -134,13 +139,11 @@ def analytic_psf_radius(irf: Irf, energy_tev: float, offset_deg: float, fraction
     """
     from scipy.optimize import brentq
 
-    ln_e = np.log(irf.axis("energy_true").nodes)
+    ln_e, ln_energy = _log_energy(irf, energy_tev)
     offset = irf.axis("offset").nodes
-    if energy_tev <= 0 or not _inside(ln_e, np.log(energy_tev)):
-        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the PSF range")
     if not _inside(offset, offset_deg):
         return np.nan
-    params = _along(_along(irf.data, ln_e, np.log(energy_tev), axis=1), offset, offset_deg, axis=1)
+    params = _along(_along(irf.data, ln_e, ln_energy, axis=1), offset, offset_deg, axis=1)
     if irf.hdu_class == "psf_king":
         gamma, sigma = params
         if not (gamma > 1 and sigma > 0):
@@ -162,13 +165,11 @@ def analytic_psf_radius(irf: Irf, energy_tev: float, offset_deg: float, fraction
 def value_at(irf: Irf, energy_tev: float, offset_deg: float) -> float:
     """An (energy, offset) IRF (aeff_2d, bkg_2d, rad_max_2d) interpolated linearly in
     (ln E, offset) between bin centres, as Gammapy evaluates them."""
-    ln_e = np.log(irf.axis("energy_true").nodes)
+    ln_e, ln_energy = _log_energy(irf, energy_tev)
     offset = irf.axis("offset").nodes
-    if energy_tev <= 0 or not _inside(ln_e, np.log(energy_tev)):
-        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the IRF range")
     if not _inside(offset, offset_deg):
         return np.nan
-    return float(max(_along(_along(irf.data, ln_e, np.log(energy_tev), axis=0), offset, offset_deg, axis=0), 0.0))
+    return float(max(_along(_along(irf.data, ln_e, ln_energy, axis=0), offset, offset_deg, axis=0), 0.0))
 
 
 def background_rate(irf: Irf, energy_tev: float, offset_deg: float) -> float:
@@ -177,13 +178,11 @@ def background_rate(irf: Irf, energy_tev: float, offset_deg: float) -> float:
     in ln E and in both field-of-view coordinates between bin centres."""
     if irf.hdu_class == "bkg_2d":
         return value_at(irf, energy_tev, offset_deg)
-    ln_e = np.log(irf.axis("energy_true").nodes)
+    ln_e, ln_energy = _log_energy(irf, energy_tev)
     lon, lat = irf.axis("fov_lon").nodes, irf.axis("fov_lat").nodes
-    if energy_tev <= 0 or not _inside(ln_e, np.log(energy_tev)):
-        raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the IRF range")
     if not (_inside(lon, offset_deg) and _inside(lat, 0.0)):
         return np.nan
-    rate = _along(_along(_along(irf.data, ln_e, np.log(energy_tev), 0), lon, offset_deg, 0), lat, 0.0, 0)
+    rate = _along(_along(_along(irf.data, ln_e, ln_energy, 0), lon, offset_deg, 0), lat, 0.0, 0)
     return float(max(rate, 0.0))
 
 
