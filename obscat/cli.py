@@ -197,7 +197,7 @@ def features_compute(
             progress=progress,
         )  # fmt: skip
     typer.echo(f"feature set {table.meta['feature_set']}: {len(table)} observations", err=True)
-    render(table.colnames, [tuple(None if v is None else v for v in row) for row in _rows(table)], fmt.value)
+    render(table.colnames, _rows(table), fmt.value)
 
 
 def _sky_position(text: str, frame: str):
