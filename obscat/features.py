@@ -22,6 +22,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ._gzip import GZIP_ERRORS
 from ._version import __version__
 from .db import bulk_insert, connect, write_transaction
 from .errors import InputError, NotFoundError, ObscatError
@@ -242,7 +243,7 @@ def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object
     out: dict[tuple[str, str], object] = {}
     try:
         tables = read_tables(path, {name for name, _ in hdus})
-    except (OSError, EOFError, FitsError) as exc:
+    except (OSError, *GZIP_ERRORS, FitsError) as exc:
         error = InputError(f"{path}: cannot read the file ({exc})")
         return {(path, name): error for name, _ in hdus}
     for name, hdu_class in hdus:

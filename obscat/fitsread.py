@@ -14,10 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-try:  # ISA-L's gzip: about 1.4x faster decompression, the floor of feature computation
-    from isal import igzip as gzip
-except ImportError:  # pragma: no cover - a platform without isal wheels
-    import gzip
+from ._gzip import gzip
 
 __all__ = ["FitsError", "Table", "read_tables"]
 

@@ -9,10 +9,8 @@ counted from 1, as in FITS viewers).
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
+from ._gzip import GZIP_ERRORS, gzip
 from .errors import InputError, one_line
 
 __all__ = [
@@ -162,7 +161,7 @@ def read_index(path: Path) -> IndexTable:
     try:
         with opener(path, "rb") as stream:
             head = stream.read(9)
-    except (EOFError, OSError, zlib.error) as exc:
+    except (*GZIP_ERRORS, OSError) as exc:
         raise InputError(f"{path}: truncated or corrupt gzip data ({exc})") from None
     if head != b"SIMPLE  =":
         raise InputError(f"{path}: not a FITS file")
@@ -177,7 +176,7 @@ def read_index(path: Path) -> IndexTable:
                 header = hdu.header
     except InputError:
         raise
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except GZIP_ERRORS as exc:
         raise InputError(f"{path}: truncated or corrupt gzip data ({exc})") from None
     except Exception as exc:  # astropy raises many kinds for damaged files
         raise InputError(f"{path}: unreadable FITS table ({one_line(exc)})") from None
