@@ -138,8 +138,11 @@ class Catalog:
             conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store_id))
         return n
 
-    def observation_rows(self, store: str | None = None, columns: Sequence[str] | None = None) -> tuple[list[str], list[tuple]]:
-        """Column names (``store`` first) and rows of the observations, by store and OBS_ID."""
+    def observation_rows(
+        self, store: str | None = None, columns: Sequence[str] | None = None, selection=None
+    ) -> tuple[list[str], list[tuple]]:
+        """Column names (``store`` first) and rows of the observations, by store and OBS_ID
+        (only those a :mod:`obscat.selection` criterion keeps, if given)."""
         names = list(columns or OBSERVATION_COLUMNS)
         unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
         if unknown:
@@ -150,10 +153,31 @@ class Catalog:
             .join_from(o, s, o.c.store_id == s.c.id)
             .order_by(s.c.name, o.c.obs_id)
         )
+        if selection is not None:
+            query = query.where(selection.clause())
         with connect(self.engine) as conn:
             if store is not None:
                 query = query.where(o.c.store_id == self._store_id(conn, store))
             return ["store", *names], [tuple(row) for row in conn.execute(query)]
+
+    def select(self, selection, store: str | None = None) -> list[tuple[str, int]]:
+        """``(store, obs_id)`` of the observations a selection keeps, by store and OBS_ID.
+
+        ``selection`` is a :mod:`obscat.selection` criterion, or Gammapy
+        ``select_observations`` dicts (one, or a list meaning AND).
+        """
+        from .selection import Criterion, from_gammapy
+
+        criterion = selection if isinstance(selection, Criterion) else from_gammapy(selection)
+        o, s = Observation.__table__, DataStore.__table__
+        query = (
+            sa.select(s.c.name, o.c.obs_id).join_from(o, s, o.c.store_id == s.c.id)
+            .where(criterion.clause()).order_by(s.c.name, o.c.obs_id)
+        )  # fmt: skip
+        if store is not None:
+            query = query.where(s.c.name == store)
+        with connect(self.engine) as conn:
+            return [tuple(row) for row in conn.execute(query)]
 
     def observations(self, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations as an astropy Table, with each column's unit."""

@@ -132,6 +132,64 @@ def stores(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     render(names, rows, fmt.value)
 
 
+ConeOption = Annotated[str | None, typer.Option("--cone", help='"LON LAT RADIUS" in deg (strict <, as Gammapy).')]
+FrameOption = Annotated[str, typer.Option("--frame", help="Frame of --cone and --position: icrs or galactic.")]
+BorderOption = Annotated[float, typer.Option("--border", help="Added to the --cone radius (deg).")]
+TimeStartOption = Annotated[str | None, typer.Option("--time-start", help="ISO time (UTC) or MJD.")]
+TimeStopOption = Annotated[str | None, typer.Option("--time-stop", help="ISO time (UTC) or MJD.")]
+OverlapOption = Annotated[bool, typer.Option("--partial-overlap", help="Keep observations overlapping the time range.")]
+RangeOption = Annotated[list[str] | None, typer.Option("--range", help='"COLUMN LO HI": LO <= v < HI (v == LO if equal); units allowed (repeatable).')]
+ObjectOption = Annotated[str | None, typer.Option("--object", help="OBJECT pattern, * and ? wildcards, case-insensitive.")]
+WhereOption = Annotated[str | None, typer.Option("--where", help='Filter, e.g. "zen_pnt_deg < 30 and muoneff >= 0.9".')]
+InvertOption = Annotated[list[str] | None, typer.Option("--invert", help="Negate one criterion: cone, time, range, object, obs-id, where (repeatable).")]
+ObsIdOption = Annotated[list[int] | None, typer.Option("--obs-id", help="Only these OBS_IDs (repeatable).")]
+
+
+def _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges, object_, where, invert):
+    from .selection import from_options
+
+    return from_options(store=store, obs_ids=obs_id, cone=cone, frame=frame, border=border, time_start=time_start,
+                        time_stop=time_stop, partial_overlap=partial_overlap, ranges=ranges, object_pattern=object_,
+                        where=where, invert=invert)  # fmt: skip
+
+
+class SelectFormat(enum.StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    ids = "ids"
+
+
+@app.command()
+def select(
+    ctx: typer.Context,
+    store: StoreOption = None,
+    obs_id: ObsIdOption = None,
+    cone: ConeOption = None,
+    frame: FrameOption = "icrs",
+    border: BorderOption = 0.0,
+    time_start: TimeStartOption = None,
+    time_stop: TimeStopOption = None,
+    partial_overlap: OverlapOption = False,
+    ranges: RangeOption = None,
+    object_: ObjectOption = None,
+    where: WhereOption = None,
+    invert: InvertOption = None,
+    fmt: Annotated[SelectFormat, typer.Option("--format", "-f", help="Output format; ids prints one OBS_ID per line.")] = SelectFormat.table,
+) -> None:
+    """Select observations: criteria combine with AND."""
+    from .output import render
+
+    criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
+                           object_, where, invert)  # fmt: skip
+    if fmt is SelectFormat.ids:
+        typer.echo("\n".join(str(obs_id) for _, obs_id in ctx.obj.catalog.select(criterion)))
+        return
+    columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
+    names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=criterion)
+    render(names, rows, fmt.value)
+
+
 @app.command()
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Store name.")]) -> None:
     """Remove a data store and everything derived from it."""

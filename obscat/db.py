@@ -83,11 +83,25 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA cache_size = -131072")  # 128 MiB: bulk ingest rewrites large indexes
         cursor.close()
+        _math_functions(dbapi_conn)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("obscat_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _math_functions(dbapi_conn) -> None:
+    """SQLite built without its math functions gets Python's: selections use them."""
+    import math
+
+    try:
+        dbapi_conn.execute("SELECT sin(0), atan2(0, 1), radians(0)").fetchall()
+    except Exception:  # sqlite3.OperationalError: no such function
+        for name, function, n in (("sin", math.sin, 1), ("cos", math.cos, 1), ("atan2", math.atan2, 2),
+                                  ("sqrt", math.sqrt, 1), ("radians", math.radians, 1),
+                                  ("degrees", math.degrees, 1)):  # fmt: skip
+            dbapi_conn.create_function(name, n, function, deterministic=True)
 
 
 @contextlib.contextmanager
