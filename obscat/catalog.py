@@ -218,6 +218,7 @@ class Catalog:
         aeff_threshold_fraction: float = 0.1,
         store: str | None = None,
         obs_ids: Sequence[int] | None = None,
+        selection=None,
         workers: int | None = None,
         strict: bool = False,
         progress=None,
@@ -232,6 +233,7 @@ class Catalog:
         from astropy import units as u
 
         from .features import DEFAULT_FEATURES, FeatureParams, compute_features, default_workers
+        from .selection import Criterion, from_gammapy
 
         try:
             energy = u.Quantity(energy_true).to_value(u.TeV)
@@ -250,9 +252,15 @@ class Catalog:
             fixed_offset_deg=offset, containment_fraction=containment_fraction,
             aeff_threshold_fraction=aeff_threshold_fraction,
         )  # fmt: skip
-        name, _ = compute_features(self.engine, params, store=store, obs_ids=obs_ids,
+        if selection is not None and not isinstance(selection, Criterion):
+            selection = from_gammapy(selection)
+        name, _ = compute_features(self.engine, params, store=store, obs_ids=obs_ids, selection=selection,
                                    workers=workers or default_workers(), strict=strict, progress=progress)  # fmt: skip
-        return self.feature_table(name, obs_ids=obs_ids, store=store)
+        table = self.feature_table(name, obs_ids=obs_ids, store=store)
+        if selection is not None:
+            keep = set(self.select(selection))
+            table = table[[(s, o) in keep for s, o in zip(table["store"], table["obs_id"])]]
+        return table
 
     def feature_table(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None) -> Table:
         """A stored feature set as an astropy Table (``store``, ``obs_id``, one column per feature)."""

@@ -233,9 +233,18 @@ def features_compute(
     ctx: typer.Context,
     energy_true: Annotated[str, typer.Option("--energy-true", "-e", help='True energy with its unit, e.g. "1 TeV".')],
     store: StoreOption = None,
-    obs_id: Annotated[list[int] | None, typer.Option("--obs-id", help="Only these OBS_IDs (repeatable).")] = None,
+    obs_id: ObsIdOption = None,
+    cone: ConeOption = None,
+    frame: FrameOption = "icrs",
+    border: BorderOption = 0.0,
+    time_start: TimeStartOption = None,
+    time_stop: TimeStopOption = None,
+    partial_overlap: OverlapOption = False,
+    ranges: RangeOption = None,
+    object_: ObjectOption = None,
+    where: WhereOption = None,
+    invert: InvertOption = None,
     position: Annotated[str | None, typer.Option("--position", help='Offsets from this position: "RA DEC" (deg) or "l b" with --frame galactic.')] = None,
-    frame: Annotated[str, typer.Option("--frame", help="Frame of --position: icrs or galactic.")] = "icrs",
     offset: Annotated[float | None, typer.Option("--offset", help="One fixed offset for all observations (deg).")] = None,
     feature: Annotated[list[str] | None, typer.Option("--feature", "-F", help="Feature name (repeatable) [default: edisp-bias, edisp-res, psf-radius].")] = None,
     containment: Annotated[float, typer.Option("--containment", help="Containment fraction of psf-radius.")] = 0.68,
@@ -248,11 +257,13 @@ def features_compute(
     from .output import progress_bar, render
 
     coord = _sky_position(position, frame) if position else None
+    criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
+                           object_, where, invert)  # fmt: skip
     with progress_bar() as progress:
         table = ctx.obj.catalog.compute_features(
             energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
-            aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, workers=workers, strict=strict,
-            progress=progress,
+            aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, selection=criterion,
+            workers=workers, strict=strict, progress=progress,
         )  # fmt: skip
     typer.echo(f"feature set {table.meta['feature_set']}: {len(table)} observations", err=True)
     render(table.colnames, _rows(table), fmt.value)

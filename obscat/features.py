@@ -123,6 +123,7 @@ def compute_features(
     *,
     store: str | None = None,
     obs_ids: Sequence[int] | None = None,
+    selection=None,
     workers: int = 1,
     strict: bool = False,
     progress: Progress | None = None,
@@ -134,7 +135,7 @@ def compute_features(
     damaged HDU ...) is stored as NULL with the reason; with ``strict`` it is
     an error and nothing is written.
     """
-    tasks = _select(engine, params, store, obs_ids)
+    tasks = _select(engine, params, store, obs_ids, selection)
     rows = _evaluate_all(tasks, params, workers, progress)
     if strict:
         bad = next((r for r in rows if r[4] is not None), None)
@@ -153,7 +154,8 @@ def compute_features(
     return name, len(tasks)
 
 
-def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None) -> list[_Task]:
+def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None,
+            selection=None) -> list[_Task]:  # fmt: skip
     o, s, h, f = (m.__table__ for m in (Observation, DataStore, Hdu, HduFile))
     obs_ids = None if obs_ids is None else [int(i) for i in obs_ids]
     types = {FEATURES[name][1] for name in params.features}
@@ -172,6 +174,8 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
         query = query.where(s.c.name == store)
     if obs_ids is not None:
         query = query.where(o.c.obs_id.in_(sorted(set(obs_ids))))
+    if selection is not None:
+        query = query.where(selection.clause())
     tasks: dict[int, _Task] = {}
     with connect(engine) as conn:
         if store is not None and conn.execute(sa.select(s.c.id).where(s.c.name == store)).first() is None:

@@ -436,9 +436,8 @@ def from_gammapy(selections: dict | list[dict]) -> Criterion:
                                             inverted=inverted))  # fmt: skip
         elif kind == "par_box":
             column = _gammapy_column(item.pop("variable"))
-            lo, hi = item.pop("value_range")
-            out.append(ValueRange.with_units(column, u.Quantity(lo), u.Quantity(hi), inverted=inverted)
-                       if isinstance(lo, u.Quantity) else ValueRange(column, float(lo), float(hi), inverted=inverted))  # fmt: skip
+            lo, hi = (u.Quantity(v) for v in item.pop("value_range"))  # numbers, Quantities or "20 deg"
+            out.append(ValueRange.with_units(column, lo, hi, inverted=inverted))
         else:
             raise InputError(f"Invalid selection type: {kind}")
         if item:

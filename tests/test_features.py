@@ -297,3 +297,15 @@ def test_all_zero_psf_is_null_with_reason(catalog, tmp_path):
     with pytest.raises(InputError, match=r"^OBS_ID 1: psf-radius: .*\[PSF\]: the PSF is zero at 1 TeV, offset 0 deg$"):
         catalog.compute_features("1 TeV", features=["psf-radius"], strict=True)
     assert np.ma.getmaskarray(catalog.compute_features("1 TeV", features=["psf-radius"])["psf-radius"]).all()
+
+
+def test_features_of_a_selection(hess, db_url):
+    result = CliRunner().invoke(app, ["--db", db_url, "features", "compute", "-e", "1 TeV", "--store", "hess",
+                                      "--cone", "329.71693826 -30.2255 2", "--where", "zen_pnt_deg < 20",
+                                      "-F", "psf-radius", "-f", "csv"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()[1:]
+    expected = [o for _, o in hess.select(dict(type="sky_circle", frame="icrs", lon="329.71693826 deg",
+                                               lat="-30.2255 deg", radius="2 deg")) if o in  # fmt: skip
+                {row[1] for row in hess.observation_rows("hess", ["obs_id", "zen_pnt_deg"])[1] if row[2] < 20}]
+    assert [int(r.split(",")[1]) for r in rows] == expected and 0 < len(expected) < 21

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +150,11 @@ def test_select_cli_formats_and_errors(hess, db_url):
     ]:
         result = runner.invoke(app, ["--db", db_url, "select", *args])
         assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
+
+
+REFERENCE = json.loads((Path(__file__).parent / "reference" / "gammapy_selections_hess.json").read_text())
+
+
+@pytest.mark.parametrize("case", REFERENCE["cases"], ids=[c["name"] for c in REFERENCE["cases"]])
+def test_same_ids_as_gammapy_select_observations(hess, case):
+    assert ids(hess, case["selections"]) == case["obs_ids"]
