@@ -179,6 +179,29 @@ class Catalog:
         with connect(self.engine) as conn:
             return [tuple(row) for row in conn.execute(query)]
 
+    def group(self, name: str, method: str, column: str, *, at: str = "median", edges=None, selection=None,
+              replace: bool = False):  # fmt: skip
+        """Group the selected observations by ``column`` and store it; see :mod:`obscat.grouping`.
+
+        ``method`` is ``"split"`` (at ``"median"``, a value or ``"q:0.25,0.5"``),
+        ``"bins"`` (``edges``) or ``"by"``.  Returns a
+        :class:`~obscat.grouping.GroupingResult` (``.labels``, ``.groups``, ``.to_table()``).
+        """
+        from . import grouping
+        from .selection import And, Criterion, from_gammapy
+
+        if selection is None:
+            selection = And(())
+        elif not isinstance(selection, Criterion):
+            selection = from_gammapy(selection)
+        if method == "split":
+            return grouping.split(self.engine, name, column, str(at), selection, replace=replace)
+        if method == "bins":
+            return grouping.bins(self.engine, name, column, edges or [], selection, replace=replace)
+        if method == "by":
+            return grouping.by(self.engine, name, column, selection, replace=replace)
+        raise InputError(f"unknown grouping method {method!r} (split, bins, by)")
+
     def observations(self, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations as an astropy Table, with each column's unit."""
         from .export import to_table

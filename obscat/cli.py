@@ -61,6 +61,10 @@ db_app = typer.Typer(cls=_Group, help="Schema migrations (Alembic).", no_args_is
 features_app = typer.Typer(cls=_Group, help="IRF features per observation, stored as feature sets.", no_args_is_help=True)
 app.add_typer(obs_app, name="obs")
 app.add_typer(features_app, name="features")
+group_app = typer.Typer(cls=_Group, help="Group selected observations and store the groups.", no_args_is_help=True)
+groups_app = typer.Typer(cls=_Group, help="List, show, rename and delete stored groupings.", no_args_is_help=True)
+app.add_typer(group_app, name="group")
+app.add_typer(groups_app, name="groups")
 app.add_typer(db_app, name="db")
 
 
@@ -188,6 +192,98 @@ def select(
     columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
     names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=criterion)
     render(names, rows, fmt.value)
+
+
+def _group_command(method: str):
+    """A `group METHOD COLUMN` command taking the shared selection flags."""
+
+    def command(
+        ctx: typer.Context,
+        column: Annotated[str, typer.Argument(help="Numeric observation column, e.g. zen_pnt_deg.")],
+        name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
+        at: Annotated[str, typer.Option("--at", help="split: median, a value, or quantiles q:0.25,0.5,0.75.")] = "median",
+        edges: Annotated[str | None, typer.Option("--edges", help='bins: increasing edges, e.g. "0,20,40,60".')] = None,
+        replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
+        store: StoreOption = None,
+        obs_id: ObsIdOption = None,
+        cone: ConeOption = None,
+        frame: FrameOption = "icrs",
+        border: BorderOption = 0.0,
+        time_start: TimeStartOption = None,
+        time_stop: TimeStopOption = None,
+        partial_overlap: OverlapOption = False,
+        ranges: RangeOption = None,
+        object_: ObjectOption = None,
+        where: WhereOption = None,
+        invert: InvertOption = None,
+    ) -> None:
+        from .output import render
+
+        criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
+                               object_, where, invert)  # fmt: skip
+        edge_values = None
+        if method == "bins":
+            if edges is None:
+                raise typer.BadParameter("bins needs --edges", param_hint="--edges")
+            try:
+                edge_values = [float(e) for e in edges.replace(",", " ").split()]
+            except ValueError:
+                raise typer.BadParameter(f"not numbers: {edges!r}", param_hint="--edges") from None
+        result = ctx.obj.catalog.group(name, method, column, at=at, edges=edge_values, selection=criterion,
+                                       replace=replace)  # fmt: skip
+        typer.echo(f"grouping {name!r}: {len(result.members)} observations in {len(result.groups)} groups", err=True)
+        shown = [(k, len(v), " ".join(map(str, v[:10])) + (" …" if len(v) > 10 else "")) for k, v in result.groups.items()]
+        render(["label", "n_obs", "obs_ids"], shown)
+
+    command.__doc__ = {
+        "split": "Split the selection at a column's median, a value or quantiles (low_/high_ labels).",
+        "bins": "Group the selection into half-open bins of a column.",
+        "by": "One group per distinct value of a column (e.g. n_tels).",
+    }[method]
+    return command
+
+
+for _method in ("split", "bins", "by"):
+    group_app.command(_method)(_group_command(_method))
+
+
+@groups_app.command("list")
+def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
+    """List the stored groupings."""
+    from .grouping import groupings
+    from .output import render
+
+    render(["name", "method", "n_groups", "n_obs", "created_at"], groupings(ctx.obj.catalog.engine), fmt.value)
+
+
+@groups_app.command("show")
+def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Grouping name.")],
+                fmt: FormatOption = Format.table) -> None:  # fmt: skip
+    """Print a grouping's members: label, store, OBS_ID."""
+    from .grouping import grouping_rows
+    from .output import render
+
+    result = grouping_rows(ctx.obj.catalog.engine, name)
+    render(["label", "store", "obs_id"], [(label, store, obs_id) for store, obs_id, label in result.members], fmt.value)
+
+
+@groups_app.command("delete")
+def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Grouping name.")]) -> None:
+    """Delete a stored grouping."""
+    from .grouping import delete
+
+    delete(ctx.obj.catalog.engine, name)
+    typer.echo(f"deleted grouping {name!r}")
+
+
+@groups_app.command("rename")
+def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(help="Current name.")],
+                  new: Annotated[str, typer.Argument(help="New name.")]) -> None:  # fmt: skip
+    """Rename a stored grouping."""
+    from .grouping import rename
+
+    rename(ctx.obj.catalog.engine, old, new)
+    typer.echo(f"renamed grouping {old!r} to {new!r}")
 
 
 @app.command()

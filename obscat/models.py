@@ -42,12 +42,14 @@ __all__ = [
     "Hdu",
     "FeatureSet",
     "FeatureValue",
+    "Grouping",
+    "GroupMember",
     "sky_derived",
     "gadf_columns",
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 #: Height of the declination zones of ``observation.sky_zone``.
 SKY_ZONE_HEIGHT_DEG = 0.5
@@ -320,6 +322,45 @@ class FeatureValue(Base):
     offset_deg: Mapped[float | None] = _unit("deg")
 
     feature_set: Mapped[FeatureSet] = relationship(back_populates="values")
+    observation: Mapped[Observation] = relationship()
+
+
+class Grouping(Base):
+    """A labelled partition of selected observations, with how it was made."""
+
+    __tablename__ = "grouping"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: "split", "bins", "by" or "cluster".
+    method: Mapped[str] = mapped_column(String(20))
+    #: Everything the method was given (column, edges, thresholds, ...).
+    params: Mapped[dict[str, Any]]
+    #: The selection the observations came from, as text.
+    selection: Mapped[str | None]
+    feature_set_id: Mapped[int | None] = mapped_column(ForeignKey("feature_set.id", ondelete="SET NULL"))
+    #: Per label: its size and, per grouped quantity, min/max/std.
+    summary: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    obscat_version: Mapped[str] = mapped_column(String(40))
+
+    members: Mapped[list[GroupMember]] = relationship(
+        back_populates="grouping", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class GroupMember(Base):
+    """One observation's label in one grouping."""
+
+    __tablename__ = "group_member"
+
+    grouping_id: Mapped[int] = mapped_column(ForeignKey("grouping.id", ondelete="CASCADE"), primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observation.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    label: Mapped[str] = mapped_column(String(100))
+
+    grouping: Mapped[Grouping] = relationship(back_populates="members")
     observation: Mapped[Observation] = relationship()
 
 

@@ -1,0 +1,219 @@
+"""Manual groupings of selected observations, stored as ``grouping``/``group_member`` rows.
+
+``split`` cuts a column at its median, a value or quantiles; ``bins`` at
+given edges; ``by`` takes its distinct values.  Labels say what they mean
+(``low_zenith``/``high_zenith``, ``zenith_[20,40)``, ``n_tels_4``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ._version import __version__
+from .db import bulk_insert, connect, write_transaction
+from .errors import InputError, NotFoundError
+from .models import DataStore, Grouping, GroupMember, Observation
+from .selection import NUMERIC_COLUMNS, Criterion
+
+__all__ = ["GroupingResult", "split", "bins", "by", "groupings", "grouping_rows", "delete", "rename"]
+
+_WORDS = {"zen_pnt_deg": "zenith", "alt_pnt_deg": "altitude", "az_pnt_deg": "azimuth", "livetime_s": "livetime",
+          "ontime_s": "ontime", "muoneff": "muoneff"}  # fmt: skip
+
+
+@dataclass
+class GroupingResult:
+    """A stored grouping: ``labels`` per (store, obs_id) and ``groups`` label → obs ids."""
+
+    name: str
+    method: str
+    members: list[tuple[str, int, str]]  # (store, obs_id, label)
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for _, _, label in self.members]
+
+    @property
+    def groups(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for _, obs_id, label in self.members:
+            out.setdefault(label, []).append(obs_id)
+        return dict(sorted(out.items()))
+
+    def to_table(self):
+        from astropy.table import Table
+
+        return Table(rows=self.members, names=("store", "obs_id", "label"), meta={"grouping": self.name})
+
+
+def _word(column: str) -> str:
+    if column in _WORDS:
+        return _WORDS[column]
+    for suffix in ("_deg", "_s", "_tev", "_hz", "_hpa", "_degc", "_mjd"):
+        if column.endswith(suffix):
+            return column[: -len(suffix)]
+    return column
+
+
+def _values(engine: Engine, column: str, selection: Criterion) -> tuple[list[int], list[str], list[int], np.ndarray]:
+    """observation ids, stores, OBS_IDs and the column's values of the selection."""
+    if column not in NUMERIC_COLUMNS:
+        raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+    o, s = Observation.__table__, DataStore.__table__
+    query = (
+        sa.select(o.c.id, s.c.name, o.c.obs_id, o.c[column]).join_from(o, s, o.c.store_id == s.c.id)
+        .where(selection.clause()).order_by(s.c.name, o.c.obs_id)
+    )  # fmt: skip
+    with connect(engine) as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        raise InputError("the selection holds no observation")
+    missing = [f"{r[1]}:{r[2]}" for r in rows if r[3] is None or not math.isfinite(r[3])]
+    if missing:
+        raise InputError(f"{column} is NULL for {len(missing)} selected observations: {', '.join(missing[:10])}")
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], np.array([r[3] for r in rows], float)
+
+
+def split(engine, name: str, column: str, at: str, selection: Criterion, *, replace: bool = False) -> GroupingResult:
+    """Cut ``column`` at ``at``: ``"median"``, a value, or quantiles ``"q:0.25,0.5,0.75"``.
+
+    Two groups are ``low_<word>`` (``value < cut``, as Gammapy's tutorial) and
+    ``high_<word>``; more are labelled by their interval.
+    """
+    ids, stores, obs_ids, values = _values(engine, column, selection)
+    word = _word(column)
+    if at == "median":
+        cuts = [float(np.median(values))]
+    elif at.startswith("q:"):
+        try:
+            fractions = [float(q) for q in at[2:].split(",")]
+        except ValueError:
+            raise InputError(f"--at {at!r}: quantiles are q:F1,F2,... with 0 < F < 1") from None
+        if not all(0 < q < 1 for q in fractions):
+            raise InputError(f"--at {at!r}: quantiles are q:F1,F2,... with 0 < F < 1")
+        cuts = sorted(float(np.quantile(values, q)) for q in fractions)
+    else:
+        try:
+            cuts = [float(at)]
+        except ValueError:
+            raise InputError(f"--at takes median, a number or q:F1,F2,..., not {at!r}") from None
+    if len(cuts) == 1:
+        labels = [f"low_{word}" if v < cuts[0] else f"high_{word}" for v in values]
+    else:
+        edges = [-math.inf, *cuts, math.inf]
+        labels = [_interval(word, edges, v) for v in values]
+    params = {"column": column, "at": at, "cuts": cuts}
+    return _store(engine, name, "split", params, selection, ids, stores, obs_ids, labels, {column: values}, replace)
+
+
+def bins(engine, name: str, column: str, edges: Sequence[float], selection: Criterion, *, replace: bool = False) -> GroupingResult:
+    """Label by the half-open bin ``[lo, hi)`` of ``edges`` holding ``column``; values outside
+    all bins are an error naming them."""
+    edges = [float(e) for e in edges]
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise InputError(f"--edges must be at least two increasing numbers, got {edges}")
+    ids, stores, obs_ids, values = _values(engine, column, selection)
+    outside = [f"{s}:{o}" for s, o, v in zip(stores, obs_ids, values) if not edges[0] <= v < edges[-1]]
+    if outside:
+        raise InputError(f"{len(outside)} selected observations have {column} outside [{edges[0]:g}, {edges[-1]:g}): "
+                         f"{', '.join(outside[:10])}")  # fmt: skip
+    labels = [_interval(_word(column), edges, v) for v in values]
+    return _store(engine, name, "bins", {"column": column, "edges": edges}, selection, ids, stores, obs_ids, labels,
+                  {column: values}, replace)  # fmt: skip
+
+
+def by(engine, name: str, column: str, selection: Criterion, *, replace: bool = False) -> GroupingResult:
+    """One group per distinct value of ``column`` (e.g. N_TELS): ``<word>_<value>``."""
+    ids, stores, obs_ids, values = _values(engine, column, selection)
+    labels = [f"{_word(column)}_{v:g}" for v in values]
+    return _store(engine, name, "by", {"column": column}, selection, ids, stores, obs_ids, labels, {column: values},
+                  replace)  # fmt: skip
+
+
+def _interval(word: str, edges: list[float], value: float) -> str:
+    k = int(np.searchsorted(edges, value, side="right")) - 1
+    return f"{word}_[{edges[k]:g},{edges[k + 1]:g})"
+
+
+def _store(engine, name, method, params, selection, ids, stores, obs_ids, labels, quantities, replace) -> GroupingResult:
+    _check_name(name)
+    summary = {}
+    for label in sorted(set(labels)):
+        mask = np.array([lab == label for lab in labels])
+        summary[label] = {"n": int(mask.sum())}
+        for quantity, values in quantities.items():
+            part = values[mask]
+            summary[label][quantity] = {"min": float(part.min()), "max": float(part.max()), "std": float(part.std())}
+    table = Grouping.__table__
+    with write_transaction(engine) as conn:
+        existing = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
+        if existing is not None and not replace:
+            raise InputError(f"a grouping named {name!r} exists: use --replace to overwrite it")
+        if existing is not None:
+            conn.execute(sa.delete(table).where(table.c.id == existing))
+        grouping_id = conn.execute(sa.insert(table).values(
+            name=name, method=method, params=params, selection=repr(selection), summary=summary,
+            created_at=dt.datetime.now(dt.UTC), obscat_version=__version__,
+        ).returning(table.c.id)).scalar_one()  # fmt: skip
+        bulk_insert(conn, GroupMember.__table__, ["grouping_id", "observation_id", "label"],
+                    ((grouping_id, i, label) for i, label in zip(ids, labels)))  # fmt: skip
+    return GroupingResult(name, method, list(zip(stores, obs_ids, labels)))
+
+
+def _check_name(name: str) -> None:
+    if not name or not name.strip() or len(name) > 200 or not name.isprintable():
+        raise InputError(f"grouping name {name!r} must be 1-200 printable characters")
+
+
+def _grouping_id(conn, name: str) -> int:
+    table = Grouping.__table__
+    found = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
+    if found is None:
+        raise NotFoundError(f"no grouping named {name!r}")
+    return found
+
+
+def grouping_rows(engine: Engine, name: str) -> GroupingResult:
+    """A stored grouping's members, by label then store and OBS_ID."""
+    g, m, o, s = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
+    with connect(engine) as conn:
+        grouping_id = _grouping_id(conn, name)
+        method = conn.execute(sa.select(g.c.method).where(g.c.id == grouping_id)).scalar_one()
+        rows = conn.execute(
+            sa.select(s.c.name, o.c.obs_id, m.c.label).join_from(m, o, m.c.observation_id == o.c.id)
+            .join(s, s.c.id == o.c.store_id).where(m.c.grouping_id == grouping_id)
+            .order_by(m.c.label, s.c.name, o.c.obs_id)
+        ).all()  # fmt: skip
+    return GroupingResult(name, method, [tuple(r) for r in rows])
+
+
+def groupings(engine: Engine) -> list[tuple]:
+    """Every stored grouping: name, method, number of groups and observations, created_at."""
+    g, m = Grouping.__table__, GroupMember.__table__
+    n_obs = sa.select(sa.func.count()).where(m.c.grouping_id == g.c.id).scalar_subquery()
+    n_groups = sa.select(sa.func.count(sa.distinct(m.c.label))).where(m.c.grouping_id == g.c.id).scalar_subquery()
+    with connect(engine) as conn:
+        return [tuple(r) for r in conn.execute(
+            sa.select(g.c.name, g.c.method, n_groups, n_obs, g.c.created_at).order_by(g.c.name))]  # fmt: skip
+
+
+def delete(engine: Engine, name: str) -> None:
+    with write_transaction(engine) as conn:
+        conn.execute(sa.delete(Grouping.__table__).where(Grouping.__table__.c.id == _grouping_id(conn, name)))
+
+
+def rename(engine: Engine, old: str, new: str) -> None:
+    _check_name(new)
+    table = Grouping.__table__
+    with write_transaction(engine) as conn:
+        grouping_id = _grouping_id(conn, old)
+        if conn.execute(sa.select(table.c.id).where(table.c.name == new)).scalar() is not None:
+            raise InputError(f"a grouping named {new!r} exists")
+        conn.execute(sa.update(table).where(table.c.id == grouping_id).values(name=new))

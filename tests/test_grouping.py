@@ -1,0 +1,97 @@
+"""Manual groupings stored as rows, on both backends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from astropy.table import Table
+from conftest import snapshot
+from typer.testing import CliRunner
+
+from obscat import InputError
+from obscat.cli import app
+from obscat.selection import Cone, Store
+
+TUTORIAL = Cone(329.71693826, -30.2255, 2.0)
+
+
+@pytest.fixture
+def hess(catalog, hess_dir):
+    catalog.ingest(hess_dir, name="hess")
+    return catalog
+
+
+@pytest.fixture(scope="module")
+def index(hess_dir) -> Table:
+    table = Table.read(hess_dir / "obs-index.fits.gz")
+    table.sort("OBS_ID")
+    return table
+
+
+def test_split_at_the_median_as_the_tutorial(hess, index):
+    result = hess.group("zenith", "split", "zen_pnt_deg", selection=TUTORIAL)
+    near = index[np.isin(index["OBS_ID"], [o for _, o in hess.select(TUTORIAL)])]
+    median = np.median(near["ZEN_PNT"])
+    assert result.groups["low_zenith"] == sorted(near["OBS_ID"][near["ZEN_PNT"] < median])
+    assert result.groups["high_zenith"] == sorted(near["OBS_ID"][near["ZEN_PNT"] >= median])
+    assert len(result.labels) == 21 and list(result.to_table()["label"][:1]) == [result.labels[0]]
+    with hess.engine.connect() as conn:  # SQL users join group_member to observation
+        rows = conn.execute(sa.text(
+            "SELECT m.label, count(*), min(o.zen_pnt_deg) FROM group_member m JOIN grouping g ON g.id = m.grouping_id "
+            "JOIN observation o ON o.id = m.observation_id WHERE g.name = 'zenith' GROUP BY m.label ORDER BY m.label"
+        )).all()  # fmt: skip
+    assert [(r[0], r[1]) for r in rows] == [("high_zenith", 11), ("low_zenith", 10)]
+    assert rows[0][2] >= median
+
+
+def test_bins_quantiles_and_by(hess, index):
+    binned = hess.group("b", "bins", "zen_pnt_deg", edges=[0, 20, 40, 60], selection=Store("hess"))
+    assert {k: len(v) for k, v in binned.groups.items()} == {
+        f"zenith_[{lo},{hi})": int(((index["ZEN_PNT"] >= lo) & (index["ZEN_PNT"] < hi)).sum())
+        for lo, hi in ((0, 20), (20, 40), (40, 60))}  # fmt: skip
+    quartiles = hess.group("q", "split", "muoneff", at="q:0.25,0.5,0.75")
+    assert len(quartiles.groups) == 4 and sum(map(len, quartiles.groups.values())) == 105
+    assert hess.group("t", "by", "n_tels").groups == {"n_tels_4": sorted(index["OBS_ID"])}
+
+
+def test_names_replace_rename_delete(hess, db_url):
+    hess.group("g", "by", "n_tels")
+    before = snapshot(db_url)
+    with pytest.raises(InputError, match=r"^a grouping named 'g' exists: use --replace to overwrite it$"):
+        hess.group("g", "split", "zen_pnt_deg")
+    assert snapshot(db_url) == before
+    assert set(hess.group("g", "split", "zen_pnt_deg", replace=True).groups) == {"low_zenith", "high_zenith"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["--db", db_url, "groups", "rename", "g", "h"]).stdout == "renamed grouping 'g' to 'h'\n"
+    shown = runner.invoke(app, ["--db", db_url, "groups", "show", "h", "--format", "csv"]).stdout.splitlines()
+    assert shown[0] == "label,store,obs_id" and len(shown) == 106
+    assert runner.invoke(app, ["--db", db_url, "groups", "delete", "h"]).stdout == "deleted grouping 'h'\n"
+    missing = runner.invoke(app, ["--db", db_url, "groups", "show", "h"])
+    assert (missing.exit_code, missing.stderr) == (1, "Error: no grouping named 'h'\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["split", "zen_pnt_deg", "--name", "x", "--where", "zen_pnt_deg > 90"], "the selection holds no observation"),
+        (["split", "zenith", "--name", "x"], "unknown column 'zenith'"),
+        (["split", "nsblevel", "--name", "x"], "nsblevel is NULL for 105 selected observations: hess:20136"),
+        (["bins", "zen_pnt_deg", "--name", "x", "--edges", "0,20"], "selected observations have zen_pnt_deg outside [0, 20)"),
+        (["bins", "zen_pnt_deg", "--name", "x", "--edges", "20,10"], "--edges must be at least two increasing numbers"),
+        (["split", "zen_pnt_deg", "--name", "x", "--at", "q:2"], "quantiles are q:F1,F2,... with 0 < F < 1"),
+    ],
+)
+def test_bad_groupings_write_nothing(hess, db_url, args, message):
+    before = snapshot(db_url)
+    result = CliRunner().invoke(app, ["--db", db_url, "group", *args])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert snapshot(db_url) == before
+
+
+def test_removing_the_store_removes_its_members(hess):
+    hess.group("g", "by", "n_tels")
+    hess.remove_store("hess")
+    with hess.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM group_member")).scalar() == 0
