@@ -201,7 +201,7 @@ def _group_command(method: str):
         ctx: typer.Context,
         column: Annotated[str, typer.Argument(help="Numeric observation column, e.g. zen_pnt_deg.")],
         name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
-        at: Annotated[str, typer.Option("--at", help="split: median, a value, or quantiles q:0.25,0.5,0.75.")] = "median",
+        at: Annotated[str, typer.Option("--at", help="split: median, median:OTHER_COLUMN, a value, or quantiles q:0.25,0.5.")] = "median",
         edges: Annotated[str | None, typer.Option("--edges", help='bins: increasing edges, e.g. "0,20,40,60".')] = None,
         replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
         store: StoreOption = None,
@@ -284,6 +284,35 @@ def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(help="C
 
     rename(ctx.obj.catalog.engine, old, new)
     typer.echo(f"renamed grouping {old!r} to {new!r}")
+
+
+@app.command()
+def pointing(
+    ctx: typer.Context,
+    store: StoreOption = None,
+    obs_id: ObsIdOption = None,
+    cone: ConeOption = None,
+    frame: FrameOption = "icrs",
+    border: BorderOption = 0.0,
+    time_start: TimeStartOption = None,
+    time_stop: TimeStopOption = None,
+    partial_overlap: OverlapOption = False,
+    ranges: RangeOption = None,
+    object_: ObjectOption = None,
+    where: WhereOption = None,
+    invert: InvertOption = None,
+) -> None:
+    """Compute and store the pointing zenith/alt/az at mid-time (EVENTS header, first GTI row)."""
+    from .output import progress_bar
+    from .pointing import compute_pointing
+
+    criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
+                           object_, where, invert)  # fmt: skip
+    with progress_bar() as progress:
+        done, problems = compute_pointing(ctx.obj.catalog.engine, criterion, progress)
+    for problem in problems:
+        typer.echo(f"Warning: {problem}", err=True)
+    typer.echo(f"pointing at mid-time stored for {done} observations ({len(problems)} left NULL)")
 
 
 @app.command()
@@ -441,8 +470,8 @@ def _alembic(ctx: typer.Context, action: str, *args) -> None:
     from .db import alembic_config, create_engine, write_transaction
 
     engine = create_engine(ctx.obj.url)
-    try:
-        with write_transaction(engine) as conn:
+    try:  # bulk: SQLite's foreign keys off, so a table rebuilt by a migration keeps its children
+        with write_transaction(engine, bulk=True) as conn:
             getattr(command, action)(alembic_config(conn), *args)
     finally:
         engine.dispose()

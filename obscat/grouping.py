@@ -24,8 +24,8 @@ from .selection import NUMERIC_COLUMNS, Criterion
 
 __all__ = ["GroupingResult", "split", "bins", "by", "groupings", "grouping_rows", "delete", "rename"]
 
-_WORDS = {"zen_pnt_deg": "zenith", "alt_pnt_deg": "altitude", "az_pnt_deg": "azimuth", "livetime_s": "livetime",
-          "ontime_s": "ontime", "muoneff": "muoneff"}  # fmt: skip
+_WORDS = {"zen_pnt_deg": "zenith", "alt_pnt_deg": "altitude", "az_pnt_deg": "azimuth", "zen_tmid_deg": "zenith",
+          "alt_tmid_deg": "altitude", "az_tmid_deg": "azimuth", "livetime_s": "livetime", "ontime_s": "ontime"}  # fmt: skip
 
 
 @dataclass
@@ -82,7 +82,9 @@ def _values(engine: Engine, column: str, selection: Criterion) -> tuple[list[int
 
 
 def split(engine, name: str, column: str, at: str, selection: Criterion, *, replace: bool = False) -> GroupingResult:
-    """Cut ``column`` at ``at``: ``"median"``, a value, or quantiles ``"q:0.25,0.5,0.75"``.
+    """Cut ``column`` at ``at``: ``"median"``, ``"median:OTHER"`` (the median of another
+    column, as the tutorial cuts the zenith at mid-time at the median ZEN_PNT), a value,
+    or quantiles ``"q:0.25,0.5,0.75"``.
 
     Two groups are ``low_<word>`` (``value < cut``, as Gammapy's tutorial) and
     ``high_<word>``; more are labelled by their interval.
@@ -91,6 +93,8 @@ def split(engine, name: str, column: str, at: str, selection: Criterion, *, repl
     word = _word(column)
     if at == "median":
         cuts = [float(np.median(values))]
+    elif at.startswith("median:"):
+        cuts = [float(np.median(_values(engine, at[len("median:"):], selection)[3]))]
     elif at.startswith("q:"):
         try:
             fractions = [float(q) for q in at[2:].split(",")]

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 #: Height of the declination zones of ``observation.sky_zone``.
 SKY_ZONE_HEIGHT_DEG = 0.5
@@ -209,6 +209,13 @@ class Observation(Base):
     relhum: Mapped[float | None] = _gadf("RELHUM", "")
     safe_energy_lo_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_LO", "TeV")
     safe_energy_hi_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_HI", "TeV")
+    # pointing at mid-time, as Gammapy's get_pointing_altaz(tmid): filled by `obscat pointing`
+    #: Mid-time of the first GTI row (TT MJD).
+    tmid_gti_mjd: Mapped[float | None] = _unit("d")
+    #: Zenith, altitude and azimuth of the EVENTS-header pointing at tmid_gti_mjd (no refraction).
+    zen_tmid_deg: Mapped[float | None] = _unit("deg")
+    alt_tmid_deg: Mapped[float | None] = _unit("deg")
+    az_tmid_deg: Mapped[float | None] = _unit("deg")
     #: Non-standard obs-index columns: {NAME: {"value": v, "unit": "deg"}}.
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # derived from ra/dec for sky queries (kept consistent by sky_derived)

@@ -95,3 +95,16 @@ def test_removing_the_store_removes_its_members(hess):
     hess.remove_store("hess")
     with hess.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM group_member")).scalar() == 0
+
+
+def test_the_tutorial_zenith_split_at_mid_time(hess, db_url):
+    """Zenith of the pointing at the first GTI's mid-time against the median ZEN_PNT: 10 high, 11 low."""
+    result = CliRunner().invoke(app, ["--db", db_url, "pointing", "--cone", "329.71693826 -30.2255 2"])
+    assert result.stdout == "pointing at mid-time stored for 21 observations (0 left NULL)\n"
+    split = hess.group("tutorial", "split", "zen_tmid_deg", at="median:zen_pnt_deg", selection=TUTORIAL)
+    assert split.groups["high_zenith"] == [33787, 33788, 33789, 33790, 33799, 33800, 33801, 47802, 47803, 47827]
+    assert len(split.groups["low_zenith"]) == 11
+    table = hess.observations(store="hess", columns=["obs_id", "zen_pnt_deg", "zen_tmid_deg"])
+    done = ~np.ma.getmaskarray(table["zen_tmid_deg"])
+    assert done.sum() == 21  # only the selection was computed
+    assert np.all(np.abs(table["zen_tmid_deg"][done] - table["zen_pnt_deg"][done]) < 1.0)

@@ -92,3 +92,21 @@ def test_db_cli_upgrade_downgrade_history(db_url):
     assert runner.invoke(app, ["--db", db_url, "db", "current"]).stdout == f"base (empty database) (obscat's head is {SCHEMA_REVISION})\n"
     history = runner.invoke(app, ["db", "history"])
     assert history.exit_code == 0 and "0001" in history.stdout and "initial schema" in history.stdout
+
+
+def test_downgrade_and_upgrade_keep_a_populated_catalogue(db_url, hess_dir):
+    """Dropping the 0004 columns rebuilds `observation` on SQLite: its children must survive."""
+    with Catalog(db_url) as cat:
+        cat.ingest(hess_dir, name="hess")
+        cat.group("g", "by", "n_tels")
+    runner = CliRunner()
+    assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "0003"]).exit_code == 0
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        counts = [conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() for t in ("observation", "hdu", "group_member")]
+        view = conn.execute(sa.text("SELECT count(*) FROM hdu_location")).scalar()
+    engine.dispose()
+    assert counts == [105, 630, 105] and view == 630
+    assert runner.invoke(app, ["--db", db_url, "db", "upgrade"]).exit_code == 0
+    with Catalog(db_url) as cat:
+        assert cat.stores()[0].n_hdu == 630
