@@ -247,6 +247,43 @@ for _method in ("split", "bins", "by"):
     group_app.command(_method)(_group_command(_method))
 
 
+@group_app.command("cluster")
+def group_cluster(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
+    feature_set: Annotated[str, typer.Option("--feature-set", help="Stored feature set (see `features list`).")],
+    feature: Annotated[list[str], typer.Option("--feature", "-F", help="Feature to cluster on (repeatable).")],
+    n_groups: Annotated[int | None, typer.Option("--n-groups", "-k", help="Number of groups (fcluster maxclust).")] = None,
+    max_distance: Annotated[float | None, typer.Option("--max-distance", help="Cut the tree at this distance instead.")] = None,
+    standardize: Annotated[str, typer.Option("--standardize", help="zscore (as Gammapy), robust or none.")] = "zscore",
+    method: Annotated[str, typer.Option("--method", help="Linkage: ward, single, complete or average.")] = "ward",
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
+    store: StoreOption = None,
+    obs_id: ObsIdOption = None,
+    cone: ConeOption = None,
+    frame: FrameOption = "icrs",
+    border: BorderOption = 0.0,
+    time_start: TimeStartOption = None,
+    time_stop: TimeStopOption = None,
+    partial_overlap: OverlapOption = False,
+    ranges: RangeOption = None,
+    object_: ObjectOption = None,
+    where: WhereOption = None,
+    invert: InvertOption = None,
+) -> None:
+    """Cluster the selection hierarchically on stored IRF features (Gammapy's recipe)."""
+    from .grouping import cluster
+    from .output import render
+
+    criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
+                           object_, where, invert)  # fmt: skip
+    result = cluster(ctx.obj.catalog.engine, name, feature_set, feature, criterion, n_groups=n_groups,
+                     max_distance=max_distance, standardize=standardize, method=method, replace=replace)  # fmt: skip
+    typer.echo(f"grouping {name!r}: {len(result.members)} observations in {len(result.groups)} groups", err=True)
+    render(["label", "n_obs", "obs_ids"],
+           [(k, len(v), " ".join(map(str, v[:10])) + (" …" if len(v) > 10 else "")) for k, v in result.groups.items()])
+
+
 @groups_app.command("list")
 def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """List the stored groupings."""

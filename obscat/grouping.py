@@ -19,10 +19,10 @@ from sqlalchemy.engine import Engine
 from ._version import __version__
 from .db import bulk_insert, connect, write_transaction
 from .errors import InputError, NotFoundError
-from .models import DataStore, Grouping, GroupMember, Observation
+from .models import DataStore, FeatureSet, Grouping, GroupMember, Observation
 from .selection import NUMERIC_COLUMNS, Criterion
 
-__all__ = ["GroupingResult", "split", "bins", "by", "groupings", "grouping_rows", "delete", "rename"]
+__all__ = ["GroupingResult", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
 
 _WORDS = {"zen_pnt_deg": "zenith", "alt_pnt_deg": "altitude", "az_pnt_deg": "azimuth", "zen_tmid_deg": "zenith",
           "alt_tmid_deg": "altitude", "az_tmid_deg": "azimuth", "livetime_s": "livetime", "ontime_s": "ontime"}  # fmt: skip
@@ -141,12 +141,86 @@ def by(engine, name: str, column: str, selection: Criterion, *, replace: bool = 
                   replace)  # fmt: skip
 
 
+def cluster(
+    engine,
+    name: str,
+    feature_set: str,
+    features: Sequence[str],
+    selection: Criterion,
+    *,
+    n_groups: int | None = None,
+    max_distance: float | None = None,
+    standardize: str = "zscore",
+    method: str = "ward",
+    replace: bool = False,
+) -> GroupingResult:
+    """Hierarchical clustering of the selection on stored IRF features, as Gammapy's
+    ``standard_scaler`` + ``hierarchical_clustering``: z-scores (population std),
+    Euclidean distances, ``linkage(method)``, ``fcluster`` into ``n_groups`` (maxclust)
+    or at ``max_distance``; labels ``cluster_1`` ... numbered as scipy numbers them."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    from .features import feature_table
+
+    if (n_groups is None) == (max_distance is None):
+        raise InputError("give --n-groups or --max-distance")
+    if method not in ("ward", "single", "complete", "average"):
+        raise InputError(f"unknown linkage method {method!r} (ward, single, complete, average)")
+    if standardize not in ("zscore", "robust", "none"):
+        raise InputError(f"unknown standardisation {standardize!r} (zscore, robust, none)")
+    names, rows, _ = feature_table(engine, feature_set)
+    missing_features = [f for f in features if f not in names]
+    if not features or missing_features:
+        raise InputError(f"feature set {feature_set!r} has no feature {', '.join(missing_features) or '(none given)'}"
+                         f" (it has: {', '.join(names[2:])})")  # fmt: skip
+    ids, stores, obs_ids, _ = _values(engine, "obs_id", selection)
+    by_key = {(r[0], r[1]): r for r in rows}
+    absent = [f"{s}:{o}" for s, o in zip(stores, obs_ids) if (s, o) not in by_key]
+    if absent:
+        raise InputError(f"feature set {feature_set!r} was not computed for {len(absent)} selected observations: "
+                         f"{', '.join(absent[:10])}")  # fmt: skip
+    columns = [names.index(f) for f in features]
+    matrix = np.array([[by_key[(s, o)][c] if by_key[(s, o)][c] is not None else np.nan for c in columns]
+                       for s, o in zip(stores, obs_ids)], dtype=float)  # fmt: skip
+    bad = [f"{s}:{o}" for s, o, row in zip(stores, obs_ids, matrix) if not np.all(np.isfinite(row))]
+    if bad:
+        raise InputError(f"features are NULL or NaN for {len(bad)} selected observations: {', '.join(bad[:10])}")
+    if n_groups is not None and not 1 <= n_groups <= len(matrix):
+        raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
+    if len(matrix) < 2:
+        raise InputError("clustering needs at least two observations")
+    scaled = _standardized(matrix, standardize)
+    tree = linkage(scaled, method=method, metric="euclidean")
+    if n_groups is not None:
+        numbers = fcluster(tree, t=n_groups, criterion="maxclust")
+    else:
+        numbers = fcluster(tree, t=max_distance, criterion="distance")
+    labels = [f"cluster_{k}" for k in numbers]
+    params = {"feature_set": feature_set, "features": list(features), "n_groups": n_groups,
+              "max_distance": max_distance, "standardize": standardize, "method": method}  # fmt: skip
+    quantities = {f: matrix[:, i] for i, f in enumerate(features)}
+    return _store(engine, name, "cluster", params, selection, ids, stores, obs_ids, labels, quantities, replace,
+                  feature_set=feature_set)  # fmt: skip
+
+
+def _standardized(matrix: np.ndarray, how: str) -> np.ndarray:
+    if how == "none":
+        return matrix
+    if how == "zscore":  # numpy's default population std, as Gammapy's standard_scaler
+        centre, scale = matrix.mean(axis=0), matrix.std(axis=0)
+    else:
+        centre = np.median(matrix, axis=0)
+        scale = np.subtract(*np.percentile(matrix, [75, 25], axis=0))
+    return (matrix - centre) / np.where(scale > 0, scale, 1.0)
+
+
 def _interval(word: str, edges: list[float], value: float) -> str:
     k = int(np.searchsorted(edges, value, side="right")) - 1
     return f"{word}_[{edges[k]:g},{edges[k + 1]:g})"
 
 
-def _store(engine, name, method, params, selection, ids, stores, obs_ids, labels, quantities, replace) -> GroupingResult:
+def _store(engine, name, method, params, selection, ids, stores, obs_ids, labels, quantities, replace,
+           feature_set: str | None = None) -> GroupingResult:  # fmt: skip
     _check_name(name)
     summary = {}
     for label in sorted(set(labels)):
@@ -162,8 +236,12 @@ def _store(engine, name, method, params, selection, ids, stores, obs_ids, labels
             raise InputError(f"a grouping named {name!r} exists: use --replace to overwrite it")
         if existing is not None:
             conn.execute(sa.delete(table).where(table.c.id == existing))
+        set_id = None
+        if feature_set is not None:
+            fs = FeatureSet.__table__
+            set_id = conn.execute(sa.select(fs.c.id).where(fs.c.name == feature_set)).scalar()
         grouping_id = conn.execute(sa.insert(table).values(
-            name=name, method=method, params=params, selection=repr(selection), summary=summary,
+            name=name, method=method, params=params, selection=repr(selection), summary=summary, feature_set_id=set_id,
             created_at=dt.datetime.now(dt.UTC), obscat_version=__version__,
         ).returning(table.c.id)).scalar_one()  # fmt: skip
         bulk_insert(conn, GroupMember.__table__, ["grouping_id", "observation_id", "label"],

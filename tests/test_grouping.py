@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -108,3 +110,32 @@ def test_the_tutorial_zenith_split_at_mid_time(hess, db_url):
     done = ~np.ma.getmaskarray(table["zen_tmid_deg"])
     assert done.sum() == 21  # only the selection was computed
     assert np.all(np.abs(table["zen_tmid_deg"][done] - table["zen_pnt_deg"][done]) < 1.0)
+
+
+def test_clustering_reproduces_the_tutorial_labels(hess, db_url):
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    features = hess.compute_features("1 TeV", position=SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg),
+                                     features=["edisp-res", "psf-radius"], selection=TUTORIAL)  # fmt: skip
+    name = features.meta["feature_set"]
+    result = CliRunner().invoke(app, ["--db", db_url, "group", "cluster", "--name", "irf", "--feature-set", name,
+                                      "-F", "edisp-res", "-F", "psf-radius", "-k", "2", "--cone",
+                                      "329.71693826 -30.2255 2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from obscat.grouping import grouping_rows
+
+    stored = grouping_rows(hess.engine, "irf")  # the stored rows, read back
+    assert stored.groups["cluster_1"] == [33787, 33788, 33789, 33800, 33801]  # Gammapy's label 1
+    assert len(stored.groups["cluster_2"]) == 16
+    with hess.engine.connect() as conn:
+        summary, set_id = conn.execute(sa.text("SELECT summary, feature_set_id FROM grouping WHERE name = 'irf'")).one()
+    summary = summary if isinstance(summary, dict) else json.loads(summary)
+    assert summary["cluster_1"]["n"] == 5 and summary["cluster_1"]["psf-radius"]["max"] > 0.14 and set_id is not None
+    bad = CliRunner().invoke(app, ["--db", db_url, "group", "cluster", "--name", "x", "--feature-set", name,
+                                   "-F", "psf-radius", "-k", "2", "--store", "hess"])  # fmt: skip
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith(f"Error: feature set {name!r} was not computed for 84 selected observations: hess:20136")
+    too_many = CliRunner().invoke(app, ["--db", db_url, "group", "cluster", "--name", "x", "--feature-set", name,
+                                        "-F", "psf-radius", "-k", "22", "--cone", "329.71693826 -30.2255 2"])  # fmt: skip
+    assert too_many.stderr == "Error: --n-groups 22 must be between 1 and the 21 selected observations\n"
