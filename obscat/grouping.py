@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sqlalchemy as sa
@@ -35,6 +35,8 @@ class GroupingResult:
     name: str
     method: str
     members: list[tuple[str, int, str]]  # (store, obs_id, label)
+    #: Per label: ``n`` and, per grouped quantity, its ``min``, ``max`` and ``std``.
+    summary: dict = field(default_factory=dict)
 
     @property
     def labels(self) -> list[str]:
@@ -246,7 +248,7 @@ def _store(engine, name, method, params, selection, ids, stores, obs_ids, labels
         ).returning(table.c.id)).scalar_one()  # fmt: skip
         bulk_insert(conn, GroupMember.__table__, ["grouping_id", "observation_id", "label"],
                     ((grouping_id, i, label) for i, label in zip(ids, labels)))  # fmt: skip
-    return GroupingResult(name, method, list(zip(stores, obs_ids, labels)))
+    return GroupingResult(name, method, list(zip(stores, obs_ids, labels)), summary)
 
 
 def _check_name(name: str) -> None:
