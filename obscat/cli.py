@@ -218,6 +218,8 @@ def _group_command(method: str):
         invert: InvertOption = None,
     ) -> None:
 
+        from .output import render_grouping
+
         criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
                                object_, where, invert)  # fmt: skip
         edge_values = None
@@ -230,7 +232,7 @@ def _group_command(method: str):
                 raise typer.BadParameter(f"not numbers: {edges!r}", param_hint="--edges") from None
         result = ctx.obj.catalog.group(name, method, column, at=at, edges=edge_values, selection=criterion,
                                        replace=replace)  # fmt: skip
-        _print_grouping(result)
+        render_grouping(result)
 
     command.__doc__ = {
         "split": "Split the selection at a column's median, a value or quantiles (low_/high_ labels).",
@@ -238,22 +240,6 @@ def _group_command(method: str):
         "by": "One group per distinct value of a column (e.g. n_tels).",
     }[method]
     return command
-
-
-def _print_grouping(result) -> None:
-    """Each group: its size, the spread (min, max, std) of every grouped quantity, its first OBS_IDs."""
-    from .output import render
-
-    typer.echo(f"grouping {result.name!r}: {len(result.members)} observations in {len(result.groups)} groups", err=True)
-    quantities = [q for q in next(iter(result.summary.values())) if q != "n"] if result.summary else []
-    names = ["label", "n_obs"] + [f"{q} {stat}" for q in quantities for stat in ("min", "max", "std")] + ["obs_ids"]
-    rows = []
-    for label, obs_ids in result.groups.items():
-        stats = result.summary.get(label, {})
-        spread = [stats[q][stat] for q in quantities for stat in ("min", "max", "std")]
-        shown = " ".join(map(str, obs_ids[:8])) + (" …" if len(obs_ids) > 8 else "")
-        rows.append((label, len(obs_ids), *spread, shown))
-    render(names, rows)
 
 
 for _method in ("split", "bins", "by"):
@@ -286,12 +272,13 @@ def group_cluster(
 ) -> None:
     """Cluster the selection hierarchically on stored IRF features (Gammapy's recipe)."""
     from .grouping import cluster
+    from .output import render_grouping
 
     criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
                            object_, where, invert)  # fmt: skip
     result = cluster(ctx.obj.catalog.engine, name, feature_set, feature, criterion, n_groups=n_groups,
                      max_distance=max_distance, standardize=standardize, method=method, replace=replace)  # fmt: skip
-    _print_grouping(result)
+    render_grouping(result)
 
 
 @groups_app.command("list")

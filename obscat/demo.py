@@ -8,8 +8,11 @@ import sqlalchemy as sa
 import typer
 
 from .catalog import Catalog
+from .grouping import cluster
 from .models import DataStore, Observation
-from .output import progress_bar, render
+from .output import progress_bar, render, render_grouping
+from .pointing import compute_pointing
+from .selection import And, Cone, Store
 
 __all__ = ["run_demo"]
 
@@ -68,7 +71,21 @@ def run_demo(directory: Path, *, n_obs: int = 60, url: str | None = None) -> Non
                                          store="synthetic", progress=progress)  # fmt: skip
         typer.echo(f"   feature set {table.meta['feature_set']}: {len(table)} observations")
         render(table.colnames, [tuple(row) for row in table.iterrows()][:8])
-    typer.echo(f"\nQuery it yourself: obscat --db {url} obs list --format csv")
+
+        _step("7. observations within 3 deg of PKS 2155-304 (obscat select --cone)")
+        cone = Cone(329.7169, -30.2256, 3.0)
+        selected = cat.select(And((Store("synthetic"), cone)))
+        typer.echo(f"   {len(selected)} observations: {' '.join(str(o) for _, o in selected)}")
+
+        _step("8. split at the median zenith at mid-time (obscat pointing; obscat group split)")
+        compute_pointing(cat.engine, cone)
+        render_grouping(cat.group("demo-zenith", "split", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone,
+                                  replace=True))  # fmt: skip
+
+        _step("9. two clusters of similar IRFs (obscat group cluster)")
+        render_grouping(cluster(cat.engine, "demo-irf", table.meta["feature_set"], ["edisp-res", "psf-radius"], cone,
+                                n_groups=2, replace=True))  # fmt: skip
+    typer.echo(f"\nQuery it yourself: obscat --db {url} groups list")
 
 
 def _step(text: str) -> None:

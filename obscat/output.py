@@ -9,7 +9,7 @@ from typing import Any
 
 from .export import column_unit, to_csv, to_json
 
-__all__ = ["render", "render_record", "progress_bar"]
+__all__ = ["render", "render_record", "render_grouping", "progress_bar"]
 
 
 def render(names: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "table") -> None:
@@ -55,6 +55,22 @@ def _terminal_width() -> int:
     import shutil
 
     return shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 10_000
+
+
+def render_grouping(result) -> None:
+    """Each group: its size, the spread (min, max, std) of every grouped quantity, its first OBS_IDs."""
+    import typer
+
+    typer.echo(f"grouping {result.name!r}: {len(result.members)} observations in {len(result.groups)} groups", err=True)
+    quantities = [q for q in next(iter(result.summary.values())) if q != "n"] if result.summary else []
+    names = ["label", "n_obs"] + [f"{q} {stat}" for q in quantities for stat in ("min", "max", "std")] + ["obs_ids"]
+    rows = []
+    for label, obs_ids in result.groups.items():
+        stats = result.summary.get(label, {})
+        spread = [stats[q][stat] for q in quantities for stat in ("min", "max", "std")]
+        shown = " ".join(map(str, obs_ids[:8])) + (" …" if len(obs_ids) > 8 else "")
+        rows.append((label, len(obs_ids), *spread, shown))
+    render(names, rows)
 
 
 @contextlib.contextmanager
