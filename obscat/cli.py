@@ -7,6 +7,8 @@ code 1; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,12 +151,40 @@ InvertOption = Annotated[list[str] | None, typer.Option("--invert", help="Negate
 ObsIdOption = Annotated[list[int] | None, typer.Option("--obs-id", help="Only these OBS_IDs (repeatable).")]
 
 
-def _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges, object_, where, invert):
-    from .selection import from_options
+_SELECTION_OPTIONS = {
+    "store": (StoreOption, None), "obs_id": (ObsIdOption, None), "cone": (ConeOption, None),
+    "frame": (FrameOption, "icrs"), "border": (BorderOption, 0.0), "time_start": (TimeStartOption, None),
+    "time_stop": (TimeStopOption, None), "partial_overlap": (OverlapOption, False), "ranges": (RangeOption, None),
+    "object_": (ObjectOption, None), "where": (WhereOption, None), "invert": (InvertOption, None),
+}  # fmt: skip
 
-    return from_options(store=store, obs_ids=obs_id, cone=cone, frame=frame, border=border, time_start=time_start,
-                        time_stop=time_stop, partial_overlap=partial_overlap, ranges=ranges, object_pattern=object_,
-                        where=where, invert=invert)  # fmt: skip
+
+def with_selection(command):
+    """Give a command the shared selection flags; it receives their AND as ``selection``
+    (and any flag it also names itself, e.g. ``store``, as that argument)."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "selection"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+             for name, (annotation, default) in _SELECTION_OPTIONS.items() if name not in signature.parameters]  # fmt: skip
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .selection import from_options
+
+        flags = {name: kwargs.get(name, default) for name, (_, default) in _SELECTION_OPTIONS.items()}
+        for name in _SELECTION_OPTIONS:
+            if name not in signature.parameters:
+                kwargs.pop(name, None)
+        kwargs["selection"] = from_options(
+            store=flags["store"], obs_ids=flags["obs_id"], cone=flags["cone"], frame=flags["frame"],
+            border=flags["border"], time_start=flags["time_start"], time_stop=flags["time_stop"],
+            partial_overlap=flags["partial_overlap"], ranges=flags["ranges"], object_pattern=flags["object_"],
+            where=flags["where"], invert=flags["invert"],
+        )  # fmt: skip
+        return command(*args, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *added])
+    return wrapper
 
 
 class SelectFormat(enum.StrEnum):
@@ -165,32 +195,20 @@ class SelectFormat(enum.StrEnum):
 
 
 @app.command()
+@with_selection
 def select(
     ctx: typer.Context,
-    store: StoreOption = None,
-    obs_id: ObsIdOption = None,
-    cone: ConeOption = None,
-    frame: FrameOption = "icrs",
-    border: BorderOption = 0.0,
-    time_start: TimeStartOption = None,
-    time_stop: TimeStopOption = None,
-    partial_overlap: OverlapOption = False,
-    ranges: RangeOption = None,
-    object_: ObjectOption = None,
-    where: WhereOption = None,
-    invert: InvertOption = None,
+    selection=None,
     fmt: Annotated[SelectFormat, typer.Option("--format", "-f", help="Output format; ids prints one OBS_ID per line.")] = SelectFormat.table,
 ) -> None:
     """Select observations: criteria combine with AND."""
     from .output import render
 
-    criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
-                           object_, where, invert)  # fmt: skip
     if fmt is SelectFormat.ids:
-        typer.echo("\n".join(str(obs_id) for _, obs_id in ctx.obj.catalog.select(criterion)))
+        typer.echo("\n".join(str(obs_id) for _, obs_id in ctx.obj.catalog.select(selection)))
         return
     columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
-    names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=criterion)
+    names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=selection)
     render(names, rows, fmt.value)
 
 
@@ -204,24 +222,11 @@ def _group_command(method: str):
         at: Annotated[str, typer.Option("--at", help="split: median, median:OTHER_COLUMN, a value, or quantiles q:0.25,0.5.")] = "median",
         edges: Annotated[str | None, typer.Option("--edges", help='bins: increasing edges, e.g. "0,20,40,60".')] = None,
         replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
-        store: StoreOption = None,
-        obs_id: ObsIdOption = None,
-        cone: ConeOption = None,
-        frame: FrameOption = "icrs",
-        border: BorderOption = 0.0,
-        time_start: TimeStartOption = None,
-        time_stop: TimeStopOption = None,
-        partial_overlap: OverlapOption = False,
-        ranges: RangeOption = None,
-        object_: ObjectOption = None,
-        where: WhereOption = None,
-        invert: InvertOption = None,
+        selection=None,
     ) -> None:
 
         from .output import render_grouping
 
-        criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
-                               object_, where, invert)  # fmt: skip
         edge_values = None
         if method == "bins":
             if edges is None:
@@ -230,7 +235,7 @@ def _group_command(method: str):
                 edge_values = [float(e) for e in edges.replace(",", " ").split()]
             except ValueError:
                 raise typer.BadParameter(f"not numbers: {edges!r}", param_hint="--edges") from None
-        result = ctx.obj.catalog.group(name, method, column, at=at, edges=edge_values, selection=criterion,
+        result = ctx.obj.catalog.group(name, method, column, at=at, edges=edge_values, selection=selection,
                                        replace=replace)  # fmt: skip
         render_grouping(result)
 
@@ -243,10 +248,11 @@ def _group_command(method: str):
 
 
 for _method in ("split", "bins", "by"):
-    group_app.command(_method)(_group_command(_method))
+    group_app.command(_method)(with_selection(_group_command(_method)))
 
 
 @group_app.command("cluster")
+@with_selection
 def group_cluster(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
@@ -257,26 +263,13 @@ def group_cluster(
     standardize: Annotated[str, typer.Option("--standardize", help="zscore (as Gammapy), robust or none.")] = "zscore",
     method: Annotated[str, typer.Option("--method", help="Linkage: ward, single, complete or average.")] = "ward",
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
-    store: StoreOption = None,
-    obs_id: ObsIdOption = None,
-    cone: ConeOption = None,
-    frame: FrameOption = "icrs",
-    border: BorderOption = 0.0,
-    time_start: TimeStartOption = None,
-    time_stop: TimeStopOption = None,
-    partial_overlap: OverlapOption = False,
-    ranges: RangeOption = None,
-    object_: ObjectOption = None,
-    where: WhereOption = None,
-    invert: InvertOption = None,
+    selection=None,
 ) -> None:
     """Cluster the selection hierarchically on stored IRF features (Gammapy's recipe)."""
     from .grouping import cluster
     from .output import render_grouping
 
-    criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
-                           object_, where, invert)  # fmt: skip
-    result = cluster(ctx.obj.catalog.engine, name, feature_set, feature, criterion, n_groups=n_groups,
+    result = cluster(ctx.obj.catalog.engine, name, feature_set, feature, selection, n_groups=n_groups,
                      max_distance=max_distance, standardize=standardize, method=method, replace=replace)  # fmt: skip
     render_grouping(result)
 
@@ -321,29 +314,17 @@ def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(help="C
 
 
 @app.command()
+@with_selection
 def pointing(
     ctx: typer.Context,
-    store: StoreOption = None,
-    obs_id: ObsIdOption = None,
-    cone: ConeOption = None,
-    frame: FrameOption = "icrs",
-    border: BorderOption = 0.0,
-    time_start: TimeStartOption = None,
-    time_stop: TimeStopOption = None,
-    partial_overlap: OverlapOption = False,
-    ranges: RangeOption = None,
-    object_: ObjectOption = None,
-    where: WhereOption = None,
-    invert: InvertOption = None,
+    selection=None,
 ) -> None:
     """Compute and store the pointing zenith/alt/az at mid-time (EVENTS header, first GTI row)."""
     from .output import progress_bar
     from .pointing import compute_pointing
 
-    criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
-                           object_, where, invert)  # fmt: skip
     with progress_bar() as progress:
-        done, problems = compute_pointing(ctx.obj.catalog.engine, criterion, progress)
+        done, problems = compute_pointing(ctx.obj.catalog.engine, selection, progress)
     for problem in problems:
         typer.echo(f"Warning: {problem}", err=True)
     typer.echo(f"pointing at mid-time stored for {done} observations ({len(problems)} left NULL)")
@@ -388,21 +369,14 @@ def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(help="Obs
 
 
 @features_app.command("compute")
+@with_selection
 def features_compute(
     ctx: typer.Context,
     energy_true: Annotated[str, typer.Option("--energy-true", "-e", help='True energy with its unit, e.g. "1 TeV".')],
     store: StoreOption = None,
     obs_id: ObsIdOption = None,
-    cone: ConeOption = None,
     frame: FrameOption = "icrs",
-    border: BorderOption = 0.0,
-    time_start: TimeStartOption = None,
-    time_stop: TimeStopOption = None,
-    partial_overlap: OverlapOption = False,
-    ranges: RangeOption = None,
-    object_: ObjectOption = None,
-    where: WhereOption = None,
-    invert: InvertOption = None,
+    selection=None,
     position: Annotated[str | None, typer.Option("--position", help='Offsets from this position: "RA DEC" (deg) or "l b" with --frame galactic.')] = None,
     offset: Annotated[float | None, typer.Option("--offset", help="One fixed offset for all observations (deg).")] = None,
     feature: Annotated[list[str] | None, typer.Option("--feature", "-F", help="Feature name (repeatable) [default: edisp-bias, edisp-res, psf-radius].")] = None,
@@ -416,12 +390,10 @@ def features_compute(
     from .output import progress_bar, render
 
     coord = _sky_position(position, frame) if position else None
-    criterion = _selection(store, obs_id, cone, frame, border, time_start, time_stop, partial_overlap, ranges,
-                           object_, where, invert)  # fmt: skip
     with progress_bar() as progress:
         table = ctx.obj.catalog.compute_features(
             energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
-            aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, selection=criterion,
+            aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, selection=selection,
             workers=workers, strict=strict, progress=progress,
         )  # fmt: skip
     typer.echo(f"feature set {table.meta['feature_set']}: {len(table)} observations", err=True)
