@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from .config import resolve_url
-from .db import connect, create_engine, display_url, ensure_schema, write_transaction
+from .db import connect, create_engine, display_url, ensure_schema, id_by_name, write_transaction
 from .errors import InputError, NotFoundError
 from .models import DataStore, Hdu, HduFile, Observation
 
@@ -132,7 +132,7 @@ class Catalog:
     def remove_store(self, name: str) -> int:
         """Delete a store and everything that depends on it; return its observation count."""
         with write_transaction(self.engine) as conn:
-            store_id = self._store_id(conn, name)
+            store_id = id_by_name(conn, DataStore.__table__, name, "store")
             o = Observation.__table__
             n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store_id)).scalar_one()
             conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store_id))
@@ -157,7 +157,7 @@ class Catalog:
             query = query.where(selection.clause())
         with connect(self.engine) as conn:
             if store is not None:
-                query = query.where(o.c.store_id == self._store_id(conn, store))
+                query = query.where(o.c.store_id == id_by_name(conn, DataStore.__table__, store, "store"))
             return ["store", *names], [tuple(row) for row in conn.execute(query)]
 
     def select(self, selection, store: str | None = None) -> list[tuple[str, int]]:
@@ -302,10 +302,3 @@ class Catalog:
         table.meta["feature_set"] = name
         return table
 
-    def _store_id(self, conn: sa.Connection, name: str) -> int:
-        store_id = conn.execute(
-            sa.select(DataStore.__table__.c.id).where(DataStore.__table__.c.name == name)
-        ).scalar()
-        if store_id is None:
-            raise NotFoundError(f"no store named {name!r}")
-        return store_id

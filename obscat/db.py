@@ -20,6 +20,7 @@ __all__ = [
     "display_url",
     "write_transaction",
     "delete_cascade",
+    "id_by_name",
     "bulk_insert",
     "bulk_update",
     "bulk_load",
@@ -150,6 +151,16 @@ def delete_cascade(conn: Connection, table: sa.Table, where: sa.ColumnElement[bo
             if fk.column.table is table and fk.ondelete == "CASCADE":
                 delete_cascade(conn, child, fk.parent.in_(sa.select(fk.column).where(where)))
     conn.execute(sa.delete(table).where(where))
+
+
+def id_by_name(conn: Connection, table: sa.Table, name: str, kind: str) -> int:
+    """The id of ``table``'s row named ``name``; ``NotFoundError("no {kind} named ...")`` if none."""
+    from .errors import NotFoundError
+
+    found = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
+    if found is None:
+        raise NotFoundError(f"no {kind} named {name!r}")
+    return found
 
 
 def bulk_insert(conn: Connection, table: sa.Table, columns: list[str], rows: Iterable[tuple]) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
-from .db import bulk_insert, connect, write_transaction
+from .db import bulk_insert, connect, id_by_name, write_transaction
 from .errors import InputError, NotFoundError, ObscatError
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
@@ -178,8 +178,8 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
         query = query.where(selection.clause())
     tasks: dict[int, _Task] = {}
     with connect(engine) as conn:
-        if store is not None and conn.execute(sa.select(s.c.id).where(s.c.name == store)).first() is None:
-            raise NotFoundError(f"no store named {store!r}")
+        if store is not None:
+            id_by_name(conn, s, store, "store")  # a named store must exist
         for observation_id, obs_id, hdu_type, hdu_class, hdu_name, path in conn.execute(query):
             task = tasks.setdefault(observation_id, _Task(observation_id, obs_id))
             if hdu_type is not None:
@@ -384,19 +384,11 @@ def _feature_set_row(conn, params: FeatureParams) -> tuple[int, str]:
     return set_id, name
 
 
-def _set_id(conn, name: str) -> int:
-    table = FeatureSet.__table__
-    set_id = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
-    if set_id is None:
-        raise NotFoundError(f"no feature set named {name!r}")
-    return set_id
-
-
 def feature_table(engine: Engine, name: str) -> tuple[list[str], list[tuple], dict[str, str]]:
     """``obs_id`` and one column per feature of a set: (names, rows, units)."""
     v, o, s = FeatureValue.__table__, Observation.__table__, DataStore.__table__
     with connect(engine) as conn:
-        set_id = _set_id(conn, name)
+        set_id = id_by_name(conn, FeatureSet.__table__, name, "feature set")
         result = conn.execute(
             sa.select(s.c.name, o.c.obs_id, v.c.feature, v.c.value, v.c.unit)
             .join_from(v, o, v.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
@@ -426,7 +418,7 @@ def feature_sets(engine: Engine) -> list[tuple]:
 def delete_feature_set(engine: Engine, name: str) -> None:
     """Delete a feature set and its values."""
     with write_transaction(engine) as conn:
-        set_id = _set_id(conn, name)
+        set_id = id_by_name(conn, FeatureSet.__table__, name, "feature set")
         conn.execute(sa.delete(FeatureSet.__table__).where(FeatureSet.__table__.c.id == set_id))
 
 

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ._version import __version__
-from .db import bulk_insert, connect, write_transaction
-from .errors import InputError, NotFoundError
+from .db import bulk_insert, connect, id_by_name, write_transaction
+from .errors import InputError
 from .models import DataStore, FeatureSet, Grouping, GroupMember, Observation
 from .selection import NUMERIC_COLUMNS, Criterion
 
@@ -256,19 +256,11 @@ def _check_name(name: str) -> None:
         raise InputError(f"grouping name {name!r} must be 1-200 printable characters")
 
 
-def _grouping_id(conn, name: str) -> int:
-    table = Grouping.__table__
-    found = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
-    if found is None:
-        raise NotFoundError(f"no grouping named {name!r}")
-    return found
-
-
 def grouping_rows(engine: Engine, name: str) -> GroupingResult:
     """A stored grouping's members, by label then store and OBS_ID."""
     g, m, o, s = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
     with connect(engine) as conn:
-        grouping_id = _grouping_id(conn, name)
+        grouping_id = id_by_name(conn, Grouping.__table__, name, "grouping")
         method = conn.execute(sa.select(g.c.method).where(g.c.id == grouping_id)).scalar_one()
         rows = conn.execute(
             sa.select(s.c.name, o.c.obs_id, m.c.label).join_from(m, o, m.c.observation_id == o.c.id)
@@ -290,14 +282,14 @@ def groupings(engine: Engine) -> list[tuple]:
 
 def delete(engine: Engine, name: str) -> None:
     with write_transaction(engine) as conn:
-        conn.execute(sa.delete(Grouping.__table__).where(Grouping.__table__.c.id == _grouping_id(conn, name)))
+        conn.execute(sa.delete(Grouping.__table__).where(Grouping.__table__.c.id == id_by_name(conn, Grouping.__table__, name, "grouping")))
 
 
 def rename(engine: Engine, old: str, new: str) -> None:
     _check_name(new)
     table = Grouping.__table__
     with write_transaction(engine) as conn:
-        grouping_id = _grouping_id(conn, old)
+        grouping_id = id_by_name(conn, Grouping.__table__, old, "grouping")
         if conn.execute(sa.select(table.c.id).where(table.c.name == new)).scalar() is not None:
             raise InputError(f"a grouping named {new!r} exists")
         conn.execute(sa.update(table).where(table.c.id == grouping_id).values(name=new))
