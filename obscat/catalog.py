@@ -166,9 +166,7 @@ class Catalog:
         ``selection`` is a :mod:`obscat.selection` criterion, or Gammapy
         ``select_observations`` dicts (one, or a list meaning AND).
         """
-        from .selection import Criterion, from_gammapy
-
-        criterion = selection if isinstance(selection, Criterion) else from_gammapy(selection)
+        criterion = _criterion(selection)
         o, s = Observation.__table__, DataStore.__table__
         query = (
             sa.select(s.c.name, o.c.obs_id).join_from(o, s, o.c.store_id == s.c.id)
@@ -188,12 +186,8 @@ class Catalog:
         :class:`~obscat.grouping.GroupingResult` (``.labels``, ``.groups``, ``.to_table()``).
         """
         from . import grouping
-        from .selection import And, Criterion, from_gammapy
 
-        if selection is None:
-            selection = And(())
-        elif not isinstance(selection, Criterion):
-            selection = from_gammapy(selection)
+        selection = _criterion(selection)
         if method == "split":
             return grouping.split(self.engine, name, column, str(at), selection, replace=replace)
         if method == "bins":
@@ -201,6 +195,49 @@ class Catalog:
         if method == "by":
             return grouping.by(self.engine, name, column, selection, replace=replace)
         raise InputError(f"unknown grouping method {method!r} (split, bins, by)")
+
+    def cluster(
+        self,
+        name: str,
+        features: Sequence[str],
+        *,
+        feature_set: str | None = None,
+        energy_true=None,
+        position=None,
+        fixed_offset=None,
+        containment_fraction: float = 0.68,
+        selection=None,
+        n_groups: int | None = None,
+        max_distance: float | None = None,
+        inconsistent: float | None = None,
+        max_spread: dict | None = None,
+        standardize: str = "zscore",
+        method: str = "ward",
+        replace: bool = False,
+        workers: int | None = None,
+        progress=None,
+    ):
+        """Cluster the selected observations on IRF features and store the groups; see
+        :func:`obscat.grouping.cluster`.
+
+        The features come from the stored ``feature_set``, or are computed (once, then
+        reused) with ``energy_true``, ``position``/``fixed_offset`` and
+        ``containment_fraction``.  Returns a :class:`~obscat.grouping.GroupingResult`.
+        """
+        from . import grouping
+
+        selection = _criterion(selection)
+        if (feature_set is None) == (energy_true is None):
+            raise InputError("give a stored feature set or the true energy to compute one at")
+        if feature_set is None:
+            wanted = list(dict.fromkeys([*features, *(max_spread or {})]))
+            feature_set = self.compute_features(
+                energy_true, features=wanted, position=position, fixed_offset=fixed_offset,
+                containment_fraction=containment_fraction, selection=selection, workers=workers, progress=progress,
+            ).meta["feature_set"]  # fmt: skip
+        return grouping.cluster(self.engine, name, feature_set, features, selection, n_groups=n_groups,
+                                max_distance=max_distance, inconsistent=inconsistent, max_spread=max_spread,
+                                standardize=standardize, method=method, replace=replace)  # fmt: skip
 
     def observations(self, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations as an astropy Table, with each column's unit."""
@@ -256,7 +293,6 @@ class Catalog:
         from astropy import units as u
 
         from .features import DEFAULT_FEATURES, FeatureParams, compute_features, default_workers
-        from .selection import Criterion, from_gammapy
 
         try:
             energy = u.Quantity(energy_true).to_value(u.TeV)
@@ -275,8 +311,8 @@ class Catalog:
             fixed_offset_deg=offset, containment_fraction=containment_fraction,
             aeff_threshold_fraction=aeff_threshold_fraction,
         )  # fmt: skip
-        if selection is not None and not isinstance(selection, Criterion):
-            selection = from_gammapy(selection)
+        if selection is not None:
+            selection = _criterion(selection)
         name, _ = compute_features(self.engine, params, store=store, obs_ids=obs_ids, selection=selection,
                                    workers=workers or default_workers(), strict=strict, progress=progress)  # fmt: skip
         table = self.feature_table(name, obs_ids=obs_ids, store=store)
@@ -302,3 +338,11 @@ class Catalog:
         table.meta["feature_set"] = name
         return table
 
+
+def _criterion(selection):
+    """A selection criterion from one, Gammapy ``select_observations`` dicts, or None (all)."""
+    from .selection import And, Criterion, from_gammapy
+
+    if selection is None:
+        return And(())
+    return selection if isinstance(selection, Criterion) else from_gammapy(selection)

@@ -256,21 +256,41 @@ for _method in ("split", "bins", "by"):
 def group_cluster(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
-    feature_set: Annotated[str, typer.Option("--feature-set", help="Stored feature set (see `features list`).")],
     feature: Annotated[list[str], typer.Option("--feature", "-F", help="Feature to cluster on (repeatable).")],
+    feature_set: Annotated[str | None, typer.Option("--feature-set", help="Stored feature set (see `features list`).")] = None,
+    energy_true: Annotated[str | None, typer.Option("--energy-true", "-e", help='Or compute (once) the features at this true energy, e.g. "1 TeV".')] = None,
+    position: Annotated[str | None, typer.Option("--position", help='With -e: offsets from "RA DEC" (deg; "l b" with --frame galactic).')] = None,
+    offset: Annotated[float | None, typer.Option("--offset", help="With -e: one fixed offset for all observations (deg).")] = None,
+    containment: Annotated[float, typer.Option("--containment", help="With -e: containment fraction of psf-radius.")] = 0.68,
     n_groups: Annotated[int | None, typer.Option("--n-groups", "-k", help="Number of groups (fcluster maxclust).")] = None,
-    max_distance: Annotated[float | None, typer.Option("--max-distance", help="Cut the tree at this distance instead.")] = None,
+    max_distance: Annotated[float | None, typer.Option("--max-distance", help="Cut the tree at this distance (fcluster distance).")] = None,
+    inconsistent: Annotated[float | None, typer.Option("--inconsistent", help="Cut links more inconsistent than this (fcluster inconsistent).")] = None,
+    max_spread: Annotated[list[str] | None, typer.Option("--max-spread", help='FEATURE=VALUE: fewest groups keeping max-min of FEATURE within VALUE (unit optional, e.g. "psf-radius=0.01 deg"; repeatable).')] = None,
     standardize: Annotated[str, typer.Option("--standardize", help="zscore (as Gammapy), robust or none.")] = "zscore",
     method: Annotated[str, typer.Option("--method", help="Linkage: ward, single, complete or average.")] = "ward",
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="With -e: worker processes.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
+    frame: FrameOption = "icrs",
     selection=None,
 ) -> None:
-    """Cluster the selection hierarchically on stored IRF features (Gammapy's recipe)."""
-    from .grouping import cluster
-    from .output import render_grouping
+    """Cluster the selection hierarchically on IRF features (Gammapy's recipe) and store the groups."""
+    from .errors import InputError
+    from .output import progress_bar, render_grouping
 
-    result = cluster(ctx.obj.catalog.engine, name, feature_set, feature, selection, n_groups=n_groups,
-                     max_distance=max_distance, standardize=standardize, method=method, replace=replace)  # fmt: skip
+    spreads = {}
+    for item in max_spread or []:
+        feature_name, sep, value = item.partition("=")
+        if not sep or not feature_name.strip() or not value.strip():
+            raise InputError(f"--max-spread takes FEATURE=VALUE, not {item!r}")
+        spreads[feature_name.strip()] = value.strip()
+    with progress_bar() as progress:
+        result = ctx.obj.catalog.cluster(
+            name, feature, feature_set=feature_set, energy_true=energy_true,
+            position=_sky_position(position, frame) if position else None, fixed_offset=offset,
+            containment_fraction=containment, selection=selection, n_groups=n_groups, max_distance=max_distance,
+            inconsistent=inconsistent, max_spread=spreads, standardize=standardize, method=method, replace=replace,
+            workers=workers, progress=progress,
+        )  # fmt: skip
     render_grouping(result)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from ._version import __version__
 from .db import bulk_insert, connect, id_by_name, write_transaction
-from .errors import InputError
+from .errors import InputError, one_line
 from .models import DataStore, FeatureSet, Grouping, GroupMember, Observation
 from .selection import NUMERIC_COLUMNS, Criterion
 
@@ -143,6 +143,13 @@ def by(engine, name: str, column: str, selection: Criterion, *, replace: bool = 
                   replace)  # fmt: skip
 
 
+#: From this many observations on, ward and single linkage run in O(N) memory
+#: (fastcluster's ``linkage_vector``) instead of scipy's O(N²) pairwise distances.
+VECTOR_LINKAGE_MIN_N = 10_000
+#: The most memory (bytes) the pairwise distances of complete/average linkage may take.
+MAX_DISTANCE_MATRIX_BYTES = 1 << 30
+
+
 def cluster(
     engine,
     name: str,
@@ -152,28 +159,68 @@ def cluster(
     *,
     n_groups: int | None = None,
     max_distance: float | None = None,
+    inconsistent: float | None = None,
+    max_spread: Mapping[str, object] | None = None,
     standardize: str = "zscore",
     method: str = "ward",
     replace: bool = False,
 ) -> GroupingResult:
     """Hierarchical clustering of the selection on stored IRF features, as Gammapy's
     ``standard_scaler`` + ``hierarchical_clustering``: z-scores (population std),
-    Euclidean distances, ``linkage(method)``, ``fcluster`` into ``n_groups`` (maxclust)
-    or at ``max_distance``; labels ``cluster_1`` ... numbered as scipy numbers them."""
-    from scipy.cluster.hierarchy import fcluster, linkage
+    Euclidean distances, ``linkage(method)``, then ``fcluster`` into ``n_groups``
+    (maxclust), at ``max_distance`` (distance) or an ``inconsistent`` threshold.
+    Labels are ``cluster_1`` ... numbered as scipy numbers them.
 
-    from .features import feature_table
+    ``max_spread`` ({feature: tolerance}, a Quantity, a string such as ``"0.01 deg"``
+    or a number in the feature's unit) instead picks the smallest number of groups
+    whose every group keeps each named feature's range (max - min) within its tolerance.
+    """
+    from scipy.cluster.hierarchy import fcluster
 
-    if (n_groups is None) == (max_distance is None):
-        raise InputError("give --n-groups or --max-distance")
+    criteria = [c for c in (n_groups, max_distance, inconsistent, max_spread or None) if c is not None]
+    if len(criteria) != 1:
+        raise InputError("give one of --n-groups, --max-distance, --inconsistent or --max-spread")
     if method not in ("ward", "single", "complete", "average"):
         raise InputError(f"unknown linkage method {method!r} (ward, single, complete, average)")
     if standardize not in ("zscore", "robust", "none"):
         raise InputError(f"unknown standardisation {standardize!r} (zscore, robust, none)")
-    names, rows, _ = feature_table(engine, feature_set)
-    missing_features = [f for f in features if f not in names]
-    if not features or missing_features:
-        raise InputError(f"feature set {feature_set!r} has no feature {', '.join(missing_features) or '(none given)'}"
+    spread_features = list(max_spread or {})
+    loaded = list(dict.fromkeys([*features, *spread_features]))
+    ids, stores, obs_ids, matrix, units = _feature_matrix(engine, feature_set, features, loaded, selection)
+    if len(matrix) < 2:
+        raise InputError("clustering needs at least two observations")
+    if n_groups is not None and not 1 <= n_groups <= len(matrix):
+        raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
+    tree = linkage_tree(_standardized(matrix[:, : len(features)], standardize), method)
+    if n_groups is not None:
+        numbers = fcluster(tree, t=n_groups, criterion="maxclust")
+    elif max_distance is not None:
+        numbers = fcluster(tree, t=max_distance, criterion="distance")
+    elif inconsistent is not None:
+        numbers = fcluster(tree, t=inconsistent, criterion="inconsistent")
+    else:
+        tolerances = {f: _tolerance(f, v, units[f]) for f, v in max_spread.items()}
+        columns = [matrix[:, loaded.index(f)] for f in tolerances]
+        numbers = _smallest_within(tree, columns, list(tolerances.values()))
+        n_groups = int(numbers.max())
+    labels = [f"cluster_{k}" for k in numbers]
+    params = {"feature_set": feature_set, "features": list(features), "n_groups": n_groups,
+              "max_distance": max_distance, "inconsistent": inconsistent, "standardize": standardize, "method": method,
+              "max_spread": {f: [_tolerance(f, v, units[f]), units[f]] for f, v in (max_spread or {}).items()}}  # fmt: skip
+    quantities = {f: matrix[:, i] for i, f in enumerate(loaded)}
+    return _store(engine, name, "cluster", params, selection, ids, stores, obs_ids, labels, quantities, replace,
+                  feature_set=feature_set)  # fmt: skip
+
+
+def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: Sequence[str], selection: Criterion):
+    """ids, stores, OBS_IDs, the (N, len(loaded)) feature values and their units; errors name
+    features the set lacks and observations it lacks or holds NULL/NaN for."""
+    from .features import feature_table
+
+    names, rows, units = feature_table(engine, feature_set)
+    missing = [f for f in loaded if f not in names[2:]]
+    if not features or missing:
+        raise InputError(f"feature set {feature_set!r} has no feature {', '.join(missing) or '(none given)'}"
                          f" (it has: {', '.join(names[2:])})")  # fmt: skip
     ids, stores, obs_ids, _ = _values(engine, "obs_id", selection)
     by_key = {(r[0], r[1]): r for r in rows}
@@ -181,28 +228,73 @@ def cluster(
     if absent:
         raise InputError(f"feature set {feature_set!r} was not computed for {len(absent)} selected observations: "
                          f"{', '.join(absent[:10])}")  # fmt: skip
-    columns = [names.index(f) for f in features]
+    columns = [names.index(f) for f in loaded]
     matrix = np.array([[by_key[(s, o)][c] if by_key[(s, o)][c] is not None else np.nan for c in columns]
-                       for s, o in zip(stores, obs_ids)], dtype=float)  # fmt: skip
+                       for s, o in zip(stores, obs_ids)], dtype=float).reshape(len(ids), len(columns))  # fmt: skip
     bad = [f"{s}:{o}" for s, o, row in zip(stores, obs_ids, matrix) if not np.all(np.isfinite(row))]
     if bad:
         raise InputError(f"features are NULL or NaN for {len(bad)} selected observations: {', '.join(bad[:10])}")
-    if n_groups is not None and not 1 <= n_groups <= len(matrix):
-        raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
-    if len(matrix) < 2:
-        raise InputError("clustering needs at least two observations")
-    scaled = _standardized(matrix, standardize)
-    tree = linkage(scaled, method=method, metric="euclidean")
-    if n_groups is not None:
-        numbers = fcluster(tree, t=n_groups, criterion="maxclust")
-    else:
-        numbers = fcluster(tree, t=max_distance, criterion="distance")
-    labels = [f"cluster_{k}" for k in numbers]
-    params = {"feature_set": feature_set, "features": list(features), "n_groups": n_groups,
-              "max_distance": max_distance, "standardize": standardize, "method": method}  # fmt: skip
-    quantities = {f: matrix[:, i] for i, f in enumerate(features)}
-    return _store(engine, name, "cluster", params, selection, ids, stores, obs_ids, labels, quantities, replace,
-                  feature_set=feature_set)  # fmt: skip
+    return ids, stores, obs_ids, matrix, {f: units.get(f) or "" for f in loaded}
+
+
+def linkage_tree(scaled: np.ndarray, method: str) -> np.ndarray:
+    """scipy's linkage matrix; from :data:`VECTOR_LINKAGE_MIN_N` rows on, ward and single come
+    from fastcluster's memory-saving ``linkage_vector`` (same tree, O(N) memory)."""
+    n = len(scaled)
+    if n >= VECTOR_LINKAGE_MIN_N and method in ("ward", "single"):
+        import fastcluster
+
+        return fastcluster.linkage_vector(scaled, method=method)
+    needed = n * (n - 1) // 2 * 8
+    if needed > MAX_DISTANCE_MATRIX_BYTES:
+        raise InputError(f"{method} linkage of {n} observations needs {needed / 2**30:.1f} GiB of pairwise distances "
+                         f"(limit {MAX_DISTANCE_MATRIX_BYTES / 2**30:.0f} GiB): use --method ward or single, "
+                         "which run in O(N) memory, or select fewer observations")  # fmt: skip
+    from scipy.cluster.hierarchy import linkage
+
+    return linkage(scaled, method=method, metric="euclidean")
+
+
+def _tolerance(feature: str, value, unit: str) -> float:
+    """A --max-spread tolerance in the feature's stored unit."""
+    from astropy import units as u
+
+    try:
+        quantity = u.Quantity(value)
+        if quantity.unit == u.dimensionless_unscaled and unit:
+            quantity = quantity * u.Unit(unit)  # a bare number is in the feature's unit
+        tolerance = float(quantity.to_value(u.Unit(unit)))
+    except (TypeError, ValueError, u.UnitsError) as exc:
+        raise InputError(f"--max-spread {feature}={value}: {one_line(exc)} (the feature is in "
+                         f"{unit or 'no unit'})") from None  # fmt: skip
+    if not tolerance >= 0:
+        raise InputError(f"--max-spread {feature}={value}: the tolerance must be a number >= 0")
+    return tolerance
+
+
+def _smallest_within(tree: np.ndarray, columns: list[np.ndarray], tolerances: list[float]) -> np.ndarray:
+    """The cluster numbers of the smallest maxclust cut whose every group has each column's
+    range within its tolerance (cuts of one tree are nested, so a bisection finds it)."""
+    from scipy.cluster.hierarchy import fcluster
+
+    def within(k: int) -> np.ndarray | None:
+        numbers = fcluster(tree, t=k, criterion="maxclust")
+        order = np.argsort(numbers, kind="stable")
+        starts = np.flatnonzero(np.diff(numbers[order], prepend=0))
+        for column, tolerance in zip(columns, tolerances):
+            ranges = np.maximum.reduceat(column[order], starts) - np.minimum.reduceat(column[order], starts)
+            if np.any(ranges > tolerance):
+                return None
+        return numbers
+
+    lo, hi = 1, len(tree) + 1  # one group each always fits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if within(mid) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    return within(lo)
 
 
 def _standardized(matrix: np.ndarray, how: str) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -139,3 +140,103 @@ def test_clustering_reproduces_the_tutorial_labels(hess, db_url):
     too_many = CliRunner().invoke(app, ["--db", db_url, "group", "cluster", "--name", "x", "--feature-set", name,
                                         "-F", "psf-radius", "-k", "22", "--cone", "329.71693826 -30.2255 2"])  # fmt: skip
     assert too_many.stderr == "Error: --n-groups 22 must be between 1 and the 21 selected observations\n"
+
+
+@pytest.fixture
+def tutorial_features(hess):
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    table = hess.compute_features("1 TeV", position=SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg),
+                                  features=["edisp-res", "psf-radius"], selection=TUTORIAL)  # fmt: skip
+    return table
+
+
+def _scipy_labels(table, k: int) -> np.ndarray:
+    """Gammapy's recipe done by hand: z-scores, ward linkage, maxclust."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    x = np.column_stack([table["edisp-res"], table["psf-radius"]])
+    return fcluster(linkage((x - x.mean(0)) / x.std(0), "ward"), t=k, criterion="maxclust")
+
+
+def test_max_spread_picks_the_fewest_groups_within_tolerance(hess, tutorial_features, db_url):
+    name = tutorial_features.meta["feature_set"]
+    psf = np.asarray(tutorial_features["psf-radius"])
+    tolerance = 0.25 * np.ptp(psf)
+    result = hess.cluster("spread", ["edisp-res", "psf-radius"], feature_set=name, selection=TUTORIAL,
+                          max_spread={"psf-radius": f"{tolerance * 3600} arcsec"})  # fmt: skip
+    k = len(result.groups)
+
+    def worst(labels):
+        return max(np.ptp(psf[labels == g]) for g in set(labels))
+
+    assert worst(_scipy_labels(tutorial_features, k)) <= tolerance * (1 + 1e-9)  # within ...
+    assert worst(_scipy_labels(tutorial_features, k - 1)) > tolerance  # ... and one group fewer is not
+    assert all(s["psf-radius"]["max"] - s["psf-radius"]["min"] <= tolerance * (1 + 1e-9)
+               for s in result.summary.values())  # fmt: skip
+    with hess.engine.connect() as conn:
+        params = conn.execute(sa.text("SELECT params FROM grouping WHERE name = 'spread'")).scalar_one()
+    params = params if isinstance(params, dict) else json.loads(params)
+    assert params["n_groups"] == k and params["max_spread"]["psf-radius"][1] == "deg"
+    before = snapshot(db_url)
+    for spread, message in [
+        ({"psf-radius": "1 TeV"}, "--max-spread psf-radius=1 TeV: 'TeV' (energy/torque/work) and 'deg' (angle) are not convertible"),
+        ({"psf-radius": "-1"}, "--max-spread psf-radius=-1: the tolerance must be a number >= 0"),
+        ({"aeff": "1"}, f"feature set {name!r} has no feature aeff (it has: edisp-res, psf-radius)"),
+    ]:
+        with pytest.raises(InputError, match="^" + re.escape(message)):
+            hess.cluster("x", ["psf-radius"], feature_set=name, selection=TUTORIAL, max_spread=spread)
+    assert snapshot(db_url) == before
+
+
+def test_memory_saving_linkage_gives_scipys_tree(hess, tutorial_features, monkeypatch):
+    from obscat import grouping
+
+    name = tutorial_features.meta["feature_set"]
+    for method in ("ward", "single"):
+        expected = hess.cluster("a", ["edisp-res", "psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=4,
+                                method=method, replace=True).labels  # fmt: skip
+        monkeypatch.setattr(grouping, "VECTOR_LINKAGE_MIN_N", 2)
+        assert hess.cluster("a", ["edisp-res", "psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=4,
+                            method=method, replace=True).labels == expected  # fmt: skip
+        monkeypatch.undo()
+    monkeypatch.setattr(grouping, "MAX_DISTANCE_MATRIX_BYTES", 1000)
+    with pytest.raises(InputError, match=r"^complete linkage of 21 observations needs 0.0 GiB of pairwise distances"):
+        hess.cluster("c", ["psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=2, method="complete")
+
+
+def test_cluster_computes_its_feature_set_on_the_fly(hess, db_url):
+    args = ["--db", db_url, "group", "cluster", "--name", "irf", "-F", "edisp-res", "-F", "psf-radius", "-k", "2",
+            "-e", "1000 GeV", "--position", "329.71693826 -30.2255890", "--cone", "329.71693826 -30.2255 2"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    from obscat.grouping import grouping_rows
+
+    assert grouping_rows(hess.engine, "irf").groups["cluster_1"] == [33787, 33788, 33789, 33800, 33801]
+    again = CliRunner().invoke(app, [*args[:4], "--replace", *args[4:]])  # reuses the stored feature set
+    assert again.exit_code == 0, again.output
+    with hess.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM feature_set")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM feature_value")).scalar() == 42
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-k", "2", "--max-distance", "1"], "give one of --n-groups, --max-distance, --inconsistent or --max-spread"),
+        (["-k", "2", "--method", "median"], "unknown linkage method 'median'"),
+        (["-k", "2", "--standardize", "minmax"], "unknown standardisation 'minmax'"),
+        (["--max-spread", "psf-radius"], "--max-spread takes FEATURE=VALUE, not 'psf-radius'"),
+        (["-k", "2", "--where", "zen_pnt_deg > 90"], "the selection holds no observation"),
+        (["-k", "2", "--obs-id", "33787"], "clustering needs at least two observations"),
+        (["-k", "0"], "--n-groups 0 must be between 1 and the 21 selected observations"),
+    ],
+)
+def test_bad_clusterings_write_nothing(hess, tutorial_features, db_url, args, message):
+    before = snapshot(db_url)
+    base = ["--db", db_url, "group", "cluster", "--name", "x", "--feature-set", tutorial_features.meta["feature_set"],
+            "-F", "psf-radius", "--cone", "329.71693826 -30.2255 2"]  # fmt: skip
+    result = CliRunner().invoke(app, [*base, *args])
+    assert (result.exit_code, result.stderr.count("\n")) == (1, 1) and result.stderr.startswith("Error: " + message)
+    assert snapshot(db_url) == before
