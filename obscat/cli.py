@@ -314,6 +314,29 @@ def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Gr
     render(["label", "store", "obs_id"], [(label, store, obs_id) for store, obs_id, label in result.members], fmt.value)
 
 
+class ExportFormat(enum.StrEnum):
+    gadf = "gadf"
+    csv = "csv"
+    ecsv = "ecsv"
+
+
+@groups_app.command("export")
+def groups_export(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Grouping name.")],
+    target: Annotated[Path, typer.Argument(help="gadf: a new (or empty) directory; csv/ecsv: a new file.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="gadf: a GADF data store per group (obs and HDU index pointing at the original files); csv/ecsv: one table of members.")] = ExportFormat.gadf,
+) -> None:
+    """Export a grouping: a GADF data store per group for Gammapy, or a member table."""
+    from .group_export import export_gadf, export_table
+
+    if fmt is ExportFormat.gadf:
+        for directory in export_gadf(ctx.obj.catalog.engine, name, target):
+            typer.echo(directory)
+    else:
+        typer.echo(export_table(ctx.obj.catalog.engine, name, target, fmt.value))
+
+
 @groups_app.command("delete")
 def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Grouping name.")]) -> None:
     """Delete a stored grouping."""
@@ -331,6 +354,37 @@ def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(help="C
 
     rename(ctx.obj.catalog.engine, old, new)
     typer.echo(f"renamed grouping {old!r} to {new!r}")
+
+
+class PlotKind(enum.StrEnum):
+    scatter = "scatter"
+    sky = "sky"
+    dendrogram = "dendrogram"
+
+
+@app.command()
+def plot(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Grouping name.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Image file; the extension sets the format (png, pdf, svg).")],
+    kind: Annotated[PlotKind, typer.Option("--kind", help="scatter of --y against --x, sky map of pointings, or dendrogram of a clustering.")] = PlotKind.scatter,
+    x: Annotated[str | None, typer.Option("--x", help="scatter: observation column or feature, e.g. zen_pnt_deg or psf-radius.")] = None,
+    y: Annotated[str | None, typer.Option("--y", help="scatter: observation column or feature.")] = None,
+    feature_set: Annotated[str | None, typer.Option("--feature-set", help="Feature set of --x/--y features [default: the clustering's].")] = None,
+) -> None:
+    """Plot a stored grouping, coloured by label (needs the plot extra: matplotlib)."""
+    from . import plot as plots
+
+    engine = ctx.obj.catalog.engine
+    if kind is PlotKind.scatter:
+        if x is None or y is None:
+            raise typer.BadParameter("a scatter plot needs --x and --y", param_hint="--x/--y")
+        fig = plots.scatter(engine, name, x, y, feature_set=feature_set)
+    elif kind is PlotKind.sky:
+        fig = plots.sky_map(engine, name)
+    else:
+        fig = plots.dendrogram(engine, name)
+    typer.echo(f"wrote {plots.save(fig, output)}")
 
 
 @app.command()

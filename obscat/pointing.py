@@ -33,7 +33,8 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
     from astropy import units as u
     from astropy.coordinates import AltAz, EarthLocation, SkyCoord
     from astropy.time import Time
-    from astropy.utils import iers
+
+    from .iers_cache import earth_orientation
 
     o, h, f = Observation.__table__, Hdu.__table__, HduFile.__table__
     query = (
@@ -66,7 +67,7 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         stops = Time([Time(r, format="mjd", scale=s) + b * u.s for r, s, b in zip(ref, scale, stop)])
         tmid = starts + 0.5 * (stops - starts)
         site = EarthLocation(lon=np.array(lon) * u.deg, lat=np.array(lat) * u.deg, height=np.array(height) * u.m)
-        with iers.conf.set_temp("auto_download", False):  # no network: astropy's bundled tables
+        with earth_orientation():  # no network: astropy's bundled tables
             altaz = SkyCoord(np.array(ra) * u.deg, np.array(dec) * u.deg, frame="icrs").transform_to(
                 AltAz(obstime=tmid, location=site))
         alt, az = altaz.alt.deg, altaz.az.deg

@@ -45,7 +45,7 @@ def test_parity_with_gammapy_at_the_tutorial_position(hess):
 
 
 def test_parity_with_gammapy_at_offset_zero_for_all_105(hess):
-    table = hess.compute_features(1 * u.TeV, store="hess", workers=1)  # Gammapy's default features
+    table = hess.compute_features(1 * u.TeV, store="hess", workers=2)  # in a process pool; Gammapy's default features
     _assert_parity(table, "offset0")
     # position=None is the pointing: the same as a fixed offset of 0 deg
     again = hess.compute_features("1e6 MeV", fixed_offset=0 * u.deg, store="hess")

@@ -140,3 +140,21 @@ def test_labels_become_safe_directory_names(hess, tmp_path):
     assert export_gadf(hess.engine, "z", tmp_path / "out") == [tmp_path / "out" / ".._up",
                                                                 tmp_path / "out" / "zenith_[0,20)_a_b"]  # fmt: skip
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".._up", "grouping.json", "zenith_[0,20)_a_b"]
+
+
+def test_groups_export_command(hess, db_url, tmp_path):
+    from typer.testing import CliRunner
+
+    from obscat.cli import app
+
+    hess.group("z", "split", "zen_pnt_deg", selection=TUTORIAL)
+    runner = CliRunner()
+    result = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "gadf")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [str(tmp_path / "gadf" / "high_zenith"), str(tmp_path / "gadf" / "low_zenith")]
+    assert sorted(DataStore.from_dir(tmp_path / "gadf" / "low_zenith").obs_table["OBS_ID"]) == hess.group(
+        "z", "split", "zen_pnt_deg", selection=TUTORIAL, replace=True).groups["low_zenith"]  # fmt: skip
+    table = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "z.ecsv"), "-f", "ecsv"])
+    assert table.exit_code == 0 and len(Table.read(tmp_path / "z.ecsv")) == 21
+    again = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "gadf")])
+    assert (again.exit_code, again.stderr) == (1, f"Error: {tmp_path / 'gadf'}: exists and is not an empty directory\n")

@@ -191,16 +191,19 @@ def test_max_spread_picks_the_fewest_groups_within_tolerance(hess, tutorial_feat
 
 
 def test_memory_saving_linkage_gives_scipys_tree(hess, tutorial_features, monkeypatch):
+    """fastcluster's linkage_vector (ward, single) against scipy's linkage, as Gammapy calls it."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
     from obscat import grouping
 
     name = tutorial_features.meta["feature_set"]
+    x = np.column_stack([tutorial_features["edisp-res"], tutorial_features["psf-radius"]])
     for method in ("ward", "single"):
-        expected = hess.cluster("a", ["edisp-res", "psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=4,
+        for k in (2, 3, 5, 8):
+            ours = hess.cluster("a", ["edisp-res", "psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=k,
                                 method=method, replace=True).labels  # fmt: skip
-        monkeypatch.setattr(grouping, "VECTOR_LINKAGE_MIN_N", 2)
-        assert hess.cluster("a", ["edisp-res", "psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=4,
-                            method=method, replace=True).labels == expected  # fmt: skip
-        monkeypatch.undo()
+            scipy_labels = fcluster(linkage((x - x.mean(0)) / x.std(0), method), t=k, criterion="maxclust")
+            assert ours == [f"cluster_{n}" for n in scipy_labels], (method, k)
     monkeypatch.setattr(grouping, "MAX_DISTANCE_MATRIX_BYTES", 1000)
     with pytest.raises(InputError, match=r"^complete linkage of 21 observations needs 0.0 GiB of pairwise distances"):
         hess.cluster("c", ["psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=2, method="complete")
@@ -240,3 +243,23 @@ def test_bad_clusterings_write_nothing(hess, tutorial_features, db_url, args, me
     result = CliRunner().invoke(app, [*base, *args])
     assert (result.exit_code, result.stderr.count("\n")) == (1, 1) and result.stderr.startswith("Error: " + message)
     assert snapshot(db_url) == before
+
+
+def test_cached_earth_orientation_gives_gammapys_zenith(hess, hess_dir, tmp_path, monkeypatch):
+    """The pickled IERS table (second run) gives exactly what astropy's own parse (first run) gives."""
+    from obscat.pointing import compute_pointing
+
+    monkeypatch.setenv("OBSCAT_CACHE_DIR", str(tmp_path / "cache"))
+    runs = []
+    for _ in range(2):
+        compute_pointing(hess.engine, TUTORIAL)
+        table = hess.observations(columns=["obs_id", "zen_tmid_deg"])
+        runs.append(table[~np.ma.getmaskarray(table["zen_tmid_deg"])])
+    assert len(list((tmp_path / "cache").glob("iers-*.pickle"))) == 1
+    np.testing.assert_array_equal(runs[0]["zen_tmid_deg"], runs[1]["zen_tmid_deg"])
+    from gammapy.data import DataStore  # Gammapy's get_pointing_altaz(tmid), the reference
+
+    store = DataStore.from_dir(hess_dir)
+    for obs_id, zen in zip(runs[1]["obs_id"], runs[1]["zen_tmid_deg"]):
+        obs = store.obs(int(obs_id))
+        assert float(zen) == pytest.approx(obs.get_pointing_altaz(obs.tmid).zen.deg, abs=1e-9, rel=0), obs_id
