@@ -533,7 +533,7 @@ def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help
 def demo(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Option("--dir", help="Where the sample data store and the demo database go.")] = Path("obscat-demo"),
-    n_obs: Annotated[int, typer.Option("--n-obs", min=1, help="Observations in the sample store.")] = 60,
+    n_obs: Annotated[int, typer.Option("--n-obs", min=1, help="Observations in the sample store.")] = 180,
 ) -> None:
     """Run obscat end to end on a built-in synthetic data store (no download)."""
     from .demo import run_demo

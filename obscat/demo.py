@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
 import typer
 
 from .catalog import Catalog
-from .grouping import cluster
+from .group_export import export_gadf
 from .models import DataStore, Observation
 from .output import progress_bar, render, render_grouping
 from .pointing import compute_pointing
@@ -17,7 +19,7 @@ from .selection import And, Cone, Store
 __all__ = ["run_demo"]
 
 
-def run_demo(directory: Path, *, n_obs: int = 60, url: str | None = None) -> None:
+def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> None:
     """Write a synthetic GADF store into ``directory``, ingest it and query it.
 
     The catalogue is ``url`` if given, else ``directory/obscat.db``.
@@ -83,9 +85,35 @@ def run_demo(directory: Path, *, n_obs: int = 60, url: str | None = None) -> Non
                                   replace=True))  # fmt: skip
 
         _step("9. two clusters of similar IRFs (obscat group cluster)")
-        render_grouping(cluster(cat.engine, "demo-irf", table.meta["feature_set"], ["edisp-res", "psf-radius"], cone,
-                                n_groups=2, replace=True))  # fmt: skip
+        render_grouping(cat.cluster("demo-irf", ["edisp-res", "psf-radius"], feature_set=table.meta["feature_set"],
+                                    selection=cone, n_groups=2, replace=True))  # fmt: skip
+
+        _step("10. the groups as GADF data stores Gammapy opens (obscat groups export)")
+        export = directory / "export"
+        shutil.rmtree(export, ignore_errors=True)
+        for group in export_gadf(cat.engine, "demo-irf", export):
+            typer.echo(f"   {group}")
+
+        _step("11. plots (obscat plot)")
+        _plots(cat.engine, directory)
     typer.echo(f"\nQuery it yourself: obscat --db {url} groups list")
+
+
+def _plots(engine, directory: Path) -> None:
+    """The tutorial's two figures, the sky map and the dendrogram, if matplotlib is installed."""
+    if importlib.util.find_spec("matplotlib") is None:
+        typer.echo("   (matplotlib is not installed: pip install 'obscat[plot]' for the figures)")
+        return
+    from . import plot
+
+    figures = {
+        "zenith-muoneff.png": lambda: plot.scatter(engine, "demo-zenith", "zen_tmid_deg", "muoneff"),
+        "irf-clusters.png": lambda: plot.scatter(engine, "demo-irf", "psf-radius", "edisp-res"),
+        "sky.png": lambda: plot.sky_map(engine, "demo-irf"),
+        "dendrogram.png": lambda: plot.dendrogram(engine, "demo-irf"),
+    }
+    for name, figure in figures.items():
+        typer.echo(f"   {plot.save(figure(), directory / name)}")
 
 
 def _step(text: str) -> None:

@@ -188,7 +188,7 @@ def cluster(
         raise InputError("clustering needs at least two observations")
     if n_groups is not None and not 1 <= n_groups <= len(matrix):
         raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
-    tree = linkage_tree(_standardized(matrix[:, : len(features)], standardize), method)
+    tree = linkage_tree(standardized(matrix[:, : len(features)], standardize), method)
     if n_groups is not None:
         numbers = fcluster(tree, t=n_groups, criterion="maxclust")
     elif max_distance is not None:
@@ -304,7 +304,9 @@ def _smallest_within(tree: np.ndarray, columns: list[np.ndarray], tolerances: li
     return within(lo)
 
 
-def _standardized(matrix: np.ndarray, how: str) -> np.ndarray:
+def standardized(matrix: np.ndarray, how: str) -> np.ndarray:
+    """Columns as z-scores (population std, as Gammapy's standard_scaler), robust
+    (median, interquartile range) or unchanged (``"none"``)."""
     if how == "none":
         return matrix
     if how == "zscore":  # numpy's default population std, as Gammapy's standard_scaler

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .grouping import MemberValues, linkage_tree, member_values
+from .grouping import MemberValues, linkage_tree, member_values, standardized
 
 __all__ = ["scatter", "sky_map", "dendrogram", "save"]
 
@@ -90,8 +90,6 @@ def dendrogram(engine, name: str):
     a link has its group's colour when every observation below it is in that group."""
     from scipy.cluster import hierarchy
 
-    from .grouping import _standardized
-
     probe = member_values(engine, name, [])
     if probe.method != "cluster":
         raise InputError(f"grouping {name!r} is a {probe.method}, not a clustering: no dendrogram")
@@ -100,7 +98,7 @@ def dendrogram(engine, name: str):
     matrix = np.column_stack([data.values[f] for f in features])
     if not np.isfinite(matrix).all():
         raise InputError(f"the feature set of grouping {name!r} no longer holds every member's features")
-    tree = linkage_tree(_standardized(matrix, probe.params["standardize"]), probe.params["method"])
+    tree = linkage_tree(standardized(matrix, probe.params["standardize"]), probe.params["method"])
     colours = _colours(data.labels)
     below = list(data.labels)  # label of each node when all its leaves share one, else None
     for a, b, *_ in tree:
