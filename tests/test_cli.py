@@ -141,3 +141,29 @@ def test_cold_start_imports_no_astropy_numpy_scipy(tmp_path):
     assert result.stdout.splitlines()[-1] == "['alembic']"  # alembic only to create the new file
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "[]"  # an existing catalogue needs none of them
+
+
+def test_demo_runs_the_whole_workflow(db_url, tmp_path):
+    """`obscat demo`: every step prints, the groupings are stored, Gammapy-ready exports and four figures written."""
+    from gammapy.data import DataStore
+
+    result = run("--db", db_url, "demo", "--dir", str(tmp_path), "--n-obs", "90")
+    assert result.exit_code == 0, result.output
+    steps = re.findall(r"^(\d+)\. ", result.stdout, flags=re.M)
+    assert steps == [str(i) for i in range(1, 12)]
+    with Catalog(db_url) as cat:
+        assert [s.n_obs for s in cat.stores()] == [90]
+        groups = {g: _members(cat, g) for g in ("demo-zenith", "demo-irf")}
+    assert sorted(groups["demo-zenith"]) == sorted(groups["demo-irf"])  # both group the same cone selection
+    exported = sorted(p.name for p in (tmp_path / "export").iterdir())
+    assert exported == ["cluster_1", "cluster_2", "grouping.json"]
+    opened = DataStore.from_dir(tmp_path / "export" / "cluster_1")
+    assert sorted(opened.obs_table["OBS_ID"]) == sorted(o for o, label in groups["demo-irf"].items() if label == "cluster_1")
+    for name in ("zenith-muoneff.png", "irf-clusters.png", "sky.png", "dendrogram.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name
+
+
+def _members(cat, name: str) -> dict[int, str]:
+    from obscat.grouping import grouping_rows
+
+    return {obs_id: label for _, obs_id, label in grouping_rows(cat.engine, name).members}
