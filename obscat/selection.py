@@ -294,6 +294,8 @@ def _node(node: ast.AST, text: str) -> Criterion:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         inner = _node(node.operand, text)
         return And((inner,), inverted=True)
+    if isinstance(node, ast.Call):
+        return _call(node, text)
     if isinstance(node, ast.Compare):
         left, parts = node.left, []
         for op, right in zip(node.ops, node.comparators):
@@ -301,6 +303,39 @@ def _node(node: ast.AST, text: str) -> Criterion:
             left = right
         return parts[0] if len(parts) == 1 else And(tuple(parts))
     raise InputError(f"malformed --where {text!r}: {_describe(node, text)} is not allowed")
+
+
+#: --where functions: name -> (argument kinds, criterion); "n" a number, "s" a quoted string,
+#: "t" either (a time: MJD or ISO), "?" starts the optional ones.
+_CALLS = {
+    "cone": ("nnn?s", lambda lon, lat, r, frame="icrs": Cone(lon, lat, r, frame=frame)),
+    "time": ("tt", lambda start, stop: TimeRange.from_times(start, stop)),
+    "object": ("s", ObjectName),
+    "store": ("s", Store),
+}
+
+
+def _call(node: ast.Call, text: str) -> Criterion:
+    """``cone(LON, LAT, R[, "galactic"])``, ``time("ISO or MJD", "...")``, ``object("pks*")``,
+    ``store("hess")``: the other criteria inside --where, so that they can be OR-ed."""
+    name = node.func.id if isinstance(node.func, ast.Name) else None
+    if name not in _CALLS or node.keywords:
+        raise InputError(f"malformed --where {text!r}: {_describe(node, text)} is not allowed "
+                         f"(functions: {', '.join(f'{n}()' for n in _CALLS)})")  # fmt: skip
+    kinds, make = _CALLS[name]
+    required = kinds.split("?")[0]
+    if not len(required) <= len(node.args) <= len(kinds.replace("?", "")):
+        raise InputError(f"malformed --where {text!r}: {name}() takes {len(required)}"
+                         f"{'' if '?' not in kinds else f' or {len(kinds) - 1}'} arguments")  # fmt: skip
+    args = []
+    for kind, arg in zip(kinds.replace("?", ""), node.args):
+        if kind == "n" or (kind == "t" and not (isinstance(arg, ast.Constant) and isinstance(arg.value, str))):
+            args.append(_number(arg, text))
+        elif isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            args.append(arg.value)
+        else:
+            raise InputError(f"malformed --where {text!r}: {_describe(arg, text)} is not a quoted string")
+    return make(*args)
 
 
 def _compare(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criterion:

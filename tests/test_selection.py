@@ -109,6 +109,21 @@ def test_where_language(hess, index):
         index["OBS_ID"][((index["ZEN_PNT"] >= 20) & (index["ZEN_PNT"] < 40)) | (index["N_TELS"] == 3)])  # fmt: skip
 
 
+def test_where_functions_or_any_criteria(hess, index):
+    """cone(), time(), object(), store() inside --where: selections OR-ed, each as its own criterion."""
+    pks, crab = Cone(329.71693826, -30.2255, 2.0), Cone(83.63, 22.01, 1.5)
+    either = ids(hess, parse_where("cone(329.71693826, -30.2255, 2) or cone(83.63, 22.01, 1.5)"))
+    assert either == sorted(ids(hess, pks) + ids(hess, crab)) and len(either) > 21
+    galactic = ids(hess, parse_where("cone(320.33, -1.19, 2, 'galactic') or object('crab*')"))
+    gc, crab_named = ids(hess, Cone(320.33, -1.19, 2, frame="galactic")), ids(hess, ObjectName("crab*"))
+    assert gc and crab_named and galactic == sorted(set(gc) | set(crab_named))
+    window = "time('2004-12-01', 53400.5) and store('hess') and zen_pnt_deg < 50"
+    assert len(ids(hess, parse_where(window))) == 8
+    assert ids(hess, parse_where(window)) == ids(hess, And((TimeRange.from_times("2004-12-01", 53400.5), Store("hess"),
+                                                           parse_where("zen_pnt_deg < 50"))))  # fmt: skip
+    assert hess.select(parse_where("store('x'' OR 1=1 --')")) == []  # a string is a bound value
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -119,6 +134,12 @@ def test_where_language(hess, index):
         ("__import__('os').system('x') < 1", "is not a column"),
         ("zen_pnt_deg < 1e999", "1e999 is not a finite number"),
         ("zen_pnt_deg in (1, 2)", "operator In is not allowed"),
+        ("__import__('os')", "__import__('os') is not allowed (functions: cone(), time(), object(), store())"),
+        ("cone(1, 2)", "cone() takes 3 or 4 arguments"),
+        ("cone(1, 2, 3, 'fk5')", "unknown frame 'fk5' (icrs or galactic)"),
+        ("object(1)", "1 is not a quoted string"),
+        ("cone(lon=1, lat=2, radius=3)", "is not allowed"),
+        ("time('yesterday', 2)", "bad time 'yesterday'"),
     ],
 )
 def test_where_rejects_everything_else(text, message):
