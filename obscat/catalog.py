@@ -233,7 +233,8 @@ class Catalog:
             wanted = list(dict.fromkeys([*features, *(max_spread or {})]))
             feature_set = self.compute_features(
                 energy_true, features=wanted, position=position, fixed_offset=fixed_offset,
-                containment_fraction=containment_fraction, selection=selection, workers=workers, progress=progress,
+                containment_fraction=containment_fraction, selection=selection, workers=workers, missing_only=True,
+                progress=progress,
             ).meta["feature_set"]  # fmt: skip
         return grouping.cluster(self.engine, name, feature_set, features, selection, n_groups=n_groups,
                                 max_distance=max_distance, inconsistent=inconsistent, max_spread=max_spread,
@@ -281,6 +282,7 @@ class Catalog:
         selection=None,
         workers: int | None = None,
         strict: bool = False,
+        missing_only: bool = False,
         progress=None,
     ) -> Table:
         """Compute (or recompute) and store IRF features; return them as an astropy Table.
@@ -289,6 +291,7 @@ class Catalog:
         ``position`` a SkyCoord (any frame); ``fixed_offset`` an angle
         Quantity. The table has ``store``, ``obs_id`` and one column per
         feature with its unit; ``table.meta["feature_set"]`` names the set.
+        ``missing_only`` computes only observations the set does not hold yet.
         """
         from astropy import units as u
 
@@ -314,7 +317,8 @@ class Catalog:
         if selection is not None:
             selection = _criterion(selection)
         name, _ = compute_features(self.engine, params, store=store, obs_ids=obs_ids, selection=selection,
-                                   workers=workers or default_workers(), strict=strict, progress=progress)  # fmt: skip
+                                   workers=workers or default_workers(), strict=strict, missing_only=missing_only,
+                                   progress=progress)  # fmt: skip
         table = self.feature_table(name, obs_ids=obs_ids, store=store)
         if selection is not None:
             keep = set(self.select(selection))

@@ -126,16 +126,25 @@ def compute_features(
     selection=None,
     workers: int = 1,
     strict: bool = False,
+    missing_only: bool = False,
     progress: Progress | None = None,
 ) -> tuple[str, int]:
     """Compute and store a feature set for the selected observations.
 
-    Returns ``(set name, number of observations)``.  A feature that cannot
+    Returns ``(set name, number of observations computed)``.  A feature that cannot
     be computed for an observation (no such HDU, offset outside the IRF, a
     damaged HDU ...) is stored as NULL with the reason; with ``strict`` it is
-    an error and nothing is written.
+    an error and nothing is written.  ``missing_only`` leaves observations the
+    set already holds as they are.
     """
     tasks = _select(engine, params, store, obs_ids, selection)
+    if missing_only:
+        done = _computed(engine, params)
+        tasks = [t for t in tasks if t.observation_id not in done]
+        if not tasks and done:
+            with connect(engine) as conn:
+                return conn.execute(sa.select(FeatureSet.__table__.c.name).where(
+                    FeatureSet.__table__.c.params_sha256 == params.sha256)).scalar_one(), 0  # fmt: skip
     rows = _evaluate_all(tasks, params, workers, progress)
     if strict:
         bad = next((r for r in rows if r[4] is not None), None)
@@ -152,6 +161,18 @@ def compute_features(
         bulk_insert(conn, values, ["feature_set_id", "observation_id", "feature", "value", "unit", "null_reason",
                                    "offset_deg"], ((set_id, *row) for row in rows))  # fmt: skip
     return name, len(tasks)
+
+
+def _computed(engine: Engine, params: FeatureParams) -> set[int]:
+    """Observation ids for which the set of ``params`` holds every feature (NULL or not)."""
+    fs, v = FeatureSet.__table__, FeatureValue.__table__
+    query = (
+        sa.select(v.c.observation_id).join_from(v, fs, fs.c.id == v.c.feature_set_id)
+        .where(fs.c.params_sha256 == params.sha256).group_by(v.c.observation_id)
+        .having(sa.func.count() == len(params.features))
+    )  # fmt: skip
+    with connect(engine) as conn:
+        return set(conn.execute(query).scalars())
 
 
 def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None,

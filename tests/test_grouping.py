@@ -209,7 +209,7 @@ def test_memory_saving_linkage_gives_scipys_tree(hess, tutorial_features, monkey
         hess.cluster("c", ["psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=2, method="complete")
 
 
-def test_cluster_computes_its_feature_set_on_the_fly(hess, db_url):
+def test_cluster_computes_its_feature_set_on_the_fly(hess, db_url, monkeypatch):
     args = ["--db", db_url, "group", "cluster", "--name", "irf", "-F", "edisp-res", "-F", "psf-radius", "-k", "2",
             "-e", "1000 GeV", "--position", "329.71693826 -30.2255890", "--cone", "329.71693826 -30.2255 2"]  # fmt: skip
     result = CliRunner().invoke(app, args)
@@ -217,11 +217,24 @@ def test_cluster_computes_its_feature_set_on_the_fly(hess, db_url):
     from obscat.grouping import grouping_rows
 
     assert grouping_rows(hess.engine, "irf").groups["cluster_1"] == [33787, 33788, 33789, 33800, 33801]
+    with hess.engine.connect() as conn:
+        computed = conn.execute(sa.text("SELECT created_at FROM feature_set")).scalar_one()
+    from obscat import features
+
+    calls = []
+    real = features._evaluate_all
+    monkeypatch.setattr(features, "_evaluate_all", lambda tasks, *a: calls.append(len(tasks)) or real(tasks, *a))
     again = CliRunner().invoke(app, [*args[:4], "--replace", *args[4:]])  # reuses the stored feature set
     assert again.exit_code == 0, again.output
+    wider = CliRunner().invoke(app, [*args[:4], "--replace", *args[4:-2], "--where",
+                                     "cone(329.71693826, -30.2255, 2) or obs_id == 23523"])  # fmt: skip
+    assert wider.exit_code == 0, wider.output
+    assert calls == [1]  # the second run computed nothing; the wider cone only its one new observation
+    with hess.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM feature_value")).scalar() == 44
+        assert conn.execute(sa.text("SELECT created_at FROM feature_set")).scalar_one() >= computed
     with hess.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM feature_set")).scalar() == 1
-        assert conn.execute(sa.text("SELECT count(*) FROM feature_value")).scalar() == 42
 
 
 @pytest.mark.parametrize(
