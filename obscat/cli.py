@@ -388,6 +388,38 @@ def plot(
 
 
 @app.command()
+def sql(
+    ctx: typer.Context,
+    statement: Annotated[str, typer.Argument(help='One query, e.g. "SELECT obs_id FROM observation WHERE zen_pnt_deg < :z".')],
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE bound to :NAME (repeatable; numbers stay numbers).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="Print at most this many rows.")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run one read-only SQL query (SELECT/WITH/VALUES/TABLE/EXPLAIN) over the catalogue."""
+    from .errors import InputError
+    from .output import render
+    from .sql import run_query
+
+    params = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise InputError(f"--param takes NAME=VALUE with NAME a plain name, not {item!r}")
+        params[key] = _typed(value)
+    names, rows = run_query(ctx.obj.url, statement, params, limit)
+    render(names, rows, fmt.value)
+
+
+def _typed(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@app.command()
 @with_selection
 def pointing(
     ctx: typer.Context,
@@ -569,6 +601,16 @@ def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="
     """Downgrade the database schema."""
     _alembic(ctx, "downgrade", revision)
     typer.echo(f"database downgraded to {revision}")
+
+
+@db_app.command("grant-readonly")
+def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
+    """Let a PostgreSQL role read, and only read, the catalogue (tables, views, future tables)."""
+    from .db import display_url, grant_read_only
+
+    engine = ctx.obj.catalog.engine
+    created = grant_read_only(engine, role)
+    typer.echo(f"{'created' if created else 'updated'} role {role!r}: read-only access to {display_url(engine.url)}")
 
 
 @db_app.command()

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InternalError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 
 from .config import resolve_url
 from .errors import DatabaseError, SchemaVersionError, one_line
@@ -27,6 +36,7 @@ __all__ = [
     "schema_revision",
     "ensure_schema",
     "alembic_config",
+    "grant_read_only",
 ]
 
 #: How long a SQLite writer waits for another writer's lock before failing.
@@ -44,12 +54,16 @@ def display_url(url: str | URL) -> str:
         return str(url)
 
 
-def create_engine(url: str | None = None) -> Engine:
+def create_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
     """Create an engine for ``url`` (see :func:`obscat.config.resolve_url`).
 
     SQLite connections enforce foreign keys, use WAL and wait up to
     ``BUSY_TIMEOUT_S`` for locks; transactions that write take the lock at
     ``BEGIN IMMEDIATE`` (see :func:`write_transaction`).
+
+    ``read_only`` connections cannot write whatever they run: SQLite opens the
+    (existing) file read-only with ``query_only`` on; PostgreSQL sessions start
+    every transaction ``READ ONLY``.
     """
     text = resolve_url(url)
     try:
@@ -63,14 +77,37 @@ def create_engine(url: str | None = None) -> Engine:
             "use sqlite:///FILE or postgresql://USER@HOST/DB"
         )
     try:
-        if backend == "sqlite":
+        if backend == "sqlite" and read_only:
+            engine = _read_only_sqlite(sa_url)
+        elif backend == "sqlite":
             engine = sa.create_engine(sa_url, connect_args={"timeout": BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
+        elif read_only:  # added to any options the URL carries (e.g. -csearch_path=...)
+            options = f"{sa_url.query.get('options', '')} -c default_transaction_read_only=on".strip()
+            engine = sa.create_engine(sa_url.update_query_dict({"options": options}), pool_pre_ping=True)
         else:
             engine = sa.create_engine(sa_url, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"no driver for {display_url(sa_url)!r}: {exc}") from None
     return engine
+
+
+def _read_only_sqlite(sa_url: URL) -> Engine:
+    """The database file opened with ``mode=ro``: no write, and no new file, can happen."""
+    import sqlite3
+
+    path = sa_url.database or ""
+    if not path or path == ":memory:" or not Path(path).is_file():
+        raise DatabaseError(f"no SQLite catalogue at {path or '(no file)'!r}")
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+
+    def connect_read_only():
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        conn.execute("PRAGMA query_only = ON")
+        _math_functions(conn)
+        return conn
+
+    return sa.create_engine("sqlite://", creator=connect_read_only)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -137,9 +174,19 @@ def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connect
                 yield conn
         except OperationalError as exc:
             raise DatabaseError(f"database write failed: {one_line(exc.orig)}") from None
+        except (InternalError, ProgrammingError) as exc:
+            if not _is_refused_write(exc):
+                raise
+            raise DatabaseError(f"database write refused: {one_line(exc.orig)} (is this a read-only role "
+                                "or a read-only database?)") from None  # fmt: skip
         finally:
             if unchecked:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+
+
+def _is_refused_write(exc: DBAPIError) -> bool:
+    """A write the server refused: read-only transaction (25006) or no privilege (42501)."""
+    return getattr(exc.orig, "sqlstate", None) in ("25006", "42501")
 
 
 def delete_cascade(conn: Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> None:
@@ -269,6 +316,52 @@ def ensure_schema(engine: Engine) -> None:
         f"database schema revision {revision!r} is newer than this obscat knows "
         f"(its newest is {SCHEMA_REVISION}): upgrade obscat"
     )
+
+
+#: PostgreSQL role names grant_read_only accepts (an identifier is SQL text, never a bound value).
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def grant_read_only(engine: Engine, role: str) -> bool:
+    """Make ``role`` (created with LOGIN if missing) able to read, and only read, the
+    catalogue's schema on PostgreSQL; returns whether the role was created.
+
+    The role gets CONNECT on the database, USAGE on the schema, SELECT on its tables
+    and views (now and, by default privileges, later ones) and read-only transactions
+    by default. An existing role with more than that (superuser, role/database creation,
+    or any write privilege on the schema's tables) is refused rather than left half-read-only.
+    """
+    from .errors import InputError
+
+    if engine.dialect.name != "postgresql":
+        raise DatabaseError("grant-readonly needs PostgreSQL; a SQLite catalogue is protected by its file "
+                            "permissions (and `obscat sql` always opens it read-only)")  # fmt: skip
+    if not _ROLE_NAME.fullmatch(role):
+        raise InputError(f"role name {role!r}: use 1-63 lower-case letters, digits and _, not starting with a digit")
+    with write_transaction(engine) as conn:
+        quote = conn.dialect.identifier_preparer.quote_identifier
+        schema, database = conn.execute(sa.text("SELECT current_schema(), current_database()")).one()
+        found = conn.execute(sa.text("SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles "
+                                     "WHERE rolname = :role"), {"role": role}).first()  # fmt: skip
+        if found is not None:
+            writable = conn.execute(sa.text(
+                "SELECT string_agg(DISTINCT tablename, ', ') FROM pg_tables WHERE schemaname = :schema AND "
+                "(has_table_privilege(:role, format('%I.%I', schemaname, tablename), 'INSERT,UPDATE,DELETE,TRUNCATE'))"
+            ), {"role": role, "schema": schema}).scalar()  # fmt: skip
+            if found[0] or writable:
+                what = "is a superuser or may create roles/databases" if found[0] else f"may write to {writable}"
+                raise InputError(f"role {role!r} exists and {what}: choose a new role name for read-only access")
+        else:
+            conn.exec_driver_sql(f"CREATE ROLE {quote(role)} LOGIN")
+        for statement in (
+            f"GRANT CONNECT ON DATABASE {quote(database)} TO {quote(role)}",
+            f"GRANT USAGE ON SCHEMA {quote(schema)} TO {quote(role)}",
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA {quote(schema)} TO {quote(role)}",
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {quote(schema)} GRANT SELECT ON TABLES TO {quote(role)}",
+            f"ALTER ROLE {quote(role)} SET default_transaction_read_only = on",
+        ):
+            conn.exec_driver_sql(statement)
+    return found is None
 
 
 def alembic_config(conn: Connection | None = None):
