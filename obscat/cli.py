@@ -616,17 +616,18 @@ def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(help=
 @db_app.command()
 def current(ctx: typer.Context) -> None:
     """Show the database's schema revision."""
-    from .db import connect, create_engine, schema_revision
+    from .db import archived_tables, connect, create_engine, schema_revision
     from .models import SCHEMA_REVISION
 
     engine = create_engine(ctx.obj.url)
     try:
         with connect(engine) as conn:
-            revision = schema_revision(conn)
+            revision, archives = schema_revision(conn), archived_tables(conn)
     finally:
         engine.dispose()
     state = "head" if revision == SCHEMA_REVISION else f"obscat's head is {SCHEMA_REVISION}"
-    typer.echo(f"{revision or 'base (empty database)'} ({state})")
+    base = f"base ({len(archives)} archived tables: `obscat db upgrade` restores them)" if archives else "base (empty database)"
+    typer.echo(f"{revision or base} ({state})")
 
 
 @db_app.command()

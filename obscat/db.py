@@ -37,6 +37,8 @@ __all__ = [
     "ensure_schema",
     "alembic_config",
     "grant_read_only",
+    "ARCHIVE_PREFIX",
+    "archived_tables",
 ]
 
 #: How long a SQLite writer waits for another writer's lock before failing.
@@ -276,7 +278,7 @@ def bulk_update(conn: Connection, table: sa.Table, columns: list[str], key: str,
 
 def schema_revision(conn: Connection) -> str | None:
     """The Alembic revision stamped in the database, or None if there is none."""
-    tables = sa.inspect(conn).get_table_names()
+    tables = [t for t in sa.inspect(conn).get_table_names() if not t.startswith(ARCHIVE_PREFIX)]
     if "alembic_version" not in tables:
         if tables:
             raise DatabaseError(
@@ -285,6 +287,15 @@ def schema_revision(conn: Connection) -> str | None:
             )
         return None
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+#: Tables where a downgrade keeps the rows it drops (see obscat.migration_archive).
+ARCHIVE_PREFIX = "obscat_archive_"
+
+
+def archived_tables(conn: Connection) -> list[str]:
+    """The archive tables a downgrade left, waiting for the upgrade that restores them."""
+    return [t for t in sa.inspect(conn).get_table_names() if t.startswith(ARCHIVE_PREFIX)]
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -296,6 +307,7 @@ def ensure_schema(engine: Engine) -> None:
     with connect(engine) as conn:
         try:
             revision = schema_revision(conn)
+            archives = archived_tables(conn) if revision is None else []
         except SQLAlchemyError as exc:
             raise DatabaseError(
                 f"cannot read database {display_url(engine.url)!r}: {one_line(exc)}"
@@ -304,6 +316,9 @@ def ensure_schema(engine: Engine) -> None:
         if revision == SCHEMA_REVISION:
             return
         if revision is None:
+            if archives:
+                raise SchemaVersionError("database was downgraded to base and keeps its data in obscat_archive_* "
+                                         "tables: run `obscat db upgrade` to restore it")  # fmt: skip
             _create_at_head(conn)
             return
     known = {script.revision for script in _script_directory().walk_revisions()}

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from obscat.migration_archive import archive, restore
+
 revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -149,9 +151,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_hdu_observation_id'), ['observation_id'], unique=False)
 
     op.execute(HDU_LOCATION_VIEW)
+    for table in TABLES:  # rows an earlier downgrade archived, parents first
+        restore(table)
+
+
+TABLES = ("data_store", "hdu_file", "observation", "hdu")
 
 
 def downgrade() -> None:
+    for table in TABLES:
+        archive(table)
     op.execute("DROP VIEW hdu_location")
     with op.batch_alter_table('hdu', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_hdu_observation_id'))

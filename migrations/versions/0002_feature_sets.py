@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from obscat.migration_archive import archive, restore
+
 revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -54,10 +56,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('feature_value', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_feature_value_observation_id'), ['observation_id'], unique=False)
-
+    restore("feature_set")
+    restore("feature_value")
 
 
 def downgrade() -> None:
+    archive("feature_set")
+    archive("feature_value")
     with op.batch_alter_table('feature_value', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feature_value_observation_id'))
 

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from obscat.migration_archive import archive, restore
+
 revision: str = '0003'
 down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
@@ -47,10 +49,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('group_member', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_group_member_observation_id'), ['observation_id'], unique=False)
-
+    restore("grouping")
+    restore("group_member")
 
 
 def downgrade() -> None:
+    archive("grouping")
+    archive("group_member")
     with op.batch_alter_table('group_member', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_group_member_observation_id'))
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from obscat.migration_archive import archive, restore
+
 revision: str = '0004'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
@@ -25,7 +27,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('zen_tmid_deg', sa.Double(), nullable=True))
         batch_op.add_column(sa.Column('alt_tmid_deg', sa.Double(), nullable=True))
         batch_op.add_column(sa.Column('az_tmid_deg', sa.Double(), nullable=True))
+    restore("observation", key="id", suffix="_0004")
 
+
+COLUMNS = ("id", "tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg")
 
 
 # SQLite rebuilds the table to drop columns, and will not rename a table a view uses:
@@ -44,6 +49,7 @@ JOIN hdu_file f ON f.id = h.file_id
 
 
 def downgrade() -> None:
+    archive("observation", COLUMNS, suffix="_0004")
     op.execute("DROP VIEW hdu_location")
     with op.batch_alter_table('observation', schema=None) as batch_op:
         batch_op.drop_column('az_tmid_deg')
