@@ -145,6 +145,9 @@ def by(engine, name: str, column: str, selection: Criterion, *, replace: bool = 
 
 #: The most memory (bytes) the pairwise distances of complete/average linkage may take.
 MAX_DISTANCE_MATRIX_BYTES = 1 << 30
+#: The most observations one clustering takes: ward/single linkage needs O(N) memory but
+#: O(N²) time (100,000 take about 50 s here, 200,000 about 4 min).
+MAX_CLUSTER_OBS = 200_000
 
 
 def cluster(
@@ -186,6 +189,9 @@ def cluster(
     ids, stores, obs_ids, matrix, units = _feature_matrix(engine, feature_set, features, loaded, selection)
     if len(matrix) < 2:
         raise InputError("clustering needs at least two observations")
+    if len(matrix) > MAX_CLUSTER_OBS:
+        raise InputError(f"{len(matrix)} selected observations: one clustering takes at most {MAX_CLUSTER_OBS} "
+                         "(its time grows as N²); select fewer, e.g. per season or zenith band")  # fmt: skip
     if n_groups is not None and not 1 <= n_groups <= len(matrix):
         raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
     tree = linkage_tree(standardized(matrix[:, : len(features)], standardize), method)
@@ -222,24 +228,29 @@ def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: S
         if not features or missing:
             raise InputError(f"feature set {feature_set!r} has no feature {', '.join(missing) or '(none given)'}"
                              f" (it has: {', '.join(sorted(units))})")  # fmt: skip
-        rows = conn.execute(sa.select(v.c.observation_id, v.c.feature, v.c.value).where(
+        rows = conn.execute(sa.select(v.c.observation_id, v.c.feature, v.c.value, v.c.null_reason).where(
             v.c.feature_set_id == set_id, v.c.feature.in_(loaded),
             v.c.observation_id.in_(sa.select(o.c.id).where(selection.clause())))).all()  # fmt: skip
     row_of, column_of = {i: k for k, i in enumerate(ids)}, {f: k for k, f in enumerate(loaded)}
     matrix = np.full((len(ids), len(loaded)), np.nan)
     present = np.zeros(matrix.shape, bool)
-    for observation_id, feature, value in rows:
+    reasons: dict[int, str] = {}  # row -> why its first NULL feature is NULL (the file, HDU and column)
+    for observation_id, feature, value, null_reason in rows:
         k, c = row_of[observation_id], column_of[feature]
         present[k, c] = True
         if value is not None:
             matrix[k, c] = value
+        elif null_reason:
+            reasons.setdefault(k, f"{feature}: {null_reason}")
     absent = [f"{stores[k]}:{obs_ids[k]}" for k in np.flatnonzero(~present.all(axis=1))]
     if absent:
         raise InputError(f"feature set {feature_set!r} was not computed for {len(absent)} selected observations: "
                          f"{', '.join(absent[:10])}")  # fmt: skip
-    bad = [f"{stores[k]}:{obs_ids[k]}" for k in np.flatnonzero(~np.isfinite(matrix).all(axis=1))]
+    rows_bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    bad = [f"{stores[k]}:{obs_ids[k]}" for k in rows_bad]
     if bad:
-        raise InputError(f"features are NULL or NaN for {len(bad)} selected observations: {', '.join(bad[:10])}")
+        why = next((f" ({stores[k]}:{obs_ids[k]} {reasons[k]})" for k in rows_bad if k in reasons), "")
+        raise InputError(f"features are NULL or NaN for {len(bad)} selected observations: {', '.join(bad[:10])}{why}")
     return ids, stores, obs_ids, matrix, {f: units[f] or "" for f in loaded}
 
 

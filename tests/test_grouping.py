@@ -204,6 +204,10 @@ def test_memory_saving_linkage_gives_scipys_tree(hess, tutorial_features, monkey
                                 method=method, replace=True).labels  # fmt: skip
             scipy_labels = fcluster(linkage((x - x.mean(0)) / x.std(0), method), t=k, criterion="maxclust")
             assert ours == [f"cluster_{n}" for n in scipy_labels], (method, k)
+    monkeypatch.setattr(grouping, "MAX_CLUSTER_OBS", 20)
+    with pytest.raises(InputError, match=r"^21 selected observations: one clustering takes at most 20 \(its time"):
+        hess.cluster("c", ["psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=2)
+    monkeypatch.undo()
     monkeypatch.setattr(grouping, "MAX_DISTANCE_MATRIX_BYTES", 1000)
     with pytest.raises(InputError, match=r"^complete linkage of 21 observations needs 0.0 GiB of pairwise distances"):
         hess.cluster("c", ["psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=2, method="complete")
