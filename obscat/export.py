@@ -13,13 +13,16 @@ from .models import Base
 __all__ = ["column_unit", "to_table", "to_csv", "to_json"]
 
 
+def _schema_column(name: str):
+    """The first schema column of that name, or None."""
+    return next((table.c[name] for table in Base.metadata.sorted_tables if name in table.c), None)
+
+
 def column_unit(name: str) -> str | None:
     """The storage unit of a schema column name (first table that has it)."""
-    for table in Base.metadata.sorted_tables:
-        if name in table.c:
-            unit = table.c[name].info.get("unit")
-            return None if unit is None else (unit or "")
-    return None
+    column = _schema_column(name)
+    unit = None if column is None else column.info.get("unit")
+    return None if unit is None else (unit or "")
 
 
 def to_table(names: Sequence[str], rows: Sequence[Sequence[Any]]):
@@ -34,6 +37,10 @@ def to_table(names: Sequence[str], rows: Sequence[Sequence[Any]]):
         unit = column_unit(name)
         if isinstance(next((v for v in values if v is not None), None), dict):
             data = np.array([json.dumps(v) if v is not None else "" for v in values])
+        elif all(mask) and values:  # no value to tell the type: the schema's
+            column = _schema_column(name)
+            kind = column.type.python_type if column is not None else float
+            data = np.zeros(len(values), dtype=kind if kind in (int, float, bool) else str)
         elif any(mask):
             fill = next((v for v in values if v is not None), 0)
             data = np.array([fill if v is None else v for v in values])

@@ -120,7 +120,7 @@ def export_table(engine: Engine, name: str, path: Path, fmt: str) -> Path:
         if fmt == "csv":
             tmp.write_text(to_csv(names, rows))
         else:
-            table = _typed(to_table(names, rows))
+            table = to_table(names, rows)
             table.meta.update(_description(grouping, None))
             table.write(tmp, format="ascii.ecsv")
         os.replace(tmp, path)
@@ -128,19 +128,6 @@ def export_table(engine: Engine, name: str, path: Path, fmt: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
-
-
-def _typed(table):
-    """The table with its all-NULL observation columns given their schema type
-    (``to_table`` cannot tell it from values it has none of)."""
-    from astropy.table import MaskedColumn
-
-    for name in table.colnames:
-        column = table[name]
-        if name in OBSERVATION_COLUMNS and isinstance(column, MaskedColumn) and column.mask.all():
-            dtype = Observation.__table__.c[name].type.python_type
-            table[name] = MaskedColumn(np.zeros(len(column), dtype=dtype), mask=True, unit=column.unit)
-    return table
 
 
 def _check_target(directory: Path) -> None:
