@@ -280,6 +280,8 @@ def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object
         table = tables.get(name.upper())
         if table is None:
             out[(path, name)] = InputError(f"{where}: no such binary table HDU in the file")
+        elif isinstance(table, FitsError):
+            out[(path, name)] = InputError(f"{where}: {table}")
         elif hdu_class == "events":
             out[(path, name)] = table.header
         else:
@@ -341,8 +343,10 @@ def _offset(task: _Task, params: FeatureParams, cache: dict, loaded: dict) -> tu
         return None, str(header)
     try:
         ra, dec = float(header["RA_PNT"]), float(header["DEC_PNT"])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, TypeError):
         return None, f"{path} [{name}]: no RA_PNT/DEC_PNT in the header"
+    if not (math.isfinite(ra) and math.isfinite(dec) and -90 <= dec <= 90):
+        return None, f"{path} [{name}]: header RA_PNT/DEC_PNT = {ra:g}, {dec:g} is not a sky position"
     offset = _separation_deg(params.position, (ra, dec))
     limits = [loaded[t][0].axis("offset").nodes[-1] for t in ("psf", "edisp") if loaded[t][0] is not None]
     return (min(offset, *limits) if limits else offset), None

@@ -10,6 +10,8 @@ tables onto numpy structured arrays (big-endian, as stored).  Variable-length
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,9 @@ from ._gzip import gzip
 __all__ = ["FitsError", "Table", "read_tables"]
 
 _BLOCK = 2880
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}  # fmt: skip
+_MAX_CARDS = 100_000  # 8 MB of header: far more than any IRF or events HDU has
 _TYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "A": "S"}
 
 
@@ -35,26 +40,43 @@ class FitsError(ValueError):
     """The file is not the FITS the reader expects."""
 
 
-def read_tables(path: str, names: set[str]) -> dict[str, Table]:
-    """The binary tables named (EXTNAME, case-insensitive) in ``names`` found in ``path``."""
+def read_tables(path: str, names: set[str]) -> dict[str, Table | FitsError]:
+    """The binary tables named (EXTNAME, case-insensitive) in ``names`` found in ``path``.
+
+    A damaged file raises :class:`FitsError` (or OSError, or a gzip error); a wanted
+    table whose header cannot be mapped onto an array is returned as a :class:`FitsError`
+    instead, so that the file's other tables can still be used.
+    """
     wanted = {n.upper() for n in names}
     found: dict[str, Table] = {}
+    mode = os.stat(path).st_mode  # a missing file or a link loop raises OSError here
+    if not stat.S_ISREG(mode):  # a FIFO would block forever, /dev/zero never ends
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise FitsError(f"{kind}, not a regular file: not read")
     with open(path, "rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
     with (gzip.open(path, "rb") if gz else open(path, "rb")) as stream:
         first = True
         while len(found) < len(wanted):
-            cards = _read_header(stream)
+            cards = _read_header(stream, first)
             if cards is None:
+                if first:
+                    raise FitsError("empty file (0 bytes)")
                 break
             header = _parse(cards)
-            size = _data_size(header)
             name = str(header.get("EXTNAME", "")).strip().upper()
-            if not first and header.get("XTENSION", "").strip() == "BINTABLE" and name in wanted:
-                raw_data = stream.read(size)
+            try:
+                size = _data_size(header)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise FitsError(f"HDU {name or '(no EXTNAME)'}: malformed header ({_describe(exc)})") from None
+            if not first and str(header.get("XTENSION", "")).strip() == "BINTABLE" and name in wanted:
+                raw_data = _read_exact(stream, size)
                 if len(raw_data) < size:
                     raise FitsError(f"HDU {name} is truncated")
-                found[name] = _table(header, raw_data)
+                try:
+                    found[name] = _table(header, raw_data)
+                except (KeyError, ValueError, TypeError, OverflowError, MemoryError) as exc:
+                    found[name] = FitsError(f"malformed table header ({_describe(exc)})")
                 stream.read(-size % _BLOCK)
             else:
                 _skip(stream, size + (-size % _BLOCK))
@@ -62,20 +84,44 @@ def read_tables(path: str, names: set[str]) -> dict[str, Table]:
     return found
 
 
-def _read_header(stream) -> list[str] | None:
+def _read_header(stream, first: bool) -> list[str] | None:
     cards: list[str] = []
     while True:
         block = stream.read(_BLOCK)
         if not block:
             return None if not cards else _truncated()
+        if not cards and not block.startswith(b"SIMPLE  =" if first else b"XTENSION="):
+            if first:
+                raise FitsError("not a FITS file")
+            if not block.strip(b"\x00 "):
+                return None  # zero padding after the last HDU: the end of the file
+            raise FitsError("no FITS header where the next HDU should start")
         if len(block) < _BLOCK:
             _truncated()
+        if len(cards) >= _MAX_CARDS:
+            raise FitsError(f"a header of more than {_MAX_CARDS} cards: no END card")
         text = block.decode("ascii", "replace")
         for i in range(0, _BLOCK, 80):
             card = text[i:i + 80]
             if card.startswith("END") and card[3:].strip() == "":
                 return cards + [card]
             cards.append(card)
+
+
+def _read_exact(stream, n: int) -> bytes:
+    """Up to ``n`` bytes, read in pieces: a header claiming a petabyte of data allocates only what is there."""
+    parts, left = [], n
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 24))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"no keyword {exc}" if isinstance(exc, KeyError) else (str(exc) or type(exc).__name__)
 
 
 def _truncated():
@@ -114,7 +160,10 @@ def _data_size(header: dict) -> int:
         return 0
     count = 1
     for i in range(1, naxis + 1):
-        count *= int(header[f"NAXIS{i}"])
+        length = int(header[f"NAXIS{i}"])
+        if length < 0:
+            raise ValueError(f"NAXIS{i} = {length} is negative")
+        count *= length
     return abs(int(header.get("BITPIX", 8))) // 8 * int(header.get("GCOUNT", 1)) * (int(header.get("PCOUNT", 0)) + count)
 
 

@@ -9,10 +9,12 @@ counted from 1, as in FITS viewers).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,6 +40,10 @@ __all__ = [
     "check_hdu_index",
     "factorize",
     "text_codes",
+    "check_regular_file",
+    "is_regular_file",
+    "dtype_text",
+    "MAX_PATH_BYTES",
 ]
 
 HDU_TYPES = ("events", "gti", "aeff", "edisp", "psf", "bkg", "rad_max", "pointing")
@@ -46,6 +52,9 @@ HDU_CLASSES = (
     "psf_king", "bkg_2d", "bkg_3d", "rad_max_2d", "psf_map", "edisp_map", "edisp_kernel_map",
 )  # fmt: skip
 HDU_INDEX_COLUMNS = ("OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME")
+#: Longest resolved file path stored: PostgreSQL's unique index on (store, path) holds at most
+#: about 2.7 kB per entry, and no real file system path comes near this.
+MAX_PATH_BYTES = 2048
 
 # Header keywords that describe the table layout rather than the data store.
 _STRUCTURAL = ("XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS", "EXTNAME")
@@ -60,6 +69,7 @@ class IndexTable:
     path: Path
     header: fits.Header
     table: Table | None
+    warnings: list[str] = field(default_factory=list)  # accepted oddities, reported by ingest
 
     @property
     def n_rows(self) -> int:
@@ -119,7 +129,7 @@ def find_index_files(path: Path) -> tuple[Path, Path]:
     found = []
     for stem in ("obs-index", "hdu-index"):
         candidates = [path / f"{stem}.fits.gz", path / f"{stem}.fits"]
-        existing = [c for c in candidates if c.exists()]
+        existing = [c for c in candidates if os.path.lexists(c)]  # a broken link is named below, not skipped
         if not existing:
             raise InputError(f"{path}: no {stem}.fits.gz or {stem}.fits in this directory")
         found.append(existing[0])
@@ -128,7 +138,12 @@ def find_index_files(path: Path) -> tuple[Path, Path]:
 
 @contextlib.contextmanager
 def _open_file(path: Path) -> Iterator[BinaryIO]:
-    """The file opened for binary reading; failures to open it are InputError."""
+    """The file opened for binary reading; failures to open it are InputError.
+
+    Only regular files are opened: a FIFO would block forever and a device
+    (``/dev/zero``) never ends.
+    """
+    check_regular_file(path)
     try:
         stream = open(path, "rb")  # closed by the with below
     except FileNotFoundError:
@@ -139,6 +154,37 @@ def _open_file(path: Path) -> Iterator[BinaryIO]:
         raise InputError(f"{path}: cannot read file ({exc.strerror})") from None
     with stream:
         yield stream
+
+
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))  # fmt: skip
+
+
+def check_regular_file(path: str | os.PathLike) -> None:
+    """Raise InputError unless ``path`` is (a symbolic link to) a regular file, naming what it is instead."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(f"{path}: broken symbolic link (to {os.readlink(path)})") from None
+        raise InputError(f"{path}: file not found") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: symbolic link loop") from None
+        raise InputError(f"{path}: cannot read file ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a directory, not a FITS file")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+        raise InputError(f"{path}: {kind}, not a regular file: not read")
+
+
+def is_regular_file(path: str) -> bool:
+    """Whether ``path`` is (a symbolic link to) a regular file; never raises, never blocks."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):  # missing, a loop, a name too long, an embedded NUL ...
+        return False
 
 
 def file_sha256(path: Path) -> str:
@@ -152,8 +198,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_index(path: Path) -> IndexTable:
-    """Read the first binary table of a (possibly gzipped) FITS index file.
+def read_index(path: Path, extname: str | None = None) -> IndexTable:
+    """Read the binary table ``extname`` of a (possibly gzipped) FITS index file: else
+    its only binary table, or the first of several (with a warning).
 
     The file is decompressed as it is read, straight into the table's arrays.
     """
@@ -164,24 +211,40 @@ def read_index(path: Path) -> IndexTable:
     except (*GZIP_ERRORS, OSError) as exc:
         raise InputError(f"{path}: truncated or corrupt gzip data ({exc})") from None
     if head != b"SIMPLE  =":
-        raise InputError(f"{path}: not a FITS file")
+        raise InputError(f"{path}: empty file (0 bytes)" if not head else f"{path}: not a FITS file")
+    notes = []
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # not thread-safe: only to silence, never to record
             warnings.simplefilter("ignore")  # unit strings are checked column by column later
             with opener(path, "rb") as stream, fits.open(stream, character_as_bytes=True) as hdul:
-                hdu = next((h for h in hdul if isinstance(h, fits.BinTableHDU)), None)
-                if hdu is None:
+                tables = [h for h in hdul if isinstance(h, fits.BinTableHDU)]
+                if not tables:
                     raise InputError(_no_table(path, opener))
+                hdu = next((h for h in tables if h.name.strip().upper() == extname), tables[0])
+                if extname is not None and hdu.name.strip().upper() != extname and len(tables) > 1:
+                    # one table is the index whatever its name (MAGIC's HDU index is called OBS_INDEX)
+                    notes.append(f"{path}: none of its {len(tables)} binary tables is named {extname}: read the "
+                                 f"first, {hdu.name.strip()!r}")  # fmt: skip
                 table = Table.read(hdu, mask_invalid=False, character_as_bytes=True)
                 header = hdu.header
+                where = hdu.fileinfo()
+            with opener(path, "rb") as stream:  # astropy replaced non-ASCII header bytes by '?': say so
+                stream.seek(where["hdrLoc"])
+                if max(stream.read(where["datLoc"] - where["hdrLoc"]), default=0) > 127:
+                    notes.append(f"{path}: non-ASCII bytes in the header were replaced by '?'")
     except InputError:
         raise
     except GZIP_ERRORS as exc:
         raise InputError(f"{path}: truncated or corrupt gzip data ({exc})") from None
     except Exception as exc:  # astropy raises many kinds for damaged files
         raise InputError(f"{path}: unreadable FITS table ({one_line(exc)})") from None
-    table.rename_columns(table.colnames, [name.upper().strip() for name in table.colnames])
-    return IndexTable(path=path, header=header, table=table)
+    names = [name.upper().strip() for name in table.colnames]
+    if len(set(names)) < len(names):
+        first = next(k for k, name in enumerate(names) if names.index(name) < k)
+        raise InputError(f"{path}: columns {table.colnames[names.index(names[first])]!r} and "
+                         f"{table.colnames[first]!r} have the same name")  # fmt: skip
+    table.rename_columns(table.colnames, names)
+    return IndexTable(path=path, header=header, table=table, warnings=notes)
 
 
 def _opener(path: Path):
@@ -269,19 +332,25 @@ def resolve_file_paths(index: IndexTable) -> tuple[np.ndarray, list[str]]:
     """
     base = index.header.get("BASE_DIR")
     base_dir = os.path.expandvars(str(base).strip()) if base else str(index.path.parent)
-    base_dir = os.path.abspath(base_dir)
+    base_dir = os.path.realpath(base_dir)  # "..", resolved lexically below, must climb the real directory
     dirs, dir_codes = text_codes(index, "FILE_DIR")
     names, name_codes = text_codes(index, "FILE_NAME")
     pairs, inverse = np.unique(dir_codes * len(names) + name_codes, return_inverse=True)
-    paths = []
+    paths: dict[str, int] = {}  # two spellings of one directory ("data", "./data") are one file
+    code = np.empty(len(pairs), dtype=np.int64)
     for k, pair in enumerate(pairs.tolist()):
         file_dir, file_name = dirs[pair // len(names)].strip(), names[pair % len(names)].strip()
         if not file_name:
             row = int(np.flatnonzero(inverse == k)[0])
             raise InputError(f"{index.path}: row {row + 1}: empty FILE_NAME")
         joined = os.path.join(base_dir, os.path.expandvars(file_dir), os.path.expandvars(file_name))
-        paths.append(os.path.normpath(joined))
-    return inverse, paths
+        path = os.path.normpath(joined)
+        if len(path.encode()) > MAX_PATH_BYTES:
+            row = int(np.flatnonzero(inverse == k)[0])
+            raise InputError(f"{index.path}: row {row + 1}: FILE_DIR/FILE_NAME make a path of {len(path.encode())} "
+                             f"bytes, longer than the {MAX_PATH_BYTES} obscat stores")  # fmt: skip
+        code[k] = paths.setdefault(path, len(paths))
+    return code[inverse.reshape(-1)], list(paths)
 
 
 def text_codes(index: IndexTable, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -293,7 +362,7 @@ def text_codes(index: IndexTable, name: str) -> tuple[np.ndarray, np.ndarray]:
     """
     column = index.table[name]
     if column.dtype.kind not in "SU":
-        raise InputError(f"{index.path}: column {name} holds {column.dtype} values, expected text")
+        raise InputError(f"{index.path}: column {name} holds {dtype_text(column.dtype)}, expected text")
     if column.ndim != 1:
         raise InputError(f"{index.path}: column {name} has shape {column.shape[1:]} per row, expected one string")
     data = np.asarray(column)
@@ -304,6 +373,7 @@ def text_codes(index: IndexTable, name: str) -> tuple[np.ndarray, np.ndarray]:
     decoded = np.empty(len(uniques), dtype=object)
     for k, value in enumerate(uniques.tolist()):
         if isinstance(value, bytes):
+            value = value.split(b"\x00", 1)[0]  # FITS: an ASCII NUL ends the string, what follows is undefined
             try:
                 value = value.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -311,8 +381,19 @@ def text_codes(index: IndexTable, name: str) -> tuple[np.ndarray, np.ndarray]:
                 raise InputError(
                     f"{index.path}: row {row + 1}: column {name} is not valid UTF-8 ({exc.reason})"
                 ) from None
+        else:
+            value = value.split("\x00", 1)[0]
         decoded[k] = value
     return decoded, inverse.reshape(-1)
+
+
+def dtype_text(dtype: np.dtype) -> str:
+    """A column's type in words: ``text (32 characters)``, ``64-bit floats`` ..."""
+    kind, bits = dtype.kind, dtype.itemsize * 8
+    if kind in "SU":
+        return f"text ({dtype.itemsize // (4 if kind == 'U' else 1)} characters)"
+    words = {"f": "floats", "i": "integers", "u": "unsigned integers", "c": "complex numbers"}
+    return f"{bits}-bit {words[kind]}" if kind in words else ("booleans" if kind == "b" else f"{dtype} values")
 
 
 def factorize(data: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:

@@ -70,16 +70,19 @@ def _values(engine: Engine, column: str, selection: Criterion) -> tuple[list[int
         raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
     o, s = Observation.__table__, DataStore.__table__
     query = (
-        sa.select(o.c.id, s.c.name, o.c.obs_id, o.c[column]).join_from(o, s, o.c.store_id == s.c.id)
+        sa.select(o.c.id, s.c.name, o.c.obs_id, o.c[column], s.c.obs_index_path).join_from(o, s, o.c.store_id == s.c.id)
         .where(selection.clause()).order_by(s.c.name, o.c.obs_id)
     )  # fmt: skip
     with connect(engine) as conn:
         rows = conn.execute(query).all()
     if not rows:
         raise InputError("the selection holds no observation")
-    missing = [f"{r[1]}:{r[2]}" for r in rows if r[3] is None or not math.isfinite(r[3])]
+    missing = [r for r in rows if r[3] is None or not math.isfinite(r[3])]
     if missing:
-        raise InputError(f"{column} is NULL for {len(missing)} selected observations: {', '.join(missing[:10])}")
+        gadf_name = o.c[column].info.get("gadf")  # where the value came from, if it came from the obs index
+        source = f" ({gadf_name} is absent or NaN in {missing[0][4]})" if gadf_name else ""
+        raise InputError(f"{column} is NULL for {len(missing)} selected observations: "
+                         f"{', '.join(f'{r[1]}:{r[2]}' for r in missing[:10])}{source}")  # fmt: skip
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], np.array([r[3] for r in rows], float)
 
 
@@ -234,14 +237,14 @@ def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: S
     row_of, column_of = {i: k for k, i in enumerate(ids)}, {f: k for k, f in enumerate(loaded)}
     matrix = np.full((len(ids), len(loaded)), np.nan)
     present = np.zeros(matrix.shape, bool)
-    reasons: dict[int, str] = {}  # row -> why its first NULL feature is NULL (the file, HDU and column)
+    reasons: dict[int, dict[int, str]] = {}  # row -> feature column -> why it is NULL (names file, HDU, column)
     for observation_id, feature, value, null_reason in rows:
         k, c = row_of[observation_id], column_of[feature]
         present[k, c] = True
         if value is not None:
             matrix[k, c] = value
         elif null_reason:
-            reasons.setdefault(k, f"{feature}: {null_reason}")
+            reasons.setdefault(k, {})[c] = f"{feature}: {null_reason}"
     absent = [f"{stores[k]}:{obs_ids[k]}" for k in np.flatnonzero(~present.all(axis=1))]
     if absent:
         raise InputError(f"feature set {feature_set!r} was not computed for {len(absent)} selected observations: "
@@ -249,7 +252,7 @@ def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: S
     rows_bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
     bad = [f"{stores[k]}:{obs_ids[k]}" for k in rows_bad]
     if bad:
-        why = next((f" ({stores[k]}:{obs_ids[k]} {reasons[k]})" for k in rows_bad if k in reasons), "")
+        why = next((f" ({stores[k]}:{obs_ids[k]} {reasons[k][min(reasons[k])]})" for k in rows_bad if k in reasons), "")
         raise InputError(f"features are NULL or NaN for {len(bad)} selected observations: {', '.join(bad[:10])}{why}")
     return ids, stores, obs_ids, matrix, {f: units[f] or "" for f in loaded}
 

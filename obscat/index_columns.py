@@ -9,7 +9,6 @@ file paths resolved.  Nothing here touches the database.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ def observation_columns(index: gadf.IndexTable) -> dict[str, Any]:
         raise InputError(f"{index.path}: the observation index has no rows")
     timeunit = str(index.header.get("TIMEUNIT", "s")).strip() or "s"
     columns: dict[str, Any] = {}
+    unitless = []
     for gadf_name, column in gadf_columns().items():
         if column.name in columns and columns[column.name] is not None:
             continue  # filled from an earlier spelling
@@ -50,8 +50,14 @@ def observation_columns(index: gadf.IndexTable) -> dict[str, Any]:
             columns.setdefault(column.name, None)
             continue
         default_unit = timeunit if gadf_name in _TIME_COLUMNS else None
+        source = index.table[gadf_name]
+        if (column.info.get("unit") and source.unit is None and source.dtype.kind in "biuf"
+                and not (default_unit and "TIMEUNIT" in index.header)):  # fmt: skip
+            unitless.append(f"{gadf_name} (taken as {default_unit or column.info['unit']})")
         columns[column.name] = _convert(index, gadf_name, column, default_unit)
         index.table.remove_column(gadf_name)  # converted: free it as we go
+    if unitless:
+        index.warnings.append(f"{index.path}: no unit (TUNIT) on column {', '.join(unitless)}")
 
     obs_id = columns["obs_id"]
     _check_unique(index, obs_id)
@@ -70,11 +76,11 @@ def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit:
     if python_type is str:
         uniques, inverse = gadf.text_codes(index, name)  # also validates the UTF-8
         data = np.asarray(source)
-        if data.dtype.kind == "S" and len(uniques) > len(data) // 8:
+        if data.dtype.kind == "S" and len(uniques) > len(data) // 8 and not _embedded_nul(data):
             return np.char.strip(data)  # mostly distinct (dates): bytes take a quarter of the memory
         return np.array([v.strip() for v in uniques], dtype=object)[inverse]
     if source.dtype.kind not in "biuf":
-        raise InputError(f"{index.path}: column {name} holds {source.dtype} values, expected numbers")
+        raise InputError(f"{index.path}: column {name} holds {gadf.dtype_text(source.dtype)}, expected numbers")
     if source.ndim != 1:
         raise InputError(f"{index.path}: column {name} has shape {source.shape[1:]} per row, expected a scalar")
     values = np.array(source, dtype=float)
@@ -99,12 +105,28 @@ def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit:
         if np.any(values[finite] != np.round(values[finite])):
             row = int(np.flatnonzero(finite & (values != np.round(values)))[0])
             raise InputError(f"{index.path}: row {row + 1}: column {name} value {values[row]!r} is not an integer")
+        bits = 64 if isinstance(column.type, sa.BigInteger) else 32
+        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        exact = np.asarray(source) if source.dtype.kind in "iu" else values
+        outside = ((exact < lo) | (exact > hi)) & finite
+        if np.any(outside):
+            row = int(np.flatnonzero(outside)[0])
+            raise InputError(f"{index.path}: row {row + 1}: column {name} value {exact[row]} is outside the "
+                             f"{bits}-bit integers obscat stores it in")  # fmt: skip
         if not np.all(finite):
             out = np.empty(len(values), dtype=object)
             out[finite] = values[finite].astype(np.int64)
             return out
         return np.asarray(source).astype(np.int64) if source.dtype.kind in "biu" else values.astype(np.int64)
     return values
+
+
+def _embedded_nul(data: np.ndarray) -> bool:
+    """Whether a fixed-width bytes column has a NUL before another byte (numpy drops only trailing NULs)."""
+    if data.dtype.itemsize < 2 or data.ndim != 1:
+        return False
+    nonzero = np.ascontiguousarray(data).view(np.uint8).reshape(len(data), -1) != 0
+    return bool(np.any(~nonzero[:, :-1] & nonzero[:, 1:]))
 
 
 def _parse_unit(unit: u.UnitBase) -> u.UnitBase:
@@ -144,6 +166,27 @@ def _check_finite(index: gadf.IndexTable, obs_id: np.ndarray, columns: dict[str,
     if np.any(bad):
         row = int(np.flatnonzero(bad)[0])
         raise InputError(f"{index.path}: row {row + 1} (OBS_ID {obs_id[row]}): TSTOP is before TSTART")
+    # NaN in an optional column means "not given" (stored as NULL); infinity or an impossible
+    # value means a broken writer, and is refused
+    for gadf_name, column in gadf_columns().items():
+        values = columns.get(column.name)
+        if values is None or values.dtype.kind != "f" or (gadf_name not in _RANGES and column.name in _CHECKED):
+            continue
+        lo, hi, unit = _RANGES.get(gadf_name, (-np.inf, np.inf, ""))
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(values) | (values < lo) | (values > hi)
+        if np.any(bad):
+            row = int(np.flatnonzero(bad)[0])
+            what = f"is {values[row]}" if np.isinf(values[row]) else f"{values[row]} {unit} is outside [{lo:g}, {hi:g}]"
+            raise InputError(f"{index.path}: row {row + 1} (OBS_ID {obs_id[row]}): {gadf_name} {what}")
+
+
+#: Physical ranges (in storage units) of optional obs-index columns; values outside are refused.
+_RANGES = {
+    "DEC_OBJ": (-90.0, 90.0, "deg"), "GLAT_PNT": (-90.0, 90.0, "deg"), "ALT_PNT": (-90.0, 90.0, "deg"),
+    "ZEN_PNT": (0.0, 180.0, "deg"), "ONTIME": (0.0, np.inf, "s"), "LIVETIME": (0.0, np.inf, "s"),
+}  # fmt: skip
+_CHECKED = ("ra_pnt_deg", "dec_pnt_deg", "tstart_s", "tstop_s")  # finite and checked above
 
 
 class ExtraJson:
@@ -216,7 +259,7 @@ class HduColumns:
 
 
 def read_hdu_index(path: Path) -> tuple[gadf.IndexTable, HduColumns]:
-    index = gadf.read_index(path)
+    index = gadf.read_index(path, "HDU_INDEX")
     return index, hdu_columns(index)
 
 
@@ -231,15 +274,22 @@ def hdu_columns(index: gadf.IndexTable) -> HduColumns:
     hdu_type, hdu_class = gadf.check_hdu_index(index)
     source_ids = index.table["OBS_ID"]
     if source_ids.dtype.kind not in "iu":
-        raise InputError(f"{index.path}: column OBS_ID holds {source_ids.dtype} values, expected integers")
+        raise InputError(f"{index.path}: column OBS_ID holds {gadf.dtype_text(source_ids.dtype)}, expected integers")
     hdu_obs = np.asarray(source_ids, dtype=np.int64)
     names, name_codes = gadf.text_codes(index, "HDU_NAME")
     size = None
     if "SIZE" in index.table.colnames:
         column = index.table["SIZE"]
         if column.dtype.kind not in "iu" or column.ndim != 1:
-            raise InputError(f"{index.path}: column SIZE holds {column.dtype} values, expected integers")
-        size = np.ma.MaskedArray(np.asarray(column, dtype=np.int64), mask=getattr(column, "mask", False))
+            raise InputError(f"{index.path}: column SIZE holds {gadf.dtype_text(column.dtype)}, expected integers")
+        raw = np.asarray(column)
+        mask = np.asarray(getattr(column, "mask", np.zeros(len(raw), bool)))
+        bad = ~mask & ((raw < 0) | (raw > np.iinfo(np.int64).max))
+        if np.any(bad):
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{index.path}: row {row + 1} (OBS_ID {hdu_obs[row]}): SIZE {raw[row]} is not a "
+                             "byte count (0 to 2^63 - 1)")  # fmt: skip
+        size = np.ma.MaskedArray(raw.astype(np.int64), mask=mask)
     file_index, paths = gadf.resolve_file_paths(index)
     return HduColumns(
         obs_id=hdu_obs,
@@ -249,5 +299,5 @@ def hdu_columns(index: gadf.IndexTable) -> HduColumns:
         size=size,
         file_index=file_index,
         paths=paths,
-        exists=[os.path.isfile(p) for p in paths],
+        exists=[gadf.is_regular_file(p) for p in paths],  # a FIFO or device is never opened
     )

@@ -11,21 +11,24 @@ import datetime as dt
 import itertools
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import erfa
 import numpy as np
 import sqlalchemy as sa
 from astropy.io import fits
 from sqlalchemy.engine import Connection, Engine
 
 from . import gadf
+from ._gzip import GZIP_ERRORS
 from ._version import __version__
 from .db import bulk_insert, bulk_load, bulk_update, delete_cascade, write_transaction
-from .errors import InputError
+from .errors import InputError, one_line
 from .index_columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
 from .models import DataStore, Hdu, HduFile, Observation
 from .times import absolute_times
@@ -102,13 +105,15 @@ def ingest(
     # GIL); errors in the obs index are reported first.
     with ThreadPoolExecutor(max_workers=1) as pool:
         hdu_future = pool.submit(read_hdu_index, hdu_path)
-        obs_table = gadf.read_index(obs_path)
+        obs_table = gadf.read_index(obs_path, "OBS_INDEX")
         observations = observation_columns(obs_table)
         hdu_table, hdus = hdu_future.result()
     check_hdu_observations(hdu_table, hdus, observations["obs_id"])
+    report.warnings += obs_table.warnings + hdu_table.warnings
+    _warn_observations_without_hdus(hdu_table, hdus, observations["obs_id"], report)
     obs_table.table = hdu_table.table = None  # converted: free them before writing
     store_row, tref = _store_row(name, obs_table, hdu_table, digests, hdus, report)
-    observations.update(_times(tref, observations))
+    observations.update(_times(tref, observations, obs_table, report))
 
     # foreign keys unchecked on SQLite: every id written here was just read back
     # from the database, and deletes cascade through delete_cascade
@@ -212,9 +217,15 @@ def _first_events_header(hdus: HduColumns, report: IngestReport) -> tuple[gadf.I
     for row in rows[:1]:
         path = hdus.paths[hdus.file_index[row]]
         try:
-            header = fits.getheader(path, extname=names[name_codes[row]])
-        except (OSError, KeyError, IndexError, ValueError) as exc:
-            report.warnings.append(f"cannot read EVENTS header of OBS_ID {hdus.obs_id[row]} in {path}: {exc}")
+            gadf.check_regular_file(path)  # never open a FIFO or a device
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # astropy's notes on damaged headers: the error says enough
+                header = fits.getheader(path, extname=names[name_codes[row]])
+        except InputError as exc:
+            report.warnings.append(f"cannot read EVENTS header of OBS_ID {hdus.obs_id[row]}: {exc}")
+            return None
+        except (OSError, KeyError, IndexError, ValueError, *GZIP_ERRORS) as exc:
+            report.warnings.append(f"cannot read EVENTS header of OBS_ID {hdus.obs_id[row]} in {path}: {one_line(exc)}")
             return None
         source = f"EVENTS header of OBS_ID {hdus.obs_id[row]}"
         return gadf.IndexTable(path=Path(path), header=header, table=None), source
@@ -226,11 +237,42 @@ def _header_text(header, key: str) -> str | None:
     return None if value is None else str(value).strip()
 
 
-def _times(tref: gadf.TimeReference | None, columns: dict[str, Any]) -> dict[str, Any]:
+def _times(tref: gadf.TimeReference | None, columns: dict[str, Any], obs_table, report: IngestReport) -> dict[str, Any]:
     names = [f"{t}_{k}" for t in ("tstart", "tstop", "tmid") for k in ("mjd", "utc")]
     if tref is None:
         return dict.fromkeys(names)
-    return absolute_times(tref, columns["tstart_s"], columns["tstop_s"])
+    for name in ("TSTART", "TSTOP"):
+        mjd = tref.mjdrefi + tref.mjdreff + columns[f"{name.lower()}_s"] / 86400.0
+        outside = (mjd < _MJD_YEAR_1) | (mjd >= _MJD_YEAR_10000)
+        if np.any(outside):
+            row = int(np.flatnonzero(outside)[0])
+            raise InputError(f"{obs_table.path}: row {row + 1} (OBS_ID {columns['obs_id'][row]}): {name} "
+                             f"{columns[f'{name.lower()}_s'][row]:g} s after MJDREF is MJD {mjd[row]:.6g}, "
+                             "outside the years 1 to 9999")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", erfa.ErfaWarning)  # "dubious year": reported below, on one line
+        times = absolute_times(tref, columns["tstart_s"], columns["tstop_s"])
+    early = times["tstart_mjd"] < _MJD_UTC_START
+    if np.any(early):
+        row = int(np.flatnonzero(early)[0])
+        report.warnings.append(
+            f"{obs_table.path}: {int(early.sum())} observations start before 1960, where UTC is undefined (first: "
+            f"row {row + 1}, OBS_ID {columns['obs_id'][row]}, {times['tstart_utc'][row].decode()}): their UTC "
+            "times are approximate"
+        )
+    return times
+
+
+_MJD_YEAR_1, _MJD_YEAR_10000 = -678575.0, 2973484.0  # 0001-01-01 and 10000-01-01
+_MJD_UTC_START = 36934.0  # 1960-01-01: ERFA's leap-second table (and UTC) begins there
+
+
+def _warn_observations_without_hdus(index, hdus: HduColumns, obs_ids: np.ndarray, report: IngestReport) -> None:
+    lonely = ~np.isin(obs_ids, hdus.obs_id)
+    if np.any(lonely):
+        ids = ", ".join(str(i) for i in obs_ids[lonely][:5]) + (" ..." if lonely.sum() > 5 else "")
+        report.warnings.append(f"{index.path}: {int(lonely.sum())} of {len(obs_ids)} observations have no HDU "
+                               f"(OBS_ID {ids})")  # fmt: skip
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -328,7 +370,9 @@ def _write_hdus(conn, store_id, hdus: HduColumns, obs_ids: tuple[np.ndarray, np.
     report.n_hdu, report.n_files = n, len(hdus.paths)
     report.n_missing_files = hdus.exists.count(False)
     if report.n_missing_files:
-        report.warnings.append(f"{report.n_missing_files} of {len(hdus.paths)} files in the HDU index do not exist")
+        first = hdus.paths[hdus.exists.index(False)]
+        report.warnings.append(f"{report.n_missing_files} of {len(hdus.paths)} files in the HDU index do not exist "
+                               f"or are not regular files (first: {first})")  # fmt: skip
 
 
 def _row_chunks(columns: dict[str, Any], names: list[str], rows: np.ndarray) -> Iterator[list[tuple]]:

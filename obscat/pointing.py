@@ -93,6 +93,9 @@ def _read(found: dict) -> tuple:
         raise InputError(f"cannot read {events_path} ({exc})") from None
     if events is None or gti is None:
         raise InputError(f"{events_path}: no {events_name if events is None else gti_name} table")
+    for table, path, name in ((events, events_path, events_name), (gti, gti_path, gti_name)):
+        if isinstance(table, FitsError):
+            raise InputError(f"{path} [{name}]: {table}")
     header = events.header
     try:
         values = [float(header[k]) for k in ("RA_PNT", "DEC_PNT", "GEOLON", "GEOLAT", "ALTITUDE")]
