@@ -229,16 +229,18 @@ class Catalog:
         selection = _criterion(selection)
         if (feature_set is None) == (energy_true is None):
             raise InputError("give a stored feature set or the true energy to compute one at")
-        if feature_set is None:
-            wanted = list(dict.fromkeys([*features, *(max_spread or {})]))
-            feature_set = self.compute_features(
-                energy_true, features=wanted, position=position, fixed_offset=fixed_offset,
-                containment_fraction=containment_fraction, selection=selection, workers=workers, missing_only=True,
-                progress=progress,
-            ).meta["feature_set"]  # fmt: skip
-        return grouping.cluster(self.engine, name, feature_set, features, selection, n_groups=n_groups,
-                                max_distance=max_distance, inconsistent=inconsistent, max_spread=max_spread,
-                                standardize=standardize, method=method, replace=replace)  # fmt: skip
+        options = dict(n_groups=n_groups, max_distance=max_distance, inconsistent=inconsistent,
+                       max_spread=max_spread, standardize=standardize, method=method, replace=replace)  # fmt: skip
+        if feature_set is not None:
+            return grouping.cluster(self.engine, name, feature_set, features, selection, **options)
+        # computed features and the grouping are written in one transaction: a refused clustering writes neither
+        _, _, result = self._compute(
+            energy_true, features=list(dict.fromkeys([*features, *(max_spread or {})])), position=position,
+            fixed_offset=fixed_offset, containment_fraction=containment_fraction, selection=selection,
+            workers=workers, missing_only=True, progress=progress,
+            then=lambda conn, set_name: grouping.cluster(conn, name, set_name, features, selection, **options),
+        )  # fmt: skip
+        return result
 
     def observations(self, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations as an astropy Table, with each column's unit."""
@@ -293,6 +295,22 @@ class Catalog:
         feature with its unit; ``table.meta["feature_set"]`` names the set.
         ``missing_only`` computes only observations the set does not hold yet.
         """
+        name, _, _ = self._compute(
+            energy_true, features=features, position=position, fixed_offset=fixed_offset,
+            containment_fraction=containment_fraction, aeff_threshold_fraction=aeff_threshold_fraction, store=store,
+            obs_ids=obs_ids, selection=selection, workers=workers, strict=strict, missing_only=missing_only,
+            progress=progress,
+        )  # fmt: skip
+        table = self.feature_table(name, obs_ids=obs_ids, store=store)
+        if selection is not None:
+            keep = set(self.select(selection))
+            table = table[[(s, o) in keep for s, o in zip(table["store"], table["obs_id"])]]
+        return table
+
+    def _compute(self, energy_true, *, features=None, position=None, fixed_offset=None,
+                 containment_fraction: float = 0.68, aeff_threshold_fraction: float = 0.1, workers=None,
+                 selection=None, **options):  # fmt: skip
+        """Check the parameters and run :func:`obscat.features.compute_features` (its result triple)."""
         from astropy import units as u
 
         from .features import DEFAULT_FEATURES, FeatureParams, compute_features, default_workers
@@ -314,16 +332,8 @@ class Catalog:
             fixed_offset_deg=offset, containment_fraction=containment_fraction,
             aeff_threshold_fraction=aeff_threshold_fraction,
         )  # fmt: skip
-        if selection is not None:
-            selection = _criterion(selection)
-        name, _ = compute_features(self.engine, params, store=store, obs_ids=obs_ids, selection=selection,
-                                   workers=workers or default_workers(), strict=strict, missing_only=missing_only,
-                                   progress=progress)  # fmt: skip
-        table = self.feature_table(name, obs_ids=obs_ids, store=store)
-        if selection is not None:
-            keep = set(self.select(selection))
-            table = table[[(s, o) in keep for s, o in zip(table["store"], table["obs_id"])]]
-        return table
+        return compute_features(self.engine, params, selection=None if selection is None else _criterion(selection),
+                                workers=workers or default_workers(), **options)  # fmt: skip
 
     def feature_table(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None) -> Table:
         """A stored feature set as an astropy Table (``store``, ``obs_id``, one column per feature)."""

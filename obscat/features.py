@@ -17,10 +17,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
@@ -117,6 +118,9 @@ class _Task:
     hdus: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
+T = TypeVar("T")
+
+
 def compute_features(
     engine: Engine,
     params: FeatureParams,
@@ -127,40 +131,44 @@ def compute_features(
     workers: int = 1,
     strict: bool = False,
     missing_only: bool = False,
+    then: Callable[[Connection, str], T] | None = None,
     progress: Progress | None = None,
-) -> tuple[str, int]:
+) -> tuple[str, int, T | None]:
     """Compute and store a feature set for the selected observations.
 
-    Returns ``(set name, number of observations computed)``.  A feature that cannot
-    be computed for an observation (no such HDU, offset outside the IRF, a
-    damaged HDU ...) is stored as NULL with the reason; with ``strict`` it is
-    an error and nothing is written.  ``missing_only`` leaves observations the
-    set already holds as they are.
+    Returns ``(set name, number of observations computed, then's result)``.  A
+    feature that cannot be computed for an observation (no such HDU, offset
+    outside the IRF, a damaged HDU ...) is stored as NULL with the reason; with
+    ``strict`` it is an error and nothing is written.  ``missing_only`` leaves
+    observations the set already holds as they are.  ``then(conn, set name)``
+    runs inside the transaction that stores the values, after them: if it
+    fails, nothing is written (the files are read before, outside it).
     """
     tasks = _select(engine, params, store, obs_ids, selection)
     if missing_only:
         done = _computed(engine, params)
         tasks = [t for t in tasks if t.observation_id not in done]
-        if not tasks and done:
-            with connect(engine) as conn:
-                return conn.execute(sa.select(FeatureSet.__table__.c.name).where(
-                    FeatureSet.__table__.c.params_sha256 == params.sha256)).scalar_one(), 0  # fmt: skip
-    rows = _evaluate_all(tasks, params, workers, progress)
+    rows = _evaluate_all(tasks, params, workers, progress) if tasks else []
     if strict:
         bad = next((r for r in rows if r[4] is not None), None)
         if bad is not None:
             obs = next(t.obs_id for t in tasks if t.observation_id == bad[0])
             raise InputError(f"OBS_ID {obs}: {bad[1]}: {bad[4]}")
     with write_transaction(engine) as conn:
-        set_id, name = _feature_set_row(conn, params)
-        ids = [t.observation_id for t in tasks]
-        values = FeatureValue.__table__
-        for lo in range(0, len(ids), 10_000):
-            conn.execute(sa.delete(values).where(values.c.feature_set_id == set_id,
-                                                 values.c.observation_id.in_(ids[lo:lo + 10_000])))  # fmt: skip
-        bulk_insert(conn, values, ["feature_set_id", "observation_id", "feature", "value", "unit", "null_reason",
-                                   "offset_deg"], ((set_id, *row) for row in rows))  # fmt: skip
-    return name, len(tasks)
+        if tasks:
+            set_id, name = _feature_set_row(conn, params)
+            ids = [t.observation_id for t in tasks]
+            values = FeatureValue.__table__
+            for lo in range(0, len(ids), 10_000):
+                conn.execute(sa.delete(values).where(values.c.feature_set_id == set_id,
+                                                     values.c.observation_id.in_(ids[lo:lo + 10_000])))  # fmt: skip
+            bulk_insert(conn, values, ["feature_set_id", "observation_id", "feature", "value", "unit", "null_reason",
+                                       "offset_deg"], ((set_id, *row) for row in rows))  # fmt: skip
+        else:  # every observation already computed: the set exists
+            name = conn.execute(sa.select(FeatureSet.__table__.c.name).where(
+                FeatureSet.__table__.c.params_sha256 == params.sha256)).scalar_one()  # fmt: skip
+        result = then(conn, name) if then is not None else None
+    return name, len(tasks), result
 
 
 def _computed(engine: Engine, params: FeatureParams) -> set[int]:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ._version import __version__
-from .db import bulk_insert, connect, id_by_name, write_transaction
+from .db import bulk_insert, connect, id_by_name, reading, write_transaction, writing
 from .errors import InputError, one_line
 from .models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation
 from .selection import NUMERIC_COLUMNS, Criterion
@@ -64,7 +64,7 @@ def _word(column: str) -> str:
     return column
 
 
-def _values(engine: Engine, column: str, selection: Criterion) -> tuple[list[int], list[str], list[int], np.ndarray]:
+def _values(engine: Engine | Connection, column: str, selection: Criterion) -> tuple[list[int], list[str], list[int], np.ndarray]:
     """observation ids, stores, OBS_IDs and the column's values of the selection."""
     if column not in NUMERIC_COLUMNS:
         raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
@@ -73,7 +73,7 @@ def _values(engine: Engine, column: str, selection: Criterion) -> tuple[list[int
         sa.select(o.c.id, s.c.name, o.c.obs_id, o.c[column], s.c.obs_index_path).join_from(o, s, o.c.store_id == s.c.id)
         .where(selection.clause()).order_by(s.c.name, o.c.obs_id)
     )  # fmt: skip
-    with connect(engine) as conn:
+    with reading(engine) as conn:
         rows = conn.execute(query).all()
     if not rows:
         raise InputError("the selection holds no observation")
@@ -223,7 +223,7 @@ def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: S
     features the set lacks and observations it lacks or holds NULL/NaN for."""
     ids, stores, obs_ids, _ = _values(engine, "obs_id", selection)
     v, o = FeatureValue.__table__, Observation.__table__
-    with connect(engine) as conn:
+    with reading(engine) as conn:
         set_id = id_by_name(conn, FeatureSet.__table__, feature_set, "feature set")
         units = dict(conn.execute(sa.select(v.c.feature, sa.func.min(v.c.unit)).where(v.c.feature_set_id == set_id)
                                   .group_by(v.c.feature)).all())  # fmt: skip
@@ -347,7 +347,7 @@ def _store(engine, name, method, params, selection, ids, stores, obs_ids, labels
             part = values[mask]
             summary[label][quantity] = {"min": float(part.min()), "max": float(part.max()), "std": float(part.std())}
     table = Grouping.__table__
-    with write_transaction(engine) as conn:
+    with writing(engine) as conn:
         existing = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
         if existing is not None and not replace:
             raise InputError(f"a grouping named {name!r} exists: use --replace to overwrite it")

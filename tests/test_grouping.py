@@ -241,6 +241,20 @@ def test_cluster_computes_its_feature_set_on_the_fly(hess, db_url, monkeypatch):
         assert conn.execute(sa.text("SELECT count(*) FROM feature_set")).scalar() == 1
 
 
+def test_a_refused_clustering_does_not_keep_the_features_it_computed(hess, db_url):
+    """Features computed on the fly and the grouping share one transaction."""
+    before = snapshot(db_url)
+    args = ["--db", db_url, "group", "cluster", "--name", "irf", "-F", "edisp-res", "-e", "1 TeV", "-k", "50",
+            "--cone", "329.71693826 -30.2255 2"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.stderr == "Error: --n-groups 50 must be between 1 and the 21 selected observations\n"
+    assert snapshot(db_url) == before
+    assert CliRunner().invoke(app, [*args[:-3], "2", *args[-2:]]).exit_code == 0  # the same, valid: both written
+    with hess.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM feature_value")).scalar() == 21
+        assert conn.execute(sa.text("SELECT count(*) FROM group_member")).scalar() == 21
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
