@@ -158,6 +158,27 @@ def connect(engine: Engine) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
+def reading(bind: Engine | Connection) -> Iterator[Connection]:
+    """``bind`` itself if it is a connection (a caller's transaction), else a new connection."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with connect(bind) as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def writing(bind: Engine | Connection) -> Iterator[Connection]:
+    """``bind`` itself if it is a connection (a caller's write transaction, which commits
+    or rolls back everything together), else a new :func:`write_transaction`."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with write_transaction(bind) as conn:
+        yield conn
+
+
+@contextlib.contextmanager
 def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connection]:
     """One transaction that writes: all of it is committed, or none of it.
 
