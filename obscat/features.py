@@ -279,7 +279,7 @@ def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object
     """Read the wanted HDUs of one file: ``(Irf, header)``, a header (events), or the error."""
     out: dict[tuple[str, str], object] = {}
     try:
-        tables = read_tables(path, {name for name, _ in hdus})
+        tables = read_tables(path, {name for name, _ in hdus}, headers_only={n for n, c in hdus if c == "events"})
     except (OSError, *GZIP_ERRORS, FitsError) as exc:
         error = InputError(f"{path}: cannot read the file ({exc})")
         return {(path, name): error for name, _ in hdus}

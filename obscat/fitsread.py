@@ -32,7 +32,7 @@ class Table:
     """One binary table: its header (keyword → value), columns and units."""
 
     header: dict
-    data: np.ndarray
+    data: np.ndarray | None  # None when only the header was read
     units: dict[str, str]
 
 
@@ -40,14 +40,23 @@ class FitsError(ValueError):
     """The file is not the FITS the reader expects."""
 
 
-def read_tables(path: str, names: set[str]) -> dict[str, Table | FitsError]:
+#: The most data read from one HDU (IRF tables are kilobytes to a few MiB); a larger
+#: wanted table is returned as a FitsError instead of being read into memory.
+MAX_TABLE_BYTES = 512 << 20
+
+
+def read_tables(path: str, names: set[str], headers_only: set[str] = frozenset()) -> dict[str, Table | FitsError]:
     """The binary tables named (EXTNAME, case-insensitive) in ``names`` found in ``path``.
 
     A damaged file raises :class:`FitsError` (or OSError, or a gzip error); a wanted
-    table whose header cannot be mapped onto an array is returned as a :class:`FitsError`
-    instead, so that the file's other tables can still be used.
+    table whose header cannot be mapped onto an array, or holding more than
+    :data:`MAX_TABLE_BYTES`, is returned as a :class:`FitsError` instead, so that the
+    file's other tables can still be used.  Tables named in ``headers_only`` (e.g. an
+    EVENTS table whose pointing keywords are all that is needed) come with
+    ``data=None``: their data is skipped, never held in memory.
     """
     wanted = {n.upper() for n in names}
+    header_names = {n.upper() for n in headers_only}
     found: dict[str, Table] = {}
     mode = os.stat(path).st_mode  # a missing file or a link loop raises OSError here
     if not stat.S_ISREG(mode):  # a FIFO would block forever, /dev/zero never ends
@@ -69,7 +78,16 @@ def read_tables(path: str, names: set[str]) -> dict[str, Table | FitsError]:
                 size = _data_size(header)
             except (KeyError, ValueError, TypeError) as exc:
                 raise FitsError(f"HDU {name or '(no EXTNAME)'}: malformed header ({_describe(exc)})") from None
-            if not first and str(header.get("XTENSION", "")).strip() == "BINTABLE" and name in wanted:
+            is_wanted = not first and str(header.get("XTENSION", "")).strip() == "BINTABLE" and name in wanted
+            if is_wanted and (name in header_names or size > MAX_TABLE_BYTES):
+                found[name] = Table(header, None, {}) if name in header_names else FitsError(
+                    f"HDU {name} holds {size / 2**20:.3g} MiB of data, more than the {MAX_TABLE_BYTES / 2**20:.3g} "
+                    "MiB obscat reads from one HDU")  # fmt: skip
+                try:
+                    _skip(stream, size + (-size % _BLOCK))
+                except FitsError:
+                    raise FitsError(f"HDU {name} is truncated") from None
+            elif is_wanted:
                 raw_data = _read_exact(stream, size)
                 if len(raw_data) < size:
                     raise FitsError(f"HDU {name} is truncated")

@@ -84,10 +84,10 @@ def _read(found: dict) -> tuple:
     (events_path, events_name), (gti_path, gti_name) = found["events"], found["gti"]
     try:
         if events_path == gti_path:
-            tables = read_tables(events_path, {events_name, gti_name})
+            tables = read_tables(events_path, {events_name, gti_name}, headers_only={events_name})
             events, gti = tables.get(events_name.upper()), tables.get(gti_name.upper())
         else:
-            events = read_tables(events_path, {events_name}).get(events_name.upper())
+            events = read_tables(events_path, {events_name}, headers_only={events_name}).get(events_name.upper())
             gti = read_tables(gti_path, {gti_name}).get(gti_name.upper())
     except (OSError, *GZIP_ERRORS, FitsError) as exc:
         raise InputError(f"cannot read {events_path} ({exc})") from None

@@ -271,7 +271,7 @@ def test_shared_irf_files_are_read_and_evaluated_once(catalog, tmp_path, monkeyp
         n_files = conn.execute(sa.text("SELECT count(DISTINCT path) FROM hdu_location WHERE hdu_type = 'edisp'")).scalar()
     reads, evaluations = [], []
     read_tables, edisp_moments = features.read_tables, features.edisp_moments
-    monkeypatch.setattr(features, "read_tables", lambda path, names: reads.append(path) or read_tables(path, names))
+    monkeypatch.setattr(features, "read_tables", lambda path, names, **kw: reads.append(path) or read_tables(path, names, **kw))
     monkeypatch.setattr(features, "edisp_moments", lambda *a: evaluations.append(a) or edisp_moments(*a))
     table = catalog.compute_features("1 TeV", features=["edisp-res", "psf-radius"], fixed_offset=0.5, workers=1)
     assert len(table) == 24 and not np.ma.getmaskarray(table["edisp-res"]).any()
@@ -309,3 +309,20 @@ def test_features_of_a_selection(hess, db_url):
                                                lat="-30.2255 deg", radius="2 deg")) if o in  # fmt: skip
                 {row[1] for row in hess.observation_rows("hess", ["obs_id", "zen_pnt_deg"])[1] if row[2] < 20}]
     assert [int(r.split(",")[1]) for r in rows] == expected and 0 < len(expected) < 21
+
+
+def test_memory_bounds_events_data_never_read_and_large_hdus_refused(hess, hess_dir, monkeypatch):
+    """EVENTS tables are read for their header only; an HDU above MAX_TABLE_BYTES is a NULL with its reason."""
+    from obscat import fitsread
+
+    path = str(hess_dir / "data" / "hess_dl3_dr1_obs_id_020136.fits.gz")
+    events = fitsread.read_tables(path, {"EVENTS", "GTI"}, headers_only={"EVENTS"})
+    assert events["EVENTS"].data is None and events["EVENTS"].header["OBS_ID"] == 20136
+    assert len(events["GTI"].data) == 1
+    monkeypatch.setattr(fitsread, "MAX_TABLE_BYTES", 100_000)
+    table = hess.compute_features("1 TeV", obs_ids=[20136], features=["edisp-res", "aeff"], workers=1)
+    assert np.ma.is_masked(table["edisp-res"][0]) and not np.ma.is_masked(table["aeff"][0])
+    with hess.engine.connect() as conn:
+        reason = conn.execute(sa.text("SELECT null_reason FROM feature_value WHERE feature = 'edisp-res'")).scalar()
+    assert re.fullmatch(r".*020136\.fits\.gz \[edisp\]: HDU EDISP holds 0\.\d+ MiB of data, more than the 0\.0954 MiB "
+                        r"obscat reads from one HDU", reason), reason  # fmt: skip
