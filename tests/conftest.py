@@ -92,6 +92,17 @@ def catalog(db_url):
     cat.close()
 
 
+@pytest.fixture
+def hess(catalog, hess_dir):
+    """The catalogue with H.E.S.S. DL3 DR1 ingested as store "hess"."""
+    catalog.ingest(hess_dir, name="hess")
+    return catalog
+
+
+#: The Gammapy tutorial's selection: 2 deg around PKS 2155-304 (21 observations).
+TUTORIAL_CONE = (329.71693826, -30.2255, 2.0)
+
+
 def snapshot(url: str) -> dict[str, list[tuple]]:
     """Every row of every table (sorted), to prove a failed command changed nothing."""
     from obscat.db import create_engine

@@ -24,12 +24,6 @@ POSITION = SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg)
 GAMMAPY = ["edisp-res", "edisp-bias", "psf-radius"]
 
 
-@pytest.fixture
-def hess(catalog, hess_dir):
-    catalog.ingest(hess_dir, name="hess")
-    return catalog
-
-
 def _assert_parity(table: Table, case: str) -> None:
     reference = REFERENCE[REFERENCE["case"] == case]
     assert list(table["obs_id"]) == list(reference["obs_id"])

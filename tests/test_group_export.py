@@ -10,20 +10,14 @@ import pytest
 import sqlalchemy as sa
 from astropy import units as u
 from astropy.table import Table
-from conftest import snapshot
+from conftest import TUTORIAL_CONE, snapshot
 from gammapy.data import DataStore
 
 from obscat import InputError, NotFoundError
 from obscat.group_export import export_gadf, export_table
 from obscat.selection import Cone, Store
 
-TUTORIAL = Cone(329.71693826, -30.2255, 2.0)
-
-
-@pytest.fixture
-def hess(catalog, hess_dir):
-    catalog.ingest(hess_dir, name="hess")
-    return catalog
+TUTORIAL = Cone(*TUTORIAL_CONE)
 
 
 @pytest.fixture(scope="module")

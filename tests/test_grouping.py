@@ -9,20 +9,14 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from astropy.table import Table
-from conftest import snapshot
+from conftest import TUTORIAL_CONE, snapshot
 from typer.testing import CliRunner
 
 from obscat import InputError
 from obscat.cli import app
 from obscat.selection import Cone, Store
 
-TUTORIAL = Cone(329.71693826, -30.2255, 2.0)
-
-
-@pytest.fixture
-def hess(catalog, hess_dir):
-    catalog.ingest(hess_dir, name="hess")
-    return catalog
+TUTORIAL = Cone(*TUTORIAL_CONE)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from conftest import snapshot
+from conftest import TUTORIAL_CONE, snapshot
 from matplotlib.colors import to_hex
 from typer.testing import CliRunner
 
@@ -14,7 +14,7 @@ from obscat import plot
 from obscat.cli import app
 from obscat.selection import Cone
 
-TUTORIAL = Cone(329.71693826, -30.2255, 2.0)
+TUTORIAL = Cone(*TUTORIAL_CONE)
 
 
 @pytest.fixture
