@@ -28,6 +28,7 @@ __all__ = [
     "create_engine",
     "display_url",
     "write_transaction",
+    "conflict_error",
     "delete_cascade",
     "id_by_name",
     "bulk_insert",
@@ -41,8 +42,12 @@ __all__ = [
     "archived_tables",
 ]
 
-#: How long a SQLite writer waits for another writer's lock before failing.
+#: How long a writer waits for another writer's lock before failing (SQLite's busy
+#: timeout; PostgreSQL's lock_timeout in write transactions).
 BUSY_TIMEOUT_S = 60.0
+
+#: Key of the PostgreSQL advisory lock obscat's writers queue on (with the schema's hash).
+_WRITER_LOCK = 742002
 
 _REPO = Path(__file__).resolve().parent.parent
 _SUPPORTED = ("sqlite", "postgresql")
@@ -91,7 +96,38 @@ def create_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
             engine = sa.create_engine(sa_url, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"no driver for {display_url(sa_url)!r}: {exc}") from None
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context) -> None:
+        conflict = conflict_error(context.original_exception)
+        if conflict is not None:
+            raise conflict
+
     return engine
+
+
+def conflict_error(exc: BaseException) -> DatabaseError | None:
+    """The retryable error a conflict with another process means, or None.
+
+    SQLite's "database is locked" (its busy timeout ran out), PostgreSQL's lock
+    timeouts, deadlocks and serialization failures, and foreign-key violations
+    (a write referring to observations another process removed after they were
+    read) become one line that says to retry, whether they come as the driver's
+    exception or SQLAlchemy's wrapping of it: no raw driver text reaches the user.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    state = getattr(orig, "sqlstate", None)
+    if (code is not None and code & 0xFF in (5, 6)) or state == "55P03":  # SQLITE_BUSY/LOCKED, lock_not_available
+        return DatabaseError(f"the catalogue is busy: another obscat process is writing (waited "
+                             f"{BUSY_TIMEOUT_S:g} s); retry")  # fmt: skip
+    if state in ("40001", "40P01"):  # serialization_failure, deadlock_detected
+        return DatabaseError("the write conflicted with another obscat process writing at the same time and was "
+                             "rolled back; retry")  # fmt: skip
+    if code == 787 or state == "23503":  # SQLITE_CONSTRAINT_FOREIGNKEY, foreign_key_violation
+        return DatabaseError("nothing was written: the write refers to rows that no longer exist (another obscat "
+                             "process updated or removed a store meanwhile?); retry")  # fmt: skip
+    return None
 
 
 def _read_only_sqlite(sa_url: URL) -> Engine:
@@ -154,7 +190,13 @@ def connect(engine: Engine) -> Iterator[Connection]:
             f"cannot open database {display_url(engine.url)!r}: {one_line(exc.orig)}"
         ) from None
     with conn:
-        yield conn
+        try:
+            yield conn
+        except Exception as exc:  # the driver's own errors too (bulk_insert uses its cursor)
+            conflict = conflict_error(exc)
+            if conflict is None:
+                raise
+            raise conflict from None
 
 
 @contextlib.contextmanager
@@ -182,9 +224,13 @@ def writing(bind: Engine | Connection) -> Iterator[Connection]:
 def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connection]:
     """One transaction that writes: all of it is committed, or none of it.
 
-    On SQLite the write lock is taken at the start (``BEGIN IMMEDIATE``), so
-    two writers queue instead of failing halfway.  ``bulk=True`` turns
-    SQLite's per-row foreign-key checks off for the transaction: the caller
+    Writers queue instead of failing halfway: on SQLite the write lock is
+    taken at the start (``BEGIN IMMEDIATE``); on PostgreSQL every write
+    transaction first takes an advisory lock of its schema, so what a
+    transaction reads before it writes ("is this name taken?") holds until
+    its commit.  Waiting longer than ``BUSY_TIMEOUT_S`` is a
+    :class:`DatabaseError` saying to retry.  ``bulk=True`` turns SQLite's
+    per-row foreign-key checks off for the transaction: the caller
     guarantees every reference, and deletes with :func:`delete_cascade`.
     """
     with connect(engine) as conn:
@@ -194,11 +240,17 @@ def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connect
             conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         try:
             with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK}, "
+                                         "hashtext(coalesce(current_schema(), '')))")  # fmt: skip
                 yield conn
-        except OperationalError as exc:
-            raise DatabaseError(f"database write failed: {one_line(exc.orig)}") from None
-        except (InternalError, ProgrammingError) as exc:
-            if not _is_refused_write(exc):
+        except DBAPIError as exc:
+            if conflict_error(exc) is not None:
+                raise  # connect() says to retry
+            if isinstance(exc, OperationalError):
+                raise DatabaseError(f"database write failed: {one_line(exc.orig)}") from None
+            if not (isinstance(exc, (InternalError, ProgrammingError)) and _is_refused_write(exc)):
                 raise
             raise DatabaseError(f"database write refused: {one_line(exc.orig)} (is this a read-only role "
                                 "or a read-only database?)") from None  # fmt: skip

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import gadf
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
-from .db import bulk_insert, bulk_load, bulk_update, delete_cascade, write_transaction
+from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
 from .errors import InputError, one_line
 from .index_columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
 from .models import DataStore, Hdu, HduFile, Observation
@@ -90,15 +90,10 @@ def ingest(
     name = _check_name(name if name is not None else _default_name(path, obs_path))
     digests = gadf.file_sha256(obs_path), gadf.file_sha256(hdu_path)
 
-    with engine.connect() as conn:
-        existing = conn.execute(
-            sa.select(DataStore.__table__).where(DataStore.name == name)
-        ).mappings().first()
+    with connect(engine) as conn:
+        existing = _store_named(conn, name)
         if existing is not None and _unchanged(existing, (obs_path, hdu_path), digests):
-            n_obs = conn.execute(
-                sa.select(sa.func.count()).where(Observation.store_id == existing["id"])
-            ).scalar_one()
-            return IngestReport(name, "unchanged", n_obs=n_obs, seconds=time.perf_counter() - start)
+            return _unchanged_report(conn, name, existing, start)
 
     report = IngestReport(name, "updated" if existing is not None else "created")
     # The two index files are read and checked on two cores (numpy releases the
@@ -118,6 +113,14 @@ def ingest(
     # foreign keys unchecked on SQLite: every id written here was just read back
     # from the database, and deletes cascade through delete_cascade
     with write_transaction(engine, bulk=True) as conn:
+        # Another process may have ingested this name since it was looked up above:
+        # look again, now that other writers wait.
+        existing = _store_named(conn, name)
+        if existing is not None and _unchanged(existing, (obs_path, hdu_path), digests):
+            unchanged = _unchanged_report(conn, name, existing, start)
+            unchanged.warnings.append(f"another obscat process ingested store {name!r} at the same time")
+            return unchanged
+        report.status = "updated" if existing is not None else "created"
         store_id = _write_store(conn, store_row)
         obs_ids = _write_observations(conn, store_id, observations, report, progress)
         _write_hdus(conn, store_id, hdus, obs_ids, report, progress)
@@ -152,6 +155,16 @@ def _check_name(name: str) -> str:
     if not name.isprintable():
         raise InputError(f"store name {name!r} contains control characters")
     return name
+
+
+def _store_named(conn: Connection, name: str):
+    """The ``data_store`` row named ``name`` (a mapping), or None."""
+    return conn.execute(sa.select(DataStore.__table__).where(DataStore.name == name)).mappings().first()
+
+
+def _unchanged_report(conn: Connection, name: str, existing, start: float) -> IngestReport:
+    n_obs = conn.execute(sa.select(sa.func.count()).where(Observation.store_id == existing["id"])).scalar_one()
+    return IngestReport(name, "unchanged", n_obs=n_obs, seconds=time.perf_counter() - start)
 
 
 def _unchanged(existing, paths: tuple[Path, Path], digests: tuple[str, str]) -> bool:
