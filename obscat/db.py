@@ -30,6 +30,7 @@ __all__ = [
     "write_transaction",
     "conflict_error",
     "delete_cascade",
+    "check_observations_unchanged",
     "id_by_name",
     "bulk_insert",
     "bulk_update",
@@ -262,6 +263,23 @@ def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connect
 def _is_refused_write(exc: DBAPIError) -> bool:
     """A write the server refused: read-only transaction (25006) or no privilege (42501)."""
     return getattr(exc.orig, "sqlstate", None) in ("25006", "42501")
+
+
+def check_observations_unchanged(conn: Connection, observations: Iterable[tuple[int, int]]) -> None:
+    """Inside a write transaction: every ``(observation.id, OBS_ID)`` read before it still
+    names the same observation. (SQLite reuses the ids of deleted rows: a store removed
+    and another ingested meanwhile must not receive rows meant for the first.)"""
+    from .models import Observation
+
+    table = Observation.__table__
+    expected = dict(observations)
+    ids = sorted(expected)
+    for lo in range(0, len(ids), 10_000):
+        found = dict(conn.execute(sa.select(table.c.id, table.c.obs_id).where(table.c.id.in_(ids[lo:lo + 10_000]))).all())
+        changed = [i for i in ids[lo:lo + 10_000] if found.get(i) != expected[i]]
+        if changed:
+            raise DatabaseError(f"{len(changed)} of the selected observations were removed or replaced by another "
+                                "obscat process meanwhile; nothing was written: retry")  # fmt: skip
 
 
 def delete_cascade(conn: Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> None:

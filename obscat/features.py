@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
-from .db import bulk_insert, connect, id_by_name, write_transaction
+from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, write_transaction
 from .errors import InputError, NotFoundError, ObscatError
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
@@ -155,6 +155,7 @@ def compute_features(
             obs = next(t.obs_id for t in tasks if t.observation_id == bad[0])
             raise InputError(f"OBS_ID {obs}: {bad[1]}: {bad[4]}")
     with write_transaction(engine) as conn:
+        check_observations_unchanged(conn, ((t.observation_id, t.obs_id) for t in tasks))
         if tasks:
             set_id, name = _feature_set_row(conn, params)
             ids = [t.observation_id for t in tasks]

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ._version import __version__
-from .db import bulk_insert, connect, id_by_name, reading, write_transaction, writing
+from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
 from .errors import InputError, one_line
 from .models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation
 from .selection import NUMERIC_COLUMNS, Criterion
@@ -348,6 +348,7 @@ def _store(engine, name, method, params, selection, ids, stores, obs_ids, labels
             summary[label][quantity] = {"min": float(part.min()), "max": float(part.max()), "std": float(part.std())}
     table = Grouping.__table__
     with writing(engine) as conn:
+        check_observations_unchanged(conn, zip(ids, obs_ids))
         existing = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
         if existing is not None and not replace:
             raise InputError(f"a grouping named {name!r} exists: use --replace to overwrite it")

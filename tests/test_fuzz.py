@@ -85,17 +85,18 @@ def test_names_are_data(magic, db_url, magic_dir, name):
             assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
         return result
 
-    if run("group", "by", "n_tels", "--name", name).exit_code == 0:
+    # options as --name=VALUE and arguments after "--", as a shell user passes a name like "-x"
+    if run("group", "by", "n_tels", f"--name={name}").exit_code == 0:
         with magic.engine.connect() as conn:
             stored = conn.execute(sa.text("SELECT name FROM grouping")).scalars().all()
         assert stored == [name]
         renamed = name + "'; --"
-        assert run("groups", "rename", name, renamed).exit_code == 0
-        assert run("groups", "show", renamed, "-f", "csv").stdout.count("\n") == 3  # header + 2 MAGIC runs
-        assert run("groups", "delete", renamed).exit_code == 0
-    if run("ingest", str(magic_dir), "--name", name).exit_code == 0 and name != "magic":
+        assert run("groups", "rename", "--", name, renamed).exit_code == 0
+        assert run("groups", "show", "-f", "csv", "--", renamed).stdout.count("\n") == 3  # header + 2 MAGIC runs
+        assert run("groups", "delete", "--", renamed).exit_code == 0
+    if run("ingest", str(magic_dir), f"--name={name}").exit_code == 0 and name != "magic":
         assert name in [s.name for s in magic.stores()]
-        assert run("remove", name).exit_code == 0
-    assert run("features", "show", name).exit_code == 1
-    assert run("groups", "show", name).exit_code == 1
+        assert run("remove", "--", name).exit_code == 0
+    assert run("features", "show", "--", name).exit_code == 1
+    assert run("groups", "show", "--", name).exit_code == 1
     assert _schema(db_url) == before

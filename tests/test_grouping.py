@@ -288,3 +288,33 @@ def test_cached_earth_orientation_gives_gammapys_zenith(hess, hess_dir, tmp_path
     for obs_id, zen in zip(runs[1]["obs_id"], runs[1]["zen_tmid_deg"]):
         obs = store.obs(int(obs_id))
         assert float(zen) == pytest.approx(obs.get_pointing_altaz(obs.tmid).zen.deg, abs=1e-9, rel=0), obs_id
+
+
+@pytest.mark.parametrize("command", ["features", "cluster"])
+def test_rows_are_not_written_to_observations_replaced_meanwhile(hess, db_url, magic_dir, monkeypatch, command):
+    """A store removed and another ingested between a command's read and its write (SQLite reuses
+    the ids): the write is refused as retryable, nothing lands on the newcomer's observations."""
+    from obscat import DatabaseError, features, grouping
+
+    feature_set = hess.compute_features("1 TeV", features=["psf-radius"], selection=TUTORIAL).meta["feature_set"]
+    after_swap = {}
+
+    def swap_stores_then(function):
+        def wrapper(*args):
+            hess.remove_store("hess")
+            hess.ingest(magic_dir, name="magic")
+            after_swap["db"] = snapshot(db_url)
+            return function(*args)
+
+        return wrapper
+
+    message = r"^\d+ of the selected observations were removed or replaced by another obscat process meanwhile"
+    if command == "features":
+        monkeypatch.setattr(features, "_evaluate_all", swap_stores_then(features._evaluate_all))
+        with pytest.raises(DatabaseError, match=message):
+            hess.compute_features("1 TeV", features=["edisp-res"], selection=TUTORIAL)
+    else:
+        monkeypatch.setattr(grouping, "standardized", swap_stores_then(grouping.standardized))
+        with pytest.raises(DatabaseError, match=message):
+            hess.cluster("irf", ["psf-radius"], feature_set=feature_set, selection=TUTORIAL, n_groups=2)
+    assert snapshot(db_url) == after_swap["db"]
