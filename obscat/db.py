@@ -201,24 +201,23 @@ def connect(engine: Engine) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
-def reading(bind: Engine | Connection) -> Iterator[Connection]:
-    """``bind`` itself if it is a connection (a caller's transaction), else a new connection."""
+def _joined(bind: Engine | Connection, open_new) -> Iterator[Connection]:
     if isinstance(bind, Connection):
         yield bind
-        return
-    with connect(bind) as conn:
-        yield conn
+    else:
+        with open_new(bind) as conn:
+            yield conn
 
 
-@contextlib.contextmanager
-def writing(bind: Engine | Connection) -> Iterator[Connection]:
+def reading(bind: Engine | Connection):
+    """``bind`` itself if it is a connection (a caller's transaction), else a new connection."""
+    return _joined(bind, connect)
+
+
+def writing(bind: Engine | Connection):
     """``bind`` itself if it is a connection (a caller's write transaction, which commits
     or rolls back everything together), else a new :func:`write_transaction`."""
-    if isinstance(bind, Connection):
-        yield bind
-        return
-    with write_transaction(bind) as conn:
-        yield conn
+    return _joined(bind, write_transaction)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "one_line",
+    "printable",
 ]
 
 
@@ -33,7 +34,21 @@ class NotFoundError(ObscatError):
     """A named store, observation or other object does not exist."""
 
 
+#: The longest message line printed; longer ones (a 100 kB name quoted back) keep both ends.
+MAX_LINE = 2000
+
+
 def one_line(exc: BaseException | None) -> str:
-    """The first line of an exception's message (its type name if it has none)."""
+    """The first line of an exception's message (its type name if it has none), with control
+    characters escaped and at most :data:`MAX_LINE` characters."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = printable(text.splitlines()[0]) if text else type(exc).__name__
+    if len(line) > MAX_LINE:
+        cut = len(line) - MAX_LINE
+        line = f"{line[:MAX_LINE // 2]} …[{cut} characters]… {line[-MAX_LINE // 2:]}"
+    return line
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, NUL ...) written as ``\\xNN``."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .errors import printable
 from .export import column_unit, to_csv, to_json
 
 __all__ = ["render", "render_record", "render_grouping", "progress_bar"]
@@ -31,24 +32,27 @@ def _print_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for i, name in enumerate(names):
         numeric = any(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in rows:
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(Text(_cell(v)) for v in row))  # Text: "[red]" in a value is data, not rich markup
     Console(width=max(_terminal_width(), 80), soft_wrap=True, highlight=False).print(table)
     if not rows:
         print("(no rows)")
 
 
 def _cell(value: Any) -> str:
+    """A value as a table shows it: control characters (a terminal escape in an OBJECT
+    name) escaped, so that what is printed is what is stored."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
-    return str(value)
+    return printable(str(value))
 
 
 def _terminal_width() -> int:

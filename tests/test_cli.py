@@ -167,3 +167,18 @@ def _members(cat, name: str) -> dict[int, str]:
     from obscat.grouping import grouping_rows
 
     return {obs_id: label for _, obs_id, label in grouping_rows(cat.engine, name).members}
+
+
+def test_tables_print_hostile_text_as_data(catalog, db_url, magic_dir, capsys):
+    """Rich markup in a stored name and terminal escapes in a value are shown literally/escaped, not
+    interpreted; an error quoting a 100 kB name stays one line of bounded length."""
+    from obscat.output import render
+
+    catalog.ingest(magic_dir, name="[bold red]x")
+    assert "[bold red]x" in run("--db", db_url, "stores").stdout
+    render(["object"], [("Crab\x1b[31m\x00",)])
+    shown = capsys.readouterr().out
+    assert "Crab\\x1b[31m\\x00" in shown and "\x1b" not in shown
+    long = run("--db", db_url, "groups", "show", "n" * 100_000)
+    assert long.exit_code == 1 and long.stderr.count("\n") == 1 and len(long.stderr) < 2100
+    assert "characters]…" in long.stderr
