@@ -277,8 +277,8 @@ def test_store_removed_while_features_and_a_grouping_wait_to_write(db_url, store
     for proc in procs:
         proc.wait(120)
         assert _check_output(proc) == "retryable"
-        assert proc.stderr.splitlines()[-1] == ("Error: nothing was written: the write refers to rows that no longer "
-                                                "exist (another obscat process updated or removed a store meanwhile?); "
-                                                "retry")  # fmt: skip
+        # the writer re-checks, inside its transaction, that the observations it read still exist
+        assert proc.stderr.splitlines()[-1] == ("Error: 300 of the selected observations were removed or replaced by "
+                                                "another obscat process meanwhile; nothing was written: retry")  # fmt: skip
     assert {t: n for t, n in counts(db_url).items() if n and t != "alembic_version"} == {}
     assert integrity_problems(db_url) == []
