@@ -12,10 +12,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
-    InternalError,
     NoSuchModuleError,
     OperationalError,
-    ProgrammingError,
     SQLAlchemyError,
 )
 
@@ -250,7 +248,7 @@ def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connect
                 raise  # connect() says to retry
             if isinstance(exc, OperationalError):
                 raise DatabaseError(f"database write failed: {one_line(exc.orig)}") from None
-            if not (isinstance(exc, (InternalError, ProgrammingError)) and _is_refused_write(exc)):
+            if not _is_refused_write(exc):
                 raise
             raise DatabaseError(f"database write refused: {one_line(exc.orig)} (is this a read-only role "
                                 "or a read-only database?)") from None  # fmt: skip

@@ -187,8 +187,7 @@ def cluster(
         raise InputError(f"unknown linkage method {method!r} (ward, single, complete, average)")
     if standardize not in ("zscore", "robust", "none"):
         raise InputError(f"unknown standardisation {standardize!r} (zscore, robust, none)")
-    spread_features = list(max_spread or {})
-    loaded = list(dict.fromkeys([*features, *spread_features]))
+    loaded = list(dict.fromkeys([*features, *(max_spread or {})]))
     ids, stores, obs_ids, matrix, units = _feature_matrix(engine, feature_set, features, loaded, selection)
     if len(matrix) < 2:
         raise InputError("clustering needs at least two observations")
@@ -198,6 +197,7 @@ def cluster(
     if n_groups is not None and not 1 <= n_groups <= len(matrix):
         raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
     tree = linkage_tree(standardized(matrix[:, : len(features)], standardize), method)
+    tolerances = {}
     if n_groups is not None:
         numbers = fcluster(tree, t=n_groups, criterion="maxclust")
     elif max_distance is not None:
@@ -212,7 +212,7 @@ def cluster(
     labels = [f"cluster_{k}" for k in numbers]
     params = {"feature_set": feature_set, "features": list(features), "n_groups": n_groups,
               "max_distance": max_distance, "inconsistent": inconsistent, "standardize": standardize, "method": method,
-              "max_spread": {f: [_tolerance(f, v, units[f]), units[f]] for f, v in (max_spread or {}).items()}}  # fmt: skip
+              "max_spread": {f: [tolerance, units[f]] for f, tolerance in tolerances.items()}}  # fmt: skip
     quantities = {f: matrix[:, i] for i, f in enumerate(loaded)}
     return _store(engine, name, "cluster", params, selection, ids, stores, obs_ids, labels, quantities, replace,
                   feature_set=feature_set)  # fmt: skip

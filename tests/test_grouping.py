@@ -146,12 +146,12 @@ def tutorial_features(hess):
     return table
 
 
-def _scipy_labels(table, k: int) -> np.ndarray:
-    """Gammapy's recipe done by hand: z-scores, ward linkage, maxclust."""
+def _scipy_labels(table, k: int, method: str = "ward") -> np.ndarray:
+    """Gammapy's recipe done by hand: z-scores, scipy's linkage (pairwise distances), maxclust."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     x = np.column_stack([table["edisp-res"], table["psf-radius"]])
-    return fcluster(linkage((x - x.mean(0)) / x.std(0), "ward"), t=k, criterion="maxclust")
+    return fcluster(linkage((x - x.mean(0)) / x.std(0), method), t=k, criterion="maxclust")
 
 
 def test_max_spread_picks_the_fewest_groups_within_tolerance(hess, tutorial_features, db_url):
@@ -186,18 +186,14 @@ def test_max_spread_picks_the_fewest_groups_within_tolerance(hess, tutorial_feat
 
 def test_memory_saving_linkage_gives_scipys_tree(hess, tutorial_features, monkeypatch):
     """fastcluster's linkage_vector (ward, single) against scipy's linkage, as Gammapy calls it."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-
     from obscat import grouping
 
     name = tutorial_features.meta["feature_set"]
-    x = np.column_stack([tutorial_features["edisp-res"], tutorial_features["psf-radius"]])
     for method in ("ward", "single"):
         for k in (2, 3, 5, 8):
             ours = hess.cluster("a", ["edisp-res", "psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=k,
                                 method=method, replace=True).labels  # fmt: skip
-            scipy_labels = fcluster(linkage((x - x.mean(0)) / x.std(0), method), t=k, criterion="maxclust")
-            assert ours == [f"cluster_{n}" for n in scipy_labels], (method, k)
+            assert ours == [f"cluster_{n}" for n in _scipy_labels(tutorial_features, k, method)], (method, k)
     monkeypatch.setattr(grouping, "MAX_CLUSTER_OBS", 20)
     with pytest.raises(InputError, match=r"^21 selected observations: one clustering takes at most 20 \(its time"):
         hess.cluster("c", ["psf-radius"], feature_set=name, selection=TUTORIAL, n_groups=2)
