@@ -36,6 +36,7 @@ __all__ = [
     "schema_revision",
     "ensure_schema",
     "alembic_config",
+    "migrations_dir",
     "grant_read_only",
     "ARCHIVE_PREFIX",
     "archived_tables",
@@ -48,7 +49,6 @@ BUSY_TIMEOUT_S = 60.0
 #: Key of the PostgreSQL advisory lock obscat's writers queue on (with the schema's hash).
 _WRITER_LOCK = 742002
 
-_REPO = Path(__file__).resolve().parent.parent
 _SUPPORTED = ("sqlite", "postgresql")
 
 
@@ -377,7 +377,7 @@ def schema_revision(conn: Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-#: Tables where a downgrade keeps the rows it drops (see obscat.migration_archive).
+#: Tables where a downgrade keeps the rows it drops (see migrations/migration_archive.py).
 ARCHIVE_PREFIX = "obscat_archive_"
 
 
@@ -467,14 +467,35 @@ def grant_read_only(engine: Engine, role: str) -> bool:
     return found is None
 
 
+def migrations_dir() -> Path:
+    """The directory of obscat's Alembic migrations: ``obscat/_migrations`` in an installed
+    wheel (pyproject maps the source tree's top-level ``migrations/`` there), else the
+    source tree's ``migrations/`` (a checkout, or an editable install)."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_migrations"
+    return installed if installed.is_dir() else package.parent / "migrations"
+
+
 def alembic_config(conn: Connection | None = None):
-    """An Alembic ``Config`` for obscat's migrations, optionally bound to ``conn``."""
+    """An Alembic ``Config`` for obscat's migrations, optionally bound to ``conn``.
+
+    Built in code: no alembic.ini is needed (the source tree's alembic.ini is for
+    developers' ``alembic`` command). The revisions' frozen helper module,
+    ``migration_archive`` beside them, is made importable under that name.
+    """
+    import importlib.util
     import sys
 
     from alembic.config import Config
 
-    config = Config(str(_REPO / "alembic.ini"), stdout=sys.stdout)
-    config.set_main_option("script_location", str(_REPO / "migrations"))
+    directory = migrations_dir()
+    if "migration_archive" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("migration_archive", directory / "migration_archive.py")
+        sys.modules["migration_archive"] = helper = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(helper)
+    config = Config(stdout=sys.stdout)
+    config.set_main_option("script_location", str(directory).replace("%", "%%"))  # a ConfigParser value
+    config.set_main_option("path_separator", "os")
     if conn is not None:
         config.attributes["connection"] = conn
     return config

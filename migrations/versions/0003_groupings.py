@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from obscat.migration_archive import archive, restore
+from migration_archive import archive, restore
 
 revision: str = '0003'
 down_revision: str | None = '0002'

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from obscat.migration_archive import archive, restore
+from migration_archive import archive, restore
 
 revision: str = '0004'
 down_revision: str | None = '0003'

@@ -1,4 +1,4 @@
-"""Data kept across schema downgrades, for the migrations in ``migrations/versions``.
+"""Data kept across schema downgrades, for the revisions in ``versions/``.
 
 A downgrade that drops a table (or columns) first copies its rows into an
 ``obscat_archive_<name>`` table; the upgrade that recreates it copies them back
@@ -6,6 +6,10 @@ A downgrade that drops a table (or columns) first copies its rows into an
 ``obscat db downgrade base`` followed by ``obscat db upgrade`` gives back every row.
 Empty tables leave no archive, so an empty catalogue downgraded to base is empty.
 Table and column names here are obscat's own, never user input.
+
+Frozen history, like the revisions that import it (``from migration_archive import
+...``): it imports nothing from obscat, and its behaviour never changes once a
+released revision uses it (a new behaviour is a new function).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from .db import ARCHIVE_PREFIX as PREFIX
+#: Prefix of the archive tables (obscat.db.ARCHIVE_PREFIX recognises them).
+PREFIX = "obscat_archive_"
 
 __all__ = ["archive", "restore"]
 
