@@ -96,11 +96,21 @@ class State:
             self._catalog.close()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        typer.echo(f"obscat {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     db: Annotated[str | None, typer.Option("--db", envvar=ENV_VAR, help="Database URL [default: sqlite:///obscat.db].", show_envvar=True)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print obscat's version and exit.")] = False,  # fmt: skip
 ) -> None:
     ctx.obj = State(url=db, debug=debug)
     ctx.call_on_close(ctx.obj.close)

@@ -1,0 +1,154 @@
+"""obscat as a package: frozen migrations shipped in the wheel, which works installed
+non-editable in a fresh venv, from a directory outside the checkout, on both backends."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, snapshot, unavailable
+from typer.testing import CliRunner
+
+import obscat
+from obscat.cli import app
+from obscat.db import ARCHIVE_PREFIX, alembic_config, migrations_dir
+from obscat.models import SCHEMA_REVISION
+
+MIGRATIONS = REPO / "migrations"
+FROZEN = [*sorted((MIGRATIONS / "versions").glob("*.py")), MIGRATIONS / "migration_archive.py"]
+#: What frozen history may import: the standard library's typing helpers, SQLAlchemy, Alembic, its own helper.
+FROZEN_IMPORTS = {"__future__", "collections", "typing", "sqlalchemy", "alembic", "migration_archive"}
+
+
+def _imported(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            modules.add("." * node.level + (node.module or ""))
+    return modules
+
+
+@pytest.mark.parametrize("path", FROZEN, ids=lambda p: p.name)
+def test_revisions_import_no_live_package_code(path):
+    """A revision must do tomorrow what it did when written: no `obscat` import, no relative import."""
+    modules = _imported(path)
+    assert {m.split(".")[0] for m in modules} <= FROZEN_IMPORTS, sorted(modules)
+
+
+def test_alembic_config_is_built_in_code():
+    config = alembic_config()
+    assert config.config_file_name is None  # no alembic.ini read at run time
+    assert Path(config.get_main_option("script_location")) == migrations_dir() == MIGRATIONS
+    helper = sys.modules["migration_archive"]  # what the revisions import, loaded from beside them
+    assert Path(helper.__file__) == MIGRATIONS / "migration_archive.py"
+    assert helper.PREFIX == ARCHIVE_PREFIX  # the archives a downgrade writes are the ones obscat recognises
+
+
+def test_version_option():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"obscat {obscat.__version__}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", obscat.__version__)
+    # eager: printed before any command runs or any database is opened
+    result = CliRunner().invoke(app, ["--db", "sqlite:////nonexistent/dir/x.db", "--version", "stores"])
+    assert (result.exit_code, result.stdout) == (0, f"obscat {obscat.__version__}\n")
+
+
+# -- the wheel, installed in a fresh venv ------------------------------------------------------
+
+#: pip's words for "PyPI cannot be reached" (the only reason the wheel test may skip, and not under CI).
+_OFFLINE = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
+                      r"Max retries exceeded|No route to host")  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    """The environment without the checkout on PYTHONPATH: the venv must run its own installed copy."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "OBSCAT_DB_URL")}
+
+
+def _run(args: list, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], cwd=cwd, env=_env(), capture_output=True, text=True)
+
+
+def _tail(result: subprocess.CompletedProcess) -> str:
+    return f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory) -> tuple[Path, Path]:
+    """``python -m build`` of the checkout (sdist, then the wheel from it), installed
+    non-editable with the postgres extra into a new venv: (its bin directory, the wheel)."""
+    if importlib.util.find_spec("build") is None:
+        unavailable("the `build` package is not installed (it is in obscat's test extra)")
+    work = tmp_path_factory.mktemp("wheel")
+    built = _run([sys.executable, "-m", "build", "--outdir", work / "dist", REPO], work)
+    if built.returncode != 0 and _OFFLINE.search(built.stdout + built.stderr):
+        unavailable("python -m build could not fetch setuptools (offline?)")
+    assert built.returncode == 0, _tail(built)
+    (wheel,) = (work / "dist").glob("obscat-*.whl")
+    created = _run([sys.executable, "-m", "venv", work / "venv"], work)
+    assert created.returncode == 0, _tail(created)
+    bin_dir = work / "venv" / "bin"
+    installed = _run([bin_dir / "python", "-m", "pip", "install", f"{wheel}[postgres]"], work)
+    if installed.returncode != 0 and _OFFLINE.search(installed.stdout + installed.stderr):
+        unavailable("pip could not reach PyPI to install the wheel's dependencies")
+    assert installed.returncode == 0, _tail(installed)
+    return bin_dir, wheel
+
+
+@pytest.mark.slow
+def test_wheel_runs_from_a_fresh_venv(venv, db_url, tmp_path):
+    """The installed wheel, run outside the checkout, creates a catalogue at head, migrates it
+    down to base and back without losing a row, and runs `obscat demo`."""
+    from gammapy.data import DataStore
+
+    from obscat.grouping import grouping_rows
+
+    bin_dir, wheel = venv
+
+    def obscat_(*args: str) -> str:
+        result = _run([bin_dir / "obscat", "--db", db_url, *args], tmp_path)
+        assert result.returncode == 0, _tail(result)
+        return result.stdout
+
+    where = _run([bin_dir / "python", "-c", "import obscat.db as d; print(d.__file__); print(d.migrations_dir())"],
+                 tmp_path).stdout.split()  # fmt: skip
+    package = Path(where[0]).parent
+    assert package.parent.name == "site-packages" and package.is_relative_to(bin_dir.parent)  # not the checkout
+    assert Path(where[1]) == package / "_migrations"
+    shipped = sorted(p.name for p in (package / "_migrations" / "versions").glob("*.py"))
+    assert shipped == sorted(p.name for p in (MIGRATIONS / "versions").glob("*.py"))
+
+    version = wheel.name.split("-")[1]
+    assert obscat_("--version") == f"obscat {version}\n" and version == obscat.__version__
+    assert obscat_("stores").startswith("name")  # the first command on a new database creates the catalogue
+    assert obscat_("db", "current") == f"{SCHEMA_REVISION} (head)\n"
+    assert "-> 0002, feature sets" in obscat_("db", "history")
+
+    demo = obscat_("demo", "--dir", str(tmp_path / "demo"), "--n-obs", "60")
+    assert re.findall(r"^(\d+)\. ", demo, flags=re.M) == [str(i) for i in range(1, 12)]
+    assert "matplotlib is not installed" in demo  # the plot extra was not installed: the demo says so
+    assert sorted(p.name for p in (tmp_path / "demo" / "export").iterdir()) == ["cluster_1", "cluster_2",
+                                                                               "grouping.json"]  # fmt: skip
+    with obscat.Catalog(db_url) as cat:
+        assert [(s.name, s.n_obs) for s in cat.stores()] == [("synthetic", 60)]
+        members = {name: {obs_id: label for _, obs_id, label in grouping_rows(cat.engine, name).members}
+                   for name in ("demo-zenith", "demo-irf")}  # fmt: skip
+    assert sorted(members["demo-zenith"]) == sorted(members["demo-irf"])  # the same cone selection
+    exported = DataStore.from_dir(tmp_path / "demo" / "export" / "cluster_1")
+    assert sorted(exported.obs_table["OBS_ID"]) == sorted(o for o, label in members["demo-irf"].items()
+                                                           if label == "cluster_1")  # fmt: skip
+
+    before = snapshot(db_url)
+    assert obscat_("db", "downgrade", "base") == "database downgraded to base\n"
+    assert obscat_("db", "current").startswith("base (")
+    assert obscat_("db", "upgrade") == "database upgraded to head\n"
+    assert snapshot(db_url) == before
