@@ -2,35 +2,38 @@
 
 from alembic import context
 
-from obscat.db import create_engine
+from obscat.db import create_engine, write_transaction
 from obscat.models import Base
 
 config = context.config
 target_metadata = Base.metadata
 
 
-def _configure(connection) -> None:
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 def run_migrations_online() -> None:
-    """Run on the connection obscat injected, or on a new one to obscat's URL."""
+    """Run on the connection obscat injected, or, for the `alembic` command, in a write
+    transaction to obscat's URL taken as `obscat db` takes it: ``bulk`` turns SQLite's
+    foreign keys off, so a table a revision rebuilds keeps the rows that refer to it."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection)
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url") or None)
-    with engine.connect() as connection:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+    try:
+        with write_transaction(engine, bulk=True) as connection:
+            _run(connection)
+    finally:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -5,6 +5,9 @@ Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
 
+# Frozen history: import nothing from obscat (the models change, this revision must not).
+# Rows a downgrade drops are kept with `from migration_archive import archive, restore`.
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

@@ -52,6 +52,28 @@ def test_alembic_config_is_built_in_code():
     assert helper.PREFIX == ARCHIVE_PREFIX  # the archives a downgrade writes are the ones obscat recognises
 
 
+def test_developers_alembic_command_runs_the_same_migrations(db_url, magic_dir, tmp_path):
+    """The checkout's alembic.ini (for `alembic revision` and friends) finds the migrations and
+    their frozen helper from any directory: a downgrade to base and back keeps every row."""
+    with obscat.Catalog(db_url) as cat:
+        cat.ingest(magic_dir, name="magic")
+    before = snapshot(db_url)
+
+    def alembic(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "alembic", "-c", REPO / "alembic.ini", *args], cwd=tmp_path,
+                                env={**os.environ, "OBSCAT_DB_URL": db_url}, capture_output=True, text=True)  # fmt: skip
+        assert result.returncode == 0, _tail(result)
+        return result.stdout
+
+    alembic("downgrade", "base")
+    assert alembic("current") == ""  # at base: no revision
+    current = CliRunner().invoke(app, ["--db", db_url, "db", "current"]).stdout
+    assert current.startswith("base (5 archived tables")  # data_store, observation (and its 0004 columns), hdu_file, hdu
+    alembic("upgrade", "head")
+    assert alembic("current") == f"{SCHEMA_REVISION} (head)\n"
+    assert snapshot(db_url) == before
+
+
 def test_version_option():
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
