@@ -4,9 +4,11 @@ non-editable in a fresh venv, from a directory outside the checkout, on both bac
 from __future__ import annotations
 
 import ast
+import fcntl
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -110,10 +112,28 @@ def _tail(result: subprocess.CompletedProcess) -> str:
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> tuple[Path, Path]:
     """``python -m build`` of the checkout (sdist, then the wheel from it), installed
-    non-editable with the postgres extra into a new venv: (its bin directory, the wheel)."""
+    non-editable with the postgres extra into a new venv: (its bin directory, the wheel).
+
+    Built once per test run: pytest-xdist's workers share it (their common temporary
+    directory, under a lock), so two builds never write the checkout's egg-info at once.
+    """
     if importlib.util.find_spec("build") is None:
         unavailable("the `build` package is not installed (it is in obscat's test extra)")
-    work = tmp_path_factory.mktemp("wheel")
+    base = tmp_path_factory.getbasetemp()
+    work = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "obscat-wheel"
+    work.mkdir(exist_ok=True)
+    with open(work / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (work / "installed").exists():
+            _build_and_install(work)
+            (work / "installed").touch()
+    (wheel,) = (work / "dist").glob("obscat-*.whl")
+    return work / "venv" / "bin", wheel
+
+
+def _build_and_install(work: Path) -> None:
+    shutil.rmtree(work / "dist", ignore_errors=True)  # what a failed attempt left
+    shutil.rmtree(work / "venv", ignore_errors=True)
     built = _run([sys.executable, "-m", "build", "--outdir", work / "dist", REPO], work)
     if built.returncode != 0 and _OFFLINE.search(built.stdout + built.stderr):
         unavailable("python -m build could not fetch setuptools (offline?)")
@@ -121,12 +141,10 @@ def venv(tmp_path_factory) -> tuple[Path, Path]:
     (wheel,) = (work / "dist").glob("obscat-*.whl")
     created = _run([sys.executable, "-m", "venv", work / "venv"], work)
     assert created.returncode == 0, _tail(created)
-    bin_dir = work / "venv" / "bin"
-    installed = _run([bin_dir / "python", "-m", "pip", "install", f"{wheel}[postgres]"], work)
+    installed = _run([work / "venv" / "bin" / "python", "-m", "pip", "install", f"{wheel}[postgres]"], work)
     if installed.returncode != 0 and _OFFLINE.search(installed.stdout + installed.stderr):
         unavailable("pip could not reach PyPI to install the wheel's dependencies")
     assert installed.returncode == 0, _tail(installed)
-    return bin_dir, wheel
 
 
 @pytest.mark.slow
