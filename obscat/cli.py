@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from .config import ENV_VAR
 from .errors import ObscatError, one_line
+from .feature_names import DEFAULT_FEATURES, FEATURES
 
 __all__ = ["app", "main"]
 
@@ -52,19 +53,20 @@ def _message(exc: BaseException) -> str:
 
 app = typer.Typer(
     cls=_Group,
+    rich_markup_mode=None,
     help="A database catalogue of IACT observations (GADF DL3 data stores) with grouping queries.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-obs_app = typer.Typer(cls=_Group, help="List and show observations.", no_args_is_help=True)
-db_app = typer.Typer(cls=_Group, help="Schema migrations (Alembic).", no_args_is_help=True)
-features_app = typer.Typer(cls=_Group, help="IRF features per observation, stored as feature sets.", no_args_is_help=True)
+obs_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="List and show observations.", no_args_is_help=True)
+db_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Schema migrations (Alembic).", no_args_is_help=True)
+features_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="IRF features per observation, stored as feature sets.", no_args_is_help=True)
 app.add_typer(obs_app, name="obs")
 app.add_typer(features_app, name="features")
-group_app = typer.Typer(cls=_Group, help="Group selected observations and store the groups.", no_args_is_help=True)
-groups_app = typer.Typer(cls=_Group, help="List, show, rename and delete stored groupings.", no_args_is_help=True)
+group_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Group selected observations and store the groups.", no_args_is_help=True)
+groups_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="List, show, rename and delete stored groupings.", no_args_is_help=True)
 app.add_typer(group_app, name="group")
 app.add_typer(groups_app, name="groups")
 app.add_typer(db_app, name="db")
@@ -99,13 +101,14 @@ class State:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option("--db", envvar=ENV_VAR, help="Database URL [default: sqlite:///obscat.db].", show_envvar=True)] = None,
+    db: Annotated[str | None, typer.Option("--db", envvar=ENV_VAR, help="Database URL, or a file name meaning SQLite (e.g. catalogue.db).  [default: sqlite:///obscat.db]", show_envvar=True)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
 ) -> None:
     ctx.obj = State(url=db, debug=debug)
     ctx.call_on_close(ctx.obj.close)
 
 
+_FEATURE_NAMES = ", ".join(FEATURES)
 StoreOption = Annotated[str | None, typer.Option("--store", "-s", help="Only this data store.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -116,7 +119,7 @@ def ingest(
     path: Annotated[Path | None, typer.Argument(help="Data store directory holding obs-index.fits[.gz] and hdu-index.fits[.gz].")] = None,
     obs_index: Annotated[Path | None, typer.Option("--obs-index", help="Explicit observation index file.")] = None,
     hdu_index: Annotated[Path | None, typer.Option("--hdu-index", help="Explicit HDU index file.")] = None,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Store name [default: the directory name].")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Store name.  [default: the directory name]")] = None,
 ) -> None:
     """Ingest (or update) a GADF data store's observation and HDU index."""
     from .output import progress_bar
@@ -144,11 +147,11 @@ BorderOption = Annotated[float, typer.Option("--border", help="Added to the --co
 TimeStartOption = Annotated[str | None, typer.Option("--time-start", help="ISO time (UTC) or MJD.")]
 TimeStopOption = Annotated[str | None, typer.Option("--time-stop", help="ISO time (UTC) or MJD.")]
 OverlapOption = Annotated[bool, typer.Option("--partial-overlap", help="Keep observations overlapping the time range.")]
-RangeOption = Annotated[list[str] | None, typer.Option("--range", help='"COLUMN LO HI": LO <= v < HI (v == LO if equal); units allowed (repeatable).')]
+RangeOption = Annotated[list[str] | None, typer.Option("--range", metavar='"COLUMN LO HI"', help='LO <= COLUMN < HI (COLUMN == LO if LO == HI); units allowed (repeatable).')]
 ObjectOption = Annotated[str | None, typer.Option("--object", help="OBJECT pattern, * and ? wildcards, case-insensitive.")]
 WhereOption = Annotated[str | None, typer.Option("--where", help='Filter, e.g. "zen_pnt_deg < 30 and muoneff >= 0.9".')]
-InvertOption = Annotated[list[str] | None, typer.Option("--invert", help="Negate one criterion: cone, time, range, object, obs-id, where (repeatable).")]
-ObsIdOption = Annotated[list[int] | None, typer.Option("--obs-id", help="Only these OBS_IDs (repeatable).")]
+InvertOption = Annotated[list[str] | None, typer.Option("--invert", metavar="CRITERION", help="Negate one criterion: cone, time, range, object, obs-id, where (repeatable).")]
+ObsIdOption = Annotated[list[int] | None, typer.Option("--obs-id", metavar="OBS_ID", help="Only these OBS_IDs (repeatable).")]
 
 
 _SELECTION_OPTIONS = {
@@ -256,7 +259,7 @@ for _method in ("split", "bins", "by"):
 def group_cluster(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
-    feature: Annotated[list[str], typer.Option("--feature", "-F", help="Feature to cluster on (repeatable).")],
+    feature: Annotated[list[str], typer.Option("--feature", "-F", metavar="FEATURE", help=f"Feature to cluster on (repeatable): {_FEATURE_NAMES}.")],
     feature_set: Annotated[str | None, typer.Option("--feature-set", help="Stored feature set (see `features list`).")] = None,
     energy_true: Annotated[str | None, typer.Option("--energy-true", "-e", help='Or compute (once) the features at this true energy, e.g. "1 TeV".')] = None,
     position: Annotated[str | None, typer.Option("--position", help='With -e: offsets from "RA DEC" (deg; "l b" with --frame galactic).')] = None,
@@ -265,7 +268,7 @@ def group_cluster(
     n_groups: Annotated[int | None, typer.Option("--n-groups", "-k", help="Number of groups (fcluster maxclust).")] = None,
     max_distance: Annotated[float | None, typer.Option("--max-distance", help="Cut the tree at this distance (fcluster distance).")] = None,
     inconsistent: Annotated[float | None, typer.Option("--inconsistent", help="Cut links more inconsistent than this (fcluster inconsistent).")] = None,
-    max_spread: Annotated[list[str] | None, typer.Option("--max-spread", help='FEATURE=VALUE: fewest groups keeping max-min of FEATURE within VALUE (unit optional, e.g. "psf-radius=0.01 deg"; repeatable).')] = None,
+    max_spread: Annotated[list[str] | None, typer.Option("--max-spread", metavar="FEATURE=VALUE", help='FEATURE=VALUE: fewest groups keeping max-min of FEATURE within VALUE (unit optional, e.g. "psf-radius=0.01 deg"; repeatable).')] = None,
     standardize: Annotated[str, typer.Option("--standardize", help="zscore (as Gammapy), robust or none.")] = "zscore",
     method: Annotated[str, typer.Option("--method", help="Linkage: ward, single, complete or average.")] = "ward",
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="With -e: worker processes.")] = None,
@@ -370,7 +373,7 @@ def plot(
     kind: Annotated[PlotKind, typer.Option("--kind", help="scatter of --y against --x, sky map of pointings, or dendrogram of a clustering.")] = PlotKind.scatter,
     x: Annotated[str | None, typer.Option("--x", help="scatter: observation column or feature, e.g. zen_pnt_deg or psf-radius.")] = None,
     y: Annotated[str | None, typer.Option("--y", help="scatter: observation column or feature.")] = None,
-    feature_set: Annotated[str | None, typer.Option("--feature-set", help="Feature set of --x/--y features [default: the clustering's].")] = None,
+    feature_set: Annotated[str | None, typer.Option("--feature-set", help="Feature set of --x/--y features.  [default: the clustering's]")] = None,
 ) -> None:
     """Plot a stored grouping, coloured by label (needs the plot extra: matplotlib)."""
     from . import plot as plots
@@ -391,7 +394,7 @@ def plot(
 def sql(
     ctx: typer.Context,
     statement: Annotated[str, typer.Argument(help='One query, e.g. "SELECT obs_id FROM observation WHERE zen_pnt_deg < :z".')],
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE bound to :NAME (repeatable; numbers stay numbers).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="NAME=VALUE bound to :NAME (repeatable; numbers stay numbers).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=0, help="Print at most this many rows.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -451,7 +454,7 @@ def obs_list(
     ctx: typer.Context,
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
-    columns: Annotated[str | None, typer.Option("--columns", "-c", help="Comma-separated columns [default: a summary for tables, all for csv/json].")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", "-c", help="Comma-separated columns.  [default: a summary for tables, all for csv/json]")] = None,
 ) -> None:
     """List observations (by store, then OBS_ID)."""
     from .output import render
@@ -485,10 +488,10 @@ def features_compute(
     selection=None,
     position: Annotated[str | None, typer.Option("--position", help='Offsets from this position: "RA DEC" (deg) or "l b" with --frame galactic.')] = None,
     offset: Annotated[float | None, typer.Option("--offset", help="One fixed offset for all observations (deg).")] = None,
-    feature: Annotated[list[str] | None, typer.Option("--feature", "-F", help="Feature name (repeatable) [default: edisp-bias, edisp-res, psf-radius].")] = None,
+    feature: Annotated[list[str] | None, typer.Option("--feature", "-F", metavar="FEATURE", help=f"Feature (repeatable): {_FEATURE_NAMES}.  [default: {', '.join(DEFAULT_FEATURES)}]")] = None,
     containment: Annotated[float, typer.Option("--containment", help="Containment fraction of psf-radius.")] = 0.68,
     aeff_threshold: Annotated[float, typer.Option("--aeff-threshold", help="Fraction of the maximum effective area defining energy-threshold.")] = 0.1,
-    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes [default: CPUs, at most 4].")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes.  [default: CPUs, at most 4]")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
+from .feature_names import DEFAULT_FEATURES, FEATURES
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, write_transaction
 from .errors import InputError, NotFoundError, ObscatError
 from .fitsread import FitsError, read_tables
@@ -42,20 +43,6 @@ from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observati
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
            "delete_feature_set"]  # fmt: skip
-
-#: name -> (unit, HDU type it needs)
-FEATURES = {
-    "edisp-res": ("", "edisp"),
-    "edisp-bias": ("", "edisp"),
-    "psf-radius": ("deg", "psf"),
-    "aeff": ("m2", "aeff"),
-    "aeff-max": ("m2", "aeff"),
-    "energy-threshold": ("TeV", "aeff"),
-    "bkg-rate": ("s-1 MeV-1 sr-1", "bkg"),
-    "rad-max": ("deg", "rad_max"),
-}
-#: Gammapy's ``get_irfs_features`` default (``names=None``).
-DEFAULT_FEATURES = ("edisp-bias", "edisp-res", "psf-radius")
 
 Progress = Callable[[str, int, int], None]
 
