@@ -74,7 +74,7 @@ def create_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
     text = resolve_url(url)
     try:
         sa_url = sa.make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise DatabaseError(f"cannot parse database URL {text!r}") from None
     backend = sa_url.get_backend_name()
     if backend not in _SUPPORTED:

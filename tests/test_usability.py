@@ -1,0 +1,44 @@
+"""Frictions a new user meets: database names, empty catalogues, misspellings, output formats."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from obscat import Catalog
+from obscat.cli import app
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_db_bare_file_name_means_sqlite(tmp_path, monkeypatch, magic_dir):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OBSCAT_DB_URL", raising=False)
+    result = run("--db", "catalogue.db", "ingest", str(magic_dir), "--name", "magic")
+    assert result.exit_code == 0, result.output
+    with Catalog(f"sqlite:///{tmp_path / 'catalogue.db'}") as cat:  # the same file, through its URL
+        assert [(s.name, s.n_obs) for s in cat.stores()] == [("magic", 2)]
+    (tmp_path / "sub").mkdir()
+    assert run("--db", "sub/../catalogue.db", "stores", "-f", "csv").stdout.splitlines()[1].startswith("magic,2,10,")
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["catalogue.db"]
+
+
+def test_db_url_still_works(db_url, magic_dir):
+    assert run("--db", db_url, "ingest", str(magic_dir), "--name", "magic").exit_code == 0
+    assert run("--db", db_url, "stores", "-f", "csv").stdout.splitlines()[1].startswith("magic,2,10,")
+
+
+def test_db_nonsense_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cases = {
+        "nodir/x.db": "Error: database 'nodir/x.db' is neither a URL (sqlite:///FILE, postgresql://USER@HOST/DB) "
+                      "nor a file name in an existing directory\n",
+        ".": "Error: database '.' is a directory, not a file name or URL\n",
+        "mysql://u@h/db": "Error: unsupported database URL 'mysql://u@h/db': use sqlite:///FILE or postgresql://USER@HOST/DB\n",
+        "postgresql://u@h:port/db": "Error: cannot parse database URL 'postgresql+psycopg://u@h:port/db'\n",
+    }  # fmt: skip
+    for db, message in cases.items():
+        result = run("--db", db, "stores")
+        assert (result.exit_code, result.stderr) == (1, message)
+    assert list(tmp_path.iterdir()) == []  # nothing created
