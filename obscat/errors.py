@@ -6,6 +6,7 @@ __all__ = [
     "SchemaVersionError",
     "InputError",
     "NotFoundError",
+    "EmptyCatalogError",
     "one_line",
     "printable",
 ]
@@ -32,6 +33,10 @@ class InputError(ObscatError):
 
 class NotFoundError(ObscatError):
     """A named store, observation or other object does not exist."""
+
+
+class EmptyCatalogError(NotFoundError):
+    """The catalogue holds no observation yet."""
 
 
 #: The longest message line printed; longer ones (a 100 kB name quoted back) keep both ends.

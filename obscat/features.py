@@ -25,9 +25,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
-from .feature_names import DEFAULT_FEATURES, FEATURES
-from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, write_transaction
+from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
 from .errors import InputError, NotFoundError, ObscatError
+from .feature_names import DEFAULT_FEATURES, FEATURES
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
@@ -40,6 +40,7 @@ from .irf_features import (
     value_at,
 )
 from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
+from .selection import And, no_observation_error
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
            "delete_feature_set"]  # fmt: skip
@@ -196,7 +197,7 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
     tasks: dict[int, _Task] = {}
     with connect(engine) as conn:
         if store is not None:
-            id_by_name(conn, s, store, "store")  # a named store must exist
+            store_id(conn, store)  # a named store must exist
         for observation_id, obs_id, hdu_type, hdu_class, hdu_name, path in conn.execute(query):
             task = tasks.setdefault(observation_id, _Task(observation_id, obs_id))
             if hdu_type is not None:
@@ -206,7 +207,8 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
         if missing:
             raise NotFoundError(f"no observation with OBS_ID {', '.join(map(str, missing[:10]))}")
     if not tasks:
-        raise InputError("the selection holds no observation")
+        with connect(engine) as conn:
+            raise no_observation_error(conn, selection if selection is not None else And(()))
     return list(tasks.values())
 
 

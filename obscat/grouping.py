@@ -20,7 +20,7 @@ from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
 from .errors import InputError, one_line
 from .models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation
-from .selection import NUMERIC_COLUMNS, Criterion
+from .selection import NUMERIC_COLUMNS, Criterion, no_observation_error
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
 
@@ -75,8 +75,8 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
     )  # fmt: skip
     with reading(engine) as conn:
         rows = conn.execute(query).all()
-    if not rows:
-        raise InputError("the selection holds no observation")
+        if not rows:
+            raise no_observation_error(conn, selection)
     missing = [r for r in rows if r[3] is None or not math.isfinite(r[3])]
     if missing:
         gadf_name = o.c[column].info.get("gadf")  # where the value came from, if it came from the obs index

@@ -16,7 +16,7 @@ from .db import bulk_update, connect, write_transaction
 from .errors import InputError
 from .fitsread import FitsError, read_tables
 from .models import Hdu, HduFile, Observation
-from .selection import Criterion
+from .selection import Criterion, no_observation_error
 
 __all__ = ["compute_pointing"]
 
@@ -47,8 +47,8 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         for observation_id, obs_id, hdu_type, name, path in conn.execute(query):
             hdus.setdefault(observation_id, {"obs_id": obs_id}).setdefault(hdu_type, (path, name))
         everything = [r[0] for r in conn.execute(sa.select(o.c.id).where(selection.clause()))]
-    if not everything:
-        raise InputError("the selection holds no observation")
+        if not everything:
+            raise no_observation_error(conn, selection)
     rows, problems = [], []
     for n, observation_id in enumerate(everything, 1):
         found = hdus.get(observation_id, {})

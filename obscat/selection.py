@@ -19,11 +19,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import InputError
+from .errors import InputError, ObscatError
 from .models import SKY_ZONE_HEIGHT_DEG, DataStore, Observation
 
 __all__ = [
     "Criterion",
+    "check_names",
+    "no_observation_error",
     "Cone",
     "TimeRange",
     "ValueRange",
@@ -58,6 +60,30 @@ class Criterion:
 
     def _clause(self) -> sa.ColumnElement[bool]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def check_names(conn, criterion: Criterion) -> None:
+    """Raise if the catalogue is empty or a store ``criterion`` names does not exist
+    (why a selection kept nothing, when it is not the criteria themselves)."""
+    from .db import empty_catalog_error, store_id
+
+    if (error := empty_catalog_error(conn)) is not None:
+        raise error
+    for node in _nodes(criterion):
+        if isinstance(node, Store):
+            store_id(conn, node.name)
+
+
+def no_observation_error(conn, criterion: Criterion) -> ObscatError:
+    """The error for a selection that keeps nothing (see :func:`check_names`)."""
+    check_names(conn, criterion)
+    return InputError("the selection holds no observation")
+
+
+def _nodes(criterion: Criterion):
+    yield criterion
+    for child in getattr(criterion, "criteria", ()):
+        yield from _nodes(child)
 
 
 @dataclass(frozen=True)

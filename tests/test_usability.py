@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from conftest import snapshot
 from typer.testing import CliRunner
 
 from obscat import Catalog
 from obscat.cli import app
+from obscat.errors import EmptyCatalogError
 
 
 def run(*args: str):
@@ -42,3 +45,46 @@ def test_db_nonsense_is_one_clear_line(tmp_path, monkeypatch):
         result = run("--db", db, "stores")
         assert (result.exit_code, result.stderr) == (1, message)
     assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+EMPTY_COMMANDS = [
+    ["select"], ["select", "-f", "ids"], ["obs", "list"], ["obs", "list", "-s", "hess"], ["obs", "show", "23523"],
+    ["group", "split", "zen_pnt_deg", "--name", "g"], ["group", "cluster", "--name", "g", "-F", "psf-radius", "-e", "1 TeV"],
+    ["features", "compute", "-e", "1 TeV"], ["pointing"], ["remove", "hess"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", EMPTY_COMMANDS, ids=" ".join)
+def test_empty_catalogue_says_run_ingest(db_url, command):
+    from obscat.config import resolve_url
+    from obscat.db import display_url
+
+    Catalog(db_url).close()  # the schema exists, no observation
+    before = snapshot(db_url)
+    result = run("--db", db_url, *command)
+    expected = f"Error: the catalogue is empty: run `obscat ingest` (database {display_url(resolve_url(db_url))})\n"
+    assert (result.exit_code, result.stderr) == (1, expected)
+    assert snapshot(db_url) == before
+
+
+def test_empty_catalogue_in_the_library(catalog):
+    with pytest.raises(EmptyCatalogError, match=r"^the catalogue is empty: run `obscat ingest` \(database "):
+        catalog.observations()
+    assert catalog.stores() == []  # a listing of nothing is still an answer
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["select", "-s", "hes"], ["select", "-f", "ids", "--store", "hes"], ["obs", "list", "-s", "hes"],
+     ["obs", "show", "23523", "-s", "hes"], ["group", "by", "n_tels", "--name", "g", "-s", "hes"],
+     ["features", "compute", "-e", "1 TeV", "-s", "hes"], ["pointing", "-s", "hes"], ["remove", "hes"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_unknown_store_lists_the_stores(db_url, hess_dir, magic_dir, command):
+    with Catalog(db_url) as cat:
+        cat.ingest(hess_dir, name="hess")
+        cat.ingest(magic_dir, name="magic")
+    before = snapshot(db_url)
+    result = run("--db", db_url, *command)
+    assert (result.exit_code, result.stderr) == (1, "Error: no store 'hes' (stores: hess, magic)\n")
+    assert snapshot(db_url) == before
