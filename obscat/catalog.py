@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .config import resolve_url
 from .db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
-from .errors import InputError, NotFoundError
+from .errors import InputError, NotFoundError, did_you_mean
 from .models import DataStore, Hdu, HduFile, Observation
 from .selection import check_names
 
@@ -147,7 +147,7 @@ class Catalog:
         names = list(columns or OBSERVATION_COLUMNS)
         unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
         if unknown:
-            raise InputError(f"unknown observation column {unknown[0]!r}")
+            raise InputError(f"unknown observation column {unknown[0]!r}{did_you_mean(unknown[0], OBSERVATION_COLUMNS)}")
         o, s = Observation.__table__, DataStore.__table__
         query = (
             sa.select(s.c.name.label("store"), *(o.c[c] for c in names))

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
-from .errors import InputError, NotFoundError, ObscatError
+from .errors import InputError, NotFoundError, ObscatError, did_you_mean
 from .feature_names import DEFAULT_FEATURES, FEATURES
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
@@ -68,7 +68,7 @@ class FeatureParams:
     def __post_init__(self) -> None:
         unknown = [f for f in self.features if f not in FEATURES]
         if unknown:
-            raise InputError(f"unknown feature {unknown[0]!r} (known: {', '.join(FEATURES)})")
+            raise InputError(f"unknown feature {unknown[0]!r}{did_you_mean(unknown[0], FEATURES)} (known: {', '.join(FEATURES)})")
         if not self.features:
             raise InputError("no feature requested")
         if not (math.isfinite(self.energy_true_tev) and self.energy_true_tev > 0):

@@ -20,7 +20,7 @@ from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
 from .errors import InputError, one_line
 from .models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation
-from .selection import NUMERIC_COLUMNS, Criterion, no_observation_error
+from .selection import NUMERIC_COLUMNS, Criterion, no_observation_error, unknown_column
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
 
@@ -67,7 +67,7 @@ def _word(column: str) -> str:
 def _values(engine: Engine | Connection, column: str, selection: Criterion) -> tuple[list[int], list[str], list[int], np.ndarray]:
     """observation ids, stores, OBS_IDs and the column's values of the selection."""
     if column not in NUMERIC_COLUMNS:
-        raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+        raise unknown_column(column)
     o, s = Observation.__table__, DataStore.__table__
     query = (
         sa.select(o.c.id, s.c.name, o.c.obs_id, o.c[column], s.c.obs_index_path).join_from(o, s, o.c.store_id == s.c.id)

@@ -19,12 +19,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import InputError, ObscatError
+from .errors import InputError, ObscatError, did_you_mean
 from .models import SKY_ZONE_HEIGHT_DEG, DataStore, Observation
 
 __all__ = [
     "Criterion",
     "check_names",
+    "unknown_column",
     "no_observation_error",
     "Cone",
     "TimeRange",
@@ -60,6 +61,12 @@ class Criterion:
 
     def _clause(self) -> sa.ColumnElement[bool]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def unknown_column(column: str, where: str = "") -> InputError:
+    """The error for a name that is not a numeric observation column, with a did-you-mean."""
+    return InputError(f"unknown column {column!r}{where}{did_you_mean(column, NUMERIC_COLUMNS)} "
+                      f"(numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")  # fmt: skip
 
 
 def check_names(conn, criterion: Criterion) -> None:
@@ -218,7 +225,7 @@ class ValueRange(Criterion):
 
     def __post_init__(self) -> None:
         if self.column not in NUMERIC_COLUMNS:
-            raise InputError(f"unknown column {self.column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+            raise unknown_column(self.column)
         if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
             raise InputError(f"range of {self.column} must be finite numbers, got ({self.lo}, {self.hi})")
 
@@ -228,7 +235,7 @@ class ValueRange(Criterion):
         from astropy import units as u
 
         if column not in NUMERIC_COLUMNS:
-            raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+            raise unknown_column(column)
         unit = _O.c[column].info.get("unit")
         values = []
         for value in (lo, hi):
@@ -375,7 +382,7 @@ def _compare(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criteri
     if not isinstance(left, ast.Name):
         raise InputError(f"malformed --where {text!r}: {_describe(left, text)} is not a column")
     if left.id not in NUMERIC_COLUMNS:
-        raise InputError(f"unknown column {left.id!r} in --where (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+        raise unknown_column(left.id, " in --where")
     value = _number(right, text)
     return Compare(left.id, _COMPARISONS[type(op)], value)
 

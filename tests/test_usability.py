@@ -88,3 +88,32 @@ def test_unknown_store_lists_the_stores(db_url, hess_dir, magic_dir, command):
     result = run("--db", db_url, *command)
     assert (result.exit_code, result.stderr) == (1, "Error: no store 'hes' (stores: hess, magic)\n")
     assert snapshot(db_url) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["select", "--where", "zen < 30"], "unknown column 'zen' in --where: did you mean 'zen_pnt_deg' or 'zen_tmid_deg'? ("),
+        (["select", "--where", "ZEN_PNT < 30"], "unknown column 'ZEN_PNT' in --where: did you mean 'zen_pnt_deg'? ("),
+        (["select", "--range", "livetime 0 10"], "unknown column 'livetime': did you mean 'livetime_s'? ("),
+        (["group", "split", "zenpntdeg", "--name", "g"], "unknown column 'zenpntdeg': did you mean 'zen_pnt_deg'? ("),
+        (["obs", "list", "-c", "obs_id,muonef"], "unknown observation column 'muonef': did you mean 'muoneff'?"),
+        (["features", "compute", "-e", "1 TeV", "-F", "psf_radius"], "unknown feature 'psf_radius': did you mean 'psf-radius'? ("),
+        (["group", "split", "zenith", "--name", "g"], "unknown column 'zenith' (numeric observation columns: obs_id, "),
+    ],
+)  # fmt: skip
+def test_misspelt_names_get_a_did_you_mean(db_url, magic_dir, command, message):
+    with Catalog(db_url) as cat:
+        cat.ingest(magic_dir, name="magic")
+    before = snapshot(db_url)
+    result = run("--db", db_url, *command)
+    assert result.exit_code == 1 and result.stderr.startswith(f"Error: {message}"), result.stderr
+    assert snapshot(db_url) == before
+
+
+def test_did_you_mean_in_the_library(catalog, magic_dir):
+    from obscat.errors import InputError
+
+    catalog.ingest(magic_dir, name="magic")
+    with pytest.raises(InputError, match=r"^unknown observation column 'ra_pnt': did you mean 'ra_pnt_deg'\?$"):
+        catalog.observations(columns=["obs_id", "ra_pnt"])
