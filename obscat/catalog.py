@@ -15,7 +15,7 @@ from .config import resolve_url
 from .db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
 from .errors import InputError, NotFoundError, did_you_mean
 from .models import DataStore, Hdu, HduFile, Observation
-from .selection import check_names
+from .selection import explain_empty
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -161,7 +161,7 @@ class Catalog:
                 query = query.where(o.c.store_id == store_id(conn, store))
             rows = [tuple(row) for row in conn.execute(query)]
             if not rows:
-                check_names(conn, _criterion(selection))
+                explain_empty(conn, _criterion(selection))
             return ["store", *names], rows
 
     def select(self, selection, store: str | None = None) -> list[tuple[str, int]]:
@@ -181,7 +181,7 @@ class Catalog:
                 query = query.where(s.c.id == store_id(conn, store))
             rows = [tuple(row) for row in conn.execute(query)]
             if not rows:
-                check_names(conn, criterion)
+                explain_empty(conn, criterion)
             return rows
 
     def group(self, name: str, method: str, column: str, *, at: str = "median", edges=None, selection=None,

@@ -20,7 +20,14 @@ from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
 from .errors import InputError, one_line
 from .models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation
-from .selection import NUMERIC_COLUMNS, Criterion, no_observation_error, unknown_column
+from .selection import (
+    NUMERIC_COLUMNS,
+    POINTING_COLUMNS,
+    Criterion,
+    no_observation_error,
+    pointing_not_computed,
+    unknown_column,
+)
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
 
@@ -78,6 +85,8 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
         if not rows:
             raise no_observation_error(conn, selection)
     missing = [r for r in rows if r[3] is None or not math.isfinite(r[3])]
+    if missing and column in POINTING_COLUMNS:
+        raise pointing_not_computed(column, len(missing))
     if missing:
         gadf_name = o.c[column].info.get("gadf")  # where the value came from, if it came from the obs index
         source = f" ({gadf_name} is absent or NaN in {missing[0][4]})" if gadf_name else ""

@@ -16,11 +16,9 @@ from .db import bulk_update, connect, write_transaction
 from .errors import InputError
 from .fitsread import FitsError, read_tables
 from .models import Hdu, HduFile, Observation
-from .selection import Criterion, no_observation_error
+from .selection import POINTING_COLUMNS, Criterion, no_observation_error
 
 __all__ = ["compute_pointing"]
-
-_COLUMNS = ["tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg"]
 
 
 def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tuple[int, list[str]]:
@@ -73,7 +71,7 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         alt, az = altaz.alt.deg, altaz.az.deg
         values = {i: (float(m), float(90 - a_), float(a_), float(z)) for i, m, a_, z in zip(ids, tmid.tt.mjd, alt, az)}
     with write_transaction(engine) as conn:
-        bulk_update(conn, o, _COLUMNS, "id", ((*values.get(r[0], (None,) * 4), r[0]) for r in rows))
+        bulk_update(conn, o, list(POINTING_COLUMNS), "id", ((*values.get(r[0], (None,) * 4), r[0]) for r in rows))
     return len(values), problems
 
 

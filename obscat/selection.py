@@ -24,7 +24,9 @@ from .models import SKY_ZONE_HEIGHT_DEG, DataStore, Observation
 
 __all__ = [
     "Criterion",
-    "check_names",
+    "explain_empty",
+    "POINTING_COLUMNS",
+    "pointing_not_computed",
     "unknown_column",
     "no_observation_error",
     "Cone",
@@ -63,15 +65,25 @@ class Criterion:
         raise NotImplementedError
 
 
+#: Observation columns filled by ``obscat pointing`` (:func:`obscat.pointing.compute_pointing`), NULL before.
+POINTING_COLUMNS = ("tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg")
+
+
+def pointing_not_computed(column: str, n: int) -> InputError:
+    """The error for pointing ``column`` being NULL for ``n`` selected observations."""
+    return InputError(f"{column} is not computed for {n} observation{'' if n == 1 else 's'}: "
+                      "run `obscat pointing` (obscat.pointing.compute_pointing) first")  # fmt: skip
+
+
 def unknown_column(column: str, where: str = "") -> InputError:
     """The error for a name that is not a numeric observation column, with a did-you-mean."""
     return InputError(f"unknown column {column!r}{where}{did_you_mean(column, NUMERIC_COLUMNS)} "
                       f"(numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")  # fmt: skip
 
 
-def check_names(conn, criterion: Criterion) -> None:
-    """Raise if the catalogue is empty or a store ``criterion`` names does not exist
-    (why a selection kept nothing, when it is not the criteria themselves)."""
+def explain_empty(conn, criterion: Criterion) -> None:
+    """Raise why ``criterion`` keeps nothing if it is not the criteria's values: an empty
+    catalogue, a store that does not exist, a pointing column not computed yet."""
     from .db import empty_catalog_error, store_id
 
     if (error := empty_catalog_error(conn)) is not None:
@@ -79,11 +91,16 @@ def check_names(conn, criterion: Criterion) -> None:
     for node in _nodes(criterion):
         if isinstance(node, Store):
             store_id(conn, node.name)
+        column = getattr(node, "column", None)
+        if column in POINTING_COLUMNS:
+            n, n_null = conn.execute(sa.select(sa.func.count(), sa.func.count() - sa.func.count(_O.c[column]))).one()
+            if n_null == n:
+                raise pointing_not_computed(column, n)
 
 
 def no_observation_error(conn, criterion: Criterion) -> ObscatError:
-    """The error for a selection that keeps nothing (see :func:`check_names`)."""
-    check_names(conn, criterion)
+    """The error for a selection that keeps nothing (see :func:`explain_empty`)."""
+    explain_empty(conn, criterion)
     return InputError("the selection holds no observation")
 
 

@@ -117,3 +117,19 @@ def test_did_you_mean_in_the_library(catalog, magic_dir):
     catalog.ingest(magic_dir, name="magic")
     with pytest.raises(InputError, match=r"^unknown observation column 'ra_pnt': did you mean 'ra_pnt_deg'\?$"):
         catalog.observations(columns=["obs_id", "ra_pnt"])
+
+
+def test_pointing_columns_before_obscat_pointing(db_url, magic_dir):
+    with Catalog(db_url) as cat:
+        cat.ingest(magic_dir, name="magic")
+    before = snapshot(db_url)
+    hint = "run `obscat pointing` (obscat.pointing.compute_pointing) first\n"
+    split = run("--db", db_url, "group", "split", "zen_tmid_deg", "--name", "g")
+    assert (split.exit_code, split.stderr) == (1, f"Error: zen_tmid_deg is not computed for 2 observations: {hint}")
+    where = run("--db", db_url, "select", "-f", "ids", "--where", "zen_tmid_deg < 30")
+    assert (where.exit_code, where.stderr) == (1, f"Error: zen_tmid_deg is not computed for 2 observations: {hint}")
+    assert snapshot(db_url) == before
+    assert run("--db", db_url, "pointing", "--obs-id", "5029747").exit_code == 0
+    split = run("--db", db_url, "group", "split", "zen_tmid_deg", "--name", "g")
+    assert (split.exit_code, split.stderr) == (1, f"Error: zen_tmid_deg is not computed for 1 observation: {hint}")
+    assert run("--db", db_url, "select", "-f", "ids", "--where", "zen_tmid_deg < 30", "--obs-id", "5029747").exit_code == 0
