@@ -465,16 +465,17 @@ def obs_list(
 
 
 @obs_app.command("show")
-def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(help="Observation id (OBS_ID).")], store: StoreOption = None) -> None:
+def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(help="Observation id (OBS_ID).")],
+             store: StoreOption = None,
+             fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (csv: the observation's row, without its HDUs).")] = Format.table) -> None:  # fmt: skip
     """Show every column of one observation, and its HDUs."""
     from .catalog import OBSERVATION_COLUMNS
-    from .output import render, render_record
+    from .output import render_observation
 
     obs = ctx.obj.catalog.observation(obs_id, store)
-    render_record({"store": obs.store.name, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}})
-    typer.echo()
-    names = ["hdu_type", "hdu_class", "hdu_name", "size_bytes", "exists", "path"]
-    render(names, [(h.hdu_type, h.hdu_class, h.hdu_name, h.size_bytes, h.file.exists_at_ingest, h.path) for h in obs.hdus], "table")
+    hdus = [{"hdu_type": h.hdu_type, "hdu_class": h.hdu_class, "hdu_name": h.hdu_name, "size_bytes": h.size_bytes,
+             "exists": h.file.exists_at_ingest, "path": h.path} for h in obs.hdus]  # fmt: skip
+    render_observation({"store": obs.store.name, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}}, hdus, fmt.value)
 
 
 @features_app.command("compute")

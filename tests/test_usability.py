@@ -133,3 +133,26 @@ def test_pointing_columns_before_obscat_pointing(db_url, magic_dir):
     split = run("--db", db_url, "group", "split", "zen_tmid_deg", "--name", "g")
     assert (split.exit_code, split.stderr) == (1, f"Error: zen_tmid_deg is not computed for 1 observation: {hint}")
     assert run("--db", db_url, "select", "-f", "ids", "--where", "zen_tmid_deg < 30", "--obs-id", "5029747").exit_code == 0
+
+
+def test_obs_show_formats_and_full_precision_times(db_url, hess_dir):
+    import csv
+    import io
+    import json
+
+    with Catalog(db_url) as cat:
+        cat.ingest(hess_dir, name="hess")
+        obs = cat.observation(23523)
+    table = run("--db", db_url, "obs", "show", "23523").stdout.splitlines()
+    shown = {line.split()[0]: line.split()[1:] for line in table if line.strip()}
+    for column, unit in [("tstart_mjd", "d"), ("tstop_mjd", "d"), ("tstart_s", "s"), ("livetime_s", "s")]:
+        assert shown[column] == [repr(getattr(obs, column)), unit]  # every digit, not 6
+    assert shown["tstart_mjd"][0] != f"{obs.tstart_mjd:.6g}"
+    assert shown["ra_pnt_deg"] == ["83.6333", "deg"]  # other floats keep 6 digits
+    listed = list(csv.DictReader(io.StringIO(run("--db", db_url, "obs", "list", "-f", "csv").stdout)))
+    row = list(csv.DictReader(io.StringIO(run("--db", db_url, "obs", "show", "23523", "-f", "csv").stdout)))
+    assert row == [r for r in listed if r["obs_id"] == "23523"]  # the same row as `obs list`
+    record = json.loads(run("--db", db_url, "obs", "show", "23523", "--format", "json").stdout)
+    assert (record["store"], record["obs_id"], record["tstart_mjd"]) == ("hess", 23523, obs.tstart_mjd)
+    assert sorted(h["hdu_type"] for h in record["hdus"]) == sorted(h.hdu_type for h in obs.hdus)
+    assert {h["path"] for h in record["hdus"]} == {str(hess_dir.resolve() / "data" / "hess_dl3_dr1_obs_id_023523.fits.gz")}
