@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from .config import ENV_VAR
 from .errors import ObscatError, one_line
 from .feature_names import DEFAULT_FEATURES, FEATURES
+from .text import plural
 
 __all__ = ["app", "main"]
 
@@ -202,13 +203,16 @@ class SelectFormat(enum.StrEnum):
 def select(
     ctx: typer.Context,
     selection=None,
-    fmt: Annotated[SelectFormat, typer.Option("--format", "-f", help="Output format; ids prints one OBS_ID per line.")] = SelectFormat.table,
+    fmt: Annotated[SelectFormat, typer.Option("--format", "-f", help="Output format; ids prints one OBS_ID per line (STORE<tab>OBS_ID if an OBS_ID is in several stores).")] = SelectFormat.table,
 ) -> None:
     """Select observations: criteria combine with AND."""
     from .output import render
 
     if fmt is SelectFormat.ids:
-        typer.echo("\n".join(str(obs_id) for _, obs_id in ctx.obj.catalog.select(selection)))
+        found = ctx.obj.catalog.select(selection)
+        repeated = len({obs_id for _, obs_id in found}) < len(found)
+        for store, obs_id in found:
+            typer.echo(f"{store}\t{obs_id}" if repeated else obs_id)
         return
     columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
     names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=selection)
@@ -436,14 +440,14 @@ def pointing(
         done, problems = compute_pointing(ctx.obj.catalog.engine, selection, progress)
     for problem in problems:
         typer.echo(f"Warning: {problem}", err=True)
-    typer.echo(f"pointing at mid-time stored for {done} observations ({len(problems)} left NULL)")
+    typer.echo(f"pointing at mid-time stored for {plural(done, 'observation')} ({len(problems)} left NULL)")
 
 
 @app.command()
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Store name.")]) -> None:
     """Remove a data store and everything derived from it."""
     n = ctx.obj.catalog.remove_store(name)
-    typer.echo(f"removed store {name!r} ({n} observations)")
+    typer.echo(f"removed store {name!r} ({plural(n, 'observation')})")
 
 
 TABLE_COLUMNS = ("obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg", "livetime_s", "tstart_utc", "n_tels", "quality", "muoneff")
@@ -506,7 +510,7 @@ def features_compute(
             aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, selection=selection,
             workers=workers, strict=strict, progress=progress,
         )  # fmt: skip
-    typer.echo(f"feature set {table.meta['feature_set']}: {len(table)} observations", err=True)
+    typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')}", err=True)
     render(table.colnames, _rows(table), fmt.value)
 
 

@@ -28,6 +28,7 @@ from .selection import (
     pointing_not_computed,
     unknown_column,
 )
+from .text import plural
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
 
@@ -90,7 +91,7 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
     if missing:
         gadf_name = o.c[column].info.get("gadf")  # where the value came from, if it came from the obs index
         source = f" ({gadf_name} is absent or NaN in {missing[0][4]})" if gadf_name else ""
-        raise InputError(f"{column} is NULL for {len(missing)} selected observations: "
+        raise InputError(f"{column} is NULL for {plural(len(missing), 'selected observation')}: "
                          f"{', '.join(f'{r[1]}:{r[2]}' for r in missing[:10])}{source}")  # fmt: skip
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], np.array([r[3] for r in rows], float)
 
@@ -150,7 +151,8 @@ def bins(engine, name: str, column: str, edges: Sequence[float], selection: Crit
 def by(engine, name: str, column: str, selection: Criterion, *, replace: bool = False) -> GroupingResult:
     """One group per distinct value of ``column`` (e.g. N_TELS): ``<word>_<value>``."""
     ids, stores, obs_ids, values = _values(engine, column, selection)
-    labels = [f"{_word(column)}_{v:g}" for v in values]
+    # every digit (not 6 significant ones): distinct values get distinct labels
+    labels = [f"{_word(column)}_{int(v) if v.is_integer() else repr(float(v))}" for v in values]
     return _store(engine, name, "by", {"column": column}, selection, ids, stores, obs_ids, labels, {column: values},
                   replace)  # fmt: skip
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import printable
 from .export import column_unit, to_csv, to_json
+from .text import plural
 
 __all__ = ["render", "render_record", "render_observation", "render_grouping", "progress_bar"]
 
@@ -87,7 +88,8 @@ def render_grouping(result) -> None:
     """Each group: its size, the spread (min, max, std) of every grouped quantity, its first OBS_IDs."""
     import typer
 
-    typer.echo(f"grouping {result.name!r}: {len(result.members)} observations in {len(result.groups)} groups", err=True)
+    n_obs, n_groups = plural(len(result.members), "observation"), plural(len(result.groups), "group")
+    typer.echo(f"grouping {result.name!r}: {n_obs} in {n_groups}", err=True)
     quantities = [q for q in next(iter(result.summary.values())) if q != "n"] if result.summary else []
     names = ["label", "n_obs"] + [f"{q} {stat}" for q in quantities for stat in ("min", "max", "std")] + ["obs_ids"]
     rows = []

@@ -156,3 +156,29 @@ def test_obs_show_formats_and_full_precision_times(db_url, hess_dir):
     assert (record["store"], record["obs_id"], record["tstart_mjd"]) == ("hess", 23523, obs.tstart_mjd)
     assert sorted(h["hdu_type"] for h in record["hdus"]) == sorted(h.hdu_type for h in obs.hdus)
     assert {h["path"] for h in record["hdus"]} == {str(hess_dir.resolve() / "data" / "hess_dl3_dr1_obs_id_023523.fits.gz")}
+
+
+def test_select_ids_names_the_store_when_obs_ids_repeat(db_url, magic_dir, hess_dir):
+    with Catalog(db_url) as cat:
+        cat.ingest(magic_dir, name="magic")
+        assert run("--db", db_url, "select", "-f", "ids").stdout == "5029747\n5029748\n"  # unique: OBS_IDs alone
+        cat.ingest(magic_dir, name="magic-copy")
+        cat.ingest(hess_dir, name="hess")
+    result = run("--db", db_url, "select", "-f", "ids", "--obs-id", "5029748", "--obs-id", "23523")
+    assert result.stdout == "hess\t23523\nmagic\t5029748\nmagic-copy\t5029748\n"
+    assert run("--db", db_url, "select", "-f", "ids", "-s", "magic").stdout == "5029747\n5029748\n"
+    nothing = run("--db", db_url, "select", "-f", "ids", "--where", "zen_pnt_deg > 90")
+    assert (nothing.exit_code, nothing.stdout) == (0, "")  # no blank line for an empty selection
+
+
+def test_counts_agree_with_their_nouns(db_url, magic_dir):
+    with Catalog(db_url) as cat:
+        cat.ingest(magic_dir, name="magic")
+    one = run("--db", db_url, "group", "by", "obs_id", "--name", "g", "--obs-id", "5029747")
+    assert one.stderr == "grouping 'g': 1 observation in 1 group\n"
+    two = run("--db", db_url, "group", "by", "obs_id", "--name", "h")
+    assert two.stderr == "grouping 'h': 2 observations in 2 groups\n"  # 7-digit OBS_IDs: not merged by a 6-digit label
+    assert "obs_id_5029747" in two.stdout and "obs_id_5029748" in two.stdout
+    pointing = run("--db", db_url, "pointing", "--obs-id", "5029747")
+    assert pointing.stdout == "pointing at mid-time stored for 1 observation (0 left NULL)\n"
+    assert run("--db", db_url, "remove", "magic").stdout == "removed store 'magic' (2 observations)\n"
