@@ -182,3 +182,25 @@ def test_counts_agree_with_their_nouns(db_url, magic_dir):
     pointing = run("--db", db_url, "pointing", "--obs-id", "5029747")
     assert pointing.stdout == "pointing at mid-time stored for 1 observation (0 left NULL)\n"
     assert run("--db", db_url, "remove", "magic").stdout == "removed store 'magic' (2 observations)\n"
+
+
+def test_timestamps_are_utc_aware_on_both_backends(db_url, magic_dir):
+    import datetime as dt
+
+    from obscat.features import feature_sets
+    from obscat.grouping import groupings
+    from obscat.models import DataStore
+
+    start = dt.datetime.now(dt.UTC)
+    with Catalog(db_url) as cat:
+        cat.ingest(magic_dir, name="magic")
+        cat.group("g", "by", "obs_id")
+        cat.compute_features("1 TeV", features=["aeff"], workers=1)
+        stamps = [cat.stores()[0].ingested_at, groupings(cat.engine)[0][-1], feature_sets(cat.engine)[0][-1]]
+        with cat.session() as session:
+            stamps.append(session.query(DataStore).one().ingested_at)
+    for stamp in stamps:
+        assert stamp.utcoffset() == dt.timedelta(0) and stamp.tzinfo is not None
+        assert start - dt.timedelta(seconds=1) <= stamp <= dt.datetime.now(dt.UTC)  # compares: both aware
+    listed = run("--db", db_url, "stores", "-f", "csv").stdout.splitlines()[1].split(",")
+    assert listed[8] == str(stamps[0]) and listed[8].endswith("+00:00")
