@@ -204,3 +204,16 @@ def test_timestamps_are_utc_aware_on_both_backends(db_url, magic_dir):
         assert start - dt.timedelta(seconds=1) <= stamp <= dt.datetime.now(dt.UTC)  # compares: both aware
     listed = run("--db", db_url, "stores", "-f", "csv").stdout.splitlines()[1].split(",")
     assert listed[8] == str(stamps[0]) and listed[8].endswith("+00:00")
+
+
+def test_demo_output_directory_is_git_ignored():
+    import subprocess
+    from pathlib import Path
+
+    from typer.main import get_command
+
+    repo = Path(__file__).resolve().parent.parent
+    default = next(p.default for p in get_command(app).commands["demo"].params if p.name == "directory")
+    paths = [f"{default}/obscat.db", f"{default}/store/obs-index.fits.gz"]
+    result = subprocess.run(["git", "-C", str(repo), "check-ignore", "--no-index", *paths], capture_output=True, text=True)
+    assert result.stdout.splitlines() == paths, result.stderr  # check-ignore prints the ignored ones
