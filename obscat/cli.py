@@ -117,7 +117,7 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 @app.command()
 def ingest(
     ctx: typer.Context,
-    path: Annotated[Path | None, typer.Argument(help="Data store directory holding obs-index.fits[.gz] and hdu-index.fits[.gz].")] = None,
+    path: Annotated[Path | None, typer.Argument(metavar="PATH", help="Data store directory holding obs-index.fits[.gz] and hdu-index.fits[.gz].")] = None,
     obs_index: Annotated[Path | None, typer.Option("--obs-index", help="Explicit observation index file.")] = None,
     hdu_index: Annotated[Path | None, typer.Option("--hdu-index", help="Explicit HDU index file.")] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Store name.  [default: the directory name]")] = None,
@@ -224,7 +224,7 @@ def _group_command(method: str):
 
     def command(
         ctx: typer.Context,
-        column: Annotated[str, typer.Argument(help="Numeric observation column, e.g. zen_pnt_deg.")],
+        column: Annotated[str, typer.Argument(metavar="COLUMN", help="Numeric observation column, e.g. zen_pnt_deg.")],
         name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
         at: Annotated[str, typer.Option("--at", help="split: median, median:OTHER_COLUMN, a value, or quantiles q:0.25,0.5.")] = "median",
         edges: Annotated[str | None, typer.Option("--edges", help='bins: increasing edges, e.g. "0,20,40,60".')] = None,
@@ -311,7 +311,7 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 
 @groups_app.command("show")
-def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Grouping name.")],
+def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
                 fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a grouping's members: label, store, OBS_ID."""
     from .grouping import grouping_rows
@@ -330,8 +330,8 @@ class ExportFormat(enum.StrEnum):
 @groups_app.command("export")
 def groups_export(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Grouping name.")],
-    target: Annotated[Path, typer.Argument(help="gadf: a new (or empty) directory; csv/ecsv: a new file.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
+    target: Annotated[Path, typer.Argument(metavar="TARGET", help="gadf: a new (or empty) directory; csv/ecsv: a new file.")],
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="gadf: a GADF data store per group (obs and HDU index pointing at the original files); csv/ecsv: one table of members.")] = ExportFormat.gadf,
 ) -> None:
     """Export a grouping: a GADF data store per group for Gammapy, or a member table."""
@@ -345,7 +345,7 @@ def groups_export(
 
 
 @groups_app.command("delete")
-def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Grouping name.")]) -> None:
+def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")]) -> None:
     """Delete a stored grouping."""
     from .grouping import delete
 
@@ -354,8 +354,8 @@ def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="
 
 
 @groups_app.command("rename")
-def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(help="Current name.")],
-                  new: Annotated[str, typer.Argument(help="New name.")]) -> None:  # fmt: skip
+def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(metavar="OLD", help="Current name.")],
+                  new: Annotated[str, typer.Argument(metavar="NEW", help="New name.")]) -> None:  # fmt: skip
     """Rename a stored grouping."""
     from .grouping import rename
 
@@ -372,7 +372,7 @@ class PlotKind(enum.StrEnum):
 @app.command()
 def plot(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Grouping name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Image file; the extension sets the format (png, pdf, svg).")],
     kind: Annotated[PlotKind, typer.Option("--kind", help="scatter of --y against --x, sky map of pointings, or dendrogram of a clustering.")] = PlotKind.scatter,
     x: Annotated[str | None, typer.Option("--x", help="scatter: observation column or feature, e.g. zen_pnt_deg or psf-radius.")] = None,
@@ -397,7 +397,7 @@ def plot(
 @app.command()
 def sql(
     ctx: typer.Context,
-    statement: Annotated[str, typer.Argument(help='One query, e.g. "SELECT obs_id FROM observation WHERE zen_pnt_deg < :z".')],
+    statement: Annotated[str, typer.Argument(metavar="STATEMENT", help='One query, e.g. "SELECT obs_id FROM observation WHERE zen_pnt_deg < :z".')],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="NAME=VALUE bound to :NAME (repeatable; numbers stay numbers).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=0, help="Print at most this many rows.")] = None,
     fmt: FormatOption = Format.table,
@@ -444,7 +444,7 @@ def pointing(
 
 
 @app.command()
-def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Store name.")]) -> None:
+def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Store name.")]) -> None:
     """Remove a data store and everything derived from it."""
     n = ctx.obj.catalog.remove_store(name)
     typer.echo(f"removed store {name!r} ({plural(n, 'observation')})")
@@ -469,7 +469,7 @@ def obs_list(
 
 
 @obs_app.command("show")
-def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(help="Observation id (OBS_ID).")],
+def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(metavar="OBS_ID", help="Observation id (OBS_ID).")],
              store: StoreOption = None,
              fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (csv: the observation's row, without its HDUs).")] = Format.table) -> None:  # fmt: skip
     """Show every column of one observation, and its HDUs."""
@@ -550,7 +550,7 @@ def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 
 @features_app.command("show")
-def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Feature set name (see `features list`).")],
+def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name (see `features list`).")],
                   fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a feature set: obs_id and one column per feature."""
     from .features import feature_table
@@ -561,7 +561,7 @@ def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="
 
 
 @features_app.command("delete")
-def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Feature set name.")]) -> None:
+def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name.")]) -> None:
     """Delete a feature set and its values."""
     from .features import delete_feature_set
 
@@ -598,21 +598,21 @@ def _alembic(ctx: typer.Context, action: str, *args) -> None:
 
 
 @db_app.command()
-def upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+def upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision.")] = "head") -> None:
     """Upgrade the database schema (default: to the newest revision)."""
     _alembic(ctx, "upgrade", revision)
     typer.echo(f"database upgraded to {revision}")
 
 
 @db_app.command()
-def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision, e.g. -1 or base.")]) -> None:
     """Downgrade the database schema."""
     _alembic(ctx, "downgrade", revision)
     typer.echo(f"database downgraded to {revision}")
 
 
 @db_app.command("grant-readonly")
-def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
+def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metavar="ROLE", help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
     """Let a PostgreSQL role read, and only read, the catalogue (tables, views, future tables)."""
     from .db import display_url, grant_read_only
 
