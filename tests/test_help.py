@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
@@ -18,6 +20,7 @@ def _commands(group, prefix: tuple[str, ...] = ()):
 
 
 COMMANDS = sorted(_commands(get_command(app)), key=lambda item: item[0])
+REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
 
 def _squeezed(text: str) -> str:
@@ -46,3 +49,21 @@ def test_help_page(path, command):
 def test_feature_option_lists_the_feature_names(path):
     page = _squeezed(CliRunner().invoke(app, [*path, "--help"]).stdout)
     assert _squeezed(f"(repeatable): {', '.join(FEATURES)}.") in page
+
+
+def cli_reference() -> str:
+    """docs/cli.md: every command's --help, as `obscat` prints it 80 columns wide."""
+    parts = ["# obscat command reference\n\nGenerated from `--help` by `python tests/test_help.py`; "
+             "`tests/test_help.py` checks it is current.\n"]  # fmt: skip
+    for path in [(), *(path for path, _ in COMMANDS)]:
+        page = CliRunner().invoke(app, [*path, "--help"], prog_name="obscat", env={"COLUMNS": "80"}).stdout
+        parts.append(f"## `obscat{''.join(' ' + p for p in path)}`\n\n```text\n{page.rstrip()}\n```\n")
+    return "\n".join(parts)
+
+
+def test_cli_reference_is_current():
+    assert REFERENCE.read_text() == cli_reference(), "docs/cli.md is stale: run `python tests/test_help.py`"
+
+
+if __name__ == "__main__":
+    REFERENCE.write_text(cli_reference())
