@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from .config import resolve_url
-from .db import connect, create_engine, display_url, ensure_schema, id_by_name, write_transaction
-from .errors import InputError, NotFoundError
+from .db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
+from .errors import InputError, NotFoundError, did_you_mean
 from .models import DataStore, Hdu, HduFile, Observation
+from .selection import explain_empty
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -132,10 +133,10 @@ class Catalog:
     def remove_store(self, name: str) -> int:
         """Delete a store and everything that depends on it; return its observation count."""
         with write_transaction(self.engine) as conn:
-            store_id = id_by_name(conn, DataStore.__table__, name, "store")
+            store = store_id(conn, name)
             o = Observation.__table__
-            n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store_id)).scalar_one()
-            conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store_id))
+            n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store)).scalar_one()
+            conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store))
         return n
 
     def observation_rows(
@@ -146,7 +147,7 @@ class Catalog:
         names = list(columns or OBSERVATION_COLUMNS)
         unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
         if unknown:
-            raise InputError(f"unknown observation column {unknown[0]!r}")
+            raise InputError(f"unknown observation column {unknown[0]!r}{did_you_mean(unknown[0], OBSERVATION_COLUMNS)}")
         o, s = Observation.__table__, DataStore.__table__
         query = (
             sa.select(s.c.name.label("store"), *(o.c[c] for c in names))
@@ -157,8 +158,11 @@ class Catalog:
             query = query.where(selection.clause())
         with connect(self.engine) as conn:
             if store is not None:
-                query = query.where(o.c.store_id == id_by_name(conn, DataStore.__table__, store, "store"))
-            return ["store", *names], [tuple(row) for row in conn.execute(query)]
+                query = query.where(o.c.store_id == store_id(conn, store))
+            rows = [tuple(row) for row in conn.execute(query)]
+            if not rows:
+                explain_empty(conn, _criterion(selection))
+            return ["store", *names], rows
 
     def select(self, selection, store: str | None = None) -> list[tuple[str, int]]:
         """``(store, obs_id)`` of the observations a selection keeps, by store and OBS_ID.
@@ -172,10 +176,13 @@ class Catalog:
             sa.select(s.c.name, o.c.obs_id).join_from(o, s, o.c.store_id == s.c.id)
             .where(criterion.clause()).order_by(s.c.name, o.c.obs_id)
         )  # fmt: skip
-        if store is not None:
-            query = query.where(s.c.name == store)
         with connect(self.engine) as conn:
-            return [tuple(row) for row in conn.execute(query)]
+            if store is not None:
+                query = query.where(s.c.id == store_id(conn, store))
+            rows = [tuple(row) for row in conn.execute(query)]
+            if not rows:
+                explain_empty(conn, criterion)
+            return rows
 
     def group(self, name: str, method: str, column: str, *, at: str = "median", edges=None, selection=None,
               replace: bool = False):  # fmt: skip
@@ -255,6 +262,8 @@ class Catalog:
         ``store`` is needed only when the OBS_ID exists in several stores.
         """
         with Session(self.engine) as session:
+            if store is not None:
+                store_id(session.connection(), store)
             query = (
                 sa.select(Observation).join(Observation.store).where(Observation.obs_id == obs_id)
                 .options(selectinload(Observation.hdus), selectinload(Observation.store))
@@ -262,6 +271,8 @@ class Catalog:
             if store is not None:
                 query = query.where(DataStore.name == store)
             found = session.scalars(query).all()
+            if not found and (error := empty_catalog_error(session.connection())):
+                raise error
         if not found:
             where = f" in store {store!r}" if store is not None else ""
             raise NotFoundError(f"no observation with OBS_ID {obs_id}{where}")

@@ -19,6 +19,8 @@ from typer.core import TyperGroup
 
 from .config import ENV_VAR
 from .errors import ObscatError, one_line
+from .feature_names import DEFAULT_FEATURES, FEATURES
+from .text import plural
 
 __all__ = ["app", "main"]
 
@@ -52,19 +54,20 @@ def _message(exc: BaseException) -> str:
 
 app = typer.Typer(
     cls=_Group,
+    rich_markup_mode=None,
     help="A database catalogue of IACT observations (GADF DL3 data stores) with grouping queries.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-obs_app = typer.Typer(cls=_Group, help="List and show observations.", no_args_is_help=True)
-db_app = typer.Typer(cls=_Group, help="Schema migrations (Alembic).", no_args_is_help=True)
-features_app = typer.Typer(cls=_Group, help="IRF features per observation, stored as feature sets.", no_args_is_help=True)
+obs_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="List and show observations.", no_args_is_help=True)
+db_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Schema migrations (Alembic).", no_args_is_help=True)
+features_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="IRF features per observation, stored as feature sets.", no_args_is_help=True)
 app.add_typer(obs_app, name="obs")
 app.add_typer(features_app, name="features")
-group_app = typer.Typer(cls=_Group, help="Group selected observations and store the groups.", no_args_is_help=True)
-groups_app = typer.Typer(cls=_Group, help="List, show, rename and delete stored groupings.", no_args_is_help=True)
+group_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Group selected observations and store the groups.", no_args_is_help=True)
+groups_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="List, show, rename and delete stored groupings.", no_args_is_help=True)
 app.add_typer(group_app, name="group")
 app.add_typer(groups_app, name="groups")
 app.add_typer(db_app, name="db")
@@ -107,7 +110,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option("--db", envvar=ENV_VAR, help="Database URL [default: sqlite:///obscat.db].", show_envvar=True)] = None,
+    db: Annotated[str | None, typer.Option("--db", envvar=ENV_VAR, help="Database URL, or a file name meaning SQLite (e.g. catalogue.db).  [default: sqlite:///obscat.db]", show_envvar=True)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="Print obscat's version and exit.")] = False,  # fmt: skip
@@ -116,6 +119,7 @@ def _root(
     ctx.call_on_close(ctx.obj.close)
 
 
+_FEATURE_NAMES = ", ".join(FEATURES)
 StoreOption = Annotated[str | None, typer.Option("--store", "-s", help="Only this data store.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -123,10 +127,10 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 @app.command()
 def ingest(
     ctx: typer.Context,
-    path: Annotated[Path | None, typer.Argument(help="Data store directory holding obs-index.fits[.gz] and hdu-index.fits[.gz].")] = None,
+    path: Annotated[Path | None, typer.Argument(metavar="PATH", help="Data store directory holding obs-index.fits[.gz] and hdu-index.fits[.gz].")] = None,
     obs_index: Annotated[Path | None, typer.Option("--obs-index", help="Explicit observation index file.")] = None,
     hdu_index: Annotated[Path | None, typer.Option("--hdu-index", help="Explicit HDU index file.")] = None,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Store name [default: the directory name].")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Store name.  [default: the directory name]")] = None,
 ) -> None:
     """Ingest (or update) a GADF data store's observation and HDU index."""
     from .output import progress_bar
@@ -154,11 +158,11 @@ BorderOption = Annotated[float, typer.Option("--border", help="Added to the --co
 TimeStartOption = Annotated[str | None, typer.Option("--time-start", help="ISO time (UTC) or MJD.")]
 TimeStopOption = Annotated[str | None, typer.Option("--time-stop", help="ISO time (UTC) or MJD.")]
 OverlapOption = Annotated[bool, typer.Option("--partial-overlap", help="Keep observations overlapping the time range.")]
-RangeOption = Annotated[list[str] | None, typer.Option("--range", help='"COLUMN LO HI": LO <= v < HI (v == LO if equal); units allowed (repeatable).')]
+RangeOption = Annotated[list[str] | None, typer.Option("--range", metavar='"COLUMN LO HI"', help='LO <= COLUMN < HI (COLUMN == LO if LO == HI); units allowed (repeatable).')]
 ObjectOption = Annotated[str | None, typer.Option("--object", help="OBJECT pattern, * and ? wildcards, case-insensitive.")]
 WhereOption = Annotated[str | None, typer.Option("--where", help='Filter, e.g. "zen_pnt_deg < 30 and muoneff >= 0.9".')]
-InvertOption = Annotated[list[str] | None, typer.Option("--invert", help="Negate one criterion: cone, time, range, object, obs-id, where (repeatable).")]
-ObsIdOption = Annotated[list[int] | None, typer.Option("--obs-id", help="Only these OBS_IDs (repeatable).")]
+InvertOption = Annotated[list[str] | None, typer.Option("--invert", metavar="CRITERION", help="Negate one criterion: cone, time, range, object, obs-id, where (repeatable).")]
+ObsIdOption = Annotated[list[int] | None, typer.Option("--obs-id", metavar="OBS_ID", help="Only these OBS_IDs (repeatable).")]
 
 
 _SELECTION_OPTIONS = {
@@ -209,13 +213,16 @@ class SelectFormat(enum.StrEnum):
 def select(
     ctx: typer.Context,
     selection=None,
-    fmt: Annotated[SelectFormat, typer.Option("--format", "-f", help="Output format; ids prints one OBS_ID per line.")] = SelectFormat.table,
+    fmt: Annotated[SelectFormat, typer.Option("--format", "-f", help="Output format; ids prints one OBS_ID per line (STORE<tab>OBS_ID if an OBS_ID is in several stores).")] = SelectFormat.table,
 ) -> None:
     """Select observations: criteria combine with AND."""
     from .output import render
 
     if fmt is SelectFormat.ids:
-        typer.echo("\n".join(str(obs_id) for _, obs_id in ctx.obj.catalog.select(selection)))
+        found = ctx.obj.catalog.select(selection)
+        repeated = len({obs_id for _, obs_id in found}) < len(found)
+        for store, obs_id in found:
+            typer.echo(f"{store}\t{obs_id}" if repeated else obs_id)
         return
     columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
     names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=selection)
@@ -227,7 +234,7 @@ def _group_command(method: str):
 
     def command(
         ctx: typer.Context,
-        column: Annotated[str, typer.Argument(help="Numeric observation column, e.g. zen_pnt_deg.")],
+        column: Annotated[str, typer.Argument(metavar="COLUMN", help="Numeric observation column, e.g. zen_pnt_deg.")],
         name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
         at: Annotated[str, typer.Option("--at", help="split: median, median:OTHER_COLUMN, a value, or quantiles q:0.25,0.5.")] = "median",
         edges: Annotated[str | None, typer.Option("--edges", help='bins: increasing edges, e.g. "0,20,40,60".')] = None,
@@ -266,7 +273,7 @@ for _method in ("split", "bins", "by"):
 def group_cluster(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Name of the stored grouping.")],
-    feature: Annotated[list[str], typer.Option("--feature", "-F", help="Feature to cluster on (repeatable).")],
+    feature: Annotated[list[str], typer.Option("--feature", "-F", metavar="FEATURE", help=f"Feature to cluster on (repeatable): {_FEATURE_NAMES}.")],
     feature_set: Annotated[str | None, typer.Option("--feature-set", help="Stored feature set (see `features list`).")] = None,
     energy_true: Annotated[str | None, typer.Option("--energy-true", "-e", help='Or compute (once) the features at this true energy, e.g. "1 TeV".')] = None,
     position: Annotated[str | None, typer.Option("--position", help='With -e: offsets from "RA DEC" (deg; "l b" with --frame galactic).')] = None,
@@ -275,7 +282,7 @@ def group_cluster(
     n_groups: Annotated[int | None, typer.Option("--n-groups", "-k", help="Number of groups (fcluster maxclust).")] = None,
     max_distance: Annotated[float | None, typer.Option("--max-distance", help="Cut the tree at this distance (fcluster distance).")] = None,
     inconsistent: Annotated[float | None, typer.Option("--inconsistent", help="Cut links more inconsistent than this (fcluster inconsistent).")] = None,
-    max_spread: Annotated[list[str] | None, typer.Option("--max-spread", help='FEATURE=VALUE: fewest groups keeping max-min of FEATURE within VALUE (unit optional, e.g. "psf-radius=0.01 deg"; repeatable).')] = None,
+    max_spread: Annotated[list[str] | None, typer.Option("--max-spread", metavar="FEATURE=VALUE", help='FEATURE=VALUE: fewest groups keeping max-min of FEATURE within VALUE (unit optional, e.g. "psf-radius=0.01 deg"; repeatable).')] = None,
     standardize: Annotated[str, typer.Option("--standardize", help="zscore (as Gammapy), robust or none.")] = "zscore",
     method: Annotated[str, typer.Option("--method", help="Linkage: ward, single, complete or average.")] = "ward",
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="With -e: worker processes.")] = None,
@@ -314,7 +321,7 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 
 @groups_app.command("show")
-def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Grouping name.")],
+def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
                 fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a grouping's members: label, store, OBS_ID."""
     from .grouping import grouping_rows
@@ -333,8 +340,8 @@ class ExportFormat(enum.StrEnum):
 @groups_app.command("export")
 def groups_export(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Grouping name.")],
-    target: Annotated[Path, typer.Argument(help="gadf: a new (or empty) directory; csv/ecsv: a new file.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
+    target: Annotated[Path, typer.Argument(metavar="TARGET", help="gadf: a new (or empty) directory; csv/ecsv: a new file.")],
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="gadf: a GADF data store per group (obs and HDU index pointing at the original files); csv/ecsv: one table of members.")] = ExportFormat.gadf,
 ) -> None:
     """Export a grouping: a GADF data store per group for Gammapy, or a member table."""
@@ -348,7 +355,7 @@ def groups_export(
 
 
 @groups_app.command("delete")
-def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Grouping name.")]) -> None:
+def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")]) -> None:
     """Delete a stored grouping."""
     from .grouping import delete
 
@@ -357,8 +364,8 @@ def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="
 
 
 @groups_app.command("rename")
-def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(help="Current name.")],
-                  new: Annotated[str, typer.Argument(help="New name.")]) -> None:  # fmt: skip
+def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(metavar="OLD", help="Current name.")],
+                  new: Annotated[str, typer.Argument(metavar="NEW", help="New name.")]) -> None:  # fmt: skip
     """Rename a stored grouping."""
     from .grouping import rename
 
@@ -375,12 +382,12 @@ class PlotKind(enum.StrEnum):
 @app.command()
 def plot(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Grouping name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Image file; the extension sets the format (png, pdf, svg).")],
     kind: Annotated[PlotKind, typer.Option("--kind", help="scatter of --y against --x, sky map of pointings, or dendrogram of a clustering.")] = PlotKind.scatter,
     x: Annotated[str | None, typer.Option("--x", help="scatter: observation column or feature, e.g. zen_pnt_deg or psf-radius.")] = None,
     y: Annotated[str | None, typer.Option("--y", help="scatter: observation column or feature.")] = None,
-    feature_set: Annotated[str | None, typer.Option("--feature-set", help="Feature set of --x/--y features [default: the clustering's].")] = None,
+    feature_set: Annotated[str | None, typer.Option("--feature-set", help="Feature set of --x/--y features.  [default: the clustering's]")] = None,
 ) -> None:
     """Plot a stored grouping, coloured by label (needs the plot extra: matplotlib)."""
     from . import plot as plots
@@ -400,8 +407,8 @@ def plot(
 @app.command()
 def sql(
     ctx: typer.Context,
-    statement: Annotated[str, typer.Argument(help='One query, e.g. "SELECT obs_id FROM observation WHERE zen_pnt_deg < :z".')],
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE bound to :NAME (repeatable; numbers stay numbers).")] = None,
+    statement: Annotated[str, typer.Argument(metavar="STATEMENT", help='One query, e.g. "SELECT obs_id FROM observation WHERE zen_pnt_deg < :z".')],
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="NAME=VALUE bound to :NAME (repeatable; numbers stay numbers).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=0, help="Print at most this many rows.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -443,14 +450,14 @@ def pointing(
         done, problems = compute_pointing(ctx.obj.catalog.engine, selection, progress)
     for problem in problems:
         typer.echo(f"Warning: {problem}", err=True)
-    typer.echo(f"pointing at mid-time stored for {done} observations ({len(problems)} left NULL)")
+    typer.echo(f"pointing at mid-time stored for {plural(done, 'observation')} ({len(problems)} left NULL)")
 
 
 @app.command()
-def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Store name.")]) -> None:
+def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Store name.")]) -> None:
     """Remove a data store and everything derived from it."""
     n = ctx.obj.catalog.remove_store(name)
-    typer.echo(f"removed store {name!r} ({n} observations)")
+    typer.echo(f"removed store {name!r} ({plural(n, 'observation')})")
 
 
 TABLE_COLUMNS = ("obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg", "livetime_s", "tstart_utc", "n_tels", "quality", "muoneff")
@@ -461,7 +468,7 @@ def obs_list(
     ctx: typer.Context,
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
-    columns: Annotated[str | None, typer.Option("--columns", "-c", help="Comma-separated columns [default: a summary for tables, all for csv/json].")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", "-c", help="Comma-separated columns.  [default: a summary for tables, all for csv/json]")] = None,
 ) -> None:
     """List observations (by store, then OBS_ID)."""
     from .output import render
@@ -472,16 +479,17 @@ def obs_list(
 
 
 @obs_app.command("show")
-def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(help="Observation id (OBS_ID).")], store: StoreOption = None) -> None:
+def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(metavar="OBS_ID", help="Observation id (OBS_ID).")],
+             store: StoreOption = None,
+             fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (csv: the observation's row, without its HDUs).")] = Format.table) -> None:  # fmt: skip
     """Show every column of one observation, and its HDUs."""
     from .catalog import OBSERVATION_COLUMNS
-    from .output import render, render_record
+    from .output import render_observation
 
     obs = ctx.obj.catalog.observation(obs_id, store)
-    render_record({"store": obs.store.name, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}})
-    typer.echo()
-    names = ["hdu_type", "hdu_class", "hdu_name", "size_bytes", "exists", "path"]
-    render(names, [(h.hdu_type, h.hdu_class, h.hdu_name, h.size_bytes, h.file.exists_at_ingest, h.path) for h in obs.hdus], "table")
+    hdus = [{"hdu_type": h.hdu_type, "hdu_class": h.hdu_class, "hdu_name": h.hdu_name, "size_bytes": h.size_bytes,
+             "exists": h.file.exists_at_ingest, "path": h.path} for h in obs.hdus]  # fmt: skip
+    render_observation({"store": obs.store.name, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}}, hdus, fmt.value)
 
 
 @features_app.command("compute")
@@ -495,10 +503,10 @@ def features_compute(
     selection=None,
     position: Annotated[str | None, typer.Option("--position", help='Offsets from this position: "RA DEC" (deg) or "l b" with --frame galactic.')] = None,
     offset: Annotated[float | None, typer.Option("--offset", help="One fixed offset for all observations (deg).")] = None,
-    feature: Annotated[list[str] | None, typer.Option("--feature", "-F", help="Feature name (repeatable) [default: edisp-bias, edisp-res, psf-radius].")] = None,
+    feature: Annotated[list[str] | None, typer.Option("--feature", "-F", metavar="FEATURE", help=f"Feature (repeatable): {_FEATURE_NAMES}.  [default: {', '.join(DEFAULT_FEATURES)}]")] = None,
     containment: Annotated[float, typer.Option("--containment", help="Containment fraction of psf-radius.")] = 0.68,
     aeff_threshold: Annotated[float, typer.Option("--aeff-threshold", help="Fraction of the maximum effective area defining energy-threshold.")] = 0.1,
-    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes [default: CPUs, at most 4].")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes.  [default: CPUs, at most 4]")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -512,7 +520,7 @@ def features_compute(
             aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, selection=selection,
             workers=workers, strict=strict, progress=progress,
         )  # fmt: skip
-    typer.echo(f"feature set {table.meta['feature_set']}: {len(table)} observations", err=True)
+    typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')}", err=True)
     render(table.colnames, _rows(table), fmt.value)
 
 
@@ -552,7 +560,7 @@ def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 
 @features_app.command("show")
-def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Feature set name (see `features list`).")],
+def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name (see `features list`).")],
                   fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a feature set: obs_id and one column per feature."""
     from .features import feature_table
@@ -563,7 +571,7 @@ def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="
 
 
 @features_app.command("delete")
-def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Feature set name.")]) -> None:
+def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name.")]) -> None:
     """Delete a feature set and its values."""
     from .features import delete_feature_set
 
@@ -600,21 +608,21 @@ def _alembic(ctx: typer.Context, action: str, *args) -> None:
 
 
 @db_app.command()
-def upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+def upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision.")] = "head") -> None:
     """Upgrade the database schema (default: to the newest revision)."""
     _alembic(ctx, "upgrade", revision)
     typer.echo(f"database upgraded to {revision}")
 
 
 @db_app.command()
-def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision, e.g. -1 or base.")]) -> None:
     """Downgrade the database schema."""
     _alembic(ctx, "downgrade", revision)
     typer.echo(f"database downgraded to {revision}")
 
 
 @db_app.command("grant-readonly")
-def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
+def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metavar="ROLE", help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
     """Let a PostgreSQL role read, and only read, the catalogue (tables, views, future tables)."""
     from .db import display_url, grant_read_only
 

@@ -74,7 +74,7 @@ def create_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
     text = resolve_url(url)
     try:
         sa_url = sa.make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise DatabaseError(f"cannot parse database URL {text!r}") from None
     backend = sa_url.get_backend_name()
     if backend not in _SUPPORTED:
@@ -298,6 +298,29 @@ def id_by_name(conn: Connection, table: sa.Table, name: str, kind: str) -> int:
     if found is None:
         raise NotFoundError(f"no {kind} named {name!r}")
     return found
+
+
+def store_id(conn: Connection, name: str) -> int:
+    """The id of the store named ``name``; else :class:`NotFoundError` listing the stores
+    (:class:`EmptyCatalogError` if the catalogue holds none)."""
+    from .errors import NotFoundError
+    from .models import DataStore
+
+    s = DataStore.__table__
+    names = {n: i for i, n in conn.execute(sa.select(s.c.id, s.c.name).order_by(s.c.name))}
+    if name in names:
+        return names[name]
+    raise empty_catalog_error(conn) or NotFoundError(f"no store {name!r} (stores: {', '.join(names)})")
+
+
+def empty_catalog_error(conn: Connection):
+    """An :class:`EmptyCatalogError` naming the database if it holds no observation, else None."""
+    from .errors import EmptyCatalogError
+    from .models import Observation
+
+    if conn.execute(sa.select(Observation.__table__.c.id).limit(1)).first() is not None:
+        return None
+    return EmptyCatalogError(f"the catalogue is empty: run `obscat ingest` (database {display_url(conn.engine.url)})")
 
 
 def bulk_insert(conn: Connection, table: sa.Table, columns: list[str], rows: Iterable[tuple]) -> None:

@@ -15,6 +15,7 @@ from .models import DataStore, Observation
 from .output import progress_bar, render, render_grouping
 from .pointing import compute_pointing
 from .selection import And, Cone, Store
+from .text import plural
 
 __all__ = ["run_demo"]
 
@@ -71,13 +72,13 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
         with progress_bar() as progress:
             table = cat.compute_features("1 TeV", features=["edisp-res", "psf-radius", "aeff", "energy-threshold"],
                                          store="synthetic", progress=progress)  # fmt: skip
-        typer.echo(f"   feature set {table.meta['feature_set']}: {len(table)} observations")
+        typer.echo(f"   feature set {table.meta['feature_set']}: {plural(len(table), 'observation')}")
         render(table.colnames, [tuple(row) for row in table.iterrows()][:8])
 
         _step("7. observations within 3 deg of PKS 2155-304 (obscat select --cone)")
         cone = Cone(329.7169, -30.2256, 3.0)
         selected = cat.select(And((Store("synthetic"), cone)))
-        typer.echo(f"   {len(selected)} observations: {' '.join(str(o) for _, o in selected)}")
+        typer.echo(f"   {plural(len(selected), 'observation')}: {' '.join(str(o) for _, o in selected)}")
 
         _step("8. split at the median zenith at mid-time (obscat pointing; obscat group split)")
         compute_pointing(cat.engine, cone)

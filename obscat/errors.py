@@ -1,11 +1,16 @@
 """The exceptions obscat raises; the CLI turns each into one ``Error: ...`` line."""
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "ObscatError",
     "DatabaseError",
     "SchemaVersionError",
     "InputError",
     "NotFoundError",
+    "EmptyCatalogError",
+    "did_you_mean",
     "one_line",
     "printable",
 ]
@@ -32,6 +37,18 @@ class InputError(ObscatError):
 
 class NotFoundError(ObscatError):
     """A named store, observation or other object does not exist."""
+
+
+class EmptyCatalogError(NotFoundError):
+    """The catalogue holds no observation yet."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``": did you mean 'zen_pnt_deg'?"`` for a misspelt ``name`` (a column without its unit
+    suffix, another case, a typo), or ``""`` if no known name is close."""
+    known, lower = list(known), name.lower()
+    matches = [k for k in known if k.startswith(lower + "_")][:3] or difflib.get_close_matches(lower, known, n=1)
+    return f": did you mean {' or '.join(map(repr, matches))}?" if matches else ""
 
 
 #: The longest message line printed; longer ones (a 100 kB name quoted back) keep both ends.

@@ -25,8 +25,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
-from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, write_transaction
-from .errors import InputError, NotFoundError, ObscatError
+from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
+from .errors import InputError, NotFoundError, ObscatError, did_you_mean
+from .feature_names import DEFAULT_FEATURES, FEATURES
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
@@ -39,23 +40,10 @@ from .irf_features import (
     value_at,
 )
 from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
+from .selection import And, no_observation_error
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
            "delete_feature_set"]  # fmt: skip
-
-#: name -> (unit, HDU type it needs)
-FEATURES = {
-    "edisp-res": ("", "edisp"),
-    "edisp-bias": ("", "edisp"),
-    "psf-radius": ("deg", "psf"),
-    "aeff": ("m2", "aeff"),
-    "aeff-max": ("m2", "aeff"),
-    "energy-threshold": ("TeV", "aeff"),
-    "bkg-rate": ("s-1 MeV-1 sr-1", "bkg"),
-    "rad-max": ("deg", "rad_max"),
-}
-#: Gammapy's ``get_irfs_features`` default (``names=None``).
-DEFAULT_FEATURES = ("edisp-bias", "edisp-res", "psf-radius")
 
 Progress = Callable[[str, int, int], None]
 
@@ -80,7 +68,7 @@ class FeatureParams:
     def __post_init__(self) -> None:
         unknown = [f for f in self.features if f not in FEATURES]
         if unknown:
-            raise InputError(f"unknown feature {unknown[0]!r} (known: {', '.join(FEATURES)})")
+            raise InputError(f"unknown feature {unknown[0]!r}{did_you_mean(unknown[0], FEATURES)} (known: {', '.join(FEATURES)})")
         if not self.features:
             raise InputError("no feature requested")
         if not (math.isfinite(self.energy_true_tev) and self.energy_true_tev > 0):
@@ -209,7 +197,7 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
     tasks: dict[int, _Task] = {}
     with connect(engine) as conn:
         if store is not None:
-            id_by_name(conn, s, store, "store")  # a named store must exist
+            store_id(conn, store)  # a named store must exist
         for observation_id, obs_id, hdu_type, hdu_class, hdu_name, path in conn.execute(query):
             task = tasks.setdefault(observation_id, _Task(observation_id, obs_id))
             if hdu_type is not None:
@@ -219,7 +207,8 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
         if missing:
             raise NotFoundError(f"no observation with OBS_ID {', '.join(map(str, missing[:10]))}")
     if not tasks:
-        raise InputError("the selection holds no observation")
+        with connect(engine) as conn:
+            raise no_observation_error(conn, selection if selection is not None else And(()))
     return list(tasks.values())
 
 

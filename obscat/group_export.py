@@ -8,7 +8,6 @@ every member with its label and observation columns as CSV or ECSV.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import os
@@ -270,8 +269,7 @@ def _hdu_index(obs_ids: dict[int, int], hdus: dict[int, list[dict[str, Any]]]):
 def _description(grouping: dict[str, Any], groups: dict[str, Any] | None) -> dict[str, Any]:
     """What grouping.json (and an ECSV table's meta) say about the grouping."""
     out = {key: grouping[key] for key in ("name", "method", "params", "selection", "summary")}
-    created = grouping["created_at"]  # UTC; SQLite returns it without its time zone
-    out["created_at"] = (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat()
+    out["created_at"] = grouping["created_at"].isoformat()  # UTC, time-zone aware (models.UtcDateTime)
     out["obscat_version"] = grouping["obscat_version"]
     out["exported_by"] = f"obscat {__version__}"
     if groups is not None:

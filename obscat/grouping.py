@@ -20,7 +20,15 @@ from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
 from .errors import InputError, one_line
 from .models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation
-from .selection import NUMERIC_COLUMNS, Criterion
+from .selection import (
+    NUMERIC_COLUMNS,
+    POINTING_COLUMNS,
+    Criterion,
+    no_observation_error,
+    pointing_not_computed,
+    unknown_column,
+)
+from .text import plural
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
 
@@ -67,7 +75,7 @@ def _word(column: str) -> str:
 def _values(engine: Engine | Connection, column: str, selection: Criterion) -> tuple[list[int], list[str], list[int], np.ndarray]:
     """observation ids, stores, OBS_IDs and the column's values of the selection."""
     if column not in NUMERIC_COLUMNS:
-        raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+        raise unknown_column(column)
     o, s = Observation.__table__, DataStore.__table__
     query = (
         sa.select(o.c.id, s.c.name, o.c.obs_id, o.c[column], s.c.obs_index_path).join_from(o, s, o.c.store_id == s.c.id)
@@ -75,13 +83,15 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
     )  # fmt: skip
     with reading(engine) as conn:
         rows = conn.execute(query).all()
-    if not rows:
-        raise InputError("the selection holds no observation")
+        if not rows:
+            raise no_observation_error(conn, selection)
     missing = [r for r in rows if r[3] is None or not math.isfinite(r[3])]
+    if missing and column in POINTING_COLUMNS:
+        raise pointing_not_computed(column, len(missing))
     if missing:
         gadf_name = o.c[column].info.get("gadf")  # where the value came from, if it came from the obs index
         source = f" ({gadf_name} is absent or NaN in {missing[0][4]})" if gadf_name else ""
-        raise InputError(f"{column} is NULL for {len(missing)} selected observations: "
+        raise InputError(f"{column} is NULL for {plural(len(missing), 'selected observation')}: "
                          f"{', '.join(f'{r[1]}:{r[2]}' for r in missing[:10])}{source}")  # fmt: skip
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], np.array([r[3] for r in rows], float)
 
@@ -141,7 +151,8 @@ def bins(engine, name: str, column: str, edges: Sequence[float], selection: Crit
 def by(engine, name: str, column: str, selection: Criterion, *, replace: bool = False) -> GroupingResult:
     """One group per distinct value of ``column`` (e.g. N_TELS): ``<word>_<value>``."""
     ids, stores, obs_ids, values = _values(engine, column, selection)
-    labels = [f"{_word(column)}_{v:g}" for v in values]
+    # every digit (not 6 significant ones): distinct values get distinct labels
+    labels = [f"{_word(column)}_{int(v) if v.is_integer() else repr(float(v))}" for v in values]
     return _store(engine, name, "by", {"column": column}, selection, ids, stores, obs_ids, labels, {column: values},
                   replace)  # fmt: skip
 

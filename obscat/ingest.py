@@ -31,6 +31,7 @@ from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, wr
 from .errors import InputError, one_line
 from .index_columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
 from .models import DataStore, Hdu, HduFile, Observation
+from .text import plural
 from .times import absolute_times
 
 __all__ = ["IngestReport", "Progress", "ingest"]
@@ -59,10 +60,10 @@ class IngestReport:
 
     def summary(self) -> str:
         if self.status == "unchanged":
-            return f"store {self.store!r} is unchanged ({self.n_obs} observations): nothing to do"
+            return f"store {self.store!r} is unchanged ({plural(self.n_obs, 'observation')}): nothing to do"
         text = (
-            f"store {self.store!r} {self.status}: {self.n_obs} observations, {self.n_hdu} HDUs "
-            f"in {self.n_files} files"
+            f"store {self.store!r} {self.status}: {plural(self.n_obs, 'observation')}, {plural(self.n_hdu, 'HDU')} "
+            f"in {plural(self.n_files, 'file')}"
         )
         if self.status == "updated":
             text += f" ({self.added} added, {self.updated} updated, {self.removed} removed)"

@@ -82,6 +82,25 @@ class JSONDocument(TypeDecorator):
         return dialect.type_descriptor(JSON())
 
 
+class UtcDateTime(TypeDecorator):
+    """A point in time: stored in UTC, returned time-zone aware (UTC) on both backends
+    (SQLite keeps no time zone; PostgreSQL returns the session's).  A naive datetime
+    (as SQLite gives back, e.g. to a migration copying rows) is taken as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
@@ -130,7 +149,7 @@ class DataStore(Base):
     time_reference_source: Mapped[str | None]
     #: Every other header keyword of both index tables, losslessly.
     header: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ingested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     obscat_version: Mapped[str] = mapped_column(String(40))
 
     observations: Mapped[list[Observation]] = relationship(
@@ -301,7 +320,7 @@ class FeatureSet(Base):
     fixed_offset_deg: Mapped[float | None] = _unit("deg")
     containment_fraction: Mapped[float] = _unit("")
     aeff_threshold_fraction: Mapped[float] = _unit("")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     obscat_version: Mapped[str] = mapped_column(String(40))
 
     values: Mapped[list[FeatureValue]] = relationship(
@@ -348,7 +367,7 @@ class Grouping(Base):
     feature_set_id: Mapped[int | None] = mapped_column(ForeignKey("feature_set.id", ondelete="SET NULL"))
     #: Per label: its size and, per grouped quantity, min/max/std.
     summary: Mapped[dict[str, Any]]
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     obscat_version: Mapped[str] = mapped_column(String(40))
 
     members: Mapped[list[GroupMember]] = relationship(

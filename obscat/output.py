@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .errors import printable
 from .export import column_unit, to_csv, to_json
+from .text import plural
 
-__all__ = ["render", "render_record", "render_grouping", "progress_bar"]
+__all__ = ["render", "render_record", "render_observation", "render_grouping", "progress_bar"]
 
 
 def render(names: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "table") -> None:
@@ -25,7 +27,26 @@ def render(names: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "tabl
 
 def render_record(record: dict[str, Any]) -> None:
     """Print one record vertically: column, value, unit."""
-    _print_table(["column", "value", "unit"], [(k, _cell(v), column_unit(k) or "") for k, v in record.items()])
+    rows = [(k, _cell(v, _is_time(k)), column_unit(k) or "") for k, v in record.items()]
+    _print_table(["column", "value", "unit"], rows)
+
+
+def render_observation(record: dict[str, Any], hdus: list[dict[str, Any]], fmt: str = "table") -> None:
+    """One observation: a vertical record then its HDUs (table), one CSV row (no HDUs), or
+    one JSON object with an ``hdus`` array."""
+    if fmt == "csv":
+        sys.stdout.write(to_csv(list(record), [tuple(record.values())]))
+    elif fmt == "json":
+        sys.stdout.write(json.dumps({**record, "hdus": hdus}, default=str, indent=1) + "\n")
+    else:
+        render_record(record)
+        print()
+        render(list(hdus[0]) if hdus else [], [tuple(h.values()) for h in hdus])
+
+
+def _is_time(name: str) -> bool:
+    """MJD (``d``) and second columns: shown at full precision, where 6 digits lose the second."""
+    return column_unit(name) in ("d", "s")
 
 
 def _print_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -35,23 +56,25 @@ def _print_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    times = [_is_time(name) for name in names]
     for i, name in enumerate(names):
         numeric = any(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in rows:
-        table.add_row(*(Text(_cell(v)) for v in row))  # Text: "[red]" in a value is data, not rich markup
+        table.add_row(*(Text(_cell(v, time)) for v, time in zip(row, times)))  # Text: "[red]" in a value is data, not rich markup
     Console(width=max(_terminal_width(), 80), soft_wrap=True, highlight=False).print(table)
     if not rows:
         print("(no rows)")
 
 
-def _cell(value: Any) -> str:
-    """A value as a table shows it: control characters (a terminal escape in an OBJECT
-    name) escaped, so that what is printed is what is stored."""
+def _cell(value: Any, full_precision: bool = False) -> str:
+    """A value as a table shows it: floats to 6 digits (all of them with ``full_precision``),
+    control characters (a terminal escape in an OBJECT name) escaped, so that what is
+    printed is what is stored."""
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return repr(value) if full_precision else f"{value:.6g}"
     return printable(str(value))
 
 
@@ -65,7 +88,8 @@ def render_grouping(result) -> None:
     """Each group: its size, the spread (min, max, std) of every grouped quantity, its first OBS_IDs."""
     import typer
 
-    typer.echo(f"grouping {result.name!r}: {len(result.members)} observations in {len(result.groups)} groups", err=True)
+    n_obs, n_groups = plural(len(result.members), "observation"), plural(len(result.groups), "group")
+    typer.echo(f"grouping {result.name!r}: {n_obs} in {n_groups}", err=True)
     quantities = [q for q in next(iter(result.summary.values())) if q != "n"] if result.summary else []
     names = ["label", "n_obs"] + [f"{q} {stat}" for q in quantities for stat in ("min", "max", "std")] + ["obs_ids"]
     rows = []

@@ -16,11 +16,9 @@ from .db import bulk_update, connect, write_transaction
 from .errors import InputError
 from .fitsread import FitsError, read_tables
 from .models import Hdu, HduFile, Observation
-from .selection import Criterion
+from .selection import POINTING_COLUMNS, Criterion, no_observation_error
 
 __all__ = ["compute_pointing"]
-
-_COLUMNS = ["tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg"]
 
 
 def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tuple[int, list[str]]:
@@ -47,8 +45,8 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         for observation_id, obs_id, hdu_type, name, path in conn.execute(query):
             hdus.setdefault(observation_id, {"obs_id": obs_id}).setdefault(hdu_type, (path, name))
         everything = [r[0] for r in conn.execute(sa.select(o.c.id).where(selection.clause()))]
-    if not everything:
-        raise InputError("the selection holds no observation")
+        if not everything:
+            raise no_observation_error(conn, selection)
     rows, problems = [], []
     for n, observation_id in enumerate(everything, 1):
         found = hdus.get(observation_id, {})
@@ -73,7 +71,7 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         alt, az = altaz.alt.deg, altaz.az.deg
         values = {i: (float(m), float(90 - a_), float(a_), float(z)) for i, m, a_, z in zip(ids, tmid.tt.mjd, alt, az)}
     with write_transaction(engine) as conn:
-        bulk_update(conn, o, _COLUMNS, "id", ((*values.get(r[0], (None,) * 4), r[0]) for r in rows))
+        bulk_update(conn, o, list(POINTING_COLUMNS), "id", ((*values.get(r[0], (None,) * 4), r[0]) for r in rows))
     return len(values), problems
 
 

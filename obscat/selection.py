@@ -19,11 +19,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import InputError
+from .errors import InputError, ObscatError, did_you_mean
 from .models import SKY_ZONE_HEIGHT_DEG, DataStore, Observation
 
 __all__ = [
     "Criterion",
+    "explain_empty",
+    "POINTING_COLUMNS",
+    "pointing_not_computed",
+    "unknown_column",
+    "no_observation_error",
     "Cone",
     "TimeRange",
     "ValueRange",
@@ -58,6 +63,51 @@ class Criterion:
 
     def _clause(self) -> sa.ColumnElement[bool]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+#: Observation columns filled by ``obscat pointing`` (:func:`obscat.pointing.compute_pointing`), NULL before.
+POINTING_COLUMNS = ("tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg")
+
+
+def pointing_not_computed(column: str, n: int) -> InputError:
+    """The error for pointing ``column`` being NULL for ``n`` selected observations."""
+    return InputError(f"{column} is not computed for {n} observation{'' if n == 1 else 's'}: "
+                      "run `obscat pointing` (obscat.pointing.compute_pointing) first")  # fmt: skip
+
+
+def unknown_column(column: str, where: str = "") -> InputError:
+    """The error for a name that is not a numeric observation column, with a did-you-mean."""
+    return InputError(f"unknown column {column!r}{where}{did_you_mean(column, NUMERIC_COLUMNS)} "
+                      f"(numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")  # fmt: skip
+
+
+def explain_empty(conn, criterion: Criterion) -> None:
+    """Raise why ``criterion`` keeps nothing if it is not the criteria's values: an empty
+    catalogue, a store that does not exist, a pointing column not computed yet."""
+    from .db import empty_catalog_error, store_id
+
+    if (error := empty_catalog_error(conn)) is not None:
+        raise error
+    for node in _nodes(criterion):
+        if isinstance(node, Store):
+            store_id(conn, node.name)
+        column = getattr(node, "column", None)
+        if column in POINTING_COLUMNS:
+            n, n_null = conn.execute(sa.select(sa.func.count(), sa.func.count() - sa.func.count(_O.c[column]))).one()
+            if n_null == n:
+                raise pointing_not_computed(column, n)
+
+
+def no_observation_error(conn, criterion: Criterion) -> ObscatError:
+    """The error for a selection that keeps nothing (see :func:`explain_empty`)."""
+    explain_empty(conn, criterion)
+    return InputError("the selection holds no observation")
+
+
+def _nodes(criterion: Criterion):
+    yield criterion
+    for child in getattr(criterion, "criteria", ()):
+        yield from _nodes(child)
 
 
 @dataclass(frozen=True)
@@ -192,7 +242,7 @@ class ValueRange(Criterion):
 
     def __post_init__(self) -> None:
         if self.column not in NUMERIC_COLUMNS:
-            raise InputError(f"unknown column {self.column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+            raise unknown_column(self.column)
         if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
             raise InputError(f"range of {self.column} must be finite numbers, got ({self.lo}, {self.hi})")
 
@@ -202,7 +252,7 @@ class ValueRange(Criterion):
         from astropy import units as u
 
         if column not in NUMERIC_COLUMNS:
-            raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+            raise unknown_column(column)
         unit = _O.c[column].info.get("unit")
         values = []
         for value in (lo, hi):
@@ -349,7 +399,7 @@ def _compare(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criteri
     if not isinstance(left, ast.Name):
         raise InputError(f"malformed --where {text!r}: {_describe(left, text)} is not a column")
     if left.id not in NUMERIC_COLUMNS:
-        raise InputError(f"unknown column {left.id!r} in --where (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+        raise unknown_column(left.id, " in --where")
     value = _number(right, text)
     return Compare(left.id, _COMPARISONS[type(op)], value)
 

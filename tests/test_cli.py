@@ -101,11 +101,11 @@ def test_obs_errors(hess_url):
     result = run("--db", hess_url, "obs", "show", "1")
     assert (result.exit_code, result.stderr) == (1, "Error: no observation with OBS_ID 1\n")
     result = run("--db", hess_url, "obs", "list", "--store", "nope")
-    assert (result.exit_code, result.stderr) == (1, "Error: no store named 'nope'\n")
+    assert (result.exit_code, result.stderr) == (1, "Error: no store 'nope' (stores: hess)\n")
     result = run("--db", hess_url, "obs", "list", "--columns", "obs_id,drop table")
     assert (result.exit_code, result.stderr) == (1, "Error: unknown observation column 'drop table'\n")
     result = run("--db", hess_url, "remove", "nope")
-    assert (result.exit_code, result.stderr) == (1, "Error: no store named 'nope'\n")
+    assert (result.exit_code, result.stderr) == (1, "Error: no store 'nope' (stores: hess)\n")
 
 
 def test_remove_store(hess_url):

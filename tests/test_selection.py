@@ -16,6 +16,7 @@ from astropy.table import Table
 from astropy.time import Time
 
 from obscat import InputError
+from obscat.errors import NotFoundError
 from obscat.selection import And, Cone, Ids, ObjectName, Or, Store, TimeRange, ValueRange, parse_where
 
 
@@ -97,7 +98,9 @@ def test_combinations_identity_and_patterns(hess, index):
     either = Or((Ids((23523, 20136)), ValueRange("zen_pnt_deg", 0, 10)))
     assert set(ids(hess, either)) == {23523, 20136} | set(index["OBS_ID"][index["ZEN_PNT"] < 10])
     assert ids(hess, And((crab, Ids((23523, 20136))))) == [23523]
-    assert len(hess.select(Store("copy"))) == 105 and hess.select(Store("x' OR 1=1 --")) == []
+    assert len(hess.select(Store("copy"))) == 105
+    with pytest.raises(NotFoundError, match=r"^no store \"x' OR 1=1 --\" \(stores: copy, hess\)$"):
+        hess.select(Store("x' OR 1=1 --"))  # a bound value, not SQL: it names no store
     assert hess.select(ObjectName("%")) == []  # a LIKE wildcard in the pattern is a literal
 
 
@@ -121,7 +124,8 @@ def test_where_functions_or_any_criteria(hess, index):
     assert len(ids(hess, parse_where(window))) == 8
     assert ids(hess, parse_where(window)) == ids(hess, And((TimeRange.from_times("2004-12-01", 53400.5), Store("hess"),
                                                            parse_where("zen_pnt_deg < 50"))))  # fmt: skip
-    assert hess.select(parse_where("store('x'' OR 1=1 --')")) == []  # a string is a bound value
+    with pytest.raises(NotFoundError, match=r"^no store 'x OR 1=1 --' \(stores: copy, hess\)$"):
+        hess.select(parse_where("store('x'' OR 1=1 --')"))  # a string is a bound value
 
 
 @pytest.mark.parametrize(
