@@ -99,14 +99,17 @@ class Catalog:
         obs_index: str | os.PathLike | None = None,
         hdu_index: str | os.PathLike | None = None,
         name: str | None = None,
+        replace: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Ingest a GADF data store; see :func:`obscat.ingest.ingest`."""
+        """Ingest a GADF data store; see :func:`obscat.ingest.ingest` (``replace``: a store of
+        this name ingested from other index files)."""
         from .ingest import ingest
 
         if path is not None:
             path = os.path.expandvars(os.fspath(path))
-        return ingest(self.engine, path, obs_index=obs_index, hdu_index=hdu_index, name=name, progress=progress)
+        return ingest(self.engine, path, obs_index=obs_index, hdu_index=hdu_index, name=name, replace=replace,
+                      progress=progress)  # fmt: skip
 
     def stores(self) -> list[StoreSummary]:
         """Every ingested store with its counts, by name."""

@@ -117,12 +117,14 @@ def ingest(
     obs_index: Annotated[Path | None, typer.Option("--obs-index", help="Explicit observation index file.")] = None,
     hdu_index: Annotated[Path | None, typer.Option("--hdu-index", help="Explicit HDU index file.")] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Store name [default: the directory name].")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a store of this name ingested from other index files (deleting its observations, features and group memberships).")] = False,
 ) -> None:
     """Ingest (or update) a GADF data store's observation and HDU index."""
     from .output import progress_bar
 
     with progress_bar() as progress:
-        report = ctx.obj.catalog.ingest(path, obs_index=obs_index, hdu_index=hdu_index, name=name, progress=progress)
+        report = ctx.obj.catalog.ingest(path, obs_index=obs_index, hdu_index=hdu_index, name=name, replace=replace,
+                                        progress=progress)  # fmt: skip
     for warning in report.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     typer.echo(report.summary())

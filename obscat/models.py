@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0006"
 
 #: Height of the declination zones of ``observation.sky_zone``.
 SKY_ZONE_HEIGHT_DEG = 0.5
@@ -98,8 +98,9 @@ def _gadf(name: str, unit: str | None = None, *aliases: str, **kwargs) -> Any:
     return mapped_column(nullable=True, info=info, **kwargs)
 
 
-def _unit(unit: str, **kwargs) -> Any:
-    return mapped_column(info={"unit": unit}, **kwargs)
+def _unit(unit: str, derived: bool = False, **kwargs) -> Any:
+    info = {"unit": unit, "derived": True} if derived else {"unit": unit}
+    return mapped_column(info=info, **kwargs)
 
 
 class DataStore(Base):
@@ -210,12 +211,13 @@ class Observation(Base):
     safe_energy_lo_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_LO", "TeV")
     safe_energy_hi_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_HI", "TeV")
     # pointing at mid-time, as Gammapy's get_pointing_altaz(tmid): filled by `obscat pointing`
+    # (derived: ingest never writes them, see DERIVED_COLUMNS)
     #: Mid-time of the first GTI row (TT MJD).
-    tmid_gti_mjd: Mapped[float | None] = _unit("d")
+    tmid_gti_mjd: Mapped[float | None] = _unit("d", derived=True)
     #: Zenith, altitude and azimuth of the EVENTS-header pointing at tmid_gti_mjd (no refraction).
-    zen_tmid_deg: Mapped[float | None] = _unit("deg")
-    alt_tmid_deg: Mapped[float | None] = _unit("deg")
-    az_tmid_deg: Mapped[float | None] = _unit("deg")
+    zen_tmid_deg: Mapped[float | None] = _unit("deg", derived=True)
+    alt_tmid_deg: Mapped[float | None] = _unit("deg", derived=True)
+    az_tmid_deg: Mapped[float | None] = _unit("deg", derived=True)
     #: Non-standard obs-index columns: {NAME: {"value": v, "unit": "deg"}}.
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # derived from ra/dec for sky queries (kept consistent by sky_derived)
@@ -247,6 +249,9 @@ class HduFile(Base):
     #: Absolute, normalised path: BASE_DIR (or the index's directory) / FILE_DIR / FILE_NAME.
     path: Mapped[str]
     exists_at_ingest: Mapped[bool] = mapped_column(Boolean)
+    #: The file's version when the store was ingested (NULL: missing then); see obscat.file_versions.
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "byte"})
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "ns"})
 
     store: Mapped[DataStore] = relationship(back_populates="files")
 
@@ -350,6 +355,8 @@ class Grouping(Base):
     summary: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     obscat_version: Mapped[str] = mapped_column(String(40))
+    #: Members deleted since it was made, with their observations, by a re-ingest (NULL: none).
+    members_removed: Mapped[int | None]
 
     members: Mapped[list[GroupMember]] = relationship(
         back_populates="grouping", cascade="all, delete-orphan", passive_deletes=True
@@ -369,6 +376,24 @@ class GroupMember(Base):
 
     grouping: Mapped[Grouping] = relationship(back_populates="members")
     observation: Mapped[Observation] = relationship()
+
+
+class FileUse(Base):
+    """A data file a derived result was computed from, and its version then.
+
+    ``feature_set_id`` names the feature set; NULL means the pointing at
+    mid-time (``obscat pointing``).  Paths, not ``hdu_file`` ids: a re-ingest
+    rewrites ``hdu_file``, while these rows stay with their observation.
+    """
+
+    __tablename__ = "file_use"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"), index=True)
+    feature_set_id: Mapped[int | None] = mapped_column(ForeignKey("feature_set.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str]
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "byte"})
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "ns"})
 
 
 def sky_derived(ra_deg, dec_deg) -> tuple[Any, Any, Any, Any]:
@@ -393,6 +418,11 @@ def _keep_sky_derived(mapper, connection, obs: Observation) -> None:
     obs.ux, obs.uy, obs.uz, obs.sky_zone = float(ux), float(uy), float(uz), int(zone)
 
 
+def derived_columns() -> list[str]:
+    """``observation`` columns computed from the data files, which ingest never writes."""
+    return [c.name for c in Observation.__table__.columns if c.info.get("derived")]
+
+
 def gadf_columns() -> dict[str, Any]:
     """Map every GADF obs-index name (and alias) to its ``observation`` column."""
     out = {}
@@ -402,3 +432,4 @@ def gadf_columns() -> dict[str, Any]:
             for alias in column.info.get("aliases", ()):
                 out[alias] = column
     return out
+
