@@ -296,9 +296,11 @@ class Catalog:
         ``position`` a SkyCoord (any frame); ``fixed_offset`` an angle
         Quantity. The table has ``store``, ``obs_id`` and one column per
         feature with its unit; ``table.meta["feature_set"]`` names the set.
-        ``missing_only`` computes only observations the set does not hold yet.
+        ``missing_only`` computes only observations the set does not hold yet, or holds
+        stale (computed from files that have changed since); ``table.meta["n_computed"]``
+        counts the observations computed.
         """
-        name, _, _ = self._compute(
+        name, n_computed, _ = self._compute(
             energy_true, features=features, position=position, fixed_offset=fixed_offset,
             containment_fraction=containment_fraction, aeff_threshold_fraction=aeff_threshold_fraction, store=store,
             obs_ids=obs_ids, selection=selection, workers=workers, strict=strict, missing_only=missing_only,
@@ -308,6 +310,7 @@ class Catalog:
         if selection is not None:
             keep = set(self.select(selection))
             table = table[[(s, o) in keep for s, o in zip(table["store"], table["obs_id"])]]
+        table.meta["n_computed"] = n_computed
         return table
 
     def _compute(self, energy_true, *, features=None, position=None, fixed_offset=None,

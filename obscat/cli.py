@@ -302,7 +302,7 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     from .grouping import groupings
     from .output import render
 
-    render(["name", "method", "n_groups", "n_obs", "created_at"], groupings(ctx.obj.catalog.engine), fmt.value)
+    render(["name", "method", "n_groups", "n_obs", "members_removed", "created_at"], groupings(ctx.obj.catalog.engine), fmt.value)
 
 
 @groups_app.command("show")
@@ -492,9 +492,10 @@ def features_compute(
     aeff_threshold: Annotated[float, typer.Option("--aeff-threshold", help="Fraction of the maximum effective area defining energy-threshold.")] = 0.1,
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes [default: CPUs, at most 4].")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
+    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute every value, not only missing or stale ones.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Compute IRF features of the selected observations and store them as a feature set."""
+    """Compute IRF features of the selected observations (those missing or stale) and store them as a feature set."""
     from .output import progress_bar, render
 
     coord = _sky_position(position, frame) if position else None
@@ -502,9 +503,10 @@ def features_compute(
         table = ctx.obj.catalog.compute_features(
             energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
             aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, selection=selection,
-            workers=workers, strict=strict, progress=progress,
+            workers=workers, strict=strict, missing_only=not recompute, progress=progress,
         )  # fmt: skip
-    typer.echo(f"feature set {table.meta['feature_set']}: {len(table)} observations", err=True)
+    typer.echo(f"feature set {table.meta['feature_set']}: {len(table)} observations "
+               f"({table.meta['n_computed']} computed)", err=True)  # fmt: skip
     render(table.colnames, _rows(table), fmt.value)
 
 
@@ -539,7 +541,7 @@ def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     from .output import render
 
     names = ["name", "energy_true_tev", "position_ra_deg", "position_dec_deg", "fixed_offset_deg",
-             "containment_fraction", "n_obs", "n_null", "obscat_version", "created_at"]  # fmt: skip
+             "containment_fraction", "n_obs", "n_null", "n_stale", "obscat_version", "created_at"]  # fmt: skip
     render(names, feature_sets(ctx.obj.catalog.engine), fmt.value)
 
 

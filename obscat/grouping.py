@@ -437,13 +437,14 @@ def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_
 
 
 def groupings(engine: Engine) -> list[tuple]:
-    """Every stored grouping: name, method, number of groups and observations, created_at."""
+    """Every stored grouping: name, method, number of groups and observations, members a
+    re-ingest removed (NULL: none), created_at."""
     g, m = Grouping.__table__, GroupMember.__table__
     n_obs = sa.select(sa.func.count()).where(m.c.grouping_id == g.c.id).scalar_subquery()
     n_groups = sa.select(sa.func.count(sa.distinct(m.c.label))).where(m.c.grouping_id == g.c.id).scalar_subquery()
     with connect(engine) as conn:
         return [tuple(r) for r in conn.execute(
-            sa.select(g.c.name, g.c.method, n_groups, n_obs, g.c.created_at).order_by(g.c.name))]  # fmt: skip
+            sa.select(g.c.name, g.c.method, n_groups, n_obs, g.c.members_removed, g.c.created_at).order_by(g.c.name))]  # fmt: skip
 
 
 def delete(engine: Engine, name: str) -> None:

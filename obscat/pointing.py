@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from ._gzip import GZIP_ERRORS
 from .db import bulk_update, connect, write_transaction
 from .errors import InputError
+from .file_versions import file_version, record_uses
 from .fitsread import FitsError, read_tables
 from .models import Hdu, HduFile, Observation
 from .selection import Criterion
@@ -28,7 +29,7 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
 
     Returns the number of observations done and, for the others, why not
     (no EVENTS or GTI HDU, unreadable file, missing keywords); their columns
-    are set to NULL.
+    are set to NULL.  The version (size, mtime) of every file read is stored with them.
     """
     from astropy import units as u
     from astropy.coordinates import AltAz, EarthLocation, SkyCoord
@@ -49,6 +50,8 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         everything = [r[0] for r in conn.execute(sa.select(o.c.id).where(selection.clause()))]
     if not everything:
         raise InputError("the selection holds no observation")
+    uses = {i: [where[0] for key, where in hdus.get(i, {}).items() if key != "obs_id"] for i in everything}
+    versions = {p: file_version(p) for paths in uses.values() for p in paths}  # before reading them
     rows, problems = [], []
     for n, observation_id in enumerate(everything, 1):
         found = hdus.get(observation_id, {})
@@ -74,6 +77,7 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         values = {i: (float(m), float(90 - a_), float(a_), float(z)) for i, m, a_, z in zip(ids, tmid.tt.mjd, alt, az)}
     with write_transaction(engine) as conn:
         bulk_update(conn, o, _COLUMNS, "id", ((*values.get(r[0], (None,) * 4), r[0]) for r in rows))
+        record_uses(conn, None, uses, versions)
     return len(values), problems
 
 

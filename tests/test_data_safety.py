@@ -1,0 +1,138 @@
+"""Nothing is lost in ordinary use (issue #9): name clashes, re-ingest, staleness, export, clustering.
+
+Every test runs on SQLite and PostgreSQL and checks the database before and after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from astropy.io import fits
+from astropy.table import Table
+from conftest import TUTORIAL_CONE, snapshot
+from typer.testing import CliRunner
+
+from obscat import Catalog
+from obscat.cli import app
+from obscat.errors import InputError
+from obscat.pointing import compute_pointing
+from obscat.selection import Cone
+
+CONE = Cone(*TUTORIAL_CONE)
+
+
+def _rows(cat: Catalog, sql: str, **params) -> list:
+    with cat.engine.connect() as conn:
+        return conn.execute(sa.text(sql), params).all()
+
+
+def _count(cat: Catalog, table: str) -> int:
+    return _rows(cat, f"SELECT count(*) FROM {table}")[0][0]
+
+
+def _write_index(table: Table, path: Path) -> None:
+    table.meta.pop("COMMENT", None)
+    fits.HDUList([fits.PrimaryHDU(), fits.table_to_hdu(table)]).writeto(path, overwrite=True)
+
+
+def _hess_copy(hess_dir: Path, out: Path) -> tuple[Table, Table]:
+    """The HESS index tables written to ``out``, FILE_DIR pointing back at the data (read-only)."""
+    obs = Table.read(hess_dir / "obs-index.fits.gz")
+    hdu = Table.read(hess_dir / "hdu-index.fits.gz")
+    hdu["FILE_DIR"] = [str(hess_dir / "data")] * len(hdu)
+    out.mkdir()
+    _write_index(obs, out / "obs-index.fits.gz")
+    _write_index(hdu, out / "hdu-index.fits.gz")
+    return obs, hdu
+
+
+def _derive(cat: Catalog) -> None:
+    """Pointing, features and two groupings of the tutorial's 21 observations."""
+    compute_pointing(cat.engine, CONE)
+    cat.compute_features("1 TeV", features=["aeff", "edisp-res"], fixed_offset="0.5 deg", selection=CONE)
+    cat.group("zenith", "split", "zen_tmid_deg", selection=CONE)
+    cat.group("tels", "by", "n_tels", selection=CONE)
+
+
+# -- ingest under an existing name -----------------------------------------------------
+
+
+def test_ingest_under_a_name_from_other_index_files_is_refused(catalog, db_url, hess_dir, magic_dir):
+    catalog.ingest(hess_dir, name="s")
+    _derive(catalog)
+    before = snapshot(db_url)
+    message = (
+        f"store 's' was ingested from {hess_dir / 'obs-index.fits.gz'} and {hess_dir / 'hdu-index.fits.gz'}: "
+        f"ingesting {magic_dir / 'obs-index.fits.gz'} under its name would delete its 105 observations, "
+        "42 feature values and 42 group memberships; give another --name, or --replace to replace it"
+    )
+    with pytest.raises(InputError) as refused:
+        catalog.ingest(magic_dir, name="s")
+    assert str(refused.value) == message
+    result = CliRunner().invoke(app, ["--db", db_url, "ingest", str(magic_dir), "--name", "s"])
+    assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
+    assert snapshot(db_url) == before  # nothing deleted
+
+    result = CliRunner().invoke(app, ["--db", db_url, "ingest", str(magic_dir), "--name", "s", "--replace"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("store 's' replaced: 2 observations, 10 HDUs in 2 files in ")
+    assert result.stdout.endswith("; deleted with the replaced observations: 42 feature values, 42 group memberships, "
+                                  "21 pointing results (groupings changed: tels, zenith)\n")  # fmt: skip
+    assert [(s.name, s.n_obs, s.root_path) for s in catalog.stores()] == [("s", 2, str(magic_dir))]
+    assert (_count(catalog, "feature_value"), _count(catalog, "group_member")) == (0, 0)
+    assert _rows(catalog, "SELECT name, members_removed FROM grouping ORDER BY name") == [("tels", 21), ("zenith", 21)]
+
+
+def test_same_index_files_under_their_name_need_no_replace(catalog, hess_dir, tmp_path):
+    """The same files reached by another spelling of their path are the same store."""
+    catalog.ingest(hess_dir, name="s")
+    report = catalog.ingest(Path(str(hess_dir) + "/./"), name="s")
+    assert report.status == "unchanged"
+
+
+# -- re-ingest keeps what was derived ----------------------------------------------------
+
+
+def test_reingest_of_a_changed_index_keeps_derived_results(catalog, db_url, hess_dir, tmp_path):
+    obs, hdu = _hess_copy(hess_dir, tmp_path / "store")
+    catalog.ingest(tmp_path / "store", name="s")
+    _derive(catalog)
+    kept_query = ("SELECT o.obs_id, o.zen_tmid_deg, o.alt_tmid_deg, o.az_tmid_deg, o.tmid_gti_mjd FROM observation o "
+                  "WHERE o.zen_tmid_deg IS NOT NULL ORDER BY o.obs_id")  # fmt: skip
+    pointing_before = _rows(catalog, kept_query)
+    values_before = _rows(catalog, "SELECT o.obs_id, v.feature, v.value FROM feature_value v "
+                                   "JOIN observation o ON o.id = v.observation_id ORDER BY 1, 2")  # fmt: skip
+    members_before = _rows(catalog, "SELECT g.name, o.obs_id, m.label FROM group_member m JOIN grouping g "
+                                    "ON g.id = m.grouping_id JOIN observation o ON o.id = m.observation_id ORDER BY 1, 2")  # fmt: skip
+    assert len(pointing_before) == 21 and len(values_before) == 42 and len(members_before) == 42
+    in_cone = [row[0] for row in pointing_before]
+    gone = in_cone[:2]  # two observations of the tutorial leave the index
+    changed = in_cone[5]  # one changes its MUONEFF
+    keep = ~np.isin(obs["OBS_ID"], gone)
+    obs = obs[keep]
+    obs["MUONEFF"][list(obs["OBS_ID"]).index(changed)] = 0.5
+    _write_index(obs, tmp_path / "store" / "obs-index.fits.gz")
+    _write_index(hdu[~np.isin(hdu["OBS_ID"], gone)], tmp_path / "store" / "hdu-index.fits.gz")
+
+    result = CliRunner().invoke(app, ["--db", db_url, "ingest", str(tmp_path / "store"), "--name", "s"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("store 's' updated: 103 observations, 618 HDUs in 103 files (0 added, 1 updated, "
+                                    "2 removed) in ")  # fmt: skip
+    assert result.stdout.endswith("; deleted with the removed observations: 4 feature values, 4 group memberships, "
+                                  "2 pointing results (groupings changed: tels, zenith)\n")  # fmt: skip
+    assert _rows(catalog, kept_query) == [r for r in pointing_before if r[0] not in gone]
+    assert _rows(catalog, "SELECT o.obs_id, v.feature, v.value FROM feature_value v JOIN observation o "
+                          "ON o.id = v.observation_id ORDER BY 1, 2") == [r for r in values_before if r[0] not in gone]  # fmt: skip
+    assert _rows(catalog, "SELECT g.name, o.obs_id, m.label FROM group_member m JOIN grouping g ON g.id = m.grouping_id "
+                          "JOIN observation o ON o.id = m.observation_id ORDER BY 1, 2") == [
+        r for r in members_before if r[1] not in gone]  # fmt: skip
+    assert _rows(catalog, "SELECT muoneff FROM observation WHERE obs_id = :o", o=changed) == [(0.5,)]
+    assert _rows(catalog, "SELECT name, members_removed FROM grouping ORDER BY name") == [("tels", 2), ("zenith", 2)]
+    groups = CliRunner().invoke(app, ["--db", db_url, "groups", "list", "-f", "csv"])
+    labels = {g: len({r[2] for r in members_before if r[0] == g and r[1] not in gone}) for g in ("tels", "zenith")}
+    assert [line.split(",")[:5] for line in groups.stdout.splitlines()] == [
+        ["name", "method", "n_groups", "n_obs", "members_removed"], ["tels", "by", str(labels["tels"]), "19", "2"],
+        ["zenith", "split", str(labels["zenith"]), "19", "2"]]  # fmt: skip
