@@ -37,6 +37,8 @@ class GroupingResult:
     members: list[tuple[str, int, str]]  # (store, obs_id, label)
     #: Per label: ``n`` and, per grouped quantity, its ``min``, ``max`` and ``std``.
     summary: dict = field(default_factory=dict)
+    #: What the user should know about how it came out (e.g. fewer groups than asked).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def labels(self) -> list[str]:
@@ -198,8 +200,14 @@ def cluster(
         raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
     tree = linkage_tree(standardized(matrix[:, : len(features)], standardize), method)
     tolerances = {}
+    notes = []
     if n_groups is not None:
         numbers = fcluster(tree, t=n_groups, criterion="maxclust")
+        made = len(np.unique(numbers))
+        if made < n_groups:  # maxclust cannot split observations whose features are identical
+            notes.append(f"--n-groups {n_groups}: the features of the {len(matrix)} observations make only {made} "
+                         f"distinct group{'s' if made != 1 else ''} (identical values); stored {made}")  # fmt: skip
+            requested, n_groups = n_groups, made
     elif max_distance is not None:
         numbers = fcluster(tree, t=max_distance, criterion="distance")
     elif inconsistent is not None:
@@ -213,9 +221,13 @@ def cluster(
     params = {"feature_set": feature_set, "features": list(features), "n_groups": n_groups,
               "max_distance": max_distance, "inconsistent": inconsistent, "standardize": standardize, "method": method,
               "max_spread": {f: [tolerance, units[f]] for f, tolerance in tolerances.items()}}  # fmt: skip
+    if notes:
+        params["n_groups_requested"] = requested
     quantities = {f: matrix[:, i] for i, f in enumerate(loaded)}
-    return _store(engine, name, "cluster", params, selection, ids, stores, obs_ids, labels, quantities, replace,
-                  feature_set=feature_set)  # fmt: skip
+    result = _store(engine, name, "cluster", params, selection, ids, stores, obs_ids, labels, quantities, replace,
+                    feature_set=feature_set)  # fmt: skip
+    result.notes.extend(notes)
+    return result
 
 
 def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: Sequence[str], selection: Criterion):

@@ -66,6 +66,8 @@ def render_grouping(result) -> None:
     import typer
 
     typer.echo(f"grouping {result.name!r}: {len(result.members)} observations in {len(result.groups)} groups", err=True)
+    for note in result.notes:
+        typer.echo(f"Note: {note}", err=True)
     quantities = [q for q in next(iter(result.summary.values())) if q != "n"] if result.summary else []
     names = ["label", "n_obs"] + [f"{q} {stat}" for q in quantities for stat in ("min", "max", "std")] + ["obs_ids"]
     rows = []

@@ -136,3 +136,29 @@ def test_reingest_of_a_changed_index_keeps_derived_results(catalog, db_url, hess
     assert [line.split(",")[:5] for line in groups.stdout.splitlines()] == [
         ["name", "method", "n_groups", "n_obs", "members_removed"], ["tels", "by", str(labels["tels"]), "19", "2"],
         ["zenith", "split", str(labels["zenith"]), "19", "2"]]  # fmt: skip
+
+
+# -- clustering that cannot make K groups ------------------------------------------------
+
+
+def test_cluster_into_more_groups_than_distinct_features_says_so(catalog, db_url, tmp_path):
+    """Six observations sharing one data file have identical features: -k 3 makes one group."""
+    from obscat.synthetic import make_data_store
+
+    make_data_store(tmp_path / "same", n_obs=6, n_files=1)
+    catalog.ingest(tmp_path / "same", name="same")
+    result = CliRunner().invoke(app, ["--db", db_url, "group", "cluster", "--name", "c", "-F", "edisp-res",
+                                      "-F", "psf-radius", "-e", "1 TeV", "-k", "3"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "grouping 'c': 6 observations in 1 groups",
+        "Note: --n-groups 3: the features of the 6 observations make only 1 distinct group (identical values); "
+        "stored 1"]  # fmt: skip
+    (params,) = _rows(catalog, "SELECT params FROM grouping WHERE name = 'c'")[0]
+    params = params if isinstance(params, dict) else __import__("json").loads(params)
+    assert (params["n_groups"], params["n_groups_requested"]) == (1, 3)
+    assert _rows(catalog, "SELECT DISTINCT label FROM group_member") == [("cluster_1",)]
+    out = tmp_path / "tree.png"
+    plotted = CliRunner().invoke(app, ["--db", db_url, "plot", "c", "--kind", "dendrogram", "-o", str(out)])  # warnings are errors
+    assert plotted.exit_code == 0, plotted.stderr
+    assert out.stat().st_size > 0
