@@ -19,6 +19,7 @@ from .models import DataStore, Hdu, HduFile, Observation
 if TYPE_CHECKING:
     from astropy.table import Table
 
+    from .check import CheckReport
     from .ingest import IngestReport, Progress
 
 __all__ = ["Catalog", "StoreSummary", "OBSERVATION_COLUMNS"]
@@ -140,6 +141,13 @@ class Catalog:
             n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store_id)).scalar_one()
             conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store_id))
         return n
+
+    def check(self, store: str | None = None) -> CheckReport:
+        """Compare the data and index files of ``store`` (default: every store) with what was
+        recorded at ingest, and count stale derived results; writes nothing. See :mod:`obscat.check`."""
+        from .check import check
+
+        return check(self.engine, store)
 
     def observation_rows(
         self, store: str | None = None, columns: Sequence[str] | None = None, selection=None

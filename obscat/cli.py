@@ -328,12 +328,20 @@ def groups_export(
     name: Annotated[str, typer.Argument(help="Grouping name.")],
     target: Annotated[Path, typer.Argument(help="gadf: a new (or empty) directory; csv/ecsv: a new file.")],
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="gadf: a GADF data store per group (obs and HDU index pointing at the original files); csv/ecsv: one table of members.")] = ExportFormat.gadf,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="gadf: export even if data files are missing (with a warning).")] = False,
 ) -> None:
     """Export a grouping: a GADF data store per group for Gammapy, or a member table."""
-    from .group_export import export_gadf, export_table
+    import warnings
+
+    from .group_export import MissingFilesWarning, export_gadf, export_table
 
     if fmt is ExportFormat.gadf:
-        for directory in export_gadf(ctx.obj.catalog.engine, name, target):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MissingFilesWarning)
+            directories = export_gadf(ctx.obj.catalog.engine, name, target, allow_missing=allow_missing)
+        for warning in caught:
+            typer.echo(f"Warning: {warning.message}", err=True)
+        for directory in directories:
             typer.echo(directory)
     else:
         typer.echo(export_table(ctx.obj.catalog.engine, name, target, fmt.value))
@@ -436,6 +444,20 @@ def pointing(
     for problem in problems:
         typer.echo(f"Warning: {problem}", err=True)
     typer.echo(f"pointing at mid-time stored for {done} observations ({len(problems)} left NULL)")
+
+
+@app.command()
+def check(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = Format.table) -> None:
+    """Report missing, changed and unreadable files and stale derived results (writes nothing; exit 1 if any)."""
+    from .output import render
+
+    report = ctx.obj.catalog.check(store)
+    if report.problems:
+        render(["store", "path", "state", "detail"], [(p.store, p.path, p.state, p.detail) for p in report.problems],
+               fmt.value)  # fmt: skip
+    typer.echo(report.summary(), err=True)
+    if report.problems or report.stale_feature_values or report.stale_pointings:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -162,3 +162,98 @@ def test_cluster_into_more_groups_than_distinct_features_says_so(catalog, db_url
     plotted = CliRunner().invoke(app, ["--db", db_url, "plot", "c", "--kind", "dendrogram", "-o", str(out)])  # warnings are errors
     assert plotted.exit_code == 0, plotted.stderr
     assert out.stat().st_size > 0
+
+
+# -- staleness, check and export with changed files --------------------------------------
+
+
+@pytest.fixture
+def own_files(catalog, hess_dir, tmp_path):
+    """HESS ingested as "s" with the files of three tutorial observations copied to tmp_path/files
+    (so that the test can change them); returns their OBS_IDs and paths."""
+    import shutil
+
+    obs, hdu = _hess_copy(hess_dir, tmp_path / "store")
+    catalog.ingest(tmp_path / "store", name="s")
+    mine = [obs_id for _, obs_id in catalog.select(CONE)][:3]
+    (tmp_path / "files").mkdir()
+    for obs_id in mine:
+        name = f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
+        shutil.copy(hess_dir / "data" / name, tmp_path / "files" / name)
+    hdu["FILE_DIR"] = [str(tmp_path / "files") if o in mine else d for o, d in zip(hdu["OBS_ID"], hdu["FILE_DIR"])]
+    _write_index(hdu, tmp_path / "store" / "hdu-index.fits.gz")
+    catalog.ingest(tmp_path / "store", name="s")
+    return mine, [str(tmp_path / "files" / f"hess_dl3_dr1_obs_id_{o:06d}.fits.gz") for o in mine]
+
+
+def _double_effective_area(path: str) -> None:
+    with fits.open(path) as hdus:
+        hdus["AEFF"].data["EFFAREA"] *= 2
+        hdus.writeto(path + ".tmp.fits.gz")
+    Path(path + ".tmp.fits.gz").replace(path)
+
+
+def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, db_url, own_files):
+    from astropy import units as u
+    from gammapy.irf import EffectiveAreaTable2D
+
+    mine, paths = own_files
+    runner = CliRunner()
+    compute = ["--db", db_url, "features", "compute", "-e", "1 TeV", "-F", "aeff", "-F", "edisp-res", "--offset", "0.5",
+               "--cone", " ".join(map(str, TUTORIAL_CONE)), "-f", "csv"]  # fmt: skip
+    first = runner.invoke(app, compute)
+    assert first.exit_code == 0 and first.stderr.endswith(": 21 observations (21 computed)\n")
+    compute_pointing(catalog.engine, CONE)
+    assert runner.invoke(app, compute).stderr.endswith(": 21 observations (0 computed)\n")  # nothing is stale
+    clean = runner.invoke(app, ["--db", db_url, "check"])
+    assert (clean.exit_code, clean.stdout) == (0, "")
+    assert clean.stderr == ("checked 107 files of 1 store: 0 missing, 0 changed, 0 unreadable; stale: 0 feature values, "
+                            "0 pointing results\n")  # fmt: skip
+
+    _double_effective_area(paths[0])
+    Path(paths[1]).unlink()
+    Path(paths[2]).unlink()
+    Path(paths[2]).mkdir()  # a directory where the file was
+    before = snapshot(db_url)
+    checked = runner.invoke(app, ["--db", db_url, "check", "-f", "csv"])
+    assert checked.exit_code == 1
+    lines = checked.stdout.splitlines()
+    assert lines[0] == "store,path,state,detail"
+    assert sorted(line.split(",")[1:3] for line in lines[1:]) == sorted(
+        [[paths[0], "changed"], [paths[1], "missing"], [paths[2], "unreadable"]])  # fmt: skip
+    assert checked.stderr == ("checked 107 files of 1 store: 1 missing, 1 changed, 1 unreadable; stale: 6 feature "
+                              "values, 3 pointing results\n")  # fmt: skip
+    assert runner.invoke(app, ["--db", db_url, "check", "--store", "s"]).stderr == checked.stderr
+    assert snapshot(db_url) == before  # check writes nothing
+    listed = runner.invoke(app, ["--db", db_url, "features", "list", "-f", "csv"]).stdout.splitlines()
+    assert listed[0].split(",")[7:9] == ["n_null", "n_stale"] and listed[1].split(",")[6:9] == ["21", "0", "6"]
+
+    again = runner.invoke(app, compute)
+    assert again.exit_code == 0 and again.stderr.endswith(": 21 observations (3 computed)\n")
+    values = {r[0]: r for r in _rows(catalog, "SELECT o.obs_id, v.value, v.null_reason FROM feature_value v JOIN "
+                                              "observation o ON o.id = v.observation_id WHERE v.feature = 'aeff'")}  # fmt: skip
+    expected = EffectiveAreaTable2D.read(paths[0], hdu="AEFF").evaluate(energy_true=1 * u.TeV, offset=0.5 * u.deg)
+    assert values[mine[0]][1] == pytest.approx(expected.to_value(u.m**2), rel=1e-12)
+    before_value = [float(r.split(",")[2]) for r in first.stdout.splitlines()[1:] if r.split(",")[1] == str(mine[0])]
+    assert values[mine[0]][1] == pytest.approx(2 * before_value[0], rel=1e-12)  # the doubled area, recomputed
+    assert values[mine[1]][1] is None and "cannot read the file" in values[mine[1]][2]
+    assert values[mine[2]][1] is None
+    # values computed from files that are still missing stay stale: the next compute tries them again
+    listed = runner.invoke(app, ["--db", db_url, "features", "list", "-f", "csv"]).stdout.splitlines()
+    assert listed[1].split(",")[6:9] == ["21", "4", "4"]
+
+
+def test_export_of_a_group_with_missing_files_is_refused_unless_allowed(catalog, db_url, own_files, tmp_path):
+    mine, paths = own_files
+    catalog.group("z", "split", "zen_pnt_deg", selection=CONE)
+    Path(paths[1]).unlink()
+    Path(paths[2]).unlink()
+    runner = CliRunner()
+    refused = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "out")])
+    message = (f"grouping 'z': 2 of the 21 data files of its observations are missing: {paths[1]}, {paths[2]}")
+    assert (refused.exit_code, refused.stderr) == (1, f"Error: {message}; use --allow-missing to export it anyway\n")
+    assert not (tmp_path / "out").exists() and list(tmp_path.glob(".out*")) == []
+    allowed = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "out"), "--allow-missing"])
+    assert allowed.exit_code == 0
+    assert allowed.stderr == f"Warning: {message}; exported anyway, Gammapy will fail on them\n"
+    assert allowed.stdout.splitlines() == [str(tmp_path / "out" / "high_zenith"), str(tmp_path / "out" / "low_zenith")]
