@@ -27,7 +27,7 @@ from ._gzip import GZIP_ERRORS
 from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, write_transaction
 from .errors import InputError, NotFoundError, ObscatError
-from .file_versions import file_version, record_uses, stale_observations
+from .file_versions import read_versions, record_uses, stale_observations
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
@@ -152,7 +152,7 @@ def compute_features(
         done = _computed(engine, params)
         tasks = [t for t in tasks if t.observation_id not in done]
     uses = {t.observation_id: [p for _, p, _ in t.hdus.values()] for t in tasks}
-    versions = {p: file_version(p) for paths in uses.values() for p in paths}  # before reading them
+    versions = read_versions(uses)  # before the files are read
     rows = _evaluate_all(tasks, params, workers, progress) if tasks else []
     if strict:
         bad = next((r for r in rows if r[4] is not None), None)

@@ -1,87 +1,123 @@
-"""File versions: a data file's size and modification time, recorded and compared.
+"""File versions: a data file's size, modification time and CRC-32, recorded and compared.
 
-Ingest records each data file's version in ``hdu_file``; a derived result
-records, in ``file_use``, the versions of the files it was read from.  A file
-whose size or mtime differs from the recorded one has changed; the derived
-results that used it are stale.  (Why size + mtime and no content digest:
-docs/data-safety.md.)
+Ingest records each data file's size and mtime in ``hdu_file`` (a stat: no
+file is read).  A derived result (feature values, the pointing at mid-time)
+records in ``file_use`` the size, mtime and CRC-32 of each file it read, taken
+just before reading it.  A recorded file is unchanged when its size and mtime
+are as recorded, or when only its mtime moved and its bytes still have the
+recorded CRC-32 (the digest is computed only then).  Results computed from a
+changed or missing file are stale.  Why CRC-32, and its cost: docs/data-safety.md.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import zlib
 from collections.abc import Iterable
 
-__all__ = ["file_version", "file_state", "changed_uses", "record_uses", "stale_observations"]
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
+__all__ = ["file_version", "file_crc32", "changed_uses", "record_uses", "stale_observations"]
+
+#: (size in bytes, mtime in ns); (None, None) for a missing file.
 Version = tuple[int | None, int | None]
+#: (path, size, mtime_ns, crc32) as recorded in ``file_use``.
+Use = tuple[str, int | None, int | None, int | None]
+
+_BLOCK = 1 << 20
 
 
 def file_version(path: str | os.PathLike) -> Version:
     """``(size in bytes, mtime in ns)`` of a regular file; ``(None, None)`` if it is missing or not one."""
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):
         return None, None
     if not stat.S_ISREG(st.st_mode):
         return None, None
     return st.st_size, st.st_mtime_ns
 
 
-def file_state(path: str, recorded: Version) -> str:
-    """``"ok"``, ``"missing"``, ``"changed"`` (size or mtime differs) or ``"unreadable"`` (no read permission)."""
-    current = file_version(path)
-    if current == (None, None):
-        return "missing"
-    if current != tuple(recorded):
-        return "changed"
-    if not os.access(path, os.R_OK):
-        return "unreadable"
-    return "ok"
+def file_crc32(path: str | os.PathLike) -> int | None:
+    """zlib CRC-32 of the file's bytes (as stored: the gzip stream of a .gz); None if it cannot be read."""
+    value = 0
+    try:
+        with open(path, "rb") as stream:
+            while block := stream.read(_BLOCK):
+                value = zlib.crc32(block, value)
+    except OSError:
+        return None
+    return value
 
 
-def changed_uses(uses: Iterable[tuple[str, int | None, int | None]]) -> set[tuple[str, int | None, int | None]]:
-    """The ``(path, size, mtime_ns)`` records the file no longer matches (each path stat'ed once)."""
-    current: dict[str, Version] = {}
-    out = set()
-    for use in uses:
-        if use[0] not in current:
-            current[use[0]] = file_version(use[0])
-        if current[use[0]] != (use[1], use[2]) or use[1] is None:
-            out.add(tuple(use))
+def _versions(paths: Iterable[str]) -> dict[str, tuple[int | None, int | None, int | None]]:
+    """``path -> (size, mtime_ns, crc32)`` of each distinct regular file (missing: all None)."""
+    out = {}
+    for path in set(paths):
+        size, mtime = file_version(path)
+        out[path] = (size, mtime, file_crc32(path) if size is not None else None)
     return out
 
 
-def record_uses(conn, feature_set_id: int | None, uses: dict[int, Iterable[str]], versions: dict[str, Version]) -> None:
-    """Replace the ``file_use`` rows of ``(feature_set_id, observation)`` for the observations
-    in ``uses`` (observation id -> paths read), with the ``versions`` the files had when read."""
-    import sqlalchemy as sa
+def changed_uses(uses: Iterable[Use]) -> set[Use]:
+    """The recorded ``(path, size, mtime_ns, crc32)`` the file no longer matches (each path stat'ed,
+    and digested only if its mtime alone moved, once)."""
+    current: dict[str, Version] = {}
+    digests: dict[str, int | None] = {}
+    out = set()
+    for use in uses:
+        path, size, mtime, crc = use
+        if path not in current:
+            current[path] = file_version(path)
+        now = current[path]
+        if size is not None and now == (size, mtime):
+            continue
+        if size is not None and now[0] == size and crc is not None:
+            if path not in digests:
+                digests[path] = file_crc32(path)
+            if digests[path] == crc:
+                continue  # touched, not changed
+        out.add(tuple(use))
+    return out
 
+
+def record_uses(conn: Connection, feature_set_id: int | None, uses: dict[int, Iterable[str]],
+                versions: dict[str, tuple]) -> None:  # fmt: skip
+    """Replace the ``file_use`` rows of ``(feature_set_id, observation)`` for the observations
+    in ``uses`` (observation id -> paths read), with the ``versions`` (from :func:`read_versions`)."""
     from .db import bulk_insert
     from .models import FileUse
 
     table = FileUse.__table__
-    which = table.c.feature_set_id.is_(None) if feature_set_id is None else table.c.feature_set_id == feature_set_id
     ids = sorted(uses)
     for lo in range(0, len(ids), 10_000):
-        conn.execute(sa.delete(table).where(which, table.c.observation_id.in_(ids[lo:lo + 10_000])))
-    bulk_insert(conn, table, ["observation_id", "feature_set_id", "path", "size_bytes", "mtime_ns"],
+        conn.execute(sa.delete(table).where(_of(table, feature_set_id), table.c.observation_id.in_(ids[lo:lo + 10_000])))
+    bulk_insert(conn, table, ["observation_id", "feature_set_id", "path", "size_bytes", "mtime_ns", "crc32"],
                 ((i, feature_set_id, p, *versions[p]) for i in ids for p in sorted(set(uses[i]))))  # fmt: skip
 
 
-def stale_observations(conn, feature_set_id: int | None, observation_ids: Iterable[int]) -> set[int]:
-    """Those of ``observation_ids`` whose result (of a feature set; None: the pointing) was computed
-    from a file that has changed since, or has no record of its files (computed before obscat recorded them)."""
-    import sqlalchemy as sa
+def read_versions(uses: dict[int, Iterable[str]]) -> dict[str, tuple]:
+    """The versions of every file in ``uses``, taken before the files are read for a result."""
+    return _versions(p for paths in uses.values() for p in paths)
 
+
+def stale_observations(conn: Connection, feature_set_id: int | None, observation_ids: Iterable[int]) -> set[int]:
+    """Those of ``observation_ids`` whose result (of a feature set; None: the pointing) was computed
+    from a file that has changed since, or has no record of its files (computed before obscat
+    recorded them)."""
     from .models import FileUse
 
     table = FileUse.__table__
-    which = table.c.feature_set_id.is_(None) if feature_set_id is None else table.c.feature_set_id == feature_set_id
-    rows = conn.execute(sa.select(table.c.observation_id, table.c.path, table.c.size_bytes, table.c.mtime_ns)
-                        .where(which)).all()  # fmt: skip
-    changed = changed_uses(row[1:] for row in rows)
+    rows = conn.execute(sa.select(table.c.observation_id, table.c.path, table.c.size_bytes, table.c.mtime_ns,
+                                  table.c.crc32).where(_of(table, feature_set_id))).all()  # fmt: skip
     wanted = set(observation_ids)
+    rows = [row for row in rows if row[0] in wanted]
+    changed = changed_uses(tuple(row[1:]) for row in rows)
     recorded = {row[0] for row in rows}
-    return {row[0] for row in rows if tuple(row[1:]) in changed and row[0] in wanted} | (wanted - recorded)
+    return {row[0] for row in rows if tuple(row[1:]) in changed} | (wanted - recorded)
+
+
+def _of(table: sa.Table, feature_set_id: int | None):
+    return table.c.feature_set_id.is_(None) if feature_set_id is None else table.c.feature_set_id == feature_set_id

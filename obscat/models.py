@@ -394,6 +394,8 @@ class FileUse(Base):
     path: Mapped[str]
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "byte"})
     mtime_ns: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "ns"})
+    #: zlib CRC-32 of the file's bytes: a file whose mtime moved but whose bytes did not is not changed.
+    crc32: Mapped[int | None] = mapped_column(BigInteger)
 
 
 def sky_derived(ra_deg, dec_deg) -> tuple[Any, Any, Any, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from ._gzip import GZIP_ERRORS
 from .db import bulk_update, connect, write_transaction
 from .errors import InputError
-from .file_versions import file_version, record_uses
+from .file_versions import read_versions, record_uses
 from .fitsread import FitsError, read_tables
 from .models import Hdu, HduFile, Observation
 from .selection import Criterion
@@ -51,7 +51,7 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
     if not everything:
         raise InputError("the selection holds no observation")
     uses = {i: [where[0] for key, where in hdus.get(i, {}).items() if key != "obs_id"] for i in everything}
-    versions = {p: file_version(p) for paths in uses.values() for p in paths}  # before reading them
+    versions = read_versions(uses)  # before the files are read
     rows, problems = [], []
     for n, observation_id in enumerate(everything, 1):
         found = hdus.get(observation_id, {})

@@ -5,6 +5,7 @@ Every test runs on SQLite and PostgreSQL and checks the database before and afte
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,13 @@ def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, 
     assert (clean.exit_code, clean.stdout) == (0, "")
     assert clean.stderr == ("checked 107 files of 1 store: 0 missing, 0 changed, 0 unreadable; stale: 0 feature values, "
                             "0 pointing results\n")  # fmt: skip
+
+    stat = os.stat(paths[0])
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**10))  # touched: same bytes, CRC-32 as recorded
+    assert runner.invoke(app, compute).stderr.endswith(": 21 observations (0 computed)\n")
+    touched = runner.invoke(app, ["--db", db_url, "check", "-f", "csv"])
+    assert touched.exit_code == 1 and touched.stdout.splitlines()[1].split(",")[1:3] == [paths[0], "changed"]
+    assert touched.stderr.endswith("1 changed, 0 unreadable; stale: 0 feature values, 0 pointing results\n")
 
     _double_effective_area(paths[0])
     Path(paths[1]).unlink()

@@ -7,8 +7,8 @@ Create Date: 2026-11-30
 What makes derived results safe from ingest and checkable against their files:
 hdu_file.size_bytes and mtime_ns (each file's version at ingest),
 grouping.members_removed (members a re-ingest deleted with their observations),
-and table file_use (the file versions each feature value set and each pointing
-result was computed from).
+and table file_use (the file versions, with a CRC-32 of their bytes, each
+feature value set and each pointing result was computed from).
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,7 @@ def upgrade() -> None:
     sa.Column('path', sa.Text(), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=True),
     sa.Column('mtime_ns', sa.BigInteger(), nullable=True),
+    sa.Column('crc32', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['feature_set_id'], ['feature_set.id'], name=op.f('fk_file_use_feature_set_id_feature_set'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['observation_id'], ['observation.id'], name=op.f('fk_file_use_observation_id_observation'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_file_use'))
