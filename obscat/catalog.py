@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from .config import resolve_url
 from .db import connect, create_engine, display_url, ensure_schema, id_by_name, write_transaction
 from .errors import InputError, NotFoundError
-from .models import DataStore, Hdu, HduFile, Observation
+from .models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, observation_column
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Catalog", "StoreSummary", "OBSERVATION_COLUMNS"]
 
-#: ``observation`` columns users see (internal keys left out), in schema order.
+#: Observation columns users see: ``observation``'s (internal keys left out) in schema order,
+#: then the pointing at mid-time (table ``pointing``).
 OBSERVATION_COLUMNS = tuple(
     c.name for c in Observation.__table__.columns if c.name not in ("id", "store_id")
-)
+) + POINTING_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class Catalog:
             raise InputError(f"unknown observation column {unknown[0]!r}")
         o, s = Observation.__table__, DataStore.__table__
         query = (
-            sa.select(s.c.name.label("store"), *(o.c[c] for c in names))
+            sa.select(s.c.name.label("store"), *(observation_column(c) for c in names))
             .join_from(o, s, o.c.store_id == s.c.id)
             .order_by(s.c.name, o.c.obs_id)
         )

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from .db import connect, id_by_name
 from .file_versions import file_version, stale_observations
 from .gadf import file_sha256
-from .models import DataStore, FeatureSet, FeatureValue, HduFile, Observation, derived_columns
+from .models import DataStore, FeatureSet, FeatureValue, HduFile, Observation, Pointing
 
 __all__ = ["FileProblem", "CheckReport", "check"]
 
@@ -77,8 +77,8 @@ def check(engine: Engine, store: str | None = None) -> CheckReport:
         if store is not None:
             observations = observations.join(s, s.c.id == o.c.store_id).where(s.c.name == store)
         report.stale_feature_values = _stale_values(conn, observations)
-        pointed = set(conn.execute(observations.where(sa.or_(*(o.c[c].is_not(None) for c in derived_columns()))))
-                      .scalars())  # fmt: skip
+        p = Pointing.__table__
+        pointed = set(conn.execute(sa.select(p.c.observation_id).where(p.c.observation_id.in_(observations))).scalars())
         report.stale_pointings = len(stale_observations(conn, None, pointed)) if pointed else 0
     return report
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .models import FeatureValue, GroupMember, Grouping, Observation, derived_columns
+from .models import FeatureValue, GroupMember, Grouping, Observation, Pointing
 
 __all__ = ["DerivedCounts", "count_derived", "mark_groupings"]
 
@@ -49,11 +49,11 @@ class DerivedCounts:
 def count_derived(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCounts:
     """The derived rows of the observations ``where`` (a condition on ``observation``) selects."""
     o, v, m, g = Observation.__table__, FeatureValue.__table__, GroupMember.__table__, Grouping.__table__
+    p = Pointing.__table__
     ids = sa.select(o.c.id).where(where)
-    n_values = conn.execute(sa.select(sa.func.count()).where(v.c.observation_id.in_(ids))).scalar_one()
-    n_members = conn.execute(sa.select(sa.func.count()).where(m.c.observation_id.in_(ids))).scalar_one()
-    computed = sa.or_(*(o.c[c].is_not(None) for c in derived_columns()))
-    n_pointings = conn.execute(sa.select(sa.func.count()).where(where, computed)).scalar_one()
+    n_values, n_members, n_pointings = (
+        conn.execute(sa.select(sa.func.count()).where(t.c.observation_id.in_(ids))).scalar_one() for t in (v, m, p)
+    )
     names = conn.execute(sa.select(g.c.name).where(g.c.id.in_(
         sa.select(m.c.grouping_id).where(m.c.observation_id.in_(ids)))).order_by(g.c.name)).scalars()  # fmt: skip
     return DerivedCounts(n_values, n_members, n_pointings, tuple(names))

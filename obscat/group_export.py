@@ -29,7 +29,7 @@ from .db import connect, id_by_name
 from .errors import InputError
 from .export import to_csv, to_table
 from .gadf import is_regular_file
-from .models import DataStore, Grouping, GroupMember, Hdu, HduFile, Observation
+from .models import DataStore, Grouping, GroupMember, Hdu, HduFile, Observation, observation_column
 
 __all__ = ["export_gadf", "export_table", "MissingFilesWarning"]
 
@@ -156,7 +156,7 @@ def _members(conn: Connection, grouping_id: int, columns: list[str]) -> list[dic
     """label, store and the given observation columns of every member, by label, store, OBS_ID."""
     m, o, s = GroupMember.__table__, Observation.__table__, DataStore.__table__
     query = (
-        sa.select(m.c.label, s.c.name.label("store"), *(o.c[c] for c in columns))
+        sa.select(m.c.label, s.c.name.label("store"), *(observation_column(c) for c in columns))
         .join_from(m, o, m.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
         .where(m.c.grouping_id == grouping_id).order_by(m.c.label, s.c.name, o.c.obs_id)
     )  # fmt: skip

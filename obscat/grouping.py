@@ -19,7 +19,16 @@ from sqlalchemy.engine import Connection, Engine
 from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
 from .errors import InputError, one_line
-from .models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation
+from .models import (
+    DataStore,
+    FeatureSet,
+    FeatureValue,
+    Grouping,
+    GroupMember,
+    Observation,
+    observation_column,
+    observation_column_info,
+)
 from .selection import NUMERIC_COLUMNS, Criterion
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
@@ -72,7 +81,8 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
         raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
     o, s = Observation.__table__, DataStore.__table__
     query = (
-        sa.select(o.c.id, s.c.name, o.c.obs_id, o.c[column], s.c.obs_index_path).join_from(o, s, o.c.store_id == s.c.id)
+        sa.select(o.c.id, s.c.name, o.c.obs_id, observation_column(column), s.c.obs_index_path)
+        .join_from(o, s, o.c.store_id == s.c.id)
         .where(selection.clause()).order_by(s.c.name, o.c.obs_id)
     )  # fmt: skip
     with reading(engine) as conn:
@@ -81,7 +91,7 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
         raise InputError("the selection holds no observation")
     missing = [r for r in rows if r[3] is None or not math.isfinite(r[3])]
     if missing:
-        gadf_name = o.c[column].info.get("gadf")  # where the value came from, if it came from the obs index
+        gadf_name = observation_column_info(column).get("gadf")  # where the value came from, if it came from the obs index
         source = f" ({gadf_name} is absent or NaN in {missing[0][4]})" if gadf_name else ""
         raise InputError(f"{column} is NULL for {len(missing)} selected observations: "
                          f"{', '.join(f'{r[1]}:{r[2]}' for r in missing[:10])}{source}")  # fmt: skip
@@ -423,7 +433,7 @@ def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_
         method, params, set_id = conn.execute(sa.select(g.c.method, g.c.params, g.c.feature_set_id)
                                               .where(g.c.id == grouping_id)).one()  # fmt: skip
         rows = conn.execute(
-            sa.select(o.c.id, o.c.obs_id, m.c.label, *(o.c[c] for c in columns))
+            sa.select(o.c.id, o.c.obs_id, m.c.label, *(observation_column(c) for c in columns))
             .join_from(m, o, m.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
             .where(m.c.grouping_id == grouping_id).order_by(s.c.name, o.c.obs_id)
         ).all()  # fmt: skip

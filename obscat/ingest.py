@@ -33,7 +33,7 @@ from .derived import DerivedCounts, count_derived, mark_groupings
 from .errors import InputError, one_line
 from .file_versions import file_version
 from .index_columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
-from .models import DataStore, Hdu, HduFile, JSONDocument, Observation, derived_columns
+from .models import DataStore, Hdu, HduFile, JSONDocument, Observation
 from .times import absolute_times
 
 __all__ = ["IngestReport", "Progress", "ingest"]
@@ -360,8 +360,7 @@ def _write_observations(conn, store_id, columns, report, progress) -> dict[int, 
     # HDU rows and files are rewritten whole below
     delete_cascade(conn, HduFile.__table__, HduFile.__table__.c.store_id == store_id)
 
-    derived = derived_columns()  # computed from the files: kept as they are
-    names = [c.name for c in table.columns if c.name != "id" and c.name not in derived]
+    names = [c.name for c in table.columns if c.name != "id"]
     columns["store_id"] = np.full(n, store_id, dtype=np.int64)
     total = n
     done = 0

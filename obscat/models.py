@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -98,9 +100,8 @@ def _gadf(name: str, unit: str | None = None, *aliases: str, **kwargs) -> Any:
     return mapped_column(nullable=True, info=info, **kwargs)
 
 
-def _unit(unit: str, derived: bool = False, **kwargs) -> Any:
-    info = {"unit": unit, "derived": True} if derived else {"unit": unit}
-    return mapped_column(info=info, **kwargs)
+def _unit(unit: str, **kwargs) -> Any:
+    return mapped_column(info={"unit": unit}, **kwargs)
 
 
 class DataStore(Base):
@@ -210,14 +211,6 @@ class Observation(Base):
     relhum: Mapped[float | None] = _gadf("RELHUM", "")
     safe_energy_lo_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_LO", "TeV")
     safe_energy_hi_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_HI", "TeV")
-    # pointing at mid-time, as Gammapy's get_pointing_altaz(tmid): filled by `obscat pointing`
-    # (derived: ingest never writes them, see DERIVED_COLUMNS)
-    #: Mid-time of the first GTI row (TT MJD).
-    tmid_gti_mjd: Mapped[float | None] = _unit("d", derived=True)
-    #: Zenith, altitude and azimuth of the EVENTS-header pointing at tmid_gti_mjd (no refraction).
-    zen_tmid_deg: Mapped[float | None] = _unit("deg", derived=True)
-    alt_tmid_deg: Mapped[float | None] = _unit("deg", derived=True)
-    az_tmid_deg: Mapped[float | None] = _unit("deg", derived=True)
     #: Non-standard obs-index columns: {NAME: {"value": v, "unit": "deg"}}.
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # derived from ra/dec for sky queries (kept consistent by sky_derived)
@@ -227,6 +220,7 @@ class Observation(Base):
     sky_zone: Mapped[int]
 
     store: Mapped[DataStore] = relationship(back_populates="observations")
+    pointing: Mapped[Pointing | None] = relationship(lazy="selectin", passive_deletes=True)
     hdus: Mapped[list[Hdu]] = relationship(
         back_populates="observation",
         cascade="all, delete-orphan",
@@ -236,6 +230,49 @@ class Observation(Base):
 
     def __repr__(self) -> str:
         return f"Observation(obs_id={self.obs_id}, store_id={self.store_id})"
+
+    def __getattr__(self, name: str) -> Any:
+        """The pointing at mid-time's values read as attributes (None until computed)."""
+        if name in POINTING_COLUMNS:
+            return getattr(self.pointing, name) if self.pointing is not None else None
+        raise AttributeError(name)
+
+
+class Pointing(Base):
+    """The pointing at mid-time of one observation, as Gammapy's ``get_pointing_altaz(tmid)``.
+
+    Derived from the data files by ``obscat pointing``, so kept apart from the
+    index columns ingest writes: a re-ingest keeps it for every observation it keeps.
+    """
+
+    __tablename__ = "pointing"
+
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"), primary_key=True)
+    #: Mid-time of the first GTI row (TT MJD).
+    tmid_gti_mjd: Mapped[float | None] = _unit("d")
+    #: Zenith, altitude and azimuth of the EVENTS-header pointing at tmid_gti_mjd (no refraction).
+    zen_tmid_deg: Mapped[float | None] = _unit("deg")
+    alt_tmid_deg: Mapped[float | None] = _unit("deg")
+    az_tmid_deg: Mapped[float | None] = _unit("deg")
+
+
+#: The ``pointing`` columns users see as observation columns.
+POINTING_COLUMNS = ("tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg")
+
+
+def observation_column(name: str) -> Any:
+    """The SQL expression of an observation column users name: an ``observation`` column, or a
+    ``pointing`` column as a correlated subquery (NULL until computed), labelled with its name."""
+    if name in POINTING_COLUMNS:
+        p = Pointing.__table__
+        return (sa.select(p.c[name]).where(p.c.observation_id == Observation.__table__.c.id)
+                .scalar_subquery().label(name))  # fmt: skip
+    return Observation.__table__.c[name]
+
+
+def observation_column_info(name: str) -> dict:
+    """``info`` (unit, GADF name) of an observation column users name."""
+    return (Pointing if name in POINTING_COLUMNS else Observation).__table__.c[name].info
 
 
 class HduFile(Base):
@@ -418,11 +455,6 @@ def sky_derived(ra_deg, dec_deg) -> tuple[Any, Any, Any, Any]:
 def _keep_sky_derived(mapper, connection, obs: Observation) -> None:
     ux, uy, uz, zone = sky_derived(obs.ra_pnt_deg, obs.dec_pnt_deg)
     obs.ux, obs.uy, obs.uz, obs.sky_zone = float(ux), float(uy), float(uz), int(zone)
-
-
-def derived_columns() -> list[str]:
-    """``observation`` columns computed from the data files, which ingest never writes."""
-    return [c.name for c in Observation.__table__.columns if c.info.get("derived")]
 
 
 def gadf_columns() -> dict[str, Any]:

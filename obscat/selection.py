@@ -20,7 +20,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from .errors import InputError
-from .models import SKY_ZONE_HEIGHT_DEG, DataStore, Observation
+from .models import (
+    POINTING_COLUMNS,
+    SKY_ZONE_HEIGHT_DEG,
+    DataStore,
+    Observation,
+    observation_column,
+    observation_column_info,
+)
 
 __all__ = [
     "Criterion",
@@ -44,7 +51,7 @@ _S = DataStore.__table__
 NUMERIC_COLUMNS = tuple(
     c.name for c in _O.columns
     if c.type.python_type in (int, float) and c.name not in ("id", "store_id", "sky_zone")
-)  # fmt: skip
+) + POINTING_COLUMNS  # fmt: skip
 
 
 class Criterion:
@@ -203,7 +210,7 @@ class ValueRange(Criterion):
 
         if column not in NUMERIC_COLUMNS:
             raise InputError(f"unknown column {column!r} (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
-        unit = _O.c[column].info.get("unit")
+        unit = observation_column_info(column).get("unit")
         values = []
         for value in (lo, hi):
             if isinstance(value, u.Quantity):
@@ -215,7 +222,7 @@ class ValueRange(Criterion):
         return cls(column, values[0], values[1], **kwargs)
 
     def _clause(self):
-        column = _O.c[self.column]
+        column = observation_column(self.column)
         if math.isclose(self.lo, self.hi, rel_tol=1e-5, abs_tol=1e-8):  # np.allclose, as Gammapy
             return column == sa.literal(self.lo)
         return sa.and_(column >= sa.literal(self.lo), column < sa.literal(self.hi))
@@ -268,7 +275,7 @@ class Compare(Criterion):
     inverted: bool = False
 
     def _clause(self):
-        return getattr(_O.c[self.column], self.op)(sa.literal(self.value))
+        return getattr(observation_column(self.column), self.op)(sa.literal(self.value))
 
 
 def parse_where(text: str) -> Criterion:

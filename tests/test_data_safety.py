@@ -101,8 +101,8 @@ def test_reingest_of_a_changed_index_keeps_derived_results(catalog, db_url, hess
     obs, hdu = _hess_copy(hess_dir, tmp_path / "store")
     catalog.ingest(tmp_path / "store", name="s")
     _derive(catalog)
-    kept_query = ("SELECT o.obs_id, o.zen_tmid_deg, o.alt_tmid_deg, o.az_tmid_deg, o.tmid_gti_mjd FROM observation o "
-                  "WHERE o.zen_tmid_deg IS NOT NULL ORDER BY o.obs_id")  # fmt: skip
+    kept_query = ("SELECT o.obs_id, p.zen_tmid_deg, p.alt_tmid_deg, p.az_tmid_deg, p.tmid_gti_mjd FROM observation o "
+                  "JOIN pointing p ON p.observation_id = o.id ORDER BY o.obs_id")  # fmt: skip
     pointing_before = _rows(catalog, kept_query)
     values_before = _rows(catalog, "SELECT o.obs_id, v.feature, v.value FROM feature_value v "
                                    "JOIN observation o ON o.id = v.observation_id ORDER BY 1, 2")  # fmt: skip

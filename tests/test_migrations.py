@@ -40,7 +40,7 @@ def test_single_head_is_the_models_revision():
 def test_new_database_is_created_at_head(db_url):
     Catalog(db_url).close()
     assert _tables(db_url) == {"alembic_version", "data_store", "observation", "hdu_file", "hdu",
-                               "feature_set", "feature_value", "grouping", "group_member", "file_use"}
+                               "feature_set", "feature_value", "grouping", "group_member", "file_use", "pointing"}
     result = CliRunner().invoke(app, ["--db", db_url, "db", "current"])
     assert result.stdout == f"{SCHEMA_REVISION} (head)\n"
 
@@ -134,7 +134,7 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
         conn.execute(sa.text("UPDATE grouping SET members_removed = 3 WHERE name = 'zenith'"))
     engine.dispose()
     before = snapshot(db_url)
-    assert all(before.values()) and len(before) == 10  # alembic_version and the 9 tables, all populated
+    assert all(before.values()) and len(before) == 11  # alembic_version and the 10 tables, all populated
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "base"]).exit_code == 0
     current = runner.invoke(app, ["--db", db_url, "db", "current"]).stdout

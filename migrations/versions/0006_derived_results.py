@@ -5,6 +5,8 @@ Revises: 0004
 Create Date: 2026-11-30
 
 What makes derived results safe from ingest and checkable against their files:
+table pointing (the pointing at mid-time, moved out of observation's columns
+tmid_gti_mjd, zen_tmid_deg, alt_tmid_deg, az_tmid_deg, rows kept both ways),
 hdu_file.size_bytes and mtime_ns (each file's version at ingest),
 grouping.members_removed (members a re-ingest deleted with their observations),
 and table file_use (the file versions, with a CRC-32 of their bytes, each
@@ -24,7 +26,27 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+POINTING = ("tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg")
+
+
 def upgrade() -> None:
+    op.create_table('pointing',
+    sa.Column('observation_id', sa.Integer(), nullable=False),
+    sa.Column('tmid_gti_mjd', sa.Double(), nullable=True),
+    sa.Column('zen_tmid_deg', sa.Double(), nullable=True),
+    sa.Column('alt_tmid_deg', sa.Double(), nullable=True),
+    sa.Column('az_tmid_deg', sa.Double(), nullable=True),
+    sa.ForeignKeyConstraint(['observation_id'], ['observation.id'], name=op.f('fk_pointing_observation_id_observation'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('observation_id', name=op.f('pk_pointing'))
+    )
+    listed = ", ".join(POINTING)
+    computed = " OR ".join(f"{c} IS NOT NULL" for c in POINTING)
+    op.execute(f"INSERT INTO pointing (observation_id, {listed}) SELECT id, {listed} FROM observation WHERE {computed}")
+    op.execute("DROP VIEW hdu_location")
+    with op.batch_alter_table('observation', schema=None) as batch_op:
+        for column in reversed(POINTING):
+            batch_op.drop_column(column)
+    op.execute(HDU_LOCATION_VIEW)
     with op.batch_alter_table('hdu_file', schema=None) as batch_op:
         batch_op.add_column(sa.Column('size_bytes', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('mtime_ns', sa.BigInteger(), nullable=True))
@@ -64,11 +86,19 @@ def downgrade() -> None:
     with op.batch_alter_table('hdu_file', schema=None) as batch_op:
         batch_op.drop_column('mtime_ns')
         batch_op.drop_column('size_bytes')
+    # the pointing goes back into the columns of revision 0004 (the upgrade above moves it out again)
+    with op.batch_alter_table('observation', schema=None) as batch_op:
+        for column in POINTING:
+            batch_op.add_column(sa.Column(column, sa.Double(), nullable=True))
+    assignments = ", ".join(f"{c} = (SELECT p.{c} FROM pointing p WHERE p.observation_id = observation.id)"
+                            for c in POINTING)  # fmt: skip
+    op.execute(f"UPDATE observation SET {assignments} WHERE id IN (SELECT observation_id FROM pointing)")
+    op.drop_table('pointing')
     op.execute(HDU_LOCATION_VIEW)
 
 
-# SQLite rebuilds hdu_file to drop its columns, and will not rename a table a view uses:
-# the view of revision 0001 is dropped around the rebuild (as in 0004).
+# SQLite rebuilds observation and hdu_file to drop their columns, and will not rename a table
+# a view uses: the view of revision 0001 is dropped around the rebuilds (as in 0004).
 HDU_LOCATION_VIEW = """
 CREATE VIEW hdu_location AS
 SELECT s.name AS store, o.obs_id AS obs_id, h.hdu_type AS hdu_type,
