@@ -373,7 +373,7 @@ def _write_observations(conn, store_id, columns, report, progress) -> dict[int, 
         def changed_rows_with_id() -> Iterator[list[tuple]]:
             nonlocal done, n_changed
             for rows in _row_chunks(columns, names, np.flatnonzero(kept)):
-                changed = [(*row, existing[row[key]]) for row in rows if stored[row[key]] != _parsed(row, json_at)]
+                changed = [(*row, existing[row[key]]) for row in rows if not _same(stored[row[key]], row, json_at)]
                 n_changed += len(changed)
                 yield changed
                 done += len(rows)
@@ -399,21 +399,20 @@ def _write_observations(conn, store_id, columns, report, progress) -> dict[int, 
 
 
 def _stored_rows(conn: Connection, table: sa.Table, names: list[str], store_id: int) -> dict[int, tuple]:
-    """A store's observations as written by ingest: OBS_ID -> the ``names`` values."""
+    """A store's observations as written by ingest: OBS_ID -> the ``names`` values (JSON as text)."""
     key = names.index("obs_id")
-    query = sa.select(*(table.c[name] for name in names)).where(table.c.store_id == store_id)
-    return {row[key]: tuple(row) for row in conn.execute(query)}
+    columns = [sa.cast(c, sa.Text) if isinstance(c.type, JSONDocument) else c for c in (table.c[n] for n in names)]
+    return {row[key]: tuple(row) for row in conn.execute(sa.select(*columns).where(table.c.store_id == store_id))}
 
 
-def _parsed(row: tuple, json_at: list[int]) -> tuple:
-    """``row`` with its JSON text (as written to the driver) parsed, to compare with stored values."""
-    if not json_at:
-        return row
-    values = list(row)
-    for i in json_at:
-        if isinstance(values[i], str):
-            values[i] = json.loads(values[i])
-    return tuple(values)
+def _same(stored: tuple, row: tuple, json_at: list[int]) -> bool:
+    """Whether an index row equals the stored one; JSON texts are compared parsed when they differ
+    as text (PostgreSQL's JSONB writes them its own way)."""
+    if stored == row:
+        return True
+    differ = [i for i, (a, b) in enumerate(zip(stored, row)) if a != b]
+    return all(i in json_at and None not in (stored[i], row[i]) and json.loads(stored[i]) == json.loads(row[i])
+               for i in differ)  # fmt: skip
 
 
 def _remove_observations(conn: Connection, where, ids: list[int] | None = None) -> DerivedCounts:

@@ -16,7 +16,7 @@ from .db import bulk_insert, check_observations_unchanged, connect, write_transa
 from .errors import InputError
 from .file_versions import read_versions, record_uses
 from .fitsread import FitsError, read_tables
-from .models import Hdu, HduFile, Observation, Pointing
+from .models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
 from .selection import Criterion
 
 __all__ = ["compute_pointing"]
@@ -80,7 +80,7 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         check_observations_unchanged(conn, obs_ids.items())
         for lo in range(0, len(everything), 10_000):
             conn.execute(sa.delete(p).where(p.c.observation_id.in_(everything[lo:lo + 10_000])))
-        bulk_insert(conn, p, ["observation_id", "tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg"],
+        bulk_insert(conn, p, ["observation_id", *POINTING_COLUMNS],
                     ((i, *v) for i, v in sorted(values.items())))  # fmt: skip
         record_uses(conn, None, uses, versions)
     return len(values), problems
