@@ -63,7 +63,8 @@ def check(engine: Engine, store: str | None = None) -> CheckReport:
             stores = stores.where(s.c.id == id_by_name(conn, s, store, "store"))
         for row in conn.execute(stores).all():
             report.n_stores += 1
-            for path, digest in ((row.obs_index_path, row.obs_index_sha256), (row.hdu_index_path, row.hdu_index_sha256)):
+            for path, digest in ((row.obs_index_path, row.obs_index_sha256),
+                                 (row.hdu_index_path, row.hdu_index_sha256)):  # fmt: skip
                 report.n_files += 1
                 _check_index(report, row.name, path, digest)
             files = conn.execute(sa.select(f.c.path, f.c.exists_at_ingest, f.c.size_bytes, f.c.mtime_ns)

@@ -62,8 +62,6 @@ def count_derived(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCou
 def mark_groupings(conn: Connection, where: sa.ColumnElement[bool]) -> None:
     """Add to ``grouping.members_removed`` the members of the observations ``where`` selects."""
     o, m, g = Observation.__table__, GroupMember.__table__, Grouping.__table__
-    lost = (
-        sa.select(sa.func.count()).where(m.c.grouping_id == g.c.id, m.c.observation_id.in_(sa.select(o.c.id).where(where)))
-        .scalar_subquery()
-    )  # fmt: skip
+    removed = sa.select(o.c.id).where(where)
+    lost = sa.select(sa.func.count()).where(m.c.grouping_id == g.c.id, m.c.observation_id.in_(removed)).scalar_subquery()
     conn.execute(sa.update(g).where(lost > 0).values(members_removed=sa.func.coalesce(g.c.members_removed, 0) + lost))

@@ -93,7 +93,8 @@ def record_uses(conn: Connection, feature_set_id: int | None, uses: dict[int, It
     table = FileUse.__table__
     ids = sorted(uses)
     for lo in range(0, len(ids), 10_000):
-        conn.execute(sa.delete(table).where(_of(table, feature_set_id), table.c.observation_id.in_(ids[lo:lo + 10_000])))
+        chunk = ids[lo:lo + 10_000]
+        conn.execute(sa.delete(table).where(_of(table, feature_set_id), table.c.observation_id.in_(chunk)))
     bulk_insert(conn, table, ["observation_id", "feature_set_id", "path", "size_bytes", "mtime_ns", "crc32"],
                 ((i, feature_set_id, p, *versions[p]) for i in ids for p in sorted(set(uses[i]))))  # fmt: skip
 
