@@ -14,20 +14,22 @@ from sqlalchemy.orm import Session, selectinload
 from .config import resolve_url
 from .db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
 from .errors import InputError, NotFoundError, did_you_mean
-from .models import DataStore, Hdu, HduFile, Observation
+from .models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, observation_column
 from .selection import explain_empty
 
 if TYPE_CHECKING:
     from astropy.table import Table
 
+    from .check import CheckReport
     from .ingest import IngestReport, Progress
 
 __all__ = ["Catalog", "StoreSummary", "OBSERVATION_COLUMNS"]
 
-#: ``observation`` columns users see (internal keys left out), in schema order.
+#: Observation columns users see: ``observation``'s (internal keys left out) in schema order,
+#: then the pointing at mid-time (table ``pointing``).
 OBSERVATION_COLUMNS = tuple(
     c.name for c in Observation.__table__.columns if c.name not in ("id", "store_id")
-)
+) + POINTING_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -100,14 +102,17 @@ class Catalog:
         obs_index: str | os.PathLike | None = None,
         hdu_index: str | os.PathLike | None = None,
         name: str | None = None,
+        replace: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Ingest a GADF data store; see :func:`obscat.ingest.ingest`."""
+        """Ingest a GADF data store; see :func:`obscat.ingest.ingest` (``replace``: a store of
+        this name ingested from other index files)."""
         from .ingest import ingest
 
         if path is not None:
             path = os.path.expandvars(os.fspath(path))
-        return ingest(self.engine, path, obs_index=obs_index, hdu_index=hdu_index, name=name, progress=progress)
+        return ingest(self.engine, path, obs_index=obs_index, hdu_index=hdu_index, name=name, replace=replace,
+                      progress=progress)  # fmt: skip
 
     def stores(self) -> list[StoreSummary]:
         """Every ingested store with its counts, by name."""
@@ -139,6 +144,13 @@ class Catalog:
             conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store))
         return n
 
+    def check(self, store: str | None = None) -> CheckReport:
+        """Compare the data and index files of ``store`` (default: every store) with what was
+        recorded at ingest, and count stale derived results; writes nothing. See :mod:`obscat.check`."""
+        from .check import check
+
+        return check(self.engine, store)
+
     def observation_rows(
         self, store: str | None = None, columns: Sequence[str] | None = None, selection=None
     ) -> tuple[list[str], list[tuple]]:
@@ -150,7 +162,7 @@ class Catalog:
             raise InputError(f"unknown observation column {unknown[0]!r}{did_you_mean(unknown[0], OBSERVATION_COLUMNS)}")
         o, s = Observation.__table__, DataStore.__table__
         query = (
-            sa.select(s.c.name.label("store"), *(o.c[c] for c in names))
+            sa.select(s.c.name.label("store"), *(observation_column(c) for c in names))
             .join_from(o, s, o.c.store_id == s.c.id)
             .order_by(s.c.name, o.c.obs_id)
         )
@@ -304,9 +316,11 @@ class Catalog:
         ``position`` a SkyCoord (any frame); ``fixed_offset`` an angle
         Quantity. The table has ``store``, ``obs_id`` and one column per
         feature with its unit; ``table.meta["feature_set"]`` names the set.
-        ``missing_only`` computes only observations the set does not hold yet.
+        ``missing_only`` computes only observations the set does not hold yet, or holds
+        stale (computed from files that have changed since); ``table.meta["n_computed"]``
+        counts the observations computed.
         """
-        name, _, _ = self._compute(
+        name, n_computed, _ = self._compute(
             energy_true, features=features, position=position, fixed_offset=fixed_offset,
             containment_fraction=containment_fraction, aeff_threshold_fraction=aeff_threshold_fraction, store=store,
             obs_ids=obs_ids, selection=selection, workers=workers, strict=strict, missing_only=missing_only,
@@ -316,6 +330,7 @@ class Catalog:
         if selection is not None:
             keep = set(self.select(selection))
             table = table[[(s, o) in keep for s, o in zip(table["store"], table["obs_id"])]]
+        table.meta["n_computed"] = n_computed
         return table
 
     def _compute(self, energy_true, *, features=None, position=None, fixed_offset=None,

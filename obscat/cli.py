@@ -131,12 +131,14 @@ def ingest(
     obs_index: Annotated[Path | None, typer.Option("--obs-index", help="Explicit observation index file.")] = None,
     hdu_index: Annotated[Path | None, typer.Option("--hdu-index", help="Explicit HDU index file.")] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Store name.  [default: the directory name]")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a store of this name ingested from other index files (deleting its observations, features and group memberships).")] = False,
 ) -> None:
     """Ingest (or update) a GADF data store's observation and HDU index."""
     from .output import progress_bar
 
     with progress_bar() as progress:
-        report = ctx.obj.catalog.ingest(path, obs_index=obs_index, hdu_index=hdu_index, name=name, progress=progress)
+        report = ctx.obj.catalog.ingest(path, obs_index=obs_index, hdu_index=hdu_index, name=name, replace=replace,
+                                        progress=progress)  # fmt: skip
     for warning in report.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     typer.echo(report.summary())
@@ -317,7 +319,7 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     from .grouping import groupings
     from .output import render
 
-    render(["name", "method", "n_groups", "n_obs", "created_at"], groupings(ctx.obj.catalog.engine), fmt.value)
+    render(["name", "method", "n_groups", "n_obs", "members_removed", "created_at"], groupings(ctx.obj.catalog.engine), fmt.value)
 
 
 @groups_app.command("show")
@@ -343,12 +345,20 @@ def groups_export(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
     target: Annotated[Path, typer.Argument(metavar="TARGET", help="gadf: a new (or empty) directory; csv/ecsv: a new file.")],
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="gadf: a GADF data store per group (obs and HDU index pointing at the original files); csv/ecsv: one table of members.")] = ExportFormat.gadf,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="gadf: export even if data files are missing (with a warning).")] = False,
 ) -> None:
     """Export a grouping: a GADF data store per group for Gammapy, or a member table."""
-    from .group_export import export_gadf, export_table
+    import warnings
+
+    from .group_export import MissingFilesWarning, export_gadf, export_table
 
     if fmt is ExportFormat.gadf:
-        for directory in export_gadf(ctx.obj.catalog.engine, name, target):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MissingFilesWarning)
+            directories = export_gadf(ctx.obj.catalog.engine, name, target, allow_missing=allow_missing)
+        for warning in caught:
+            typer.echo(f"Warning: {warning.message}", err=True)
+        for directory in directories:
             typer.echo(directory)
     else:
         typer.echo(export_table(ctx.obj.catalog.engine, name, target, fmt.value))
@@ -454,6 +464,20 @@ def pointing(
 
 
 @app.command()
+def check(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = Format.table) -> None:
+    """Report missing, changed and unreadable files and stale derived results (writes nothing; exit 1 if any)."""
+    from .output import render
+
+    report = ctx.obj.catalog.check(store)
+    if report.problems:
+        render(["store", "path", "state", "detail"], [(p.store, p.path, p.state, p.detail) for p in report.problems],
+               fmt.value)  # fmt: skip
+    typer.echo(report.summary(), err=True)
+    if report.problems or report.stale_feature_values or report.stale_pointings:
+        raise typer.Exit(1)
+
+
+@app.command()
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Store name.")]) -> None:
     """Remove a data store and everything derived from it."""
     n = ctx.obj.catalog.remove_store(name)
@@ -508,9 +532,10 @@ def features_compute(
     aeff_threshold: Annotated[float, typer.Option("--aeff-threshold", help="Fraction of the maximum effective area defining energy-threshold.")] = 0.1,
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes.  [default: CPUs, at most 4]")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
+    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute every value, not only missing or stale ones.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Compute IRF features of the selected observations and store them as a feature set."""
+    """Compute IRF features of the selected observations (those missing or stale) and store them as a feature set."""
     from .output import progress_bar, render
 
     coord = _sky_position(position, frame) if position else None
@@ -518,9 +543,10 @@ def features_compute(
         table = ctx.obj.catalog.compute_features(
             energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
             aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, selection=selection,
-            workers=workers, strict=strict, progress=progress,
+            workers=workers, strict=strict, missing_only=not recompute, progress=progress,
         )  # fmt: skip
-    typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')}", err=True)
+    typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')} "
+               f"({table.meta['n_computed']} computed)", err=True)  # fmt: skip
     render(table.colnames, _rows(table), fmt.value)
 
 
@@ -555,7 +581,7 @@ def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     from .output import render
 
     names = ["name", "energy_true_tev", "position_ra_deg", "position_dec_deg", "fixed_offset_deg",
-             "containment_fraction", "n_obs", "n_null", "obscat_version", "created_at"]  # fmt: skip
+             "containment_fraction", "n_obs", "n_null", "n_stale", "obscat_version", "created_at"]  # fmt: skip
     render(names, feature_sets(ctx.obj.catalog.engine), fmt.value)
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -28,6 +28,7 @@ from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
 from .errors import InputError, NotFoundError, ObscatError, did_you_mean
 from .feature_names import DEFAULT_FEATURES, FEATURES
+from .file_versions import read_versions, record_uses, stale_observations
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
@@ -128,7 +129,9 @@ def compute_features(
     feature that cannot be computed for an observation (no such HDU, offset
     outside the IRF, a damaged HDU ...) is stored as NULL with the reason; with
     ``strict`` it is an error and nothing is written.  ``missing_only`` leaves
-    observations the set already holds as they are.  ``then(conn, set name)``
+    observations the set already holds as they are, unless their values are
+    stale (a file they were computed from has changed since).  The version
+    (size, mtime) of every file read is stored with the values.  ``then(conn, set name)``
     runs inside the transaction that stores the values, after them: if it
     fails, nothing is written (the files are read before, outside it).
     """
@@ -136,6 +139,8 @@ def compute_features(
     if missing_only:
         done = _computed(engine, params)
         tasks = [t for t in tasks if t.observation_id not in done]
+    uses = {t.observation_id: [p for _, p, _ in t.hdus.values()] for t in tasks}
+    versions = read_versions(uses)  # before the files are read
     rows = _evaluate_all(tasks, params, workers, progress) if tasks else []
     if strict:
         bad = next((r for r in rows if r[4] is not None), None)
@@ -153,6 +158,7 @@ def compute_features(
                                                      values.c.observation_id.in_(ids[lo:lo + 10_000])))  # fmt: skip
             bulk_insert(conn, values, ["feature_set_id", "observation_id", "feature", "value", "unit", "null_reason",
                                        "offset_deg"], ((set_id, *row) for row in rows))  # fmt: skip
+            record_uses(conn, set_id, uses, versions)
         else:  # every observation already computed: the set exists
             name = conn.execute(sa.select(FeatureSet.__table__.c.name).where(
                 FeatureSet.__table__.c.params_sha256 == params.sha256)).scalar_one()  # fmt: skip
@@ -161,7 +167,7 @@ def compute_features(
 
 
 def _computed(engine: Engine, params: FeatureParams) -> set[int]:
-    """Observation ids for which the set of ``params`` holds every feature (NULL or not)."""
+    """Observation ids for which the set of ``params`` holds every feature (NULL or not), not stale."""
     fs, v = FeatureSet.__table__, FeatureValue.__table__
     query = (
         sa.select(v.c.observation_id).join_from(v, fs, fs.c.id == v.c.feature_set_id)
@@ -169,7 +175,9 @@ def _computed(engine: Engine, params: FeatureParams) -> set[int]:
         .having(sa.func.count() == len(params.features))
     )  # fmt: skip
     with connect(engine) as conn:
-        return set(conn.execute(query).scalars())
+        done = set(conn.execute(query).scalars())
+        set_id = conn.execute(sa.select(fs.c.id).where(fs.c.params_sha256 == params.sha256)).scalar()
+        return done - stale_observations(conn, set_id, done) if done else done
 
 
 def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None,
@@ -431,15 +439,21 @@ def feature_table(engine: Engine, name: str) -> tuple[list[str], list[tuple], di
 
 
 def feature_sets(engine: Engine) -> list[tuple]:
-    """Every stored set: name, parameters, observation count, NULL count, version, created_at."""
+    """Every stored set: name, parameters, observation count, NULL count, stale count (values
+    computed from files that changed since), version, created_at."""
     t, v = FeatureSet.__table__, FeatureValue.__table__
     n_obs = sa.select(sa.func.count(sa.distinct(v.c.observation_id))).where(v.c.feature_set_id == t.c.id).scalar_subquery()
     n_null = sa.select(sa.func.count()).where(v.c.feature_set_id == t.c.id, v.c.value.is_(None)).scalar_subquery()
+    out = []
     with connect(engine) as conn:
-        return [tuple(r) for r in conn.execute(sa.select(
-            t.c.name, t.c.energy_true_tev, t.c.position_ra_deg, t.c.position_dec_deg, t.c.fixed_offset_deg,
+        for row in conn.execute(sa.select(
+            t.c.id, t.c.name, t.c.energy_true_tev, t.c.position_ra_deg, t.c.position_dec_deg, t.c.fixed_offset_deg,
             t.c.containment_fraction, n_obs, n_null, t.c.obscat_version, t.c.created_at,
-        ).order_by(t.c.id))]  # fmt: skip
+        ).order_by(t.c.id)).all():  # fmt: skip
+            per_obs = Counter(conn.execute(sa.select(v.c.observation_id).where(v.c.feature_set_id == row.id)).scalars())
+            stale = stale_observations(conn, row.id, per_obs)
+            out.append((*row[1:9], sum(per_obs[i] for i in stale), *row[9:]))
+    return out
 
 
 def delete_feature_set(engine: Engine, name: str) -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ from .catalog import OBSERVATION_COLUMNS
 from .db import connect, id_by_name
 from .errors import InputError
 from .export import to_csv, to_table
-from .models import DataStore, Grouping, GroupMember, Hdu, HduFile, Observation
+from .gadf import is_regular_file
+from .models import DataStore, Grouping, GroupMember, Hdu, HduFile, Observation, observation_column
 
-__all__ = ["export_gadf", "export_table"]
+__all__ = ["export_gadf", "export_table", "MissingFilesWarning"]
 
 #: observation columns filled from the obs index, written back under their GADF names.
 _GADF_COLUMNS = [c for c in Observation.__table__.columns if "gadf" in c.info]
@@ -48,7 +50,11 @@ _TIME_REFERENCE = ("mjdrefi", "mjdreff", "timesys")
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-def export_gadf(engine: Engine, name: str, directory: Path) -> list[Path]:
+class MissingFilesWarning(UserWarning):
+    """An export (with ``allow_missing``) points at data files that do not exist."""
+
+
+def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bool = False) -> list[Path]:
     """Write grouping ``name`` as one GADF data store per group under ``directory``.
 
     Each ``directory/<label>/`` holds an obs index (GADF column names and units,
@@ -56,6 +62,10 @@ def export_gadf(engine: Engine, name: str, directory: Path) -> list[Path]:
     absolute FILE_DIR points at the original files; ``directory/grouping.json``
     describes the grouping.  ``directory`` must be absent or empty; everything is
     written beside it first and renamed into place.  Returns the group directories.
+
+    A grouping whose observations' data files are missing (not regular files
+    now) is refused with their names; ``allow_missing`` exports it anyway, with
+    a :class:`MissingFilesWarning` naming them.
     """
     directory = Path(directory)
     _check_target(directory)
@@ -64,6 +74,7 @@ def export_gadf(engine: Engine, name: str, directory: Path) -> list[Path]:
         members = _members(conn, grouping["id"], ["id", *(c.name for c in _GADF_COLUMNS), "extra"])
         stores = _stores(conn, {m["store"] for m in members})
         hdus = _hdus(conn, grouping["id"])
+    _check_files(name, hdus, allow_missing)
     folders = _folders(name, sorted({m["label"] for m in members}))
     obs_index = _obs_index(members)
     labels = np.array([m["label"] for m in members])
@@ -144,7 +155,7 @@ def _members(conn: Connection, grouping_id: int, columns: list[str]) -> list[dic
     """label, store and the given observation columns of every member, by label, store, OBS_ID."""
     m, o, s = GroupMember.__table__, Observation.__table__, DataStore.__table__
     query = (
-        sa.select(m.c.label, s.c.name.label("store"), *(o.c[c] for c in columns))
+        sa.select(m.c.label, s.c.name.label("store"), *(observation_column(c) for c in columns))
         .join_from(m, o, m.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
         .where(m.c.grouping_id == grouping_id).order_by(m.c.label, s.c.name, o.c.obs_id)
     )  # fmt: skip
@@ -168,6 +179,19 @@ def _hdus(conn: Connection, grouping_id: int) -> dict[int, list[dict[str, Any]]]
     for row in conn.execute(query).mappings():
         out.setdefault(row["observation_id"], []).append(dict(row))
     return out
+
+
+def _check_files(name: str, hdus: dict[int, list[dict[str, Any]]], allow_missing: bool) -> None:
+    """Refuse (or, with ``allow_missing``, warn about) data files that do not exist."""
+    paths = sorted({h["path"] for rows in hdus.values() for h in rows})
+    missing = [p for p in paths if not is_regular_file(p)]
+    if not missing:
+        return
+    listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    what = f"grouping {name!r}: {len(missing)} of the {len(paths)} data files of its observations are missing: {listed}"
+    if not allow_missing:
+        raise InputError(f"{what}; use --allow-missing to export it anyway")
+    warnings.warn(f"{what}; exported anyway, Gammapy will fail on them", MissingFilesWarning, stacklevel=3)
 
 
 def _folders(name: str, labels: list[str]) -> dict[str, str]:

@@ -19,15 +19,18 @@ from sqlalchemy.engine import Connection, Engine
 from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
 from .errors import InputError, one_line
-from .models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation
-from .selection import (
-    NUMERIC_COLUMNS,
+from .models import (
     POINTING_COLUMNS,
-    Criterion,
-    no_observation_error,
-    pointing_not_computed,
-    unknown_column,
+    DataStore,
+    FeatureSet,
+    FeatureValue,
+    Grouping,
+    GroupMember,
+    Observation,
+    observation_column,
+    observation_column_info,
 )
+from .selection import NUMERIC_COLUMNS, Criterion, no_observation_error, pointing_not_computed, unknown_column
 from .text import plural
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
@@ -45,6 +48,8 @@ class GroupingResult:
     members: list[tuple[str, int, str]]  # (store, obs_id, label)
     #: Per label: ``n`` and, per grouped quantity, its ``min``, ``max`` and ``std``.
     summary: dict = field(default_factory=dict)
+    #: What the user should know about how it came out (e.g. fewer groups than asked).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def labels(self) -> list[str]:
@@ -78,7 +83,8 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
         raise unknown_column(column)
     o, s = Observation.__table__, DataStore.__table__
     query = (
-        sa.select(o.c.id, s.c.name, o.c.obs_id, o.c[column], s.c.obs_index_path).join_from(o, s, o.c.store_id == s.c.id)
+        sa.select(o.c.id, s.c.name, o.c.obs_id, observation_column(column), s.c.obs_index_path)
+        .join_from(o, s, o.c.store_id == s.c.id)
         .where(selection.clause()).order_by(s.c.name, o.c.obs_id)
     )  # fmt: skip
     with reading(engine) as conn:
@@ -89,7 +95,7 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
     if missing and column in POINTING_COLUMNS:
         raise pointing_not_computed(column, len(missing))
     if missing:
-        gadf_name = o.c[column].info.get("gadf")  # where the value came from, if it came from the obs index
+        gadf_name = observation_column_info(column).get("gadf")  # where the value came from, if it came from the obs index
         source = f" ({gadf_name} is absent or NaN in {missing[0][4]})" if gadf_name else ""
         raise InputError(f"{column} is NULL for {plural(len(missing), 'selected observation')}: "
                          f"{', '.join(f'{r[1]}:{r[2]}' for r in missing[:10])}{source}")  # fmt: skip
@@ -209,8 +215,14 @@ def cluster(
         raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
     tree = linkage_tree(standardized(matrix[:, : len(features)], standardize), method)
     tolerances = {}
+    notes = []
     if n_groups is not None:
         numbers = fcluster(tree, t=n_groups, criterion="maxclust")
+        made = len(np.unique(numbers))
+        if made < n_groups:  # maxclust cannot split observations whose features are identical
+            notes.append(f"--n-groups {n_groups}: the features of the {len(matrix)} observations make only {made} "
+                         f"distinct group{'s' if made != 1 else ''} (identical values); stored {made}")  # fmt: skip
+            requested, n_groups = n_groups, made
     elif max_distance is not None:
         numbers = fcluster(tree, t=max_distance, criterion="distance")
     elif inconsistent is not None:
@@ -224,9 +236,13 @@ def cluster(
     params = {"feature_set": feature_set, "features": list(features), "n_groups": n_groups,
               "max_distance": max_distance, "inconsistent": inconsistent, "standardize": standardize, "method": method,
               "max_spread": {f: [tolerance, units[f]] for f, tolerance in tolerances.items()}}  # fmt: skip
+    if notes:
+        params["n_groups_requested"] = requested
     quantities = {f: matrix[:, i] for i, f in enumerate(loaded)}
-    return _store(engine, name, "cluster", params, selection, ids, stores, obs_ids, labels, quantities, replace,
-                  feature_set=feature_set)  # fmt: skip
+    result = _store(engine, name, "cluster", params, selection, ids, stores, obs_ids, labels, quantities, replace,
+                    feature_set=feature_set)  # fmt: skip
+    result.notes.extend(notes)
+    return result
 
 
 def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: Sequence[str], selection: Criterion):
@@ -422,7 +438,7 @@ def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_
         method, params, set_id = conn.execute(sa.select(g.c.method, g.c.params, g.c.feature_set_id)
                                               .where(g.c.id == grouping_id)).one()  # fmt: skip
         rows = conn.execute(
-            sa.select(o.c.id, o.c.obs_id, m.c.label, *(o.c[c] for c in columns))
+            sa.select(o.c.id, o.c.obs_id, m.c.label, *(observation_column(c) for c in columns))
             .join_from(m, o, m.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
             .where(m.c.grouping_id == grouping_id).order_by(s.c.name, o.c.obs_id)
         ).all()  # fmt: skip
@@ -448,13 +464,14 @@ def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_
 
 
 def groupings(engine: Engine) -> list[tuple]:
-    """Every stored grouping: name, method, number of groups and observations, created_at."""
+    """Every stored grouping: name, method, number of groups and observations, members a
+    re-ingest removed (NULL: none), created_at."""
     g, m = Grouping.__table__, GroupMember.__table__
     n_obs = sa.select(sa.func.count()).where(m.c.grouping_id == g.c.id).scalar_subquery()
     n_groups = sa.select(sa.func.count(sa.distinct(m.c.label))).where(m.c.grouping_id == g.c.id).scalar_subquery()
     with connect(engine) as conn:
         return [tuple(r) for r in conn.execute(
-            sa.select(g.c.name, g.c.method, n_groups, n_obs, g.c.created_at).order_by(g.c.name))]  # fmt: skip
+            sa.select(g.c.name, g.c.method, n_groups, n_obs, g.c.members_removed, g.c.created_at).order_by(g.c.name))]  # fmt: skip
 
 
 def delete(engine: Engine, name: str) -> None:

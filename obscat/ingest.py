@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import time
 import warnings
@@ -28,9 +29,11 @@ from . import gadf
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
 from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
+from .derived import DerivedCounts, count_derived, mark_groupings
 from .errors import InputError, one_line
+from .file_versions import file_version
 from .index_columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
-from .models import DataStore, Hdu, HduFile, Observation
+from .models import DataStore, Hdu, HduFile, JSONDocument, Observation
 from .text import plural
 from .times import absolute_times
 
@@ -47,7 +50,7 @@ class IngestReport:
     """What an ingest did."""
 
     store: str
-    status: str  # "created", "updated" or "unchanged"
+    status: str  # "created", "updated", "replaced" or "unchanged"
     n_obs: int = 0
     n_hdu: int = 0
     n_files: int = 0
@@ -55,6 +58,8 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     removed: int = 0
+    #: Derived rows deleted with the removed observations, and the groupings they left.
+    derived_removed: DerivedCounts = field(default_factory=DerivedCounts)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -67,7 +72,11 @@ class IngestReport:
         )
         if self.status == "updated":
             text += f" ({self.added} added, {self.updated} updated, {self.removed} removed)"
-        return text + f" in {self.seconds:.2f} s"
+        text += f" in {self.seconds:.2f} s"
+        if self.derived_removed.any():
+            text += f"; deleted with the {'replaced' if self.status == 'replaced' else 'removed'} observations: " \
+                    f"{self.derived_removed}"
+        return text
 
 
 def ingest(
@@ -77,6 +86,7 @@ def ingest(
     obs_index: str | os.PathLike | None = None,
     hdu_index: str | os.PathLike | None = None,
     name: str | None = None,
+    replace: bool = False,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest the GADF data store at ``path`` (or the two explicit index files).
@@ -84,7 +94,11 @@ def ingest(
     Re-ingesting an unchanged store (same index files, byte for byte) does
     nothing.  A changed index updates the store in one transaction:
     observations that disappeared are removed with everything that depends
-    on them, the others are updated in place (keeping their ids).
+    on them (counted in the report; groupings that lose members are marked),
+    the others keep their ids and derived results, and only their index
+    columns that changed are written.  A store of the same name ingested from
+    other index files is replaced only with ``replace=True``: otherwise the
+    error says what replacing it would delete.
     """
     start = time.perf_counter()
     obs_path, hdu_path = _locate(path, obs_index, hdu_index)
@@ -95,6 +109,8 @@ def ingest(
         existing = _store_named(conn, name)
         if existing is not None and _unchanged(existing, (obs_path, hdu_path), digests):
             return _unchanged_report(conn, name, existing, start)
+        if existing is not None and not replace:
+            _refuse_other_source(conn, existing, (obs_path, hdu_path))
 
     report = IngestReport(name, "updated" if existing is not None else "created")
     # The two index files are read and checked on two cores (numpy releases the
@@ -122,6 +138,13 @@ def ingest(
             unchanged.warnings.append(f"another obscat process ingested store {name!r} at the same time")
             return unchanged
         report.status = "updated" if existing is not None else "created"
+        if existing is not None and _other_source(existing, (obs_path, hdu_path)):
+            if not replace:
+                _refuse_other_source(conn, existing, (obs_path, hdu_path))
+            report.status = "replaced"
+            report.removed = _n_observations(conn, existing["id"])
+            report.derived_removed = _remove_observations(conn, Observation.__table__.c.store_id == existing["id"])
+            delete_cascade(conn, DataStore.__table__, DataStore.__table__.c.id == existing["id"])
         store_id = _write_store(conn, store_row)
         obs_ids = _write_observations(conn, store_id, observations, report, progress)
         _write_hdus(conn, store_id, hdus, obs_ids, report, progress)
@@ -163,9 +186,32 @@ def _store_named(conn: Connection, name: str):
     return conn.execute(sa.select(DataStore.__table__).where(DataStore.name == name)).mappings().first()
 
 
+def _n_observations(conn: Connection, store_id: int) -> int:
+    return conn.execute(sa.select(sa.func.count()).where(Observation.store_id == store_id)).scalar_one()
+
+
 def _unchanged_report(conn: Connection, name: str, existing, start: float) -> IngestReport:
-    n_obs = conn.execute(sa.select(sa.func.count()).where(Observation.store_id == existing["id"])).scalar_one()
-    return IngestReport(name, "unchanged", n_obs=n_obs, seconds=time.perf_counter() - start)
+    return IngestReport(name, "unchanged", n_obs=_n_observations(conn, existing["id"]),
+                        seconds=time.perf_counter() - start)  # fmt: skip
+
+
+def _other_source(existing, paths: tuple[Path, Path]) -> bool:
+    """Whether the store was ingested from other index files than ``paths``."""
+    return (existing["obs_index_path"], existing["hdu_index_path"]) != tuple(str(p.resolve()) for p in paths)
+
+
+def _refuse_other_source(conn: Connection, existing, paths: tuple[Path, Path]) -> None:
+    """Raise if ``paths`` are not the index files the store was ingested from: say what replacing would delete."""
+    if not _other_source(existing, paths):
+        return
+    where = Observation.__table__.c.store_id == existing["id"]
+    counts = count_derived(conn, where)
+    raise InputError(
+        f"store {existing['name']!r} was ingested from {existing['obs_index_path']} and "
+        f"{existing['hdu_index_path']}: ingesting {paths[0].resolve()} under its name would delete its "
+        f"{_n_observations(conn, existing['id'])} observations, {counts.feature_values} feature values and "
+        f"{counts.group_members} group memberships; give another --name, or --replace to replace it"
+    )
 
 
 def _unchanged(existing, paths: tuple[Path, Path], digests: tuple[str, str]) -> bool:
@@ -309,8 +355,9 @@ def _write_observations(conn, store_id, columns, report, progress) -> dict[int, 
     n = len(obs_id)
     kept = np.isin(obs_id, np.fromiter(existing, dtype=np.int64, count=len(existing)))
     vanished = sorted(set(existing) - set(obs_id.tolist()))
-    for chunk in _chunks(vanished, 10_000):
-        delete_cascade(conn, table, table.c.id.in_([existing[i] for i in chunk]))
+    if vanished:
+        vanished_ids = [existing[i] for i in vanished]
+        report.derived_removed = _remove_observations(conn, None, vanished_ids)
     # HDU rows and files are rewritten whole below
     delete_cascade(conn, HduFile.__table__, HduFile.__table__.c.store_id == store_id)
 
@@ -318,17 +365,22 @@ def _write_observations(conn, store_id, columns, report, progress) -> dict[int, 
     columns["store_id"] = np.full(n, store_id, dtype=np.int64)
     total = n
     done = 0
+    n_changed = 0
     if np.any(kept):
         key = names.index("obs_id")
+        stored = _stored_rows(conn, table, names, store_id)
+        json_at = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSONDocument)]
 
-        def rows_with_id() -> Iterator[list[tuple]]:
-            nonlocal done
+        def changed_rows_with_id() -> Iterator[list[tuple]]:
+            nonlocal done, n_changed
             for rows in _row_chunks(columns, names, np.flatnonzero(kept)):
-                yield [(*row, existing[row[key]]) for row in rows]
+                changed = [(*row, existing[row[key]]) for row in rows if not _same(stored[row[key]], row, json_at)]
+                n_changed += len(changed)
+                yield changed
                 done += len(rows)
                 _report(progress, "observations", done, total)
 
-        bulk_update(conn, table, names, "id", itertools.chain.from_iterable(rows_with_id()))
+        bulk_update(conn, table, names, "id", itertools.chain.from_iterable(changed_rows_with_id()))
     new = np.flatnonzero(~kept)
     if len(new):
         present = [name for name in names if columns.get(name) is not None]  # absent ones default to NULL
@@ -342,8 +394,39 @@ def _write_observations(conn, store_id, columns, report, progress) -> dict[int, 
 
         with bulk_load(conn, table, len(new)):
             bulk_insert(conn, table, present, itertools.chain.from_iterable(new_rows()))
-    report.n_obs, report.added, report.updated, report.removed = n, len(new), int(kept.sum()), len(vanished)
+    report.n_obs, report.added, report.updated = n, len(new), n_changed
+    report.removed += len(vanished)
     return _id_map(conn, table, "obs_id", store_id)
+
+
+def _stored_rows(conn: Connection, table: sa.Table, names: list[str], store_id: int) -> dict[int, tuple]:
+    """A store's observations as written by ingest: OBS_ID -> the ``names`` values (JSON as text)."""
+    key = names.index("obs_id")
+    columns = [sa.cast(c, sa.Text) if isinstance(c.type, JSONDocument) else c for c in (table.c[n] for n in names)]
+    return {row[key]: tuple(row) for row in conn.execute(sa.select(*columns).where(table.c.store_id == store_id))}
+
+
+def _same(stored: tuple, row: tuple, json_at: list[int]) -> bool:
+    """Whether an index row equals the stored one; JSON texts are compared parsed when they differ
+    as text (PostgreSQL's JSONB writes them its own way)."""
+    if stored == row:
+        return True
+    differ = [i for i, (a, b) in enumerate(zip(stored, row)) if a != b]
+    return all(i in json_at and None not in (stored[i], row[i]) and json.loads(stored[i]) == json.loads(row[i])
+               for i in differ)  # fmt: skip
+
+
+def _remove_observations(conn: Connection, where, ids: list[int] | None = None) -> DerivedCounts:
+    """Delete the observations ``where`` selects (or those of ``ids``, in chunks) with every row
+    derived from them; mark the groupings that lose members; return what was deleted."""
+    table = Observation.__table__
+    parts = [where] if ids is None else [table.c.id.in_(chunk) for chunk in _chunks(ids, 10_000)]
+    counts = DerivedCounts()
+    for part in parts:
+        counts += count_derived(conn, part)
+        mark_groupings(conn, part)
+        delete_cascade(conn, table, part)
+    return counts
 
 
 def _id_map(conn: Connection, table: sa.Table, key: str, store_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -358,8 +441,9 @@ def _id_map(conn: Connection, table: sa.Table, key: str, store_id: int) -> tuple
 
 def _write_hdus(conn, store_id, hdus: HduColumns, obs_ids: tuple[np.ndarray, np.ndarray], report, progress) -> None:
     files = HduFile.__table__
-    bulk_insert(conn, files, ["store_id", "path", "exists_at_ingest"],
-                ((store_id, p, e) for p, e in zip(hdus.paths, hdus.exists)))  # fmt: skip
+    versions = [file_version(p) if e else (None, None) for p, e in zip(hdus.paths, hdus.exists)]
+    bulk_insert(conn, files, ["store_id", "path", "exists_at_ingest", "size_bytes", "mtime_ns"],
+                ((store_id, p, e, *v) for p, e, v in zip(hdus.paths, hdus.exists, versions)))  # fmt: skip
     file_ids = dict(conn.execute(sa.select(files.c.path, files.c.id).where(files.c.store_id == store_id)).all())
     file_id = np.array([file_ids[p] for p in hdus.paths], dtype=np.int64)[hdus.file_index]
     keys, values = obs_ids

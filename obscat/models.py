@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0006"
 
 #: Height of the declination zones of ``observation.sky_zone``.
 SKY_ZONE_HEIGHT_DEG = 0.5
@@ -228,13 +229,6 @@ class Observation(Base):
     relhum: Mapped[float | None] = _gadf("RELHUM", "")
     safe_energy_lo_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_LO", "TeV")
     safe_energy_hi_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_HI", "TeV")
-    # pointing at mid-time, as Gammapy's get_pointing_altaz(tmid): filled by `obscat pointing`
-    #: Mid-time of the first GTI row (TT MJD).
-    tmid_gti_mjd: Mapped[float | None] = _unit("d")
-    #: Zenith, altitude and azimuth of the EVENTS-header pointing at tmid_gti_mjd (no refraction).
-    zen_tmid_deg: Mapped[float | None] = _unit("deg")
-    alt_tmid_deg: Mapped[float | None] = _unit("deg")
-    az_tmid_deg: Mapped[float | None] = _unit("deg")
     #: Non-standard obs-index columns: {NAME: {"value": v, "unit": "deg"}}.
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # derived from ra/dec for sky queries (kept consistent by sky_derived)
@@ -244,6 +238,7 @@ class Observation(Base):
     sky_zone: Mapped[int]
 
     store: Mapped[DataStore] = relationship(back_populates="observations")
+    pointing: Mapped[Pointing | None] = relationship(lazy="selectin", passive_deletes=True)
     hdus: Mapped[list[Hdu]] = relationship(
         back_populates="observation",
         cascade="all, delete-orphan",
@@ -253,6 +248,49 @@ class Observation(Base):
 
     def __repr__(self) -> str:
         return f"Observation(obs_id={self.obs_id}, store_id={self.store_id})"
+
+    def __getattr__(self, name: str) -> Any:
+        """The pointing at mid-time's values read as attributes (None until computed)."""
+        if name in POINTING_COLUMNS:
+            return getattr(self.pointing, name) if self.pointing is not None else None
+        raise AttributeError(name)
+
+
+class Pointing(Base):
+    """The pointing at mid-time of one observation, as Gammapy's ``get_pointing_altaz(tmid)``.
+
+    Derived from the data files by ``obscat pointing``, so kept apart from the
+    index columns ingest writes: a re-ingest keeps it for every observation it keeps.
+    """
+
+    __tablename__ = "pointing"
+
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"), primary_key=True)
+    #: Mid-time of the first GTI row (TT MJD).
+    tmid_gti_mjd: Mapped[float | None] = _unit("d")
+    #: Zenith, altitude and azimuth of the EVENTS-header pointing at tmid_gti_mjd (no refraction).
+    zen_tmid_deg: Mapped[float | None] = _unit("deg")
+    alt_tmid_deg: Mapped[float | None] = _unit("deg")
+    az_tmid_deg: Mapped[float | None] = _unit("deg")
+
+
+#: The ``pointing`` columns users see as observation columns.
+POINTING_COLUMNS = ("tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg")
+
+
+def observation_column(name: str) -> Any:
+    """The SQL expression of an observation column users name: an ``observation`` column, or a
+    ``pointing`` column as a correlated subquery (NULL until computed), labelled with its name."""
+    if name in POINTING_COLUMNS:
+        p = Pointing.__table__
+        return (sa.select(p.c[name]).where(p.c.observation_id == Observation.__table__.c.id)
+                .scalar_subquery().label(name))  # fmt: skip
+    return Observation.__table__.c[name]
+
+
+def observation_column_info(name: str) -> dict:
+    """``info`` (unit, GADF name) of an observation column users name."""
+    return (Pointing if name in POINTING_COLUMNS else Observation).__table__.c[name].info
 
 
 class HduFile(Base):
@@ -266,6 +304,9 @@ class HduFile(Base):
     #: Absolute, normalised path: BASE_DIR (or the index's directory) / FILE_DIR / FILE_NAME.
     path: Mapped[str]
     exists_at_ingest: Mapped[bool] = mapped_column(Boolean)
+    #: The file's version when the store was ingested (NULL: missing then); see obscat.file_versions.
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "byte"})
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "ns"})
 
     store: Mapped[DataStore] = relationship(back_populates="files")
 
@@ -369,6 +410,8 @@ class Grouping(Base):
     summary: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     obscat_version: Mapped[str] = mapped_column(String(40))
+    #: Members deleted since it was made, with their observations, by a re-ingest (NULL: none).
+    members_removed: Mapped[int | None]
 
     members: Mapped[list[GroupMember]] = relationship(
         back_populates="grouping", cascade="all, delete-orphan", passive_deletes=True
@@ -388,6 +431,26 @@ class GroupMember(Base):
 
     grouping: Mapped[Grouping] = relationship(back_populates="members")
     observation: Mapped[Observation] = relationship()
+
+
+class FileUse(Base):
+    """A data file a derived result was computed from, and its version then.
+
+    ``feature_set_id`` names the feature set; NULL means the pointing at
+    mid-time (``obscat pointing``).  Paths, not ``hdu_file`` ids: a re-ingest
+    rewrites ``hdu_file``, while these rows stay with their observation.
+    """
+
+    __tablename__ = "file_use"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"), index=True)
+    feature_set_id: Mapped[int | None] = mapped_column(ForeignKey("feature_set.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str]
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "byte"})
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "ns"})
+    #: zlib CRC-32 of the file's bytes: a file whose mtime moved but whose bytes did not is not changed.
+    crc32: Mapped[int | None] = mapped_column(BigInteger)
 
 
 def sky_derived(ra_deg, dec_deg) -> tuple[Any, Any, Any, Any]:
@@ -421,3 +484,4 @@ def gadf_columns() -> dict[str, Any]:
             for alias in column.info.get("aliases", ()):
                 out[alias] = column
     return out
+

@@ -90,6 +90,8 @@ def render_grouping(result) -> None:
 
     n_obs, n_groups = plural(len(result.members), "observation"), plural(len(result.groups), "group")
     typer.echo(f"grouping {result.name!r}: {n_obs} in {n_groups}", err=True)
+    for note in result.notes:
+        typer.echo(f"Note: {note}", err=True)
     quantities = [q for q in next(iter(result.summary.values())) if q != "n"] if result.summary else []
     names = ["label", "n_obs"] + [f"{q} {stat}" for q in quantities for stat in ("min", "max", "std")] + ["obs_ids"]
     rows = []

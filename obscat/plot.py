@@ -7,6 +7,7 @@ The figures are built with matplotlib's object API (no pyplot, no display needed
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +112,16 @@ def dendrogram(engine, name: str):
 
     fig = _figure(width=min(max(6.4, 0.12 * len(matrix)), 24.0))
     ax = fig.add_subplot()
-    hierarchy.dendrogram(tree, ax=ax, labels=[str(o) for o in data.obs_ids], link_color_func=link_colour,
-                         leaf_font_size=7, no_labels=len(matrix) > 200)  # fmt: skip
+    flat = not np.any(tree[:, 2] > 0)  # identical features: every link at distance 0
+    with warnings.catch_warnings():
+        if flat:  # scipy sets the y range to (0, 0); matplotlib warns and widens it: we set it below
+            warnings.filterwarnings("ignore", "Attempting to set identical low and high ylims", UserWarning)
+        hierarchy.dendrogram(tree, ax=ax, labels=[str(o) for o in data.obs_ids], link_color_func=link_colour,
+                             leaf_font_size=7, no_labels=len(matrix) > 200)  # fmt: skip
+    if flat:
+        ax.set_ylim(0, 1)
+        ax.text(0.5, 0.5, "all observations at distance 0 (identical features)", transform=ax.transAxes,
+                ha="center")  # fmt: skip
     for label, colour in colours.items():
         ax.plot([], [], color=colour, label=f"{label} ({data.labels.count(label)})")
     ax.legend(title="group (n_obs)", fontsize="small")

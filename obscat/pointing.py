@@ -1,4 +1,4 @@
-"""The pointing's zenith at mid-time, computed once from the data files and stored.
+"""The pointing's zenith at mid-time, computed once from the data files and stored (table ``pointing``).
 
 As Gammapy's ``obs.get_pointing_altaz(obs.tmid)``: the ICRS pointing of the
 EVENTS header, the mid-time of the first GTI row (GTI header time
@@ -12,21 +12,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ._gzip import GZIP_ERRORS
-from .db import bulk_update, connect, write_transaction
+from .db import bulk_insert, check_observations_unchanged, connect, write_transaction
 from .errors import InputError
+from .file_versions import read_versions, record_uses
 from .fitsread import FitsError, read_tables
-from .models import Hdu, HduFile, Observation
-from .selection import POINTING_COLUMNS, Criterion, no_observation_error
+from .models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
+from .selection import Criterion, no_observation_error
 
 __all__ = ["compute_pointing"]
 
-
 def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tuple[int, list[str]]:
-    """Fill ``zen/alt/az_tmid_deg`` and ``tmid_gti_mjd`` for the selection.
+    """Store ``zen/alt/az_tmid_deg`` and ``tmid_gti_mjd`` of the selection in ``pointing``.
 
     Returns the number of observations done and, for the others, why not
-    (no EVENTS or GTI HDU, unreadable file, missing keywords); their columns
-    are set to NULL.
+    (no EVENTS or GTI HDU, unreadable file, missing keywords); their rows
+    are removed (their values read as NULL).  The version (size, mtime) of every file read is stored with them.
     """
     from astropy import units as u
     from astropy.coordinates import AltAz, EarthLocation, SkyCoord
@@ -44,9 +44,12 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
     with connect(engine) as conn:
         for observation_id, obs_id, hdu_type, name, path in conn.execute(query):
             hdus.setdefault(observation_id, {"obs_id": obs_id}).setdefault(hdu_type, (path, name))
-        everything = [r[0] for r in conn.execute(sa.select(o.c.id).where(selection.clause()))]
-        if not everything:
+        obs_ids = dict(conn.execute(sa.select(o.c.id, o.c.obs_id).where(selection.clause())).all())
+        if not obs_ids:
             raise no_observation_error(conn, selection)
+    everything = sorted(obs_ids)
+    uses = {i: [where[0] for key, where in hdus.get(i, {}).items() if key != "obs_id"] for i in everything}
+    versions = read_versions(uses)  # before the files are read
     rows, problems = [], []
     for n, observation_id in enumerate(everything, 1):
         found = hdus.get(observation_id, {})
@@ -70,8 +73,14 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
                 AltAz(obstime=tmid, location=site))
         alt, az = altaz.alt.deg, altaz.az.deg
         values = {i: (float(m), float(90 - a_), float(a_), float(z)) for i, m, a_, z in zip(ids, tmid.tt.mjd, alt, az)}
+    p = Pointing.__table__
     with write_transaction(engine) as conn:
-        bulk_update(conn, o, list(POINTING_COLUMNS), "id", ((*values.get(r[0], (None,) * 4), r[0]) for r in rows))
+        check_observations_unchanged(conn, obs_ids.items())
+        for lo in range(0, len(everything), 10_000):
+            conn.execute(sa.delete(p).where(p.c.observation_id.in_(everything[lo:lo + 10_000])))
+        bulk_insert(conn, p, ["observation_id", *POINTING_COLUMNS],
+                    ((i, *v) for i, v in sorted(values.items())))  # fmt: skip
+        record_uses(conn, None, uses, versions)
     return len(values), problems
 
 

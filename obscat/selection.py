@@ -20,7 +20,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from .errors import InputError, ObscatError, did_you_mean
-from .models import SKY_ZONE_HEIGHT_DEG, DataStore, Observation
+from .models import (
+    POINTING_COLUMNS,
+    SKY_ZONE_HEIGHT_DEG,
+    DataStore,
+    Observation,
+    Pointing,
+    observation_column,
+    observation_column_info,
+)
 
 __all__ = [
     "Criterion",
@@ -49,7 +57,7 @@ _S = DataStore.__table__
 NUMERIC_COLUMNS = tuple(
     c.name for c in _O.columns
     if c.type.python_type in (int, float) and c.name not in ("id", "store_id", "sky_zone")
-)  # fmt: skip
+) + POINTING_COLUMNS  # fmt: skip
 
 
 class Criterion:
@@ -63,10 +71,6 @@ class Criterion:
 
     def _clause(self) -> sa.ColumnElement[bool]:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-#: Observation columns filled by ``obscat pointing`` (:func:`obscat.pointing.compute_pointing`), NULL before.
-POINTING_COLUMNS = ("tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg")
 
 
 def pointing_not_computed(column: str, n: int) -> InputError:
@@ -93,9 +97,9 @@ def explain_empty(conn, criterion: Criterion) -> None:
             store_id(conn, node.name)
         column = getattr(node, "column", None)
         if column in POINTING_COLUMNS:
-            n, n_null = conn.execute(sa.select(sa.func.count(), sa.func.count() - sa.func.count(_O.c[column]))).one()
-            if n_null == n:
-                raise pointing_not_computed(column, n)
+            computed = conn.execute(sa.select(sa.func.count(Pointing.__table__.c[column]))).scalar_one()
+            if computed == 0:
+                raise pointing_not_computed(column, conn.execute(sa.select(sa.func.count()).select_from(_O)).scalar_one())
 
 
 def no_observation_error(conn, criterion: Criterion) -> ObscatError:
@@ -253,7 +257,7 @@ class ValueRange(Criterion):
 
         if column not in NUMERIC_COLUMNS:
             raise unknown_column(column)
-        unit = _O.c[column].info.get("unit")
+        unit = observation_column_info(column).get("unit")
         values = []
         for value in (lo, hi):
             if isinstance(value, u.Quantity):
@@ -265,7 +269,7 @@ class ValueRange(Criterion):
         return cls(column, values[0], values[1], **kwargs)
 
     def _clause(self):
-        column = _O.c[self.column]
+        column = observation_column(self.column)
         if math.isclose(self.lo, self.hi, rel_tol=1e-5, abs_tol=1e-8):  # np.allclose, as Gammapy
             return column == sa.literal(self.lo)
         return sa.and_(column >= sa.literal(self.lo), column < sa.literal(self.hi))
@@ -318,7 +322,7 @@ class Compare(Criterion):
     inverted: bool = False
 
     def _clause(self):
-        return getattr(_O.c[self.column], self.op)(sa.literal(self.value))
+        return getattr(observation_column(self.column), self.op)(sa.literal(self.value))
 
 
 def parse_where(text: str) -> Criterion:

@@ -20,6 +20,7 @@ and give the complete result.
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import time
 
@@ -120,7 +121,19 @@ def scalar(url: str, sql: str):
     return value
 
 
-def test_kill_during_ingest(db_url, crash_stores):
+def _point_at(store, source) -> None:
+    """``store``'s index files become copies of ``source``'s, its ``data`` a link to ``source``'s data:
+    one store (the same index files) whose content changes, as a re-ingest sees it."""
+    for name in ("obs-index.fits.gz", "hdu-index.fits.gz"):
+        shutil.copyfile(source / name, store / name)
+    (store / "data").unlink(missing_ok=True)
+    (store / "data").symlink_to(source / "data")
+
+
+def test_kill_during_ingest(db_url, crash_stores, tmp_path):
+    store = tmp_path / "big"
+    store.mkdir()
+    _point_at(store, crash_stores / "big")
     with Catalog(db_url) as cat:  # something already there, derived rows included
         cat.ingest(crash_stores / "small", name="small")
         cat.group("zenith", "split", "zen_pnt_deg")
@@ -128,7 +141,7 @@ def test_kill_during_ingest(db_url, crash_stores):
 
     # a new store, killed as soon as it writes (SQLite) or while it copies the HDU rows
     # (PostgreSQL: the observations are in, indexes and foreign keys dropped), then run again
-    create = ("ingest", str(crash_stores / "big"), "--name", "big")
+    create = ("ingest", str(store), "--name", "big")
     kills = [{"what": "new store"} | kill_mid_write(db_url, create, statement="COPY hdu ")]
     check_untouched(db_url, before, objects)
     proc, window = complete(db_url, create)
@@ -143,7 +156,8 @@ def test_kill_during_ingest(db_url, crash_stores):
     added, kept, removed = len(new - old), len(new & old), len(old - new)
     assert added and kept and removed
     created = fingerprint(db_url)
-    update = ("ingest", str(crash_stores / "mid"), "--name", "big")
+    _point_at(store, crash_stores / "mid")
+    update = ("ingest", str(store), "--name", "big")
     kills.append({"what": "update of the store"} | kill_mid_write(db_url, update, statement="COPY hdu ",
                                                                   after=window / 3))  # fmt: skip
     check_untouched(db_url, created, objects)

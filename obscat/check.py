@@ -1,0 +1,138 @@
+"""``obscat check``: compare the catalogue with the files on disk, writing nothing.
+
+Each data file of the HDU index is compared with the version (size, mtime)
+recorded at ingest, each index file with its recorded SHA-256; derived results
+computed from files that changed since are counted as stale.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .db import connect, id_by_name
+from .file_versions import file_version, stale_observations
+from .gadf import file_sha256
+from .models import DataStore, FeatureSet, FeatureValue, HduFile, Observation, Pointing
+
+__all__ = ["FileProblem", "CheckReport", "check"]
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file that is not as the catalogue recorded it."""
+
+    store: str
+    path: str
+    #: "missing", "changed" or "unreadable".
+    state: str
+    detail: str
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check` found."""
+
+    n_stores: int = 0
+    n_files: int = 0
+    problems: list[FileProblem] = field(default_factory=list)
+    stale_feature_values: int = 0
+    stale_pointings: int = 0
+
+    def count(self, state: str) -> int:
+        return sum(p.state == state for p in self.problems)
+
+    def summary(self) -> str:
+        return (f"checked {self.n_files} files of {self.n_stores} store{'s' if self.n_stores != 1 else ''}: "
+                f"{self.count('missing')} missing, {self.count('changed')} changed, {self.count('unreadable')} "
+                f"unreadable; stale: {self.stale_feature_values} feature values, {self.stale_pointings} pointing "
+                "results")  # fmt: skip
+
+
+def check(engine: Engine, store: str | None = None) -> CheckReport:
+    """Compare every file of ``store`` (default: all stores) with what was recorded; write nothing."""
+    s, f, o = DataStore.__table__, HduFile.__table__, Observation.__table__
+    report = CheckReport()
+    with connect(engine) as conn:
+        stores = sa.select(s.c.id, s.c.name, s.c.obs_index_path, s.c.obs_index_sha256, s.c.hdu_index_path,
+                           s.c.hdu_index_sha256).order_by(s.c.name)  # fmt: skip
+        if store is not None:
+            stores = stores.where(s.c.id == id_by_name(conn, s, store, "store"))
+        for row in conn.execute(stores).all():
+            report.n_stores += 1
+            for path, digest in ((row.obs_index_path, row.obs_index_sha256),
+                                 (row.hdu_index_path, row.hdu_index_sha256)):  # fmt: skip
+                report.n_files += 1
+                _check_index(report, row.name, path, digest)
+            files = conn.execute(sa.select(f.c.path, f.c.exists_at_ingest, f.c.size_bytes, f.c.mtime_ns)
+                                 .where(f.c.store_id == row.id).order_by(f.c.path)).all()  # fmt: skip
+            for path, existed, size, mtime in files:
+                report.n_files += 1
+                problem = _check_file(row.name, path, existed, (size, mtime))
+                if problem is not None:
+                    report.problems.append(problem)
+        observations = sa.select(o.c.id)
+        if store is not None:
+            observations = observations.join(s, s.c.id == o.c.store_id).where(s.c.name == store)
+        report.stale_feature_values = _stale_values(conn, observations)
+        p = Pointing.__table__
+        pointed = set(conn.execute(sa.select(p.c.observation_id).where(p.c.observation_id.in_(observations))).scalars())
+        report.stale_pointings = len(stale_observations(conn, None, pointed)) if pointed else 0
+    return report
+
+
+def _check_index(report: CheckReport, store: str, path: str, digest: str) -> None:
+    state = _state(path)
+    if state is not None:
+        report.problems.append(FileProblem(store, path, *state))
+    elif file_sha256(path) != digest:
+        report.problems.append(FileProblem(store, path, "changed", "index file changed since ingest: re-ingest"))
+
+
+def _check_file(store: str, path: str, existed: bool, recorded) -> FileProblem | None:
+    state = _state(path)
+    if state is not None:
+        return FileProblem(store, path, *state)
+    if not existed:
+        return FileProblem(store, path, "changed", "missing at ingest, present now")
+    current = file_version(path)
+    if recorded[0] is not None and current != tuple(recorded):
+        return FileProblem(store, path, "changed", f"size {recorded[0]} -> {current[0]} bytes, mtime "
+                                                   f"{_when(recorded[1])} -> {_when(current[1])}")  # fmt: skip
+    return None
+
+
+def _state(path: str) -> tuple[str, str] | None:
+    """("missing"|"unreadable", why) for a file that cannot be read, else None."""
+    if not os.path.lexists(path):
+        return "missing", "no such file"
+    if file_version(path) == (None, None):
+        return "unreadable", "not a regular file (or a broken link)"
+    try:
+        with open(path, "rb") as stream:
+            stream.read(1)
+    except OSError as exc:
+        return "unreadable", exc.strerror or type(exc).__name__
+    return None
+
+
+def _when(mtime_ns: int | None) -> str:
+    import datetime as dt
+
+    if mtime_ns is None:
+        return "?"
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _stale_values(conn, observations) -> int:
+    """Feature values (of every set) of the ``observations`` computed from files that changed since."""
+    v = FeatureValue.__table__
+    total = 0
+    for set_id in conn.execute(sa.select(FeatureSet.__table__.c.id)).scalars():
+        counts = dict(conn.execute(sa.select(v.c.observation_id, sa.func.count()).where(
+            v.c.feature_set_id == set_id, v.c.observation_id.in_(observations)).group_by(v.c.observation_id)).all())  # fmt: skip
+        total += sum(counts[i] for i in stale_observations(conn, set_id, counts)) if counts else 0
+    return total

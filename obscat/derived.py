@@ -1,0 +1,67 @@
+"""Rows derived from observations: counted before a write would delete them.
+
+Feature values, group memberships and pointing results belong to their
+observation (foreign keys ``ON DELETE CASCADE``); ingest deletes them only with
+an observation that left the index, or with a store the user asked to replace,
+and says how many went.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
+
+__all__ = ["DerivedCounts", "count_derived", "mark_groupings"]
+
+
+@dataclass
+class DerivedCounts:
+    """Derived rows of a set of observations."""
+
+    feature_values: int = 0
+    group_members: int = 0
+    pointings: int = 0
+    #: Names of the groupings the members belong to.
+    groupings: tuple[str, ...] = ()
+
+    def __iadd__(self, other: DerivedCounts) -> DerivedCounts:
+        self.feature_values += other.feature_values
+        self.group_members += other.group_members
+        self.pointings += other.pointings
+        self.groupings = tuple(sorted({*self.groupings, *other.groupings}))
+        return self
+
+    def any(self) -> bool:
+        return bool(self.feature_values or self.group_members or self.pointings)
+
+    def __str__(self) -> str:
+        text = (f"{self.feature_values} feature values, {self.group_members} group memberships, "
+                f"{self.pointings} pointing results")  # fmt: skip
+        if self.groupings:
+            text += f" (groupings changed: {', '.join(self.groupings)})"
+        return text
+
+
+def count_derived(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCounts:
+    """The derived rows of the observations ``where`` (a condition on ``observation``) selects."""
+    o, v, m, g = Observation.__table__, FeatureValue.__table__, GroupMember.__table__, Grouping.__table__
+    p = Pointing.__table__
+    ids = sa.select(o.c.id).where(where)
+    n_values, n_members, n_pointings = (
+        conn.execute(sa.select(sa.func.count()).where(t.c.observation_id.in_(ids))).scalar_one() for t in (v, m, p)
+    )
+    names = conn.execute(sa.select(g.c.name).where(g.c.id.in_(
+        sa.select(m.c.grouping_id).where(m.c.observation_id.in_(ids)))).order_by(g.c.name)).scalars()  # fmt: skip
+    return DerivedCounts(n_values, n_members, n_pointings, tuple(names))
+
+
+def mark_groupings(conn: Connection, where: sa.ColumnElement[bool]) -> None:
+    """Add to ``grouping.members_removed`` the members of the observations ``where`` selects."""
+    o, m, g = Observation.__table__, GroupMember.__table__, Grouping.__table__
+    removed = sa.select(o.c.id).where(where)
+    lost = sa.select(sa.func.count()).where(m.c.grouping_id == g.c.id, m.c.observation_id.in_(removed)).scalar_subquery()
+    conn.execute(sa.update(g).where(lost > 0).values(members_removed=sa.func.coalesce(g.c.members_removed, 0) + lost))
