@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from .errors import InputError, ObscatError, did_you_mean
 from .models import SKY_ZONE_HEIGHT_DEG, DataStore, Observation
+from .text import plural
 
 __all__ = [
     "Criterion",
@@ -70,8 +71,8 @@ POINTING_COLUMNS = ("tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg
 
 
 def pointing_not_computed(column: str, n: int) -> InputError:
-    """The error for pointing ``column`` being NULL for ``n`` selected observations."""
-    return InputError(f"{column} is not computed for {n} observation{'' if n == 1 else 's'}: "
+    """The error for pointing ``column`` being NULL for ``n`` observations."""
+    return InputError(f"{column} is not computed for {plural(n, 'observation')}: "
                       "run `obscat pointing` (obscat.pointing.compute_pointing) first")  # fmt: skip
 
 
