@@ -184,7 +184,7 @@ def connect(engine: Engine) -> Iterator[Connection]:
     """A connection, with connection failures reported as :class:`DatabaseError`."""
     try:
         conn = engine.connect()
-    except OperationalError as exc:
+    except DBAPIError as exc:  # unreachable server, missing directory, a file that is not a database
         raise DatabaseError(
             f"cannot open database {display_url(engine.url)!r}: {one_line(exc.orig)}"
         ) from None

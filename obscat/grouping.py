@@ -147,7 +147,7 @@ def bins(engine, name: str, column: str, edges: Sequence[float], selection: Crit
     ids, stores, obs_ids, values = _values(engine, column, selection)
     outside = [f"{s}:{o}" for s, o, v in zip(stores, obs_ids, values) if not edges[0] <= v < edges[-1]]
     if outside:
-        raise InputError(f"{len(outside)} selected observations have {column} outside [{edges[0]:g}, {edges[-1]:g}): "
+        raise InputError(f"{plural(len(outside), 'selected observation')} ha{'s' if len(outside) == 1 else 've'} {column} outside [{edges[0]:g}, {edges[-1]:g}): "
                          f"{', '.join(outside[:10])}")  # fmt: skip
     labels = [_interval(_word(column), edges, v) for v in values]
     return _store(engine, name, "bins", {"column": column, "edges": edges}, selection, ids, stores, obs_ids, labels,
@@ -280,7 +280,7 @@ def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: S
     bad = [f"{stores[k]}:{obs_ids[k]}" for k in rows_bad]
     if bad:
         why = next((f" ({stores[k]}:{obs_ids[k]} {reasons[k][min(reasons[k])]})" for k in rows_bad if k in reasons), "")
-        raise InputError(f"features are NULL or NaN for {len(bad)} selected observations: {', '.join(bad[:10])}{why}")
+        raise InputError(f"features are NULL or NaN for {plural(len(bad), 'selected observation')}: {', '.join(bad[:10])}{why}")
     return ids, stores, obs_ids, matrix, {f: units[f] or "" for f in loaded}
 
 

@@ -314,9 +314,10 @@ def _times(tref: gadf.TimeReference | None, columns: dict[str, Any], obs_table, 
         times = absolute_times(tref, columns["tstart_s"], columns["tstop_s"])
     early = times["tstart_mjd"] < _MJD_UTC_START
     if np.any(early):
-        row = int(np.flatnonzero(early)[0])
+        row, n_early = int(np.flatnonzero(early)[0]), int(early.sum())
         report.warnings.append(
-            f"{obs_table.path}: {int(early.sum())} observations start before 1960, where UTC is undefined (first: "
+            f"{obs_table.path}: {plural(n_early, 'observation')} start{'s' if n_early == 1 else ''} before 1960, "
+            "where UTC is undefined (first: "
             f"row {row + 1}, OBS_ID {columns['obs_id'][row]}, {times['tstart_utc'][row].decode()}): their UTC "
             "times are approximate"
         )

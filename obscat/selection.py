@@ -29,6 +29,7 @@ from .models import (
     observation_column,
     observation_column_info,
 )
+from .text import plural
 
 __all__ = [
     "Criterion",
@@ -74,8 +75,8 @@ class Criterion:
 
 
 def pointing_not_computed(column: str, n: int) -> InputError:
-    """The error for pointing ``column`` being NULL for ``n`` selected observations."""
-    return InputError(f"{column} is not computed for {n} observation{'' if n == 1 else 's'}: "
+    """The error for pointing ``column`` being NULL for ``n`` observations."""
+    return InputError(f"{column} is not computed for {plural(n, 'observation')}: "
                       "run `obscat pointing` (obscat.pointing.compute_pointing) first")  # fmt: skip
 
 

@@ -624,7 +624,7 @@ def _(store: Path) -> dict:
 
 @case("negative-times-before-1960", "value", "synthetic",
       "TSTART = -1.5e9 s: legitimate (before MJDREF) but in 1953, before UTC: stored, with a warning",
-      Step("ingest", "warning", OBS_INDEX + ": 1 observations start before 1960, where UTC is undefined (first: "
+      Step("ingest", "warning", OBS_INDEX + ": 1 observation starts before 1960, where UTC is undefined (first: "
            "row 2, OBS_ID {obs1}, 1953-06-20T", file=OBS_INDEX, row=2,
            check=expect("SELECT count(*) FROM observation WHERE tstart_s < 0", [(1,)])))  # fmt: skip
 def _(store: Path) -> dict:
@@ -696,7 +696,7 @@ def _(store: Path) -> dict:
       "ZEN_PNT is NaN for one observation: stored as NULL (not given), and a split on it is refused",
       Step("ingest", "accepted", check=expect("SELECT obs_id FROM observation WHERE zen_pnt_deg IS NULL",
                                               [(20137,)])),
-      Step("split", "rejected", "zen_pnt_deg is NULL for 1 selected observations: case:20137 (ZEN_PNT is absent or "
+      Step("split", "rejected", "zen_pnt_deg is NULL for 1 selected observation: case:20137 (ZEN_PNT is absent or "
            "NaN in {store}/obs-index.fits.gz)", file=OBS_INDEX, column="ZEN_PNT"))  # fmt: skip
 def _(store: Path) -> dict:
     return hess_store(store, obs_edit=_set("ZEN_PNT", 1, np.nan))
@@ -721,7 +721,7 @@ def _(store: Path) -> dict:
       *features_null("OBS_ID {obs1}: aeff: {store}/data/obs_0{obs1}.fits.gz [AEFF]: column EFFAREA holds NaN or "
                      "infinite values", "{store}/data/obs_0{obs1}.fits.gz", hdu="[AEFF]", column="EFFAREA",
                      args=("-F", "aeff", "-F", "edisp-res")),
-      Step("cluster", "rejected", "features are NULL or NaN for 1 selected observations: case:{obs1} (case:{obs1} aeff: "
+      Step("cluster", "rejected", "features are NULL or NaN for 1 selected observation: case:{obs1} (case:{obs1} aeff: "
            "{store}/data/obs_0{obs1}.fits.gz [AEFF]: column EFFAREA holds NaN or infinite values)",
            file="{store}/data/obs_0{obs1}.fits.gz", hdu="[AEFF]", column="EFFAREA",
            args=("-F", "aeff", "-F", "edisp-res")))  # fmt: skip
@@ -779,7 +779,7 @@ def _(store: Path) -> dict:
                      "= nan, {dec0} is not a sky position", "{store}/data/obs_0{obs0}.fits.gz", hdu="[EVENTS]",
                      column="RA_PNT",
                      args=("-F", "edisp-res", "-F", "psf-radius", "--position", "83.63 22.01")),
-      Step("cluster", "rejected", "features are NULL or NaN for 1 selected observations: case:{obs0} (case:{obs0} "
+      Step("cluster", "rejected", "features are NULL or NaN for 1 selected observation: case:{obs0} (case:{obs0} "
            "edisp-res: {store}/data/obs_0{obs0}.fits.gz [EVENTS]: header RA_PNT/DEC_PNT = nan, {dec0} is not a sky "
            "position)",
            file="{store}/data/obs_0{obs0}.fits.gz", hdu="[EVENTS]", column="RA_PNT",

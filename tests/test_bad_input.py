@@ -171,7 +171,9 @@ def test_database_that_cannot_be_opened(tmp_path):
     ("url", "message"),
     [
         ("mysql://root@localhost/x", "unsupported database URL 'mysql://root@localhost/x': use sqlite:///FILE or postgresql://USER@HOST/DB"),
-        ("not a url", "cannot parse database URL 'not a url'"),
+        ("nowhere/not a url", "database 'nowhere/not a url' is neither a URL (sqlite:///FILE, postgresql://USER@HOST/DB) "
+                              "nor a file name in an existing directory"),
+        ("postgresql://u@h:port/db", "cannot parse database URL 'postgresql+psycopg://u@h:port/db'"),
     ],
 )
 def test_unsupported_database_url(url, message):

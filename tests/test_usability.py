@@ -39,12 +39,16 @@ def test_db_nonsense_is_one_clear_line(tmp_path, monkeypatch):
                       "nor a file name in an existing directory\n",
         ".": "Error: database '.' is a directory, not a file name or URL\n",
         "mysql://u@h/db": "Error: unsupported database URL 'mysql://u@h/db': use sqlite:///FILE or postgresql://USER@HOST/DB\n",
-        "postgresql://u@h:port/db": "Error: cannot parse database URL 'postgresql+psycopg://u@h:port/db'\n",
     }  # fmt: skip
     for db, message in cases.items():
         result = run("--db", db, "stores")
         assert (result.exit_code, result.stderr) == (1, message)
     assert list(tmp_path.iterdir()) == []  # nothing created
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    result = run("--db", "notes.txt", "stores")
+    expected = f"Error: cannot open database 'sqlite:///{tmp_path / 'notes.txt'}': file is not a database\n"
+    assert (result.exit_code, result.stderr) == (1, expected)
+    assert (tmp_path / "notes.txt").read_text() == "not a database\n"  # untouched
 
 
 EMPTY_COMMANDS = [
