@@ -1,0 +1,106 @@
+"""Ground particle arrays (SWGO layouts) and stores split by event type, on both backends.
+
+Every expected value comes from Gammapy 2.1 opening the same files in the test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from astropy.io import fits
+from astropy.table import Table
+from gammapy.utils.fits import earth_location_from_dict
+
+from obscat import Catalog
+
+#: The three SWGO layouts: (obs index, HDU index).
+LAYOUTS = {
+    "minimal": ("obs-index.fits.gz", "hdu-index.fits.gz"),
+    "irf-name": ("obs-index-irf-name.fits.gz", "hdu-index-irf-name.fits.gz"),
+    "multi": ("obs-index-multi.fits.gz", "hdu-index-multi.fits.gz"),
+}
+
+
+def gammapy_store(directory, layout: str):
+    from gammapy.data import DataStore
+
+    obs_name, hdu_name = LAYOUTS[layout]
+    return DataStore.from_dir(directory, hdu_table_filename=hdu_name, obs_table_filename=obs_name)
+
+
+def ingest_layout(catalog: Catalog, swgo_dir, layout: str, name: str | None = None):
+    obs_name, hdu_name = LAYOUTS[layout]
+    return catalog.ingest(obs_index=swgo_dir / obs_name, hdu_index=swgo_dir / hdu_name, name=name or layout)
+
+
+def rows(catalog: Catalog, sql: str, **params) -> list[tuple]:
+    with catalog.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_swgo_layout_ingests_as_gammapy_reads_it(catalog, swgo_dir, layout):
+    report = ingest_layout(catalog, swgo_dir, layout)
+    store = gammapy_store(swgo_dir, layout)
+    table = store.obs_table
+    n = len(table)
+    assert report.status == "created" and report.n_obs == n
+    assert report.n_hdu == len(store.hdu_table)
+    # 6 zenith/core bins of IRFs shared by every observation of the bin, plus one events file
+    assert report.n_files == len({(r["FILE_DIR"], r["FILE_NAME"]) for r in store.hdu_table}) == 25
+    assert report.n_missing_files == 0
+    assert report.warnings == [
+        f"{n} observations have no TSTART/TSTOP in the obs index: 0 taken from their GTI, 0 from their EVENTS "
+        f"header, {n} have no times (NULL; first: OBS_ID 0)",
+        f"{LAYOUTS[layout][0]} has no time reference (MJDREFI/MJDREFF): absolute times are NULL",
+    ]
+    got = rows(catalog, "SELECT obs_id, obs_mode, alt_pnt_deg, az_pnt_deg, event_type, irf_name, ra_pnt_deg, "
+                        "dec_pnt_deg, ux, sky_zone, tstart_s, tstop_s, tstart_mjd FROM observation ORDER BY obs_id")
+    expected_irf = list(table["IRF_NAME"]) if "IRF_NAME" in table.colnames else [None] * n
+    assert got == [
+        (int(r["OBS_ID"]), r["OBS_MODE"], float(r["ALT_PNT"]), float(r["AZ_PNT"]), r["EVENT_TYPE"], irf,
+         None, None, None, None, None, None, None)
+        for r, irf in zip(table, expected_irf)
+    ]  # fmt: skip
+    # the HDU classes Gammapy loads (map -> Map, edisp_kernel_map -> EDispKernelMap, psf_map -> PSFMap)
+    classes = rows(catalog, "SELECT DISTINCT hdu_type, hdu_class FROM hdu ORDER BY hdu_type")
+    assert classes == sorted({(str(r["HDU_TYPE"]), str(r["HDU_CLASS"])) for r in store.hdu_table})
+    paths = {r[0] for r in rows(catalog, "SELECT path FROM hdu_file")}
+    assert str(swgo_dir / "map_irfs" / "PSFMap_Zen [30, 45] Cor [58, 82].fits.gz") in paths
+    site = rows(catalog, "SELECT geolon_deg, geolat_deg, altitude_m FROM data_store")[0]
+    location = earth_location_from_dict(fits.getheader(swgo_dir / "map_irfs" / "DummyEvents.fits.gz", "EVENTS"))
+    assert site == pytest.approx((location.lon.deg, location.lat.deg, location.height.to_value("m")), abs=1e-9)
+
+
+def test_times_from_gti_then_events_header(catalog, hess_dir, tmp_path):
+    """HESS index without TSTART/TSTOP: GTI times as Gammapy's Observation.tstart/tstop; with the
+    GTI rows gone, the EVENTS header's TSTART/TSTOP."""
+    from gammapy.data import DataStore
+
+    obs = Table.read(hess_dir / "obs-index.fits.gz")[:4]
+    hdu = Table.read(hess_dir / "hdu-index.fits.gz")
+    hdu = hdu[np.isin(hdu["OBS_ID"], obs["OBS_ID"])]
+    original = obs["TSTART", "TSTOP"].copy()
+    obs.remove_columns(["TSTART", "TSTOP"])
+    hdu.meta["BASE_DIR"] = str(hess_dir)
+    for table, name in ((obs, "obs-index.fits.gz"), (hdu, "hdu-index.fits.gz")):
+        table.write(tmp_path / name)
+    report = catalog.ingest(tmp_path, name="gti")
+    assert "4 observations have no TSTART/TSTOP in the obs index: 4 taken from their GTI, 0 from their EVENTS header" \
+        in report.warnings
+    store = DataStore.from_dir(hess_dir)
+    got = rows(catalog, "SELECT obs_id, tstart_mjd, tstop_mjd FROM observation ORDER BY obs_id")
+    for obs_id, tstart, tstop in got:
+        observation = store.obs(obs_id)
+        assert tstart == pytest.approx(observation.tstart.tt.mjd, abs=1e-9)  # 0.1 ms
+        assert tstop == pytest.approx(observation.tstop.tt.mjd, abs=1e-9)
+
+    no_gti = hdu[hdu["HDU_TYPE"] != "gti"]
+    no_gti.write(tmp_path / "hdu-index.fits.gz", overwrite=True)
+    report = catalog.ingest(tmp_path, name="events")
+    assert "4 observations have no TSTART/TSTOP in the obs index: 0 taken from their GTI, 4 from their EVENTS header" \
+        in report.warnings
+    got = rows(catalog, "SELECT o.tstart_s, o.tstop_s FROM observation o JOIN data_store s ON s.id = o.store_id "
+                        "WHERE s.name = 'events' ORDER BY o.obs_id")  # fmt: skip
+    assert got == [(float(a), float(b)) for a, b in original]  # H.E.S.S. writes the same times in both
