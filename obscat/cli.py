@@ -206,10 +206,14 @@ def select(
 
     if fmt is SelectFormat.ids:
         typer.echo("\n".join(str(obs_id) for _, obs_id in ctx.obj.catalog.select(selection)))
-        return
-    columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
-    names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=selection)
-    render(names, rows, fmt.value)
+    else:
+        columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
+        names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=selection)
+        render(names, rows, fmt.value)
+    left_out = ctx.obj.catalog.left_out_without_pointing(selection)
+    if left_out:
+        typer.echo(f"Warning: the cone left out {left_out} observations without a sky pointing (RA_PNT/DEC_PNT "
+                   "NULL, e.g. OBS_MODE DRIFT)", err=True)  # fmt: skip
 
 
 def _group_command(method: str):
@@ -242,7 +246,7 @@ def _group_command(method: str):
     command.__doc__ = {
         "split": "Split the selection at a column's median, a value or quantiles (low_/high_ labels).",
         "bins": "Group the selection into half-open bins of a column.",
-        "by": "One group per distinct value of a column (e.g. n_tels).",
+        "by": "One group per distinct value of a column (e.g. n_tels, or the text column event_type).",
     }[method]
     return command
 

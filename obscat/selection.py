@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,9 +33,11 @@ __all__ = [
     "And",
     "Or",
     "parse_where",
+    "without_cones",
     "from_gammapy",
     "from_options",
     "NUMERIC_COLUMNS",
+    "TEXT_COLUMNS",
 ]
 
 _O = Observation.__table__
@@ -45,6 +47,8 @@ NUMERIC_COLUMNS = tuple(
     c.name for c in _O.columns
     if c.type.python_type in (int, float) and c.name not in ("id", "store_id", "sky_zone")
 )  # fmt: skip
+#: Text columns --where compares with ``==``/``!=`` and a quoted string, and ``group by`` takes.
+TEXT_COLUMNS = ("obs_mode", "event_type", "event_class", "irf_name")
 
 
 class Criterion:
@@ -252,6 +256,22 @@ class ObjectName(Criterion):
         return sa.func.lower(_O.c.object).like(sa.literal(like.lower()), escape="\\")
 
 
+def without_cones(criterion: Criterion) -> Criterion | None:
+    """``criterion`` with every cone (inverted or not) replaced by "always true"; None if it has none.
+
+    Observations without a sky pointing (NULL RA_PNT/DEC_PNT) are never in a cone nor outside
+    it; this is the selection they would have met but for the cones.
+    """
+    if isinstance(criterion, Cone):
+        return And(())
+    if isinstance(criterion, (And, Or)):
+        parts = [without_cones(c) for c in criterion.criteria]
+        if all(p is None for p in parts):
+            return None
+        return replace(criterion, criteria=tuple(c if p is None else p for c, p in zip(criterion.criteria, parts)))
+    return None
+
+
 # -- the --where language ------------------------------------------------------------------
 
 _COMPARISONS = {ast.Lt: "__lt__", ast.LtE: "__le__", ast.Gt: "__gt__", ast.GtE: "__ge__", ast.Eq: "__eq__",
@@ -264,7 +284,7 @@ class Compare(Criterion):
 
     column: str
     op: str
-    value: float
+    value: float | str
     inverted: bool = False
 
     def _clause(self):
@@ -348,8 +368,14 @@ def _compare(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criteri
         left, op, right = right, flipped(), left
     if not isinstance(left, ast.Name):
         raise InputError(f"malformed --where {text!r}: {_describe(left, text)} is not a column")
+    if left.id in TEXT_COLUMNS:
+        if type(op) not in (ast.Eq, ast.NotEq) or not (isinstance(right, ast.Constant) and isinstance(right.value, str)):
+            raise InputError(f"malformed --where {text!r}: compare text column {left.id} with == or != and a quoted "
+                             "string")  # fmt: skip
+        return Compare(left.id, _COMPARISONS[type(op)], right.value)
     if left.id not in NUMERIC_COLUMNS:
-        raise InputError(f"unknown column {left.id!r} in --where (numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")
+        raise InputError(f"unknown column {left.id!r} in --where (numeric observation columns: "
+                         f"{', '.join(NUMERIC_COLUMNS)}; text: {', '.join(TEXT_COLUMNS)})")  # fmt: skip
     value = _number(right, text)
     return Compare(left.id, _COMPARISONS[type(op)], value)
 

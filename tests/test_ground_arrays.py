@@ -104,3 +104,65 @@ def test_times_from_gti_then_events_header(catalog, hess_dir, tmp_path):
     got = rows(catalog, "SELECT o.tstart_s, o.tstop_s FROM observation o JOIN data_store s ON s.id = o.store_id "
                         "WHERE s.name = 'events' ORDER BY o.obs_id")  # fmt: skip
     assert got == [(float(a), float(b)) for a, b in original]  # H.E.S.S. writes the same times in both
+
+
+def cli(url: str, *args: str):
+    from typer.testing import CliRunner
+
+    from obscat.cli import app
+
+    return CliRunner().invoke(app, ["--db", url, *args])
+
+
+def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
+    from obscat.selection import parse_where
+
+    ingest_layout(catalog, swgo_dir, "multi")
+    table = gammapy_store(swgo_dir, "multi").obs_table
+    event_type = "Zen [30, 45] Cor [0, 58]"
+    expected = sorted(int(i) for i in table["OBS_ID"][table["EVENT_TYPE"] == event_type])
+    assert len(expected) == 2
+    selected = catalog.select(parse_where(f"event_type == {event_type!r}"))
+    assert [obs_id for _, obs_id in selected] == expected
+    others = catalog.select(parse_where(f"event_type != {event_type!r} and irf_name != 'x'"))
+    assert len(others) == len(table) - 2
+    result = cli(db_url, "select", "--where", f'event_type == "{event_type}"', "-f", "ids")
+    assert result.exit_code == 0 and result.stdout == "".join(f"{i}\n" for i in expected)
+    result = cli(db_url, "select", "--where", 'event_type < "Zen"')
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: malformed --where 'event_type < \"Zen\"': compare text column event_type with == "
+                             "or != and a quoted string\n")  # fmt: skip
+
+    grouping = catalog.group("by-event-type", "by", "event_type")
+    assert grouping.groups == {
+        f"event_type_{value}": sorted(int(i) for i in table["OBS_ID"][table["EVENT_TYPE"] == value])
+        for value in sorted(set(table["EVENT_TYPE"]))
+    }
+    result = cli(db_url, "group", "by", "irf_name", "--name", "by-irf")
+    assert result.exit_code == 0 and result.stderr == "grouping 'by-irf': 12 observations in 6 groups\n"
+    assert "irf_name_D9_Zen[0,30]Cor[0,58]         2   0 6" in result.stdout
+
+
+def test_cone_reports_observations_without_pointing(catalog, db_url, swgo_dir, hess_dir):
+    from gammapy.data import DataStore
+
+    from obscat.selection import Cone, parse_where
+
+    catalog.ingest(hess_dir, name="hess")
+    ingest_layout(catalog, swgo_dir, "multi", name="swgo")
+    cone = Cone(329.71693826, -30.2255, 2.0)
+    hess = DataStore.from_dir(hess_dir).obs_table
+    kept = hess.select_observations({"type": "sky_circle", "frame": "icrs", "lon": "329.71693826 deg",
+                                     "lat": "-30.2255 deg", "radius": "2 deg"})  # fmt: skip
+    assert [i for _, i in catalog.select(cone)] == sorted(int(i) for i in kept["OBS_ID"])
+    assert catalog.left_out_without_pointing(cone) == 12
+    assert catalog.left_out_without_pointing(Cone(0, 0, 1, inverted=True)) == 12
+    either = parse_where("cone(0, 0, 1) or obs_id < 3")
+    assert catalog.left_out_without_pointing(either) == 9  # OBS_ID 0-2 are kept by the other branch
+    assert catalog.left_out_without_pointing(None) == 0  # no cone: nothing to say
+    result = cli(db_url, "select", "--cone", "329.71693826 -30.2255 2", "-f", "ids")
+    assert result.exit_code == 0 and len(result.stdout.split()) == len(kept)
+    assert result.stderr == ("Warning: the cone left out 12 observations without a sky pointing (RA_PNT/DEC_PNT "
+                             "NULL, e.g. OBS_MODE DRIFT)\n")  # fmt: skip
+    result = cli(db_url, "select", "--store", "swgo", "-f", "ids")
+    assert result.exit_code == 0 and result.stderr == "" and len(result.stdout.split()) == 12
