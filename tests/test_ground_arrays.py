@@ -166,3 +166,34 @@ def test_cone_reports_observations_without_pointing(catalog, db_url, swgo_dir, h
                              "NULL, e.g. OBS_MODE DRIFT)\n")  # fmt: skip
     result = cli(db_url, "select", "--store", "swgo", "-f", "ids")
     assert result.exit_code == 0 and result.stderr == "" and len(result.stdout.split()) == 12
+
+
+def test_groups_export_of_drift_observations_opens_in_gammapy(catalog, db_url, swgo_dir, tmp_path):
+    from gammapy.data import DataStore
+
+    ingest_layout(catalog, swgo_dir, "multi")
+    catalog.group("by-event-type", "by", "event_type")
+    result = cli(db_url, "groups", "export", "by-event-type", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    original = gammapy_store(swgo_dir, "multi")
+    table = original.obs_table
+    groups = sorted(p for p in (tmp_path / "out").iterdir() if p.is_dir())
+    assert [p.name for p in groups] == sorted(f"event_type_{v}".replace(" ", "_") for v in set(table["EVENT_TYPE"]))
+    for directory in groups:
+        exported = DataStore.from_dir(directory)
+        assert set(exported.obs_table.colnames) == {"OBS_ID", "OBS_MODE", "EVENT_TYPE", "IRF_NAME", "ALT_PNT", "AZ_PNT"}
+        observations = exported.get_observations(required_irf="full-enclosure")
+        assert len(observations) == 2
+        for observation in observations:
+            obs_id = int(observation.obs_id)
+            row = table[table["OBS_ID"] == obs_id][0]
+            assert exported.obs_table[exported.obs_table["OBS_ID"] == obs_id][0]["EVENT_TYPE"] == row["EVENT_TYPE"]
+            for hdu_type in ("aeff", "edisp", "psf", "bkg", "gti", "events"):  # the same HDUs of the same files
+                got, want = (store.hdu_table.hdu_location(obs_id, hdu_type) for store in (exported, original))
+                assert (got.path(), got.hdu_name, got.hdu_class) == (want.path(), want.hdu_name, want.hdu_class)
+    # and they load to the same objects (one observation: map IRFs take seconds to read)
+    observation, reference = exported.obs(11), original.obs(11)
+    np.testing.assert_array_equal(observation.aeff.data, reference.aeff.data)
+    np.testing.assert_array_equal(observation.psf.psf_map.data, reference.psf.psf_map.data)
+    np.testing.assert_array_equal(observation.edisp.edisp_map.data, reference.edisp.edisp_map.data)
+    np.testing.assert_array_equal(observation.bkg.data, reference.bkg.data)
