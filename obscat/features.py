@@ -276,9 +276,20 @@ def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | No
     return rows
 
 
+#: HDU classes of map IRFs (image HDUs, as Gammapy's PSFMap, EDispKernelMap, EDispMap and Map).
+MAP_HDU_CLASSES = ("map", "psf_map", "psf_map_reco", "edisp_map", "edisp_kernel_map")
+
+
 def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
     """Read the wanted HDUs of one file: ``(Irf, header)``, a header (events), or the error."""
     out: dict[tuple[str, str], object] = {}
+    maps = {(name, hdu_class) for name, hdu_class in hdus if hdu_class in MAP_HDU_CLASSES}
+    for name, hdu_class in maps:  # image HDUs (ground arrays): see docs/ground-arrays.md
+        out[(path, name)] = InputError(f"{path} [{name}]: map IRF (HDU class {hdu_class}): obscat does not "
+                                       "compute features of map IRFs")  # fmt: skip
+    hdus = hdus - maps
+    if not hdus:
+        return out
     try:
         tables = read_tables(path, {name for name, _ in hdus}, headers_only={n for n, c in hdus if c == "events"})
     except (OSError, *GZIP_ERRORS, FitsError) as exc:

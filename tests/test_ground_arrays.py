@@ -5,6 +5,8 @@ Every expected value comes from Gammapy 2.1 opening the same files in the test.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -197,3 +199,38 @@ def test_groups_export_of_drift_observations_opens_in_gammapy(catalog, db_url, s
     np.testing.assert_array_equal(observation.psf.psf_map.data, reference.psf.psf_map.data)
     np.testing.assert_array_equal(observation.edisp.edisp_map.data, reference.edisp.edisp_map.data)
     np.testing.assert_array_equal(observation.bkg.data, reference.bkg.data)
+
+
+def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
+    """The SWGO map IRFs are all-zero placeholders: Gammapy's get_irfs_features gives numbers
+    without meaning for them (see docs/ground-arrays.md); obscat stores NULL and says why."""
+    import astropy.units as u
+    from gammapy.data.utils import get_irfs_features
+
+    ingest_layout(catalog, swgo_dir, "minimal")
+    table = catalog.compute_features("1 TeV", fixed_offset=0.5 * u.deg,
+                                     features=["psf-radius", "edisp-res", "edisp-bias", "aeff-max"])  # fmt: skip
+    assert len(table) == 6
+    for name in ("psf-radius", "edisp-res", "edisp-bias", "aeff-max"):
+        assert table[name].mask.all()
+    reasons = rows(catalog, "SELECT feature, null_reason FROM feature_value f JOIN observation o "
+                            "ON o.id = f.observation_id WHERE o.obs_id = 3 ORDER BY feature")  # fmt: skip
+    irfs = swgo_dir / "map_irfs"
+    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: map IRF (HDU class edisp_kernel_map)"
+    assert reasons == [
+        ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
+                     "IRF (HDU class map): obscat does not compute features of map IRFs"),
+        ("edisp-bias", f"{edisp}: obscat does not compute features of map IRFs"),
+        ("edisp-res", f"{edisp}: obscat does not compute features of map IRFs"),
+        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: map IRF (HDU class psf_map): "
+                       "obscat does not compute features of map IRFs"),
+    ]  # fmt: skip
+    observation = gammapy_store(swgo_dir, "minimal").get_observations([3], required_irf="full-enclosure")
+    assert observation[0].psf.psf_map.data.max() == 0 and observation[0].edisp.edisp_map.data.max() == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # Gammapy's 0/0 on the empty kernel
+        gammapy = get_irfs_features(observation, energy_true=1 * u.TeV)
+    assert gammapy["edisp-bias"][0] == -1 and np.isnan(gammapy["edisp-res"][0])
+    rad = observation[0].psf.psf_map.geom.axes["rad"].edges
+    first_point = ((rad[1] - rad[0]) / 40).to_value("deg")  # the first of its 20-per-bin midpoints
+    assert gammapy["psf-radius"].quantity[0].to_value("deg").ravel()[0] == pytest.approx(first_point, rel=1e-12)
