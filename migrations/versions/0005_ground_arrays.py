@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from obscat.errors import InputError
 from obscat.migration_archive import archive, restore
 
 revision: str = '0005'
@@ -62,7 +63,7 @@ def downgrade() -> None:
     stores = bind.execute(sa.text(f"SELECT DISTINCT s.name FROM observation o JOIN data_store s ON s.id = o.store_id "
                                   f"WHERE {nulls} ORDER BY s.name")).scalars().all()  # fmt: skip
     if stores:
-        raise RuntimeError(f"cannot downgrade below 0005: stores {', '.join(map(repr, stores))} have observations "
+        raise InputError(f"cannot downgrade below 0005: stores {', '.join(map(repr, stores))} have observations "
                            "without a sky pointing or times, which revision 0004 cannot hold; remove them first")
     if bind.execute(sa.text(f"SELECT count(*) FROM observation WHERE "
                             f"{' OR '.join(f'{c} IS NOT NULL' for c in COLUMNS[1:])}")).scalar():  # fmt: skip
