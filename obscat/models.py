@@ -157,11 +157,6 @@ class Observation(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("data_store.id", ondelete="CASCADE"))
     obs_id: Mapped[int] = mapped_column(BigInteger, info={"gadf": "OBS_ID", "unit": None})
     obs_mode: Mapped[str | None] = _gadf("OBS_MODE")
-    # event types and blocks (ground arrays, stores split by event type)
-    event_type: Mapped[str | None] = _gadf("EVENT_TYPE")
-    event_class: Mapped[str | None] = _gadf("EVENT_CLASS")
-    obs_block_id: Mapped[int | None] = _gadf("OBS_BLOCK_ID", None, type_=BigInteger)
-    irf_name: Mapped[str | None] = _gadf("IRF_NAME")
     # pointing: NULL (both) for observations without a sky pointing (OBS_MODE DRIFT ...)
     ra_pnt_deg: Mapped[float | None] = mapped_column(info={"gadf": "RA_PNT", "unit": "deg"})
     dec_pnt_deg: Mapped[float | None] = mapped_column(info={"gadf": "DEC_PNT", "unit": "deg"})
@@ -215,6 +210,11 @@ class Observation(Base):
     relhum: Mapped[float | None] = _gadf("RELHUM", "")
     safe_energy_lo_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_LO", "TeV")
     safe_energy_hi_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_HI", "TeV")
+    # event types and blocks (ground arrays, stores split by event type)
+    event_type: Mapped[str | None] = _gadf("EVENT_TYPE")
+    event_class: Mapped[str | None] = _gadf("EVENT_CLASS")
+    obs_block_id: Mapped[int | None] = _gadf("OBS_BLOCK_ID", None, type_=BigInteger)
+    irf_name: Mapped[str | None] = _gadf("IRF_NAME")
     # pointing at mid-time, as Gammapy's get_pointing_altaz(tmid): filled by `obscat pointing`
     #: Mid-time of the first GTI row (TT MJD).
     tmid_gti_mjd: Mapped[float | None] = _unit("d")
