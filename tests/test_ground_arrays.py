@@ -234,3 +234,48 @@ def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
     rad = observation[0].psf.psf_map.geom.axes["rad"].edges
     first_point = ((rad[1] - rad[0]) / 40).to_value("deg")  # the first of its 20-per-bin midpoints
     assert gammapy["psf-radius"].quantity[0].to_value("deg").ravel()[0] == pytest.approx(first_point, rel=1e-12)
+
+
+def test_cli_ingest_with_named_index_files(db_url, swgo_dir):
+    obs_name, hdu_name = LAYOUTS["irf-name"]
+    result = cli(db_url, "ingest", "--obs-index", str(swgo_dir / obs_name), "--hdu-index", str(swgo_dir / hdu_name),
+                 "--name", "swgo")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("store 'swgo' created: 6 observations, 36 HDUs in 25 files in ")
+    result = cli(db_url, "sql", "SELECT count(*) FROM observation WHERE irf_name = 'D9_Zen[45,52]Cor[58,82]'",
+                 "--format", "csv")  # fmt: skip
+    assert result.exit_code == 0 and result.stdout.splitlines()[-1] == "1"
+
+
+def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_path):
+    """With OBS_MODE, a row may lack both RA_PNT and DEC_PNT; without OBS_MODE it is refused."""
+    from gammapy.data import DataStore
+
+    from obscat.errors import InputError
+    from obscat.selection import Cone
+
+    obs = Table.read(hess_dir / "obs-index.fits.gz")[:4]
+    hdu = Table.read(hess_dir / "hdu-index.fits.gz")
+    hdu = hdu[np.isin(hdu["OBS_ID"], obs["OBS_ID"])]
+    hdu.meta["BASE_DIR"] = str(hess_dir)
+    hdu.write(tmp_path / "hdu-index.fits.gz")
+    ra, dec = float(obs["RA_PNT"][0]), float(obs["DEC_PNT"][0])
+    obs["RA_PNT"][1] = obs["DEC_PNT"][1] = np.nan
+    obs.write(tmp_path / "obs-index.fits.gz")
+    with pytest.raises(InputError) as error:
+        catalog.ingest(tmp_path, name="mixed")
+    assert str(error.value) == f"{tmp_path / 'obs-index.fits.gz'}: row 2 (OBS_ID {obs['OBS_ID'][1]}): RA_PNT is nan"
+    obs["OBS_MODE"] = ["POINTING", "DRIFT", "POINTING", "POINTING"]
+    obs.write(tmp_path / "obs-index.fits.gz", overwrite=True)
+    catalog.ingest(tmp_path, name="mixed")
+    got = rows(catalog, "SELECT obs_id, obs_mode, ra_pnt_deg IS NULL, ux IS NULL, sky_zone IS NULL FROM observation "
+                        "ORDER BY obs_id")  # fmt: skip
+    assert [tuple(bool(v) if k > 1 else v for k, v in enumerate(r)) for r in got] == [
+        (int(i), mode, k == 1, k == 1, k == 1) for k, (i, mode) in enumerate(zip(obs["OBS_ID"], obs["OBS_MODE"]))
+    ]
+    cone = Cone(ra, dec, 0.1)
+    pointed = DataStore.from_dir(hess_dir).obs_table[[0, 2, 3]]
+    kept = pointed.select_observations({"type": "sky_circle", "frame": "icrs", "lon": f"{ra} deg", "lat": f"{dec} deg",
+                                        "radius": "0.1 deg"})  # fmt: skip
+    assert [i for _, i in catalog.select(cone)] == sorted(int(i) for i in kept["OBS_ID"])
+    assert catalog.left_out_without_pointing(cone) == 1
