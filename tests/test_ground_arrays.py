@@ -279,3 +279,19 @@ def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_pa
                                         "radius": "0.1 deg"})  # fmt: skip
     assert [i for _, i in catalog.select(cone)] == sorted(int(i) for i in kept["OBS_ID"])
     assert catalog.left_out_without_pointing(cone) == 1
+
+
+def test_sky_map_of_observations_without_pointing(catalog, swgo_dir, hess_dir):
+    pytest.importorskip("matplotlib")
+    from obscat.errors import InputError
+    from obscat.plot import sky_map
+
+    ingest_layout(catalog, swgo_dir, "minimal", name="swgo")
+    catalog.group("drift", "by", "event_type")
+    with pytest.raises(InputError) as error:
+        sky_map(catalog.engine, "drift")
+    assert str(error.value) == "grouping 'drift': none of its 6 observations has a sky pointing (RA_PNT/DEC_PNT)"
+    catalog.ingest(hess_dir, name="hess")
+    catalog.group("all", "bins", "obs_id", edges=[0, 10**6])
+    figure = sky_map(catalog.engine, "all")
+    assert figure.axes[0].get_title() == "pointings of grouping 'all' (6 without a sky pointing)"
