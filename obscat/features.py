@@ -38,6 +38,7 @@ from .irf_features import (
     psf_containment_radius,
     value_at,
 )
+from .irf_maps import PsfMap, read_psf_map
 from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
@@ -285,8 +286,17 @@ def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object
     out: dict[tuple[str, str], object] = {}
     maps = {(name, hdu_class) for name, hdu_class in hdus if hdu_class in MAP_HDU_CLASSES}
     for name, hdu_class in maps:  # image HDUs (ground arrays): see docs/ground-arrays.md
-        out[(path, name)] = InputError(f"{path} [{name}]: map IRF (HDU class {hdu_class}): obscat does not "
-                                       "compute features of map IRFs")  # fmt: skip
+        where = f"{path} [{name}]"
+        if hdu_class != "psf_map":
+            out[(path, name)] = InputError(f"{where}: map IRF (HDU class {hdu_class}): obscat does not compute "
+                                           "its features")  # fmt: skip
+            continue
+        try:
+            out[(path, name)] = (read_psf_map(path, name, where), None)
+        except ObscatError as exc:
+            out[(path, name)] = exc
+        except (OSError, ValueError, TypeError, *GZIP_ERRORS) as exc:
+            out[(path, name)] = InputError(f"{where}: unreadable PSF map ({exc})")
     hdus = hdus - maps
     if not hdus:
         return out
@@ -330,12 +340,23 @@ def _observation_features(task: _Task, params: FeatureParams, cache: dict, evalu
         return item[0], item[1], None
 
     loaded = {t: irf(t) for t in ("aeff", "edisp", "psf", "bkg", "rad_max")}
-    offset, reason = _offset(task, params, cache, loaded)
+    # map IRFs are evaluated at a sky position (the map centre by default), never at an offset
+    maps = {t for t, item in loaded.items() if isinstance(item[0], PsfMap)}
+    offset, reason = _offset(task, params, cache, {t: (None, None, None) if t in maps else v for t, v in loaded.items()})
     irfs = frozenset((t, location) for t, location in task.hdus.items() if t != "events")
     rows = []
     for name in params.features:
         unit, hdu_type = FEATURES[name]
         value, why = None, reason
+        if hdu_type in maps:
+            psf_map = loaded[hdu_type][0]
+            try:
+                value = psf_map.containment_radius(params.energy_true_tev, params.position, params.containment_fraction)
+                why = None if np.isfinite(value) else f"{psf_map.where}: the position is outside the PSF map"
+            except ObscatError as exc:
+                why = str(exc)
+            rows.append((task.observation_id, name, value if why is None else None, unit, why, None))
+            continue
         if why is None:
             key = (name, offset, irfs)
             if key not in evaluated:

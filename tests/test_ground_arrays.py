@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 
+import astropy.units as u
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -203,8 +204,8 @@ def test_groups_export_of_drift_observations_opens_in_gammapy(catalog, db_url, s
 
 def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
     """The SWGO map IRFs are all-zero placeholders: Gammapy's get_irfs_features gives numbers
-    without meaning for them (see docs/ground-arrays.md); obscat stores NULL and says why."""
-    import astropy.units as u
+    without meaning for them (see docs/ground-arrays.md); obscat stores NULL and says why
+    (and, for the map classes other than psf_map, that it does not evaluate them)."""
     from gammapy.data.utils import get_irfs_features
 
     ingest_layout(catalog, swgo_dir, "minimal")
@@ -219,11 +220,10 @@ def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
     edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: map IRF (HDU class edisp_kernel_map)"
     assert reasons == [
         ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
-                     "IRF (HDU class map): obscat does not compute features of map IRFs"),
-        ("edisp-bias", f"{edisp}: obscat does not compute features of map IRFs"),
-        ("edisp-res", f"{edisp}: obscat does not compute features of map IRFs"),
-        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: map IRF (HDU class psf_map): "
-                       "obscat does not compute features of map IRFs"),
+                     "IRF (HDU class map): obscat does not compute its features"),
+        ("edisp-bias", f"{edisp}: obscat does not compute its features"),
+        ("edisp-res", f"{edisp}: obscat does not compute its features"),
+        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
     ]  # fmt: skip
     observation = gammapy_store(swgo_dir, "minimal").get_observations([3], required_irf="full-enclosure")
     assert observation[0].psf.psf_map.data.max() == 0 and observation[0].edisp.edisp_map.data.max() == 0
@@ -295,3 +295,72 @@ def test_sky_map_of_observations_without_pointing(catalog, swgo_dir, hess_dir):
     catalog.group("all", "bins", "obs_id", edges=[0, 10**6])
     figure = sky_map(catalog.engine, "all")
     assert figure.axes[0].get_title() == "pointings of grouping 'all' (6 without a sky pointing)"
+
+
+@pytest.fixture(scope="module")
+def psf_map_store(tmp_path_factory, swgo_dir, hess_dir):
+    """A DRIFT-mode store like SWGO's, whose PSF maps are real: Gammapy's make_psf_map of two
+    H.E.S.S. runs' PSF3D (the SWGO maps are all zeros). Other IRFs are SWGO's own files."""
+    from gammapy.data import DataStore
+    from gammapy.makers.utils import make_psf_map
+    from gammapy.maps import MapAxis, WcsGeom
+
+    directory = tmp_path_factory.mktemp("psf-map-store")
+    hess = DataStore.from_dir(hess_dir)
+    energy = MapAxis.from_energy_bounds("0.3 TeV", "30 TeV", nbin=8, name="energy_true")
+    rad = MapAxis.from_bounds(0, 0.66, nbin=66, unit="deg", name="rad")
+    for obs_id, run, frame in ((1, 23523, "icrs"), (2, 47802, "galactic")):
+        observation = hess.obs(run)
+        pointing = observation.get_pointing_icrs(observation.tmid)
+        geom = WcsGeom.create(skydir=pointing, width=(4, 3), binsz=0.5, frame=frame, proj="CAR", axes=[rad, energy])
+        make_psf_map(observation.psf, pointing, geom).write(directory / f"PSF map {obs_id}.fits", format="gadf")
+    obs = Table({"OBS_ID": [1, 2], "OBS_MODE": ["DRIFT", "DRIFT"], "ALT_PNT": [90.0, 90.0] * u.deg,
+                 "AZ_PNT": [0.0, 0.0] * u.deg})  # fmt: skip
+    obs.write(directory / "obs-index.fits.gz")
+    irfs = str(swgo_dir / "map_irfs")
+    rows = []
+    for obs_id in (1, 2):
+        rows += [(obs_id, "aeff", "map", irfs, "EffectiveExposureGammaMap_Zen [0, 30] Cor [0, 58].fits.gz", "EFFECTIVE AREA"),
+                 (obs_id, "edisp", "edisp_kernel_map", irfs, "EdispGammaMap_Zen [0, 30] Cor [0, 58].fits.gz", "EDISP"),
+                 (obs_id, "psf", "psf_map", str(directory), f"PSF map {obs_id}.fits", "PSF"),
+                 (obs_id, "events", "events", irfs, "DummyEvents.fits.gz", "EVENTS")]  # fmt: skip
+    Table(rows=rows, names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"]).write(
+        directory / "hdu-index.fits.gz")
+    return directory
+
+
+def gammapy_psf_radius(directory, obs_id: int, energy, position, fraction: float) -> float:
+    """psf-radius by Gammapy's get_irfs_features, one observation at a time (its default
+    position, the map centre, would otherwise be the first map's for every observation)."""
+    from gammapy.data import DataStore
+    from gammapy.data.utils import get_irfs_features
+
+    observations = DataStore.from_dir(directory).get_observations([obs_id], required_irf=["psf", "edisp"],
+                                                                 require_events=False)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the SWGO edisp map is empty: 0/0 in its moments
+        table = get_irfs_features(observations, energy_true=energy, position=position, names=["psf-radius"],
+                                  containment_fraction=fraction)  # fmt: skip
+    return float(np.ravel(table["psf-radius"].quantity[0].to_value("deg"))[0])
+
+
+@pytest.mark.parametrize(("energy", "position", "fraction"), [
+    ("1 TeV", None, 0.68), ("0.5 TeV", None, 0.68), ("7.3 TeV", None, 0.95),
+    ("1 TeV", (84.2, 22.3), 0.68), ("2 TeV", (82.5, 21.1), 0.68), ("1 TeV", (83.6, 23.3), 0.68),
+])  # fmt: skip
+def test_psf_map_radius_against_gammapy(catalog, psf_map_store, energy, position, fraction):
+    from astropy.coordinates import SkyCoord
+
+    catalog.ingest(psf_map_store, name="maps")
+    sky = None if position is None else SkyCoord(*position, unit="deg", frame="icrs")
+    table = catalog.compute_features(energy, position=sky, features=["psf-radius", "edisp-res"],
+                                     containment_fraction=fraction)  # fmt: skip
+    for k, obs_id in enumerate((1, 2)):
+        reference = gammapy_psf_radius(psf_map_store, obs_id, u.Quantity(energy), sky, fraction)
+        got = table["psf-radius"][k]
+        if position == (83.6, 23.3) or (position is not None and obs_id == 2):  # outside the map
+            assert got is np.ma.masked  # Gammapy's containment is zero there: it returns its first rad point
+            assert reference == pytest.approx(0.00025)
+        else:
+            assert got == pytest.approx(reference, rel=1e-12, abs=1e-12)
+    assert table["edisp-res"].mask.all()
