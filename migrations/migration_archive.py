@@ -22,7 +22,12 @@ from alembic import op
 #: Prefix of the archive tables (obscat.db.ARCHIVE_PREFIX recognises them).
 PREFIX = "obscat_archive_"
 
-__all__ = ["archive", "restore"]
+__all__ = ["archive", "restore", "MigrationRefused"]
+
+
+class MigrationRefused(Exception):
+    """A revision cannot run without losing data; the message says what to do
+    (obscat's ``db`` commands print it as one line)."""
 
 
 def archive(table: str, columns: Sequence[str] | None = None, *, suffix: str = "") -> None:

@@ -196,6 +196,22 @@ class Catalog:
                 explain_empty(conn, criterion)
             return rows
 
+    def left_out_without_pointing(self, selection) -> int:
+        """How many observations without a sky pointing (NULL RA_PNT/DEC_PNT, e.g. ground arrays in
+        DRIFT mode) a selection left out only because of its cones (0 if it has no cone)."""
+        from .selection import without_cones
+
+        criterion = _criterion(selection)
+        loosened = without_cones(criterion)
+        if loosened is None:
+            return 0
+        o = Observation.__table__
+        query = sa.select(sa.func.count()).select_from(o).where(
+            o.c.ra_pnt_deg.is_(None), loosened.clause(), sa.not_(sa.func.coalesce(criterion.clause(), sa.false()))
+        )
+        with connect(self.engine) as conn:
+            return conn.execute(query).scalar_one()
+
     def group(self, name: str, method: str, column: str, *, at: str = "median", edges=None, selection=None,
               replace: bool = False):  # fmt: skip
         """Group the selected observations by ``column`` and store it; see :mod:`obscat.grouping`.

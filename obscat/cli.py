@@ -225,10 +225,14 @@ def select(
         repeated = len({obs_id for _, obs_id in found}) < len(found)
         for store, obs_id in found:
             typer.echo(f"{store}\t{obs_id}" if repeated else obs_id)
-        return
-    columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
-    names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=selection)
-    render(names, rows, fmt.value)
+    else:
+        columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
+        names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=selection)
+        render(names, rows, fmt.value)
+    left_out = ctx.obj.catalog.left_out_without_pointing(selection)
+    if left_out:
+        typer.echo(f"Warning: the cone left out {plural(left_out, 'observation')} without a sky pointing "
+                   "(RA_PNT/DEC_PNT NULL, e.g. OBS_MODE DRIFT)", err=True)  # fmt: skip
 
 
 def _group_command(method: str):
@@ -261,7 +265,7 @@ def _group_command(method: str):
     command.__doc__ = {
         "split": "Split the selection at a column's median, a value or quantiles (low_/high_ labels).",
         "bins": "Group the selection into half-open bins of a column.",
-        "by": "One group per distinct value of a column (e.g. n_tels).",
+        "by": "One group per distinct value of a column (e.g. n_tels, or the text column event_type).",
     }[method]
     return command
 
@@ -620,17 +624,10 @@ def demo(
 # -- migrations --------------------------------------------------------------------------
 
 
-def _alembic(ctx: typer.Context, action: str, *args) -> None:
-    from alembic import command
+def _alembic(ctx: typer.Context, action: str, revision: str) -> None:
+    from .db import migrate
 
-    from .db import alembic_config, create_engine, write_transaction
-
-    engine = create_engine(ctx.obj.url)
-    try:  # bulk: SQLite's foreign keys off, so a table rebuilt by a migration keeps its children
-        with write_transaction(engine, bulk=True) as conn:
-            getattr(command, action)(alembic_config(conn), *args)
-    finally:
-        engine.dispose()
+    migrate(ctx.obj.url, action, revision)
 
 
 @db_app.command()

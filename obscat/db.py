@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -522,6 +523,26 @@ def alembic_config(conn: Connection | None = None):
     if conn is not None:
         config.attributes["connection"] = conn
     return config
+
+
+def migrate(url: str | URL | None, action: str, revision: str) -> None:
+    """``upgrade`` or ``downgrade`` the schema at ``url`` to ``revision`` in one write
+    transaction (SQLite's foreign keys off, so a table a revision rebuilds keeps its
+    children); a revision's refusal to lose data is an :class:`InputError`."""
+    from alembic import command
+
+    from .errors import InputError
+
+    engine = create_engine(url)
+    try:
+        with write_transaction(engine, bulk=True) as conn:
+            config = alembic_config(conn)
+            try:
+                getattr(command, action)(config, revision)
+            except sys.modules["migration_archive"].MigrationRefused as exc:
+                raise InputError(str(exc)) from None
+    finally:
+        engine.dispose()
 
 
 def _script_directory():

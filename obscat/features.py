@@ -40,6 +40,7 @@ from .irf_features import (
     psf_containment_radius,
     value_at,
 )
+from .irf_maps import PsfMap, read_psf_map
 from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
 from .selection import And, no_observation_error
 
@@ -273,9 +274,29 @@ def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | No
     return rows
 
 
+#: HDU classes of map IRFs (image HDUs, as Gammapy's PSFMap, EDispKernelMap, EDispMap and Map).
+MAP_HDU_CLASSES = ("map", "psf_map", "psf_map_reco", "edisp_map", "edisp_kernel_map")
+
+
 def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
     """Read the wanted HDUs of one file: ``(Irf, header)``, a header (events), or the error."""
     out: dict[tuple[str, str], object] = {}
+    maps = {(name, hdu_class) for name, hdu_class in hdus if hdu_class in MAP_HDU_CLASSES}
+    for name, hdu_class in maps:  # image HDUs (ground arrays): see docs/ground-arrays.md
+        where = f"{path} [{name}]"
+        if hdu_class != "psf_map":
+            out[(path, name)] = InputError(f"{where}: map IRF (HDU class {hdu_class}): obscat does not compute "
+                                           "its features")  # fmt: skip
+            continue
+        try:
+            out[(path, name)] = (read_psf_map(path, name, where), None)
+        except ObscatError as exc:
+            out[(path, name)] = exc
+        except (OSError, ValueError, TypeError, *GZIP_ERRORS) as exc:
+            out[(path, name)] = InputError(f"{where}: unreadable PSF map ({exc})")
+    hdus = hdus - maps
+    if not hdus:
+        return out
     try:
         tables = read_tables(path, {name for name, _ in hdus}, headers_only={n for n, c in hdus if c == "events"})
     except (OSError, *GZIP_ERRORS, FitsError) as exc:
@@ -316,12 +337,23 @@ def _observation_features(task: _Task, params: FeatureParams, cache: dict, evalu
         return item[0], item[1], None
 
     loaded = {t: irf(t) for t in ("aeff", "edisp", "psf", "bkg", "rad_max")}
-    offset, reason = _offset(task, params, cache, loaded)
+    # map IRFs are evaluated at a sky position (the map centre by default), never at an offset
+    maps = {t for t, item in loaded.items() if isinstance(item[0], PsfMap)}
+    offset, reason = _offset(task, params, cache, {t: (None, None, None) if t in maps else v for t, v in loaded.items()})
     irfs = frozenset((t, location) for t, location in task.hdus.items() if t != "events")
     rows = []
     for name in params.features:
         unit, hdu_type = FEATURES[name]
         value, why = None, reason
+        if hdu_type in maps:
+            psf_map = loaded[hdu_type][0]
+            try:
+                value = psf_map.containment_radius(params.energy_true_tev, params.position, params.containment_fraction)
+                why = None if np.isfinite(value) else f"{psf_map.where}: the position is outside the PSF map"
+            except ObscatError as exc:
+                why = str(exc)
+            rows.append((task.observation_id, name, value if why is None else None, unit, why, None))
+            continue
         if why is None:
             key = (name, offset, irfs)
             if key not in evaluated:

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from astropy import units as u
+from astropy.coordinates import Angle
 from astropy.io import fits
 from astropy.table import Table
 
@@ -49,7 +50,8 @@ __all__ = [
 HDU_TYPES = ("events", "gti", "aeff", "edisp", "psf", "bkg", "rad_max", "pointing")
 HDU_CLASSES = (
     "events", "gti", "pointing", "aeff_2d", "edisp_2d", "psf_table", "psf_3gauss",
-    "psf_king", "bkg_2d", "bkg_3d", "rad_max_2d", "psf_map", "edisp_map", "edisp_kernel_map",
+    "psf_king", "bkg_2d", "bkg_3d", "rad_max_2d", "psf_map", "psf_map_reco", "edisp_map", "edisp_kernel_map",
+    "map",
 )  # fmt: skip
 HDU_INDEX_COLUMNS = ("OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME")
 #: Longest resolved file path stored: PostgreSQL's unique index on (store, path) holds at most
@@ -298,10 +300,26 @@ def time_reference(index: IndexTable) -> TimeReference | None:
 def site_location(index: IndexTable) -> Site:
     """GEOLON/GEOLAT (deg) and ALTITUDE (m) from a header; absent ones are None."""
     return Site(
-        geolon_deg=_header_number(index, "GEOLON", default=None),
-        geolat_deg=_header_number(index, "GEOLAT", default=None),
-        altitude_m=_header_number(index, "ALTITUDE", default=None),
+        geolon_deg=_header_quantity(index, "GEOLON", "deg"),
+        geolat_deg=_header_quantity(index, "GEOLAT", "deg"),
+        altitude_m=_header_quantity(index, "GEOALT" if "GEOALT" in index.header else "ALTITUDE", "m"),
     )
+
+
+def _header_quantity(index: IndexTable, key: str, unit: str) -> float | None:
+    """A header number in ``unit``; text is read as Gammapy reads it (``Angle('-67d40m35s', 'deg')``,
+    ``Quantity('4780 m', 'm')``)."""
+    value = index.header.get(key)
+    if not isinstance(value, str):
+        return _header_number(index, key, default=None)
+    try:
+        quantity = u.Quantity(value, unit) if unit == "m" else Angle(value, unit)
+        number = float(quantity.to_value(unit))
+    except (ValueError, TypeError, u.UnitsError):
+        raise InputError(f"{index.path}: header keyword {key}={value!r} is not a number") from None
+    if not np.isfinite(number):
+        raise InputError(f"{index.path}: header keyword {key}={value!r} is not finite")
+    return number
 
 
 def check_hdu_index(index: IndexTable) -> tuple[np.ndarray, np.ndarray]:

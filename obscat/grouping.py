@@ -30,7 +30,14 @@ from .models import (
     observation_column,
     observation_column_info,
 )
-from .selection import NUMERIC_COLUMNS, Criterion, no_observation_error, pointing_not_computed, unknown_column
+from .selection import (
+    NUMERIC_COLUMNS,
+    TEXT_COLUMNS,
+    Criterion,
+    no_observation_error,
+    pointing_not_computed,
+    unknown_column,
+)
 from .text import plural
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
@@ -77,10 +84,11 @@ def _word(column: str) -> str:
     return column
 
 
-def _values(engine: Engine | Connection, column: str, selection: Criterion) -> tuple[list[int], list[str], list[int], np.ndarray]:
-    """observation ids, stores, OBS_IDs and the column's values of the selection."""
-    if column not in NUMERIC_COLUMNS:
-        raise unknown_column(column)
+def _values(engine: Engine | Connection, column: str, selection: Criterion, *, text: bool = False) -> tuple[list[int], list[str], list[int], np.ndarray]:
+    """observation ids, stores, OBS_IDs and the column's values of the selection (with ``text``,
+    a column of :data:`~obscat.selection.TEXT_COLUMNS` may be named too)."""
+    if column not in NUMERIC_COLUMNS and not (text and column in TEXT_COLUMNS):
+        raise unknown_column(column, text=text)
     o, s = Observation.__table__, DataStore.__table__
     query = (
         sa.select(o.c.id, s.c.name, o.c.obs_id, observation_column(column), s.c.obs_index_path)
@@ -91,7 +99,7 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
         rows = conn.execute(query).all()
         if not rows:
             raise no_observation_error(conn, selection)
-    missing = [r for r in rows if r[3] is None or not math.isfinite(r[3])]
+    missing = [r for r in rows if r[3] is None or (not isinstance(r[3], str) and not math.isfinite(r[3]))]
     if missing and column in POINTING_COLUMNS:
         raise pointing_not_computed(column, len(missing))
     if missing:
@@ -99,7 +107,8 @@ def _values(engine: Engine | Connection, column: str, selection: Criterion) -> t
         source = f" ({gadf_name} is absent or NaN in {missing[0][4]})" if gadf_name else ""
         raise InputError(f"{column} is NULL for {plural(len(missing), 'selected observation')}: "
                          f"{', '.join(f'{r[1]}:{r[2]}' for r in missing[:10])}{source}")  # fmt: skip
-    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], np.array([r[3] for r in rows], float)
+    values = np.array([r[3] for r in rows], object if column in TEXT_COLUMNS else float)
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], values
 
 
 def split(engine, name: str, column: str, at: str, selection: Criterion, *, replace: bool = False) -> GroupingResult:
@@ -155,12 +164,21 @@ def bins(engine, name: str, column: str, edges: Sequence[float], selection: Crit
 
 
 def by(engine, name: str, column: str, selection: Criterion, *, replace: bool = False) -> GroupingResult:
-    """One group per distinct value of ``column`` (e.g. N_TELS): ``<word>_<value>``."""
-    ids, stores, obs_ids, values = _values(engine, column, selection)
+    """One group per distinct value of ``column`` (e.g. N_TELS, or a text column such as
+    EVENT_TYPE): ``<word>_<value>``."""
+    ids, stores, obs_ids, values = _values(engine, column, selection, text=True)
+    text = column in TEXT_COLUMNS
     # every digit (not 6 significant ones): distinct values get distinct labels
-    labels = [f"{_word(column)}_{int(v) if v.is_integer() else repr(float(v))}" for v in values]
-    return _store(engine, name, "by", {"column": column}, selection, ids, stores, obs_ids, labels, {column: values},
-                  replace)  # fmt: skip
+    labels = [f"{_word(column)}_{v}" if text else f"{_word(column)}_{int(v) if v.is_integer() else repr(float(v))}"
+              for v in values]  # fmt: skip
+    too_long = [label for label in labels if len(label) > _MAX_LABEL]
+    if too_long:
+        raise InputError(f"label {too_long[0]!r} is longer than the {_MAX_LABEL} characters a group label holds")
+    return _store(engine, name, "by", {"column": column}, selection, ids, stores, obs_ids, labels,
+                  {} if text else {column: values}, replace)  # fmt: skip
+
+
+_MAX_LABEL = GroupMember.__table__.c.label.type.length
 
 
 #: The most memory (bytes) the pairwise distances of complete/average linkage may take.

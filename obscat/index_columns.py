@@ -31,13 +31,18 @@ __all__ = [
     "check_hdu_observations",
 ]
 
-REQUIRED_OBS_COLUMNS = ("OBS_ID", "RA_PNT", "DEC_PNT", "TSTART", "TSTOP")
+REQUIRED_OBS_COLUMNS = ("OBS_ID",)
+#: Columns required in pairs: both or neither.  Without RA_PNT/DEC_PNT (ground arrays observe
+#: in DRIFT mode) OBS_MODE is required; without TSTART/TSTOP the times come from the files.
+PAIRED_OBS_COLUMNS = (("RA_PNT", "DEC_PNT"), ("TSTART", "TSTOP"))
+#: Text columns that some writers fill with integer codes: stored as their text.
+_LABEL_COLUMNS = ("EVENT_TYPE", "EVENT_CLASS", "IRF_NAME")
 _TIME_COLUMNS = ("TSTART", "TSTOP", "EVENT_TIME_MIN", "EVENT_TIME_MAX")
 
 
 def observation_columns(index: gadf.IndexTable) -> dict[str, Any]:
     """Column name → array (or None for all-NULL) for every ``observation`` column."""
-    index.require(REQUIRED_OBS_COLUMNS)
+    _require(index)
     if index.n_rows == 0:
         raise InputError(f"{index.path}: the observation index has no rows")
     timeunit = str(index.header.get("TIMEUNIT", "s")).strip() or "s"
@@ -49,6 +54,8 @@ def observation_columns(index: gadf.IndexTable) -> dict[str, Any]:
         if gadf_name not in index.table.colnames:
             columns.setdefault(column.name, None)
             continue
+        if gadf_name in _LABEL_COLUMNS and index.table[gadf_name].dtype.kind in "iu":
+            index.table[gadf_name] = index.table[gadf_name].astype(str)  # EVENT_TYPE 0, 1 ... is a label
         default_unit = timeunit if gadf_name in _TIME_COLUMNS else None
         source = index.table[gadf_name]
         if (column.info.get("unit") and source.unit is None and source.dtype.kind in "biuf"
@@ -60,6 +67,9 @@ def observation_columns(index: gadf.IndexTable) -> dict[str, Any]:
         index.warnings.append(f"{index.path}: no unit (TUNIT) on column {', '.join(unitless)}")
 
     obs_id = columns["obs_id"]
+    for name in ("ra_pnt_deg", "dec_pnt_deg", "tstart_s", "tstop_s"):
+        if columns[name] is None:  # an absent pair: NULL, or (times) filled from the files by ingest
+            columns[name] = np.full(len(obs_id), np.nan)
     _check_unique(index, obs_id)
     _check_finite(index, obs_id, columns)
     columns["ra_pnt_deg"] = np.mod(columns["ra_pnt_deg"], 360.0)
@@ -68,6 +78,17 @@ def observation_columns(index: gadf.IndexTable) -> dict[str, Any]:
     )
     columns["extra"] = ExtraJson(index, len(obs_id))  # the columns left are non-standard
     return columns
+
+
+def _require(index: gadf.IndexTable) -> None:
+    index.require(REQUIRED_OBS_COLUMNS)
+    for pair in PAIRED_OBS_COLUMNS:
+        missing = [name for name in pair if name not in index.table.colnames]
+        if len(missing) == 1:
+            index.require(pair)
+    if "RA_PNT" not in index.table.colnames and "OBS_MODE" not in index.table.colnames:
+        raise InputError(f"{index.path}: missing required column RA_PNT, DEC_PNT (or OBS_MODE, for observations "
+                         "without a sky pointing)")  # fmt: skip
 
 
 def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit: str | None) -> np.ndarray:
@@ -149,9 +170,13 @@ def _check_unique(index: gadf.IndexTable, obs_id: np.ndarray) -> None:
 
 
 def _check_finite(index: gadf.IndexTable, obs_id: np.ndarray, columns: dict[str, Any]) -> None:
-    for name, column in (("RA_PNT", "ra_pnt_deg"), ("DEC_PNT", "dec_pnt_deg"),
-                         ("TSTART", "tstart_s"), ("TSTOP", "tstop_s")):  # fmt: skip
-        bad = ~np.isfinite(columns[column])
+    # A row may lack both RA_PNT and DEC_PNT if the index records OBS_MODE, and both TSTART and TSTOP
+    # (NaN: ingest then reads them from the files); anything else non-finite is refused.
+    no_pointing = np.isnan(columns["ra_pnt_deg"]) & np.isnan(columns["dec_pnt_deg"]) & (columns["obs_mode"] is not None)
+    no_times = np.isnan(columns["tstart_s"]) & np.isnan(columns["tstop_s"])
+    for name, column, unset in (("RA_PNT", "ra_pnt_deg", no_pointing), ("DEC_PNT", "dec_pnt_deg", no_pointing),
+                                ("TSTART", "tstart_s", no_times), ("TSTOP", "tstop_s", no_times)):  # fmt: skip
+        bad = ~np.isfinite(columns[column]) & ~unset
         if np.any(bad):
             row = int(np.flatnonzero(bad)[0])
             raise InputError(

@@ -31,6 +31,7 @@ from ._version import __version__
 from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
 from .derived import DerivedCounts, count_derived, mark_groupings
 from .errors import InputError, one_line
+from .file_times import fill_times_from_files
 from .file_versions import file_version
 from .index_columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
 from .models import DataStore, Hdu, HduFile, JSONDocument, Observation
@@ -123,6 +124,7 @@ def ingest(
     check_hdu_observations(hdu_table, hdus, observations["obs_id"])
     report.warnings += obs_table.warnings + hdu_table.warnings
     _warn_observations_without_hdus(hdu_table, hdus, observations["obs_id"], report)
+    fill_times_from_files(observations, hdus, report.warnings)
     obs_table.table = hdu_table.table = None  # converted: free them before writing
     store_row, tref = _store_row(name, obs_table, hdu_table, digests, hdus, report)
     observations.update(_times(tref, observations, obs_table, report))
@@ -309,19 +311,38 @@ def _times(tref: gadf.TimeReference | None, columns: dict[str, Any], obs_table, 
             raise InputError(f"{obs_table.path}: row {row + 1} (OBS_ID {columns['obs_id'][row]}): {name} "
                              f"{columns[f'{name.lower()}_s'][row]:g} s after MJDREF is MJD {mjd[row]:.6g}, "
                              "outside the years 1 to 9999")  # fmt: skip
+    known = np.isfinite(columns["tstart_s"])  # NULL times (no TSTART/TSTOP anywhere) stay NULL
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", erfa.ErfaWarning)  # "dubious year": reported below, on one line
-        times = absolute_times(tref, columns["tstart_s"], columns["tstop_s"])
-    early = times["tstart_mjd"] < _MJD_UTC_START
+        times = absolute_times(tref, columns["tstart_s"][known], columns["tstop_s"][known])
+    if not np.all(known):
+        times = {name: _scatter(values, known) for name, values in times.items()}
+    with np.errstate(invalid="ignore"):
+        early = times["tstart_mjd"] < _MJD_UTC_START
     if np.any(early):
         row, n_early = int(np.flatnonzero(early)[0]), int(early.sum())
         report.warnings.append(
             f"{obs_table.path}: {plural(n_early, 'observation')} start{'s' if n_early == 1 else ''} before 1960, "
             "where UTC is undefined (first: "
-            f"row {row + 1}, OBS_ID {columns['obs_id'][row]}, {times['tstart_utc'][row].decode()}): their UTC "
+            f"row {row + 1}, OBS_ID {columns['obs_id'][row]}, {_text(times['tstart_utc'][row])}): their UTC "
             "times are approximate"
         )
     return times
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _scatter(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``values`` of the ``known`` rows spread over all rows, the others NaN (numbers) or None (text)."""
+    if values.dtype.kind == "f":
+        out = np.full(len(known), np.nan)
+    else:
+        out = np.full(len(known), None, dtype=object)
+        values = np.char.decode(values, "ascii")
+    out[known] = values
+    return out
 
 
 _MJD_YEAR_1, _MJD_YEAR_10000 = -678575.0, 2973484.0  # 0001-01-01 and 10000-01-01

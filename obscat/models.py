@@ -177,9 +177,9 @@ class Observation(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("data_store.id", ondelete="CASCADE"))
     obs_id: Mapped[int] = mapped_column(BigInteger, info={"gadf": "OBS_ID", "unit": None})
     obs_mode: Mapped[str | None] = _gadf("OBS_MODE")
-    # pointing
-    ra_pnt_deg: Mapped[float] = mapped_column(info={"gadf": "RA_PNT", "unit": "deg"})
-    dec_pnt_deg: Mapped[float] = mapped_column(info={"gadf": "DEC_PNT", "unit": "deg"})
+    # pointing: NULL (both) for observations without a sky pointing (OBS_MODE DRIFT ...)
+    ra_pnt_deg: Mapped[float | None] = mapped_column(info={"gadf": "RA_PNT", "unit": "deg"})
+    dec_pnt_deg: Mapped[float | None] = mapped_column(info={"gadf": "DEC_PNT", "unit": "deg"})
     glon_pnt_deg: Mapped[float | None] = _gadf("GLON_PNT", "deg")
     glat_pnt_deg: Mapped[float | None] = _gadf("GLAT_PNT", "deg")
     zen_pnt_deg: Mapped[float | None] = _gadf("ZEN_PNT", "deg")
@@ -189,9 +189,10 @@ class Observation(Base):
     object: Mapped[str | None] = _gadf("OBJECT")
     ra_obj_deg: Mapped[float | None] = _gadf("RA_OBJ", "deg")
     dec_obj_deg: Mapped[float | None] = _gadf("DEC_OBJ", "deg")
-    # times, relative to the store's MJDREF, in seconds
-    tstart_s: Mapped[float] = mapped_column(info={"gadf": "TSTART", "unit": "s"})
-    tstop_s: Mapped[float] = mapped_column(info={"gadf": "TSTOP", "unit": "s"})
+    # times, relative to the store's MJDREF, in seconds (from the GTI or EVENTS header when the
+    # index lacks them; NULL when neither has them)
+    tstart_s: Mapped[float | None] = mapped_column(info={"gadf": "TSTART", "unit": "s"})
+    tstop_s: Mapped[float | None] = mapped_column(info={"gadf": "TSTOP", "unit": "s"})
     ontime_s: Mapped[float | None] = _gadf("ONTIME", "s")
     livetime_s: Mapped[float | None] = _gadf("LIVETIME", "s")
     deadc: Mapped[float | None] = _gadf("DEADC", "")
@@ -229,13 +230,18 @@ class Observation(Base):
     relhum: Mapped[float | None] = _gadf("RELHUM", "")
     safe_energy_lo_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_LO", "TeV")
     safe_energy_hi_tev: Mapped[float | None] = _gadf("SAFE_ENERGY_HI", "TeV")
+    # event types and blocks (ground arrays, stores split by event type)
+    event_type: Mapped[str | None] = _gadf("EVENT_TYPE")
+    event_class: Mapped[str | None] = _gadf("EVENT_CLASS")
+    obs_block_id: Mapped[int | None] = _gadf("OBS_BLOCK_ID", None, type_=BigInteger)
+    irf_name: Mapped[str | None] = _gadf("IRF_NAME")
     #: Non-standard obs-index columns: {NAME: {"value": v, "unit": "deg"}}.
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # derived from ra/dec for sky queries (kept consistent by sky_derived)
-    ux: Mapped[float]
-    uy: Mapped[float]
-    uz: Mapped[float]
-    sky_zone: Mapped[int]
+    # derived from ra/dec for sky queries (kept consistent by sky_derived; NULL without a pointing)
+    ux: Mapped[float | None]
+    uy: Mapped[float | None]
+    uz: Mapped[float | None]
+    sky_zone: Mapped[int | None]
 
     store: Mapped[DataStore] = relationship(back_populates="observations")
     pointing: Mapped[Pointing | None] = relationship(lazy="selectin", passive_deletes=True)
@@ -457,20 +463,27 @@ def sky_derived(ra_deg, dec_deg) -> tuple[Any, Any, Any, Any]:
     """Unit vector and declination zone of ICRS positions (scalars or arrays).
 
     Returns ``(ux, uy, uz, sky_zone)`` with ``sky_zone = floor((dec + 90) / 0.5)``.
+    Positions without a pointing (NaN) give NaN vectors and a None zone (an object array then).
     """
     import numpy as np  # imported here: the CLI's cold start must not pay for it
 
     ra = np.radians(np.asarray(ra_deg, dtype=float))
     dec = np.radians(np.asarray(dec_deg, dtype=float))
     cos_dec = np.cos(dec)
-    zone = np.floor((np.degrees(dec) + 90.0) / SKY_ZONE_HEIGHT_DEG).astype(np.int64)
+    none = np.isnan(dec)
+    zone = np.floor((np.degrees(np.where(none, 0.0, dec)) + 90.0) / SKY_ZONE_HEIGHT_DEG).astype(np.int64)
     zone = np.clip(zone, 0, int(180 / SKY_ZONE_HEIGHT_DEG) - 1)
+    if np.any(none):
+        zone = np.where(none, None, zone.astype(object))
     return cos_dec * np.cos(ra), cos_dec * np.sin(ra), np.sin(dec), zone
 
 
 @event.listens_for(Observation, "before_insert")
 @event.listens_for(Observation, "before_update")
 def _keep_sky_derived(mapper, connection, obs: Observation) -> None:
+    if obs.ra_pnt_deg is None or obs.dec_pnt_deg is None:
+        obs.ux = obs.uy = obs.uz = obs.sky_zone = None
+        return
     ux, uy, uz, zone = sky_derived(obs.ra_pnt_deg, obs.dec_pnt_deg)
     obs.ux, obs.uy, obs.uz, obs.sky_zone = float(ux), float(uy), float(uz), int(zone)
 

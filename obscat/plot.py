@@ -73,7 +73,10 @@ def sky_map(engine, name: str):
     centred on the pointings' mean direction and scaled by cos(Dec)."""
     data = member_values(engine, name, ["ra_pnt_deg", "dec_pnt_deg"])
     ra, dec = data.values["ra_pnt_deg"], data.values["dec_pnt_deg"]
-    centre = np.degrees(np.arctan2(np.sin(np.radians(ra)).mean(), np.cos(np.radians(ra)).mean())) % 360.0
+    unpointed = int(np.isnan(ra).sum())  # NULL: observations without a sky pointing (OBS_MODE DRIFT)
+    if unpointed == len(ra):
+        raise InputError(f"grouping {name!r}: none of its {len(ra)} observations has a sky pointing (RA_PNT/DEC_PNT)")
+    centre = np.degrees(np.arctan2(np.nanmean(np.sin(np.radians(ra))), np.nanmean(np.cos(np.radians(ra))))) % 360.0
     ra = centre + (ra - centre + 180.0) % 360.0 - 180.0  # continuous across RA 0/360
     fig = _figure()
     ax = fig.add_subplot()
@@ -81,7 +84,8 @@ def sky_map(engine, name: str):
     ax.xaxis.set_major_formatter(lambda value, _: f"{value % 360:g}")
     ax.invert_xaxis()
     ax.set_aspect(1.0 / max(np.cos(np.radians(np.nanmean(dec))), 0.05), adjustable="datalim")
-    ax.set(xlabel="RA [deg]", ylabel="Dec [deg]", title=f"pointings of grouping {name!r}")
+    title = f"pointings of grouping {name!r}" + (f" ({unpointed} without a sky pointing)" if unpointed else "")
+    ax.set(xlabel="RA [deg]", ylabel="Dec [deg]", title=title)
     ax.grid(alpha=0.3)
     return fig
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,9 +47,11 @@ __all__ = [
     "And",
     "Or",
     "parse_where",
+    "without_cones",
     "from_gammapy",
     "from_options",
     "NUMERIC_COLUMNS",
+    "TEXT_COLUMNS",
 ]
 
 _O = Observation.__table__
@@ -59,6 +61,8 @@ NUMERIC_COLUMNS = tuple(
     c.name for c in _O.columns
     if c.type.python_type in (int, float) and c.name not in ("id", "store_id", "sky_zone")
 ) + POINTING_COLUMNS  # fmt: skip
+#: Text columns --where compares with ``==``/``!=`` and a quoted string, and ``group by`` takes.
+TEXT_COLUMNS = ("obs_mode", "event_type", "event_class", "irf_name")
 
 
 class Criterion:
@@ -80,10 +84,13 @@ def pointing_not_computed(column: str, n: int) -> InputError:
                       "run `obscat pointing` (obscat.pointing.compute_pointing) first")  # fmt: skip
 
 
-def unknown_column(column: str, where: str = "") -> InputError:
-    """The error for a name that is not a numeric observation column, with a did-you-mean."""
-    return InputError(f"unknown column {column!r}{where}{did_you_mean(column, NUMERIC_COLUMNS)} "
-                      f"(numeric observation columns: {', '.join(NUMERIC_COLUMNS)})")  # fmt: skip
+def unknown_column(column: str, where: str = "", *, text: bool = False) -> InputError:
+    """The error for a name that is not a numeric observation column (nor, with ``text``, a
+    text one), with a did-you-mean."""
+    known = NUMERIC_COLUMNS + (TEXT_COLUMNS if text else ())
+    also = f"; text: {', '.join(TEXT_COLUMNS)}" if text else ""
+    return InputError(f"unknown column {column!r}{where}{did_you_mean(column, known)} "
+                      f"(numeric observation columns: {', '.join(NUMERIC_COLUMNS)}{also})")  # fmt: skip
 
 
 def explain_empty(conn, criterion: Criterion) -> None:
@@ -307,6 +314,22 @@ class ObjectName(Criterion):
         return sa.func.lower(_O.c.object).like(sa.literal(like.lower()), escape="\\")
 
 
+def without_cones(criterion: Criterion) -> Criterion | None:
+    """``criterion`` with every cone (inverted or not) replaced by "always true"; None if it has none.
+
+    Observations without a sky pointing (NULL RA_PNT/DEC_PNT) are never in a cone nor outside
+    it; this is the selection they would have met but for the cones.
+    """
+    if isinstance(criterion, Cone):
+        return And(())
+    if isinstance(criterion, (And, Or)):
+        parts = [without_cones(c) for c in criterion.criteria]
+        if all(p is None for p in parts):
+            return None
+        return replace(criterion, criteria=tuple(c if p is None else p for c, p in zip(criterion.criteria, parts)))
+    return None
+
+
 # -- the --where language ------------------------------------------------------------------
 
 _COMPARISONS = {ast.Lt: "__lt__", ast.LtE: "__le__", ast.Gt: "__gt__", ast.GtE: "__ge__", ast.Eq: "__eq__",
@@ -319,7 +342,7 @@ class Compare(Criterion):
 
     column: str
     op: str
-    value: float
+    value: float | str
     inverted: bool = False
 
     def _clause(self):
@@ -403,8 +426,13 @@ def _compare(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criteri
         left, op, right = right, flipped(), left
     if not isinstance(left, ast.Name):
         raise InputError(f"malformed --where {text!r}: {_describe(left, text)} is not a column")
+    if left.id in TEXT_COLUMNS:
+        if type(op) not in (ast.Eq, ast.NotEq) or not (isinstance(right, ast.Constant) and isinstance(right.value, str)):
+            raise InputError(f"malformed --where {text!r}: compare text column {left.id} with == or != and a quoted "
+                             "string")  # fmt: skip
+        return Compare(left.id, _COMPARISONS[type(op)], right.value)
     if left.id not in NUMERIC_COLUMNS:
-        raise unknown_column(left.id, " in --where")
+        raise unknown_column(left.id, " in --where", text=True)
     value = _number(right, text)
     return Compare(left.id, _COMPARISONS[type(op)], value)
 

@@ -50,6 +50,12 @@ def magic_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def swgo_dir() -> Path:
+    """SWGO-format test layouts: three index variants, map IRFs, file names with spaces."""
+    return _data_dir("swgo-format")
+
+
+@pytest.fixture(scope="session")
 def pg_database():
     """A PostgreSQL database created for this test session, dropped at its end."""
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")

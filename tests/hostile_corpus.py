@@ -384,7 +384,8 @@ def _(store: Path) -> dict:
 
 
 @case("index-files-swapped", "file", "hess", "obs-index.fits.gz holds the HDU index and vice versa",
-      ingest_rejected(OBS_INDEX + ": missing required column RA_PNT, DEC_PNT, TSTART, TSTOP", OBS_INDEX,
+      ingest_rejected(OBS_INDEX + ": missing required column RA_PNT, DEC_PNT (or OBS_MODE, for observations "
+                      "without a sky pointing)", OBS_INDEX,
                       column="RA_PNT"))  # fmt: skip
 def _(store: Path) -> dict:
     hess_store(store)

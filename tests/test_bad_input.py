@@ -129,7 +129,7 @@ def test_unknown_hdu_class(populated, tmp_path, hess_tables):
         populated, store,
         f"{store / 'hdu-index.fits.gz'}: row 9 (OBS_ID 20137): unknown HDU_CLASS 'psf_gauss' (valid: events, gti, "
         "pointing, aeff_2d, edisp_2d, psf_table, psf_3gauss, psf_king, bkg_2d, bkg_3d, rad_max_2d, psf_map, "
-        "edisp_map, edisp_kernel_map)",
+        "psf_map_reco, edisp_map, edisp_kernel_map, map)",
     )
 
 

@@ -146,3 +146,47 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
     with Catalog(db_url) as cat:  # and new rows get new ids (PostgreSQL sequences moved past the restored ones)
         assert len(cat.group("again", "by", "n_tels", selection=cone).labels) == 21
         assert len(cat.select(cone)) == 21
+
+
+def test_downgrade_below_0005_refuses_observations_without_pointing(db_url, swgo_dir):
+    """Revision 0004 cannot hold a NULL pointing or time: the downgrade is refused, nothing changes."""
+    with Catalog(db_url) as cat:
+        cat.ingest(obs_index=swgo_dir / "obs-index.fits.gz", hdu_index=swgo_dir / "hdu-index.fits.gz", name="swgo")
+    before = snapshot(db_url)
+    result = CliRunner().invoke(app, ["--db", db_url, "db", "downgrade", "0004"])
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: cannot downgrade below 0005: stores 'swgo' have observations without a sky "
+                             "pointing or times, which revision 0004 cannot hold; remove them first\n")  # fmt: skip
+    assert snapshot(db_url) == before
+
+
+def test_downgrade_below_0005_keeps_event_type_columns(db_url, hess_dir, tmp_path):
+    """EVENT_TYPE, EVENT_CLASS, OBS_BLOCK_ID and IRF_NAME survive a downgrade to 0004 and back."""
+    from astropy.table import Table
+
+    obs = Table.read(hess_dir / "obs-index.fits.gz")[:5]
+    hdu = Table.read(hess_dir / "hdu-index.fits.gz")
+    hdu = hdu[[i in obs["OBS_ID"] for i in hdu["OBS_ID"]]]
+    obs["EVENT_TYPE"] = [0, 1, 2, 0, 1]  # integer codes are stored as their text
+    obs["EVENT_CLASS"] = ["std", "std", "loose", "std", "loose"]
+    obs["OBS_BLOCK_ID"] = [7, 7, 8, 8, 9]
+    obs["IRF_NAME"] = "hess-dr1"
+    hdu.meta["BASE_DIR"] = str(hess_dir)
+    obs.write(tmp_path / "obs-index.fits.gz")
+    hdu.write(tmp_path / "hdu-index.fits.gz")
+    with Catalog(db_url) as cat:
+        cat.ingest(tmp_path, name="typed")
+    before = snapshot(db_url)
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        typed = conn.execute(sa.text("SELECT event_type, event_class, obs_block_id, irf_name FROM observation "
+                                     "ORDER BY obs_id")).all()  # fmt: skip
+    engine.dispose()
+    assert [tuple(r) for r in typed] == [("0", "std", 7, "hess-dr1"), ("1", "std", 7, "hess-dr1"),
+                                         ("2", "loose", 8, "hess-dr1"), ("0", "std", 8, "hess-dr1"),
+                                         ("1", "loose", 9, "hess-dr1")]  # fmt: skip
+    runner = CliRunner()
+    assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "0004"]).exit_code == 0
+    assert "obscat_archive_observation_0005" in _tables(db_url)
+    assert runner.invoke(app, ["--db", db_url, "db", "upgrade"]).exit_code == 0
+    assert snapshot(db_url) == before

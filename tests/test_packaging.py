@@ -72,8 +72,8 @@ def test_developers_alembic_command_runs_the_same_migrations(db_url, magic_dir, 
     alembic("downgrade", "base")
     assert alembic("current") == ""  # at base: no revision
     current = CliRunner().invoke(app, ["--db", db_url, "db", "current"]).stdout
-    # data_store, observation (whole, and its 0004 columns), hdu_file and hdu kept
-    assert current.startswith("base (5 archived tables")
+    # data_store, observation (whole, and its 0004 columns), hdu_file (whole, and its 0006 file versions), hdu kept
+    assert current.startswith("base (6 archived tables")
     alembic("upgrade", "head")
     assert alembic("current") == f"{SCHEMA_REVISION} (head)\n"
     assert snapshot(db_url) == before

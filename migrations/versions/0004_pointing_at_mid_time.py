@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 from migration_archive import archive, restore
 
 revision: str = '0004'

@@ -1,7 +1,7 @@
 """derived results
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30
 
 What makes derived results safe from ingest and checkable against their files:
@@ -17,11 +17,10 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 from migration_archive import archive, restore
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,86 @@
+"""Observation times from the data files, for obs indexes without TSTART/TSTOP.
+
+Ground-array indexes (HAWC, SWGO, LHAASO-style) often give no times.  Gammapy
+then takes them from the GTI table (``Observation.tstart`` is the first START,
+``tstop`` the last STOP); obscat does the same, and falls back to the EVENTS
+header's TSTART/TSTOP when there is no GTI HDU.  Times are read in seconds
+relative to the file's own MJDREF, which GADF requires to be the store's.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from astropy.io import fits
+
+from . import gadf
+from ._gzip import GZIP_ERRORS
+from .errors import InputError
+from .index_columns import HduColumns
+
+__all__ = ["fill_times_from_files"]
+
+
+def fill_times_from_files(columns: dict, hdus: HduColumns, notes: list[str]) -> None:
+    """Set ``tstart_s``/``tstop_s`` of the observations that lack both (NaN) from their
+    GTI HDU, else their EVENTS header; those found in neither stay NaN (stored NULL),
+    and ``notes`` says how many came from where."""
+    obs_id = columns["obs_id"]
+    todo = np.flatnonzero(np.isnan(columns["tstart_s"]) & np.isnan(columns["tstop_s"]))
+    if not len(todo):
+        return
+    names, name_codes = hdus.hdu_name
+    first_row = {}
+    for row in range(len(hdus.obs_id) - 1, -1, -1):  # backwards: the first row of a type wins, as in Gammapy
+        first_row[(int(hdus.obs_id[row]), hdus.hdu_type[row])] = row
+    cache: dict[tuple[str, str, str], tuple[float, float] | None] = {}
+    found = {"gti": 0, "events": 0}
+    for k in todo:
+        for hdu_type in ("gti", "events"):
+            row = first_row.get((int(obs_id[k]), hdu_type))
+            if row is None:
+                continue
+            key = (hdus.paths[hdus.file_index[row]], str(names[name_codes[row]]), hdu_type)
+            if key not in cache:
+                cache[key] = _read_times(*key)
+            if cache[key] is not None:
+                columns["tstart_s"][k], columns["tstop_s"][k] = cache[key]
+                found[hdu_type] += 1
+                break
+    missing = len(todo) - sum(found.values())
+    text = f"{len(todo)} observations have no TSTART/TSTOP in the obs index: {found['gti']} taken from their GTI, " \
+           f"{found['events']} from their EVENTS header"
+    if missing:
+        first = obs_id[todo[np.isnan(columns["tstart_s"][todo])][0]]
+        text += f", {missing} have no times (NULL; first: OBS_ID {first})"
+    notes.append(text)
+
+
+def _read_times(path: str, extname: str, hdu_type: str) -> tuple[float, float] | None:
+    """(start, stop) in seconds of a GTI table (first START, last STOP) or an EVENTS
+    header (TSTART, TSTOP); None if the HDU is absent, empty or unreadable."""
+    try:
+        gadf.check_regular_file(path)  # never open a FIFO or a device
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False) as hdul:
+                hdu = hdul[extname]
+                if hdu_type == "events":
+                    start, stop = hdu.header.get("TSTART"), hdu.header.get("TSTOP")
+                    if start is None or stop is None:
+                        return None
+                    return _seconds(float(start), hdu.header), _seconds(float(stop), hdu.header)
+                if len(hdu.data) == 0:
+                    return None
+                start, stop = np.asarray(hdu.data["START"], float), np.asarray(hdu.data["STOP"], float)
+                return _seconds(float(start[0]), hdu.header), _seconds(float(stop[-1]), hdu.header)
+    except (InputError, OSError, KeyError, IndexError, ValueError, TypeError, *GZIP_ERRORS):
+        return None
+
+
+def _seconds(value: float, header: fits.Header) -> float:
+    unit = str(header.get("TIMEUNIT", "s")).strip() or "s"
+    from astropy import units as u
+
+    return float(u.Quantity(value, unit).to_value(u.s))

@@ -1,0 +1,366 @@
+"""Ground particle arrays (SWGO layouts) and stores split by event type, on both backends.
+
+Every expected value comes from Gammapy 2.1 opening the same files in the test.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from astropy.io import fits
+from astropy.table import Table
+from gammapy.utils.fits import earth_location_from_dict
+
+from obscat import Catalog
+
+#: The three SWGO layouts: (obs index, HDU index).
+LAYOUTS = {
+    "minimal": ("obs-index.fits.gz", "hdu-index.fits.gz"),
+    "irf-name": ("obs-index-irf-name.fits.gz", "hdu-index-irf-name.fits.gz"),
+    "multi": ("obs-index-multi.fits.gz", "hdu-index-multi.fits.gz"),
+}
+
+
+def gammapy_store(directory, layout: str):
+    from gammapy.data import DataStore
+
+    obs_name, hdu_name = LAYOUTS[layout]
+    return DataStore.from_dir(directory, hdu_table_filename=hdu_name, obs_table_filename=obs_name)
+
+
+def ingest_layout(catalog: Catalog, swgo_dir, layout: str, name: str | None = None):
+    obs_name, hdu_name = LAYOUTS[layout]
+    return catalog.ingest(obs_index=swgo_dir / obs_name, hdu_index=swgo_dir / hdu_name, name=name or layout)
+
+
+def rows(catalog: Catalog, sql: str, **params) -> list[tuple]:
+    with catalog.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_swgo_layout_ingests_as_gammapy_reads_it(catalog, swgo_dir, layout):
+    report = ingest_layout(catalog, swgo_dir, layout)
+    store = gammapy_store(swgo_dir, layout)
+    table = store.obs_table
+    n = len(table)
+    assert report.status == "created" and report.n_obs == n
+    assert report.n_hdu == len(store.hdu_table)
+    # 6 zenith/core bins of IRFs shared by every observation of the bin, plus one events file
+    assert report.n_files == len({(r["FILE_DIR"], r["FILE_NAME"]) for r in store.hdu_table}) == 25
+    assert report.n_missing_files == 0
+    assert report.warnings == [
+        f"{n} observations have no TSTART/TSTOP in the obs index: 0 taken from their GTI, 0 from their EVENTS "
+        f"header, {n} have no times (NULL; first: OBS_ID 0)",
+        f"{LAYOUTS[layout][0]} has no time reference (MJDREFI/MJDREFF): absolute times are NULL",
+    ]
+    got = rows(catalog, "SELECT obs_id, obs_mode, alt_pnt_deg, az_pnt_deg, event_type, irf_name, ra_pnt_deg, "
+                        "dec_pnt_deg, ux, sky_zone, tstart_s, tstop_s, tstart_mjd FROM observation ORDER BY obs_id")
+    expected_irf = list(table["IRF_NAME"]) if "IRF_NAME" in table.colnames else [None] * n
+    assert got == [
+        (int(r["OBS_ID"]), r["OBS_MODE"], float(r["ALT_PNT"]), float(r["AZ_PNT"]), r["EVENT_TYPE"], irf,
+         None, None, None, None, None, None, None)
+        for r, irf in zip(table, expected_irf)
+    ]  # fmt: skip
+    # the HDU classes Gammapy loads (map -> Map, edisp_kernel_map -> EDispKernelMap, psf_map -> PSFMap)
+    classes = rows(catalog, "SELECT DISTINCT hdu_type, hdu_class FROM hdu ORDER BY hdu_type")
+    assert classes == sorted({(str(r["HDU_TYPE"]), str(r["HDU_CLASS"])) for r in store.hdu_table})
+    paths = {r[0] for r in rows(catalog, "SELECT path FROM hdu_file")}
+    assert str(swgo_dir / "map_irfs" / "PSFMap_Zen [30, 45] Cor [58, 82].fits.gz") in paths
+    site = rows(catalog, "SELECT geolon_deg, geolat_deg, altitude_m FROM data_store")[0]
+    location = earth_location_from_dict(fits.getheader(swgo_dir / "map_irfs" / "DummyEvents.fits.gz", "EVENTS"))
+    assert site == pytest.approx((location.lon.deg, location.lat.deg, location.height.to_value("m")), abs=1e-9)
+
+
+def test_times_from_gti_then_events_header(catalog, hess_dir, tmp_path):
+    """HESS index without TSTART/TSTOP: GTI times as Gammapy's Observation.tstart/tstop; with the
+    GTI rows gone, the EVENTS header's TSTART/TSTOP."""
+    from gammapy.data import DataStore
+
+    obs = Table.read(hess_dir / "obs-index.fits.gz")[:4]
+    hdu = Table.read(hess_dir / "hdu-index.fits.gz")
+    hdu = hdu[np.isin(hdu["OBS_ID"], obs["OBS_ID"])]
+    original = obs["TSTART", "TSTOP"].copy()
+    obs.remove_columns(["TSTART", "TSTOP"])
+    hdu.meta["BASE_DIR"] = str(hess_dir)
+    for table, name in ((obs, "obs-index.fits.gz"), (hdu, "hdu-index.fits.gz")):
+        table.write(tmp_path / name)
+    report = catalog.ingest(tmp_path, name="gti")
+    assert "4 observations have no TSTART/TSTOP in the obs index: 4 taken from their GTI, 0 from their EVENTS header" \
+        in report.warnings
+    store = DataStore.from_dir(hess_dir)
+    got = rows(catalog, "SELECT obs_id, tstart_mjd, tstop_mjd FROM observation ORDER BY obs_id")
+    for obs_id, tstart, tstop in got:
+        observation = store.obs(obs_id)
+        assert tstart == pytest.approx(observation.tstart.tt.mjd, abs=1e-9)  # 0.1 ms
+        assert tstop == pytest.approx(observation.tstop.tt.mjd, abs=1e-9)
+
+    no_gti = hdu[hdu["HDU_TYPE"] != "gti"]
+    no_gti.write(tmp_path / "hdu-index.fits.gz", overwrite=True)
+    report = catalog.ingest(tmp_path, name="events")
+    assert "4 observations have no TSTART/TSTOP in the obs index: 0 taken from their GTI, 4 from their EVENTS header" \
+        in report.warnings
+    got = rows(catalog, "SELECT o.tstart_s, o.tstop_s FROM observation o JOIN data_store s ON s.id = o.store_id "
+                        "WHERE s.name = 'events' ORDER BY o.obs_id")  # fmt: skip
+    assert got == [(float(a), float(b)) for a, b in original]  # H.E.S.S. writes the same times in both
+
+
+def cli(url: str, *args: str):
+    from typer.testing import CliRunner
+
+    from obscat.cli import app
+
+    return CliRunner().invoke(app, ["--db", url, *args])
+
+
+def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
+    from obscat.selection import parse_where
+
+    ingest_layout(catalog, swgo_dir, "multi")
+    table = gammapy_store(swgo_dir, "multi").obs_table
+    event_type = "Zen [30, 45] Cor [0, 58]"
+    expected = sorted(int(i) for i in table["OBS_ID"][table["EVENT_TYPE"] == event_type])
+    assert len(expected) == 2
+    selected = catalog.select(parse_where(f"event_type == {event_type!r}"))
+    assert [obs_id for _, obs_id in selected] == expected
+    others = catalog.select(parse_where(f"event_type != {event_type!r} and irf_name != 'x'"))
+    assert len(others) == len(table) - 2
+    result = cli(db_url, "select", "--where", f'event_type == "{event_type}"', "-f", "ids")
+    assert result.exit_code == 0 and result.stdout == "".join(f"{i}\n" for i in expected)
+    result = cli(db_url, "select", "--where", 'event_type < "Zen"')
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: malformed --where 'event_type < \"Zen\"': compare text column event_type with == "
+                             "or != and a quoted string\n")  # fmt: skip
+
+    grouping = catalog.group("by-event-type", "by", "event_type")
+    assert grouping.groups == {
+        f"event_type_{value}": sorted(int(i) for i in table["OBS_ID"][table["EVENT_TYPE"] == value])
+        for value in sorted(set(table["EVENT_TYPE"]))
+    }
+    result = cli(db_url, "group", "by", "irf_name", "--name", "by-irf")
+    assert result.exit_code == 0 and result.stderr == "grouping 'by-irf': 12 observations in 6 groups\n"
+    assert "irf_name_D9_Zen[0,30]Cor[0,58]         2   0 6" in result.stdout
+
+
+def test_cone_reports_observations_without_pointing(catalog, db_url, swgo_dir, hess_dir):
+    from gammapy.data import DataStore
+
+    from obscat.selection import Cone, parse_where
+
+    catalog.ingest(hess_dir, name="hess")
+    ingest_layout(catalog, swgo_dir, "multi", name="swgo")
+    cone = Cone(329.71693826, -30.2255, 2.0)
+    hess = DataStore.from_dir(hess_dir).obs_table
+    kept = hess.select_observations({"type": "sky_circle", "frame": "icrs", "lon": "329.71693826 deg",
+                                     "lat": "-30.2255 deg", "radius": "2 deg"})  # fmt: skip
+    assert [i for _, i in catalog.select(cone)] == sorted(int(i) for i in kept["OBS_ID"])
+    assert catalog.left_out_without_pointing(cone) == 12
+    assert catalog.left_out_without_pointing(Cone(0, 0, 1, inverted=True)) == 12
+    either = parse_where("cone(0, 0, 1) or obs_id < 3")
+    assert catalog.left_out_without_pointing(either) == 9  # OBS_ID 0-2 are kept by the other branch
+    assert catalog.left_out_without_pointing(None) == 0  # no cone: nothing to say
+    result = cli(db_url, "select", "--cone", "329.71693826 -30.2255 2", "-f", "ids")
+    assert result.exit_code == 0 and len(result.stdout.split()) == len(kept)
+    assert result.stderr == ("Warning: the cone left out 12 observations without a sky pointing (RA_PNT/DEC_PNT "
+                             "NULL, e.g. OBS_MODE DRIFT)\n")  # fmt: skip
+    result = cli(db_url, "select", "--store", "swgo", "-f", "ids")
+    assert result.exit_code == 0 and result.stderr == "" and len(result.stdout.split()) == 12
+
+
+def test_groups_export_of_drift_observations_opens_in_gammapy(catalog, db_url, swgo_dir, tmp_path):
+    from gammapy.data import DataStore
+
+    ingest_layout(catalog, swgo_dir, "multi")
+    catalog.group("by-event-type", "by", "event_type")
+    result = cli(db_url, "groups", "export", "by-event-type", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    original = gammapy_store(swgo_dir, "multi")
+    table = original.obs_table
+    groups = sorted(p for p in (tmp_path / "out").iterdir() if p.is_dir())
+    assert [p.name for p in groups] == sorted(f"event_type_{v}".replace(" ", "_") for v in set(table["EVENT_TYPE"]))
+    for directory in groups:
+        exported = DataStore.from_dir(directory)
+        assert set(exported.obs_table.colnames) == {"OBS_ID", "OBS_MODE", "EVENT_TYPE", "IRF_NAME", "ALT_PNT", "AZ_PNT"}
+        observations = exported.get_observations(required_irf="full-enclosure")
+        assert len(observations) == 2
+        for observation in observations:
+            obs_id = int(observation.obs_id)
+            row = table[table["OBS_ID"] == obs_id][0]
+            assert exported.obs_table[exported.obs_table["OBS_ID"] == obs_id][0]["EVENT_TYPE"] == row["EVENT_TYPE"]
+            for hdu_type in ("aeff", "edisp", "psf", "bkg", "gti", "events"):  # the same HDUs of the same files
+                got, want = (store.hdu_table.hdu_location(obs_id, hdu_type) for store in (exported, original))
+                assert (got.path(), got.hdu_name, got.hdu_class) == (want.path(), want.hdu_name, want.hdu_class)
+    # and they load to the same objects (one observation: map IRFs take seconds to read)
+    observation, reference = exported.obs(11), original.obs(11)
+    np.testing.assert_array_equal(observation.aeff.data, reference.aeff.data)
+    np.testing.assert_array_equal(observation.psf.psf_map.data, reference.psf.psf_map.data)
+    np.testing.assert_array_equal(observation.edisp.edisp_map.data, reference.edisp.edisp_map.data)
+    np.testing.assert_array_equal(observation.bkg.data, reference.bkg.data)
+
+
+def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
+    """The SWGO map IRFs are all-zero placeholders: Gammapy's get_irfs_features gives numbers
+    without meaning for them (see docs/ground-arrays.md); obscat stores NULL and says why
+    (and, for the map classes other than psf_map, that it does not evaluate them)."""
+    from gammapy.data.utils import get_irfs_features
+
+    ingest_layout(catalog, swgo_dir, "minimal")
+    table = catalog.compute_features("1 TeV", fixed_offset=0.5 * u.deg,
+                                     features=["psf-radius", "edisp-res", "edisp-bias", "aeff-max"])  # fmt: skip
+    assert len(table) == 6
+    for name in ("psf-radius", "edisp-res", "edisp-bias", "aeff-max"):
+        assert table[name].mask.all()
+    reasons = rows(catalog, "SELECT feature, null_reason FROM feature_value f JOIN observation o "
+                            "ON o.id = f.observation_id WHERE o.obs_id = 3 ORDER BY feature")  # fmt: skip
+    irfs = swgo_dir / "map_irfs"
+    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: map IRF (HDU class edisp_kernel_map)"
+    assert reasons == [
+        ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
+                     "IRF (HDU class map): obscat does not compute its features"),
+        ("edisp-bias", f"{edisp}: obscat does not compute its features"),
+        ("edisp-res", f"{edisp}: obscat does not compute its features"),
+        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
+    ]  # fmt: skip
+    observation = gammapy_store(swgo_dir, "minimal").get_observations([3], required_irf="full-enclosure")
+    assert observation[0].psf.psf_map.data.max() == 0 and observation[0].edisp.edisp_map.data.max() == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # Gammapy's 0/0 on the empty kernel
+        gammapy = get_irfs_features(observation, energy_true=1 * u.TeV)
+    assert gammapy["edisp-bias"][0] == -1 and np.isnan(gammapy["edisp-res"][0])
+    rad = observation[0].psf.psf_map.geom.axes["rad"].edges
+    first_point = ((rad[1] - rad[0]) / 40).to_value("deg")  # the first of its 20-per-bin midpoints
+    assert gammapy["psf-radius"].quantity[0].to_value("deg").ravel()[0] == pytest.approx(first_point, rel=1e-12)
+
+
+def test_cli_ingest_with_named_index_files(db_url, swgo_dir):
+    obs_name, hdu_name = LAYOUTS["irf-name"]
+    result = cli(db_url, "ingest", "--obs-index", str(swgo_dir / obs_name), "--hdu-index", str(swgo_dir / hdu_name),
+                 "--name", "swgo")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("store 'swgo' created: 6 observations, 36 HDUs in 25 files in ")
+    result = cli(db_url, "sql", "SELECT count(*) FROM observation WHERE irf_name = 'D9_Zen[45,52]Cor[58,82]'",
+                 "--format", "csv")  # fmt: skip
+    assert result.exit_code == 0 and result.stdout.splitlines()[-1] == "1"
+
+
+def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_path):
+    """With OBS_MODE, a row may lack both RA_PNT and DEC_PNT; without OBS_MODE it is refused."""
+    from gammapy.data import DataStore
+
+    from obscat.errors import InputError
+    from obscat.selection import Cone
+
+    obs = Table.read(hess_dir / "obs-index.fits.gz")[:4]
+    hdu = Table.read(hess_dir / "hdu-index.fits.gz")
+    hdu = hdu[np.isin(hdu["OBS_ID"], obs["OBS_ID"])]
+    hdu.meta["BASE_DIR"] = str(hess_dir)
+    hdu.write(tmp_path / "hdu-index.fits.gz")
+    ra, dec = float(obs["RA_PNT"][0]), float(obs["DEC_PNT"][0])
+    obs["RA_PNT"][1] = obs["DEC_PNT"][1] = np.nan
+    obs.write(tmp_path / "obs-index.fits.gz")
+    with pytest.raises(InputError) as error:
+        catalog.ingest(tmp_path, name="mixed")
+    assert str(error.value) == f"{tmp_path / 'obs-index.fits.gz'}: row 2 (OBS_ID {obs['OBS_ID'][1]}): RA_PNT is nan"
+    obs["OBS_MODE"] = ["POINTING", "DRIFT", "POINTING", "POINTING"]
+    obs.write(tmp_path / "obs-index.fits.gz", overwrite=True)
+    catalog.ingest(tmp_path, name="mixed")
+    got = rows(catalog, "SELECT obs_id, obs_mode, ra_pnt_deg IS NULL, ux IS NULL, sky_zone IS NULL FROM observation "
+                        "ORDER BY obs_id")  # fmt: skip
+    assert [tuple(bool(v) if k > 1 else v for k, v in enumerate(r)) for r in got] == [
+        (int(i), mode, k == 1, k == 1, k == 1) for k, (i, mode) in enumerate(zip(obs["OBS_ID"], obs["OBS_MODE"]))
+    ]
+    cone = Cone(ra, dec, 0.1)
+    pointed = DataStore.from_dir(hess_dir).obs_table[[0, 2, 3]]
+    kept = pointed.select_observations({"type": "sky_circle", "frame": "icrs", "lon": f"{ra} deg", "lat": f"{dec} deg",
+                                        "radius": "0.1 deg"})  # fmt: skip
+    assert [i for _, i in catalog.select(cone)] == sorted(int(i) for i in kept["OBS_ID"])
+    assert catalog.left_out_without_pointing(cone) == 1
+
+
+def test_sky_map_of_observations_without_pointing(catalog, swgo_dir, hess_dir):
+    pytest.importorskip("matplotlib")
+    from obscat.errors import InputError
+    from obscat.plot import sky_map
+
+    ingest_layout(catalog, swgo_dir, "minimal", name="swgo")
+    catalog.group("drift", "by", "event_type")
+    with pytest.raises(InputError) as error:
+        sky_map(catalog.engine, "drift")
+    assert str(error.value) == "grouping 'drift': none of its 6 observations has a sky pointing (RA_PNT/DEC_PNT)"
+    catalog.ingest(hess_dir, name="hess")
+    catalog.group("all", "bins", "obs_id", edges=[0, 10**6])
+    figure = sky_map(catalog.engine, "all")
+    assert figure.axes[0].get_title() == "pointings of grouping 'all' (6 without a sky pointing)"
+
+
+@pytest.fixture(scope="module")
+def psf_map_store(tmp_path_factory, swgo_dir, hess_dir):
+    """A DRIFT-mode store like SWGO's, whose PSF maps are real: Gammapy's make_psf_map of two
+    H.E.S.S. runs' PSF3D (the SWGO maps are all zeros). Other IRFs are SWGO's own files."""
+    from gammapy.data import DataStore
+    from gammapy.makers.utils import make_psf_map
+    from gammapy.maps import MapAxis, WcsGeom
+
+    directory = tmp_path_factory.mktemp("psf-map-store")
+    hess = DataStore.from_dir(hess_dir)
+    energy = MapAxis.from_energy_bounds("0.3 TeV", "30 TeV", nbin=8, name="energy_true")
+    rad = MapAxis.from_bounds(0, 0.66, nbin=66, unit="deg", name="rad")
+    for obs_id, run, frame in ((1, 23523, "icrs"), (2, 47802, "galactic")):
+        observation = hess.obs(run)
+        pointing = observation.get_pointing_icrs(observation.tmid)
+        geom = WcsGeom.create(skydir=pointing, width=(4, 3), binsz=0.5, frame=frame, proj="CAR", axes=[rad, energy])
+        make_psf_map(observation.psf, pointing, geom).write(directory / f"PSF map {obs_id}.fits", format="gadf")
+    obs = Table({"OBS_ID": [1, 2], "OBS_MODE": ["DRIFT", "DRIFT"], "ALT_PNT": [90.0, 90.0] * u.deg,
+                 "AZ_PNT": [0.0, 0.0] * u.deg})  # fmt: skip
+    obs.write(directory / "obs-index.fits.gz")
+    irfs = str(swgo_dir / "map_irfs")
+    rows = []
+    for obs_id in (1, 2):
+        rows += [(obs_id, "aeff", "map", irfs, "EffectiveExposureGammaMap_Zen [0, 30] Cor [0, 58].fits.gz", "EFFECTIVE AREA"),
+                 (obs_id, "edisp", "edisp_kernel_map", irfs, "EdispGammaMap_Zen [0, 30] Cor [0, 58].fits.gz", "EDISP"),
+                 (obs_id, "psf", "psf_map", str(directory), f"PSF map {obs_id}.fits", "PSF"),
+                 (obs_id, "events", "events", irfs, "DummyEvents.fits.gz", "EVENTS")]  # fmt: skip
+    Table(rows=rows, names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"]).write(
+        directory / "hdu-index.fits.gz")
+    return directory
+
+
+def gammapy_psf_radius(directory, obs_id: int, energy, position, fraction: float) -> float:
+    """psf-radius by Gammapy's get_irfs_features, one observation at a time (its default
+    position, the map centre, would otherwise be the first map's for every observation)."""
+    from gammapy.data import DataStore
+    from gammapy.data.utils import get_irfs_features
+
+    observations = DataStore.from_dir(directory).get_observations([obs_id], required_irf=["psf", "edisp"],
+                                                                 require_events=False)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the SWGO edisp map is empty: 0/0 in its moments
+        table = get_irfs_features(observations, energy_true=energy, position=position, names=["psf-radius"],
+                                  containment_fraction=fraction)  # fmt: skip
+    return float(np.ravel(table["psf-radius"].quantity[0].to_value("deg"))[0])
+
+
+@pytest.mark.parametrize(("energy", "position", "fraction"), [
+    ("1 TeV", None, 0.68), ("0.5 TeV", None, 0.68), ("7.3 TeV", None, 0.95),
+    ("1 TeV", (84.2, 22.3), 0.68), ("2 TeV", (82.5, 21.1), 0.68), ("1 TeV", (83.6, 23.3), 0.68),
+])  # fmt: skip
+def test_psf_map_radius_against_gammapy(catalog, psf_map_store, energy, position, fraction):
+    from astropy.coordinates import SkyCoord
+
+    catalog.ingest(psf_map_store, name="maps")
+    sky = None if position is None else SkyCoord(*position, unit="deg", frame="icrs")
+    table = catalog.compute_features(energy, position=sky, features=["psf-radius", "edisp-res"],
+                                     containment_fraction=fraction)  # fmt: skip
+    for k, obs_id in enumerate((1, 2)):
+        reference = gammapy_psf_radius(psf_map_store, obs_id, u.Quantity(energy), sky, fraction)
+        got = table["psf-radius"][k]
+        if position == (83.6, 23.3) or (position is not None and obs_id == 2):  # outside the map
+            assert got is np.ma.masked  # Gammapy's containment is zero there: it returns its first rad point
+            assert reference == pytest.approx(0.00025)
+        else:
+            assert got == pytest.approx(reference, rel=1e-12, abs=1e-12)
+    assert table["edisp-res"].mask.all()
