@@ -39,6 +39,11 @@ class Irf:
     data: np.ndarray
     unit: str
     where: str  # "file [HDU]", for error messages
+    dtype: np.dtype = np.dtype(np.float64)  # the value column's float type in the file
+
+    def file_values(self) -> np.ndarray:
+        """The data in the file's float type (float32 for most files), as Gammapy holds it."""
+        return self.data.astype(self.dtype)
 
     def axis(self, name: str) -> Axis:
         return next(a for a in self.axes if a.name == name)
@@ -81,7 +86,8 @@ def read_irf(table: Table, hdu_class: str, where: str) -> Irf:
     if hdu_class.startswith("bkg") and not _has_column(table, "BKG") and _has_column(table, "BGD"):
         value_names = "BGD"  # CTA 1DC / prod3 background tables, read by Gammapy as BKG
     axes, values = _values(table, hdu_class, value_names, unit, prefixes, where)
-    return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where)
+    dtype = np.dtype(np.float32) if table.data[value_names].dtype.base.itemsize == 4 else np.dtype(np.float64)
+    return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where, dtype=dtype)
 
 
 def _values(table: Table, hdu_class: str, value_name: str, unit: str | None, prefixes, where: str):

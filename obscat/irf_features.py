@@ -136,7 +136,18 @@ def psf_containment_radius(irf: Irf, energy_tev: float, offset_deg: float, fract
     containment[above] = np.clip(at[-1] + (query[above] - right[-1]) * (at[-1] - at[-2]) / (right[-1] - right[-2]), 0, None)
     outside = (query < right[0] - 0.5 * (right[1] - right[0])) | (query > right[-1] + 0.5 * (right[-1] - right[-2]))
     containment[outside] = 0.0
-    return float(query[np.argmin(np.abs(containment - fraction))])
+    return _closest(query, containment, fraction, irf, energy_tev, offset_deg)
+
+
+def _closest(radii: np.ndarray, containment: np.ndarray, fraction: float, irf: Irf, energy_tev: float,
+             offset_deg: float) -> float:  # fmt: skip
+    """The first radius whose containment is closest to ``fraction`` (Gammapy's rule); an
+    error if ``fraction`` is never reached (Gammapy returns the radius of the peak then)."""
+    if containment.max() < fraction:
+        raise InputError(f"{irf.where}: the PSF contains at most {containment.max():.4g} within "
+                         f"{radii[-1]:.4g} deg at {energy_tev:g} TeV, offset {offset_deg:g} deg, "
+                         f"not the fraction {fraction:g}")  # fmt: skip
+    return float(radii[np.argmin(np.abs(containment - fraction))])
 
 
 #: Gammapy's radius grid for analytic PSFs (``RAD_AXIS_DEFAULT``: 66 bins to 0.66 deg,
@@ -167,7 +178,7 @@ def analytic_psf_radius(irf: Irf, energy_tev: float, offset_deg: float, fraction
             return float(sigma * np.sqrt(2 * gamma * ((1 - fraction) ** (1 / (1 - gamma)) - 1)))
         grid = ANALYTIC_RAD_GRID
         containment = 1 - (1 + grid**2 / (2 * gamma * sigma**2)) ** (1 - gamma)
-        return float(grid[np.argmin(np.abs(containment - fraction))])
+        return _closest(grid, containment, fraction, irf, energy_tev, offset_deg)
     _, sigma1, ampl2, sigma2, ampl3, sigma3 = params
     sigmas = np.array([sigma1, sigma2, sigma3])
     weights = np.array([1.0, ampl2, ampl3]) * sigmas**2
@@ -180,8 +191,7 @@ def analytic_psf_radius(irf: Irf, energy_tev: float, offset_deg: float, fraction
         return np.sum(weights[:, None] * -np.expm1(-0.5 * (np.atleast_1d(r)[None, :] / widths[:, None]) ** 2), axis=0)
 
     if not exact:
-        grid = ANALYTIC_RAD_GRID
-        return float(grid[np.argmin(np.abs(contained(grid) - fraction))])
+        return _closest(ANALYTIC_RAD_GRID, contained(ANALYTIC_RAD_GRID), fraction, irf, energy_tev, offset_deg)
     from scipy.optimize import brentq
 
     return float(brentq(lambda r: contained(r)[0] - fraction, 0.0, 50 * sigmas.max(), xtol=1e-12, rtol=1e-13))
@@ -193,9 +203,7 @@ def _interpolated(irf: Irf, energies: np.ndarray, offset_deg: float, log_values:
     values in log scale if ``log_values``, clipped at 0, and NaN outside the
     axis bounds (where Gammapy fills 0)."""
     axis = irf.axis("energy_true")
-    values = irf.data
-    if log_values:
-        values = np.log(np.clip(values, np.finfo(float).tiny, None))
+    values = _log_of(irf) if log_values else irf.data
     at_offset = _along(values, irf.axis("offset").nodes, offset_deg, axis=1)
     ln_e = np.log(axis.nodes)
     x = np.log(energies)
@@ -212,6 +220,13 @@ def _interpolated(irf: Irf, energies: np.ndarray, offset_deg: float, log_values:
     inside = (energies >= axis.edges[0]) & (energies <= axis.edges[-1]) if axis.edges is not None else np.ones(len(x), bool)
     out[~inside | (not _offset_inside(irf, offset_deg))] = np.nan
     return out
+
+
+def _log_of(irf: Irf) -> np.ndarray:
+    """ln of the values as Gammapy's log-scale interpolation takes it: in the file's
+    float type (float32: about 1e-7 relative), zeros clipped to that type's tiny."""
+    values = irf.file_values()
+    return np.log(np.clip(values, np.finfo(values.dtype).tiny, None)).astype(np.float64)
 
 
 def value_at(irf: Irf, energy_tev: float, offset_deg: float, log_values: bool = False) -> float:
@@ -232,7 +247,7 @@ def background_rate(irf: Irf, energy_tev: float, offset_deg: float) -> float:
     lon, lat = irf.axis("fov_lon"), irf.axis("fov_lat")
     if not (_inside(lon.nodes, offset_deg, lon.edges) and _inside(lat.nodes, 0.0, lat.edges)):
         return np.nan
-    values = np.log(np.clip(irf.data, np.finfo(float).tiny, None))
+    values = _log_of(irf)
     rate = np.exp(_along(_along(_along(values, ln_e, ln_energy, 0), lon.nodes, offset_deg, 0), lat.nodes, 0.0, 0))
     return float(rate) if abs(rate) - np.finfo(float).tiny > np.finfo(float).tiny else 0.0
 
@@ -248,7 +263,7 @@ def energy_threshold(irf: Irf, offset_deg: float, fraction: float) -> float:
     true-energy bin edge where the effective area (:func:`aeff_at_edges`) exceeds
     ``fraction`` of its maximum."""
     area = aeff_at_edges(irf, offset_deg)
-    peak = np.nanmax(area)
-    if not peak > 0:
+    peak = np.max(area)
+    if not peak > 0:  # NaN outside the IRF's offsets, or no area: Gammapy raises (min of no edge)
         return np.nan
     return float(irf.axis("energy_true").edges[np.argmax(area > fraction * peak)])
