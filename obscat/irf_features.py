@@ -90,8 +90,9 @@ def edisp_moments(irf: Irf, energy_tev: float, offset_deg: float) -> tuple[float
     density = np.clip(_along(irf.data[i], offset, offset_deg, axis=1), 0.0, None)
     width = np.diff(migra)
     norm = np.sum(density * width)
-    if norm <= 0:
-        return np.nan, np.nan
+    if norm <= 0:  # Gammapy makes a kernel row out of 0/0 here; its bias and resolution mean nothing
+        raise InputError(f"{irf.where}: no migration probability at {energy_tev:g} TeV (true-energy bin "
+                         f"[{energy.edges[i]:.6g}, {energy.edges[i + 1]:.6g}) TeV), offset {offset_deg:g} deg")  # fmt: skip
     cdf = np.concatenate([[0.0], np.cumsum(density / norm * width)])
     e_star = energy.nodes[i]
     reco = energy.edges
@@ -99,7 +100,8 @@ def edisp_moments(irf: Irf, energy_tev: float, offset_deg: float) -> tuple[float
     kernel[kernel < KERNEL_THRESHOLD] = 0.0
     total = kernel.sum()
     if total <= 0:
-        return np.nan, np.nan
+        raise InputError(f"{irf.where}: the energy dispersion kernel is empty at {energy_tev:g} TeV, "
+                         f"offset {offset_deg:g} deg")  # fmt: skip
     centres = np.sqrt(reco[:-1] * reco[1:])
     mean = np.sum(kernel * centres) / total
     var = np.sum(kernel * (centres - mean) ** 2) / total
