@@ -360,3 +360,58 @@ def test_memory_bounds_events_data_never_read_and_large_hdus_refused(hess, hess_
         reason = conn.execute(sa.text("SELECT null_reason FROM feature_value WHERE feature = 'edisp-res'")).scalar()
     assert re.fullmatch(r".*020136\.fits\.gz \[edisp\]: HDU EDISP holds 0\.\d+ MiB of data, more than the 0\.0954 MiB "
                         r"obscat reads from one HDU", reason), reason  # fmt: skip
+
+
+def _reasons(catalog, table) -> dict[str, str]:
+    with catalog.engine.connect() as conn:
+        return dict(conn.execute(sa.text(
+            "SELECT v.feature, v.null_reason FROM feature_value v JOIN feature_set s ON s.id = v.feature_set_id "
+            "WHERE s.name = :name AND v.value IS NULL"), {"name": table.meta["feature_set"]}).all())  # fmt: skip
+
+
+def test_where_gammapy_has_no_value_obscat_stores_null_with_reason(hess, hess_dir):
+    """Each case: what Gammapy 2.1 returns (live), and the NULL and reason obscat stores."""
+    import warnings
+
+    from gammapy.data import DataStore
+
+    with warnings.catch_warnings():  # Gammapy's own 0/0 warnings
+        warnings.simplefilter("ignore")
+        obs = DataStore.from_dir(hess_dir).obs(23523)
+        kernel = obs.edisp.to_edisp_kernel(0 * u.deg)
+        empty = (kernel.get_bias(0.11 * u.TeV)[0], kernel.get_resolution(0.11 * u.TeV)[0])
+        psf = [obs.psf.containment_radius(f, energy_true=0.13335 * u.TeV, offset=0 * u.deg).to_value("deg") for f in (0.68, 0.95)]
+        grid = obs.psf.axes["rad"].upsample(20).center
+        peak = obs.psf.containment(rad=grid, energy_true=0.13335 * u.TeV, offset=0 * u.deg).max()
+        far = obs.edisp.to_edisp_kernel(3 * u.deg).get_bias(1 * u.TeV)[0]
+        far_aeff = obs.aeff.evaluate(energy_true=1 * u.TeV, offset=3 * u.deg).value
+        far_bkg = obs.bkg.evaluate(energy=1 * u.TeV, fov_lon=3 * u.deg, fov_lat=0 * u.deg).value
+        edges = obs.aeff.axes["energy_true"].edges
+        far_area = obs.aeff.evaluate(offset=3 * u.deg, energy_true=edges)
+    # 1. no migration probability at 0.11 TeV on axis: Gammapy's kernel row is empty, bias -1 and resolution NaN
+    assert empty[0] == -1 and np.isnan(empty[1])
+    table = hess.compute_features("0.11 TeV", obs_ids=[23523], features=["edisp-res", "edisp-bias"])
+    assert np.ma.getmaskarray(table["edisp-res"]).all() and np.ma.getmaskarray(table["edisp-bias"]).all()
+    reason = (r".*023523\.fits\.gz \[edisp\]: no migration probability at 0\.11 TeV "
+              r"\(true-energy bin \[0\.1, 0\.110069\) TeV\), offset 0 deg")  # fmt: skip
+    assert all(re.fullmatch(reason, r) for r in _reasons(hess, table).values()), _reasons(hess, table)
+    # 2. the PSF table never contains 68 % at 0.13335 TeV: Gammapy returns a radius on the plateau of the
+    #    containment anyway (0.373 deg for 68 % and for 95 %)
+    assert peak < 0.68 and 0.37 < psf[0] < 0.374 and 0.37 < psf[1] < 0.374
+    table = hess.compute_features("0.13335 TeV", obs_ids=[23523], features=["psf-radius"])
+    assert np.ma.is_masked(table["psf-radius"][0])
+    assert re.fullmatch(r".*\[psf\]: the PSF contains at most 0\.\d+ within 0\.6654 deg at 0\.13335 TeV, offset 0 deg, "
+                        r"not the fraction 0\.68", _reasons(hess, table)["psf-radius"])  # fmt: skip
+    # 3. beyond the IRFs' offsets (3 deg): Gammapy fills 0 (aeff, bkg), bias -1, and its aeff-max threshold
+    #    (min of the edges above 10 % of the peak) raises on an empty array
+    assert far == -1 and far_aeff == 0 and far_bkg == 0 and np.max(far_area).value == 0
+    with pytest.raises(ValueError, match="zero-size array"):
+        np.min(edges[far_area > 0.1 * np.max(far_area)])
+    names = ["edisp-bias", "aeff", "aeff-max", "energy-threshold", "bkg-rate"]
+    table = hess.compute_features("1 TeV", obs_ids=[23523], fixed_offset=3 * u.deg, features=names)
+    assert all(np.ma.is_masked(table[name][0]) for name in names)
+    assert _reasons(hess, table) == {name: f"{name} is undefined at offset 3 deg (outside the IRF)" for name in names}
+    # 4. a true energy beyond the IRF: Gammapy fills 0; obscat names the range
+    table = hess.compute_features("200 TeV", obs_ids=[23523], features=["aeff"])
+    assert np.ma.is_masked(table["aeff"][0])
+    assert re.fullmatch(r".*\[aeff\]: true energy 200 TeV is outside the IRF range", _reasons(hess, table)["aeff"])
