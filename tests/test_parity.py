@@ -250,3 +250,46 @@ def test_parity_matrix(matrix, source, cls, feature):
                         f"Gammapy {theirs[i]!r} (relative {rel.max():.2e})")  # fmt: skip
         n_compared += int((~missing).sum())
     assert n_compared > 0
+
+
+def test_stored_features_on_a_bin_edge_equal_gammapy(hess, hess_dir):
+    """Through the catalogue (both backends): H.E.S.S. run 20136 at its float32 energy edge 46.4159 TeV,
+    where the edge read back as Gammapy does decides the bin (edisp-bias was 1.4 relative off before)."""
+    from gammapy.data import DataStore
+
+    energy = float(np.float32(46.415897))
+    names = ["edisp-bias", "edisp-res", "psf-radius", "aeff", "bkg-rate"]
+    table = hess.compute_features(energy * u.TeV, obs_ids=[20136], features=names, fixed_offset=0.5 * u.deg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        obs = DataStore.from_dir(hess_dir).obs(20136)
+        e, off = energy * u.TeV, 0.5 * u.deg
+        kernel = obs.edisp.to_edisp_kernel(off)
+        expected = {"edisp-bias": kernel.get_bias(e)[0], "edisp-res": kernel.get_resolution(e)[0],
+                    "psf-radius": obs.psf.containment_radius(0.68, energy_true=e, offset=off).to_value("deg"),
+                    "aeff": obs.aeff.evaluate(energy_true=e, offset=off).to_value("m2"),
+                    "bkg-rate": obs.bkg.evaluate(energy=e, fov_lon=off, fov_lat=0 * u.deg).to_value("s-1 MeV-1 sr-1")}
+    for name, value in expected.items():
+        assert table[name][0] == pytest.approx(float(value), rel=RTOL, abs=0), name
+
+
+def test_stored_features_of_the_synthetic_classes_equal_gammapy(catalog, tmp_path):
+    """Through the catalogue (both backends): psf_king, psf_3gauss, bkg_2d and a bkg_3d with a BGD column."""
+    from astropy.table import Table
+
+    path = _synthetic(tmp_path)
+    pairs = {1: ("PSF_KING", "psf_king", "BKG_2D", "bkg_2d"), 2: ("PSF_3GAUSS", "psf_3gauss", "BKG_3D_BGD", "bkg_3d")}
+    Table({"OBS_ID": [1, 2], "RA_PNT": [84.5, 84.5], "DEC_PNT": [22.5, 22.5], "TSTART": [0.0, 2000.0],
+           "TSTOP": [1800.0, 3800.0]}, meta={"MJDREFI": 51910, "MJDREFF": 0.0, "TIMESYS": "TT"}).write(tmp_path / "obs-index.fits")
+    rows = [(obs, t, c, ".", path.name, name) for obs, (p, pc, b, bc) in pairs.items() for t, c, name in (("psf", pc, p), ("bkg", bc, b))]
+    Table(rows=rows, names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"]).write(tmp_path / "hdu-index.fits")
+    catalog.ingest(tmp_path, name="syn")
+    energy = float(np.float32(10.0))  # a float32 edge of the synthetic energy axis
+    table = catalog.compute_features(energy * u.TeV, features=["psf-radius", "bkg-rate"], fixed_offset=0.5 * u.deg)
+    e, off = energy * u.TeV, 0.5 * u.deg
+    for row, (psf_name, psf_class, bkg_name, bkg_class) in zip(table, pairs.values()):
+        psf = getattr(gammapy_irf, GAMMAPY_CLASS[psf_class]).read(path, hdu=psf_name)
+        bkg = getattr(gammapy_irf, GAMMAPY_CLASS[bkg_class]).read(path, hdu=bkg_name)
+        rate = bkg.evaluate(energy=e, offset=off) if bkg_class == "bkg_2d" else bkg.evaluate(energy=e, fov_lon=off, fov_lat=0 * u.deg)
+        assert row["psf-radius"] == pytest.approx(psf.containment_radius(0.68, energy_true=e, offset=off).to_value("deg"), rel=RTOL)
+        assert row["bkg-rate"] == pytest.approx(rate.to_value("s-1 MeV-1 sr-1"), rel=RTOL) and row["bkg-rate"] > 0
