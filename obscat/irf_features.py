@@ -154,7 +154,8 @@ def _closest(radii: np.ndarray, containment: np.ndarray, fraction: float, irf: I
 
 #: Gammapy's radius grid for analytic PSFs (``RAD_AXIS_DEFAULT``: 66 bins to 0.66 deg,
 #: each split in 20): the midpoints of 1320 equal bins.
-ANALYTIC_RAD_GRID = 0.5 * (np.linspace(0.0, 0.66, 1321)[:-1] + np.linspace(0.0, 0.66, 1321)[1:])
+_RAD_EDGES = np.linspace(0.0, 0.66, 66 * RAD_UPSAMPLING + 1)
+ANALYTIC_RAD_GRID = 0.5 * (_RAD_EDGES[:-1] + _RAD_EDGES[1:])
 
 
 def analytic_psf_radius(irf: Irf, energy_tev: float, offset_deg: float, fraction: float, exact: bool = False) -> float:

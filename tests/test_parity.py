@@ -133,7 +133,7 @@ def _offsets(source: str, header) -> dict[str, float]:
 
 def _gammapy(cls: str, obj, feature: str, energies: np.ndarray, offset: float) -> tuple[np.ndarray, np.ndarray]:
     """Gammapy 2.1's value of ``feature`` at each energy (or, energy-independent, once), and
-    where that value is Gammapy's "no value" (see ``_no_value``)."""
+    where that value is Gammapy's "no value" (NaN, 0 fill, or a made-up value: see the module docstring)."""
     values = _gammapy_values(cls, obj, feature, energies, offset)
     e, off = energies * u.TeV, offset * u.deg
     none = np.isnan(values) | (values == 0)  # 0: Gammapy's fill value outside the IRF
