@@ -149,16 +149,17 @@ def _axis(table: Table, prefix: str, where: str) -> Axis:
 
 def _rebuilt(values: np.ndarray, rule: str, pixels: np.ndarray) -> np.ndarray:
     """Axis coordinates at ``pixels`` exactly as Gammapy's ``MapAxis`` computes them:
-    linear interpolation (scipy ``interp1d``) of the (log-)scaled file values over
-    the pixel index, scaled back.  An edge read back this way can differ from the
-    file's value in the last bit (10 TeV stored as float32 becomes
-    10.000000000000002), which decides the bin of a value on an edge."""
-    from scipy.interpolate import interp1d
-
+    linear interpolation of the (log-)scaled file values over the pixel index, in
+    the arithmetic of scipy's extrapolating ``interp1d``, scaled back.  An edge read
+    back this way can differ from the file's value in the last bit (10 TeV stored as
+    float32 becomes 10.000000000000002), which decides the bin of a value on an edge."""
     if len(values) == 1:
         return values.copy()
     scaled = np.log(values) if rule == "log" else values
-    coords = interp1d(np.arange(len(values), dtype=float), scaled, kind=1, fill_value="extrapolate")(pixels)
+    index = np.arange(len(values), dtype=float)
+    hi = np.clip(np.searchsorted(index, pixels), 1, len(values) - 1)
+    lo = hi - 1
+    coords = (scaled[hi] - scaled[lo]) / (index[hi] - index[lo]) * (pixels - index[lo]) + scaled[lo]
     return np.exp(coords) if rule == "log" else coords
 
 
