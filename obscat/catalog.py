@@ -318,6 +318,7 @@ class Catalog:
         fixed_offset=None,
         containment_fraction: float = 0.68,
         aeff_threshold_fraction: float = 0.1,
+        psf_containment: str = "gammapy",
         store: str | None = None,
         obs_ids: Sequence[int] | None = None,
         selection=None,
@@ -335,10 +336,13 @@ class Catalog:
         ``missing_only`` computes only observations the set does not hold yet, or holds
         stale (computed from files that have changed since); ``table.meta["n_computed"]``
         counts the observations computed.
+        ``psf_containment="exact"`` gives analytic PSFs' (psf_king, psf_3gauss)
+        exact radius instead of Gammapy's gridded one (``"gammapy"``).
         """
         name, n_computed, _ = self._compute(
             energy_true, features=features, position=position, fixed_offset=fixed_offset,
-            containment_fraction=containment_fraction, aeff_threshold_fraction=aeff_threshold_fraction, store=store,
+            containment_fraction=containment_fraction, aeff_threshold_fraction=aeff_threshold_fraction,
+            psf_containment=psf_containment, store=store,
             obs_ids=obs_ids, selection=selection, workers=workers, strict=strict, missing_only=missing_only,
             progress=progress,
         )  # fmt: skip
@@ -350,8 +354,8 @@ class Catalog:
         return table
 
     def _compute(self, energy_true, *, features=None, position=None, fixed_offset=None,
-                 containment_fraction: float = 0.68, aeff_threshold_fraction: float = 0.1, workers=None,
-                 selection=None, **options):  # fmt: skip
+                 containment_fraction: float = 0.68, aeff_threshold_fraction: float = 0.1,
+                 psf_containment: str = "gammapy", workers=None, selection=None, **options):  # fmt: skip
         """Check the parameters and run :func:`obscat.features.compute_features` (its result triple)."""
         from astropy import units as u
 
@@ -372,7 +376,7 @@ class Catalog:
         params = FeatureParams(
             energy_true_tev=energy, features=tuple(features or DEFAULT_FEATURES), position=radec,
             fixed_offset_deg=offset, containment_fraction=containment_fraction,
-            aeff_threshold_fraction=aeff_threshold_fraction,
+            aeff_threshold_fraction=aeff_threshold_fraction, psf_containment=psf_containment,
         )  # fmt: skip
         return compute_features(self.engine, params, selection=None if selection is None else _criterion(selection),
                                 workers=workers or default_workers(), **options)  # fmt: skip

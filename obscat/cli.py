@@ -73,6 +73,11 @@ app.add_typer(groups_app, name="groups")
 app.add_typer(db_app, name="db")
 
 
+class PsfContainment(enum.StrEnum):
+    gammapy = "gammapy"
+    exact = "exact"
+
+
 class Format(enum.StrEnum):
     table = "table"
     csv = "csv"
@@ -534,6 +539,7 @@ def features_compute(
     feature: Annotated[list[str] | None, typer.Option("--feature", "-F", metavar="FEATURE", help=f"Feature (repeatable): {_FEATURE_NAMES}.  [default: {', '.join(DEFAULT_FEATURES)}]")] = None,
     containment: Annotated[float, typer.Option("--containment", help="Containment fraction of psf-radius.")] = 0.68,
     aeff_threshold: Annotated[float, typer.Option("--aeff-threshold", help="Fraction of the maximum effective area defining energy-threshold.")] = 0.1,
+    psf_containment: Annotated[PsfContainment, typer.Option("--psf-containment", help="psf-radius of psf_king/psf_3gauss: Gammapy's 0.0005 deg grid, or exact.")] = PsfContainment.gammapy,
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes.  [default: CPUs, at most 4]")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
     recompute: Annotated[bool, typer.Option("--recompute", help="Recompute every value, not only missing or stale ones.")] = False,
@@ -546,8 +552,8 @@ def features_compute(
     with progress_bar() as progress:
         table = ctx.obj.catalog.compute_features(
             energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
-            aeff_threshold_fraction=aeff_threshold, store=store, obs_ids=obs_id, selection=selection,
-            workers=workers, strict=strict, missing_only=not recompute, progress=progress,
+            aeff_threshold_fraction=aeff_threshold, psf_containment=psf_containment.value, store=store, obs_ids=obs_id,
+            selection=selection, workers=workers, strict=strict, missing_only=not recompute, progress=progress,
         )  # fmt: skip
     typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')} "
                f"({table.meta['n_computed']} computed)", err=True)  # fmt: skip

@@ -32,7 +32,7 @@ from .file_versions import read_versions, record_uses, stale_observations
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
-    aeff_at,
+    aeff_at_edges,
     analytic_psf_radius,
     background_rate,
     edisp_moments,
@@ -66,6 +66,9 @@ class FeatureParams:
     fixed_offset_deg: float | None = None
     containment_fraction: float = 0.68
     aeff_threshold_fraction: float = 0.1
+    #: "gammapy": analytic PSFs (psf_king, psf_3gauss) on Gammapy's radius grid;
+    #: "exact": closed form / root (see ``docs/parity.md`` for the difference).
+    psf_containment: str = "gammapy"
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.features if f not in FEATURES]
@@ -83,6 +86,8 @@ class FeatureParams:
             ra, dec = self.position
             if not (math.isfinite(ra) and math.isfinite(dec) and -90 <= dec <= 90):
                 raise InputError(f"position ({ra}, {dec}) deg is not a valid ICRS position")
+        if self.psf_containment not in ("gammapy", "exact"):
+            raise InputError(f"psf_containment must be 'gammapy' or 'exact', not {self.psf_containment!r}")
         for name in ("containment_fraction", "aeff_threshold_fraction"):
             value = getattr(self, name)
             if not 0 < value < 1:
@@ -416,11 +421,12 @@ def _feature(name: str, hdu_type: str, loaded: dict, params: FeatureParams, offs
     if name == "psf-radius":
         if value_irf.hdu_class == "psf_table":
             return psf_containment_radius(value_irf, energy, offset, params.containment_fraction), None
-        return analytic_psf_radius(value_irf, energy, offset, params.containment_fraction), None
+        exact = params.psf_containment == "exact"
+        return analytic_psf_radius(value_irf, energy, offset, params.containment_fraction, exact), None
     if name == "aeff":
         return value_at(value_irf, energy, offset), None
     if name == "aeff-max":
-        return float(aeff_at(value_irf, offset).max()), None
+        return float(np.max(aeff_at_edges(value_irf, offset))), None
     if name == "energy-threshold":
         return energy_threshold(value_irf, offset, params.aeff_threshold_fraction), None
     if name == "bkg-rate":

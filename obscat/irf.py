@@ -39,6 +39,11 @@ class Irf:
     data: np.ndarray
     unit: str
     where: str  # "file [HDU]", for error messages
+    dtype: np.dtype = np.dtype(np.float64)  # the value column's float type in the file
+
+    def file_values(self) -> np.ndarray:
+        """The data in the file's float type (float32 for most files), as Gammapy holds it."""
+        return self.data.astype(self.dtype)
 
     def axis(self, name: str) -> Axis:
         return next(a for a in self.axes if a.name == name)
@@ -78,8 +83,11 @@ def read_irf(table: Table, hdu_class: str, where: str) -> Irf:
         values = [_values(table, hdu_class, name, None, prefixes, where) for name in value_names]
         return Irf(hdu_class=hdu_class, axes=values[0][0], data=np.stack([v for _, v in values]), unit="",
                    where=where)  # fmt: skip
+    if hdu_class.startswith("bkg") and not _has_column(table, "BKG") and _has_column(table, "BGD"):
+        value_names = "BGD"  # CTA 1DC / prod3 background tables, read by Gammapy as BKG
     axes, values = _values(table, hdu_class, value_names, unit, prefixes, where)
-    return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where)
+    dtype = np.dtype(np.float32) if table.data[value_names].dtype.base.itemsize == 4 else np.dtype(np.float64)
+    return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where, dtype=dtype)
 
 
 def _values(table: Table, hdu_class: str, value_name: str, unit: str | None, prefixes, where: str):
@@ -110,6 +118,10 @@ def _values(table: Table, hdu_class: str, value_name: str, unit: str | None, pre
     return axes, values * _scale(table.units.get(value_name), unit, f"{where}: column {value_name}")
 
 
+def _has_column(table: Table, name: str) -> bool:
+    return name in (n.upper() for n in table.data.dtype.names)
+
+
 def _present_prefix(prefix: str, names: list[str]) -> str:
     if prefix == "ENERG" and "ENERG_LO" not in names and "ETRUE_LO" in names:
         return "ETRUE"
@@ -125,12 +137,30 @@ def _axis(table: Table, prefix: str, where: str) -> Axis:
     if lo.shape != hi.shape or len(lo) == 0 or not np.all(np.isfinite(lo)) or not np.all(np.isfinite(hi)):
         raise InputError(f"{where}: axis {prefix}_LO/{prefix}_HI is empty, mismatched or not finite")
     if np.array_equal(lo, hi):  # a node axis (e.g. THETA in H.E.S.S. DL3 DR1)
-        return Axis(name, nodes=lo)
+        if len(lo) > 1 and np.any(np.diff(lo) <= 0):
+            raise InputError(f"{where}: axis {prefix}_LO/{prefix}_HI nodes are not increasing")
+        return Axis(name, nodes=_rebuilt(lo, rule, np.arange(len(lo), dtype=float)))
     edges = np.append(lo, hi[-1])
     if np.any(np.diff(edges) <= 0) or not np.allclose(lo[1:], hi[:-1], rtol=1e-6):
         raise InputError(f"{where}: axis {prefix}_LO/{prefix}_HI are not contiguous increasing bins")
-    nodes = np.sqrt(edges[:-1] * edges[1:]) if rule == "log" else 0.5 * (edges[:-1] + edges[1:])
-    return Axis(name, nodes=nodes, edges=edges)
+    pixels = np.arange(len(edges), dtype=float)
+    return Axis(name, nodes=_rebuilt(edges, rule, pixels[:-1] + 0.5), edges=_rebuilt(edges, rule, pixels))
+
+
+def _rebuilt(values: np.ndarray, rule: str, pixels: np.ndarray) -> np.ndarray:
+    """Axis coordinates at ``pixels`` exactly as Gammapy's ``MapAxis`` computes them:
+    linear interpolation of the (log-)scaled file values over the pixel index, in
+    the arithmetic of scipy's extrapolating ``interp1d``, scaled back.  An edge read
+    back this way can differ from the file's value in the last bit (10 TeV stored as
+    float32 becomes 10.000000000000002), which decides the bin of a value on an edge."""
+    if len(values) == 1:
+        return values.copy()
+    scaled = np.log(values) if rule == "log" else values
+    index = np.arange(len(values), dtype=float)
+    hi = np.clip(np.searchsorted(index, pixels), 1, len(values) - 1)
+    lo = hi - 1
+    coords = (scaled[hi] - scaled[lo]) / (index[hi] - index[lo]) * (pixels - index[lo]) + scaled[lo]
+    return np.exp(coords) if rule == "log" else coords
 
 
 def _scale(file_unit: str | None, unit: str, what: str) -> float:

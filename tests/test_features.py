@@ -21,6 +21,7 @@ from obscat.cli import app
 
 REFERENCE = Table.read(Path(__file__).parent / "reference" / "gammapy_features_hess.ecsv")
 POSITION = SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg)
+CRAB = SkyCoord(83.6331 * u.deg, 22.0145 * u.deg)
 GAMMAPY = ["edisp-res", "edisp-bias", "psf-radius"]
 
 
@@ -70,11 +71,23 @@ def test_sets_are_stored_idempotent_and_deletable(hess, db_url):
 
 
 def test_point_like_magic_null_with_reason_and_rad_max(catalog, magic_dir):
+    from gammapy.data import DataStore
+
     catalog.ingest(magic_dir, name="magic")
-    table = catalog.compute_features("1 TeV", features=["psf-radius", "rad-max", "edisp-res", "aeff"])
-    assert np.ma.getmaskarray(table["psf-radius"]).all()
-    assert np.all(table["rad-max"] > 0) and table["rad-max"].unit == u.deg
-    assert np.all(table["edisp-res"] > 0) and np.all(table["aeff"] > 1e4)
+    names = ["psf-radius", "rad-max", "edisp-res", "edisp-bias", "aeff"]
+    table = catalog.compute_features("1 TeV", features=names, position=CRAB)
+    assert np.ma.getmaskarray(table["psf-radius"]).all() and table["rad-max"].unit == u.deg
+    store = DataStore.from_dir(magic_dir)
+    observations = [store.obs(int(i), required_irf="point-like") for i in table["obs_id"]]
+    for row, obs in zip(table, observations):
+        offset = CRAB.separation(obs.get_pointing_icrs(obs.tmid))
+        assert 0.39 < offset.deg < 0.41  # inside the IRFs' single offset bin
+        kernel = obs.edisp.to_edisp_kernel(offset)
+        expected = {"rad-max": obs.rad_max.evaluate(energy=1 * u.TeV, offset=offset).to_value("deg"),
+                    "aeff": obs.aeff.evaluate(energy_true=1 * u.TeV, offset=offset).to_value("m2"),
+                    "edisp-res": kernel.get_resolution(1 * u.TeV)[0], "edisp-bias": kernel.get_bias(1 * u.TeV)[0]}
+        for name, value in expected.items():
+            assert row[name] == pytest.approx(float(value), rel=1e-9, abs=0), name
     with catalog.engine.connect() as conn:
         reasons = conn.execute(sa.text("SELECT DISTINCT null_reason FROM feature_value WHERE value IS NULL")).all()
     assert reasons == [("no PSF HDU (point-like IRF?)",)]
@@ -212,19 +225,46 @@ def _analytic_psf_store(path: Path, hdu_class: str, columns: dict[str, float]) -
 
 
 def test_king_psf_radius_in_closed_form(catalog, tmp_path):
+    from gammapy.irf import PSFKing
+
     gamma, sigma = 2.5, 0.05
-    catalog.ingest(_analytic_psf_store(tmp_path / "king", "psf_king", {"GAMMA": gamma, "SIGMA": sigma}), name="k")
-    table = catalog.compute_features("1 TeV", features=["psf-radius"], containment_fraction=0.8)
+    store = _analytic_psf_store(tmp_path / "king", "psf_king", {"GAMMA": gamma, "SIGMA": sigma})
+    catalog.ingest(store, name="k")
+    exact = catalog.compute_features("1 TeV", features=["psf-radius"], containment_fraction=0.8, psf_containment="exact")
     expected = sigma * math.sqrt(2 * gamma * ((1 - 0.8) ** (1 / (1 - gamma)) - 1))
-    assert table["psf-radius"][0] == pytest.approx(expected, rel=1e-6)
+    assert exact["psf-radius"][0] == pytest.approx(expected, rel=1e-6)
+    # the default is Gammapy's radius, on its 0.0005 deg grid: 1.1e-3 relative from the exact one here
+    default = catalog.compute_features("1 TeV", features=["psf-radius"], containment_fraction=0.8)
+    gammapy = PSFKing.read(store / "irf.fits", hdu="PSF").containment_radius(0.8, energy_true=1 * u.TeV, offset=0 * u.deg)
+    assert default["psf-radius"][0] == pytest.approx(gammapy.to_value("deg"), rel=1e-12)
+    assert default["psf-radius"][0] == pytest.approx(0.15525) and abs(default["psf-radius"][0] - expected) < 0.00025
 
 
 def test_triple_gauss_psf_radius_in_closed_form(catalog, tmp_path):
+    from gammapy.irf import EnergyDependentMultiGaussPSF
+
     # one Gaussian (the other amplitudes zero): r68 = sigma * sqrt(-2 ln 0.32)
     params = {"SCALE": 1.0, "SIGMA_1": 0.125, "AMPL_2": 0.0, "SIGMA_2": 0.25, "AMPL_3": 0.0, "SIGMA_3": 0.5}  # exact in float32
-    catalog.ingest(_analytic_psf_store(tmp_path / "g", "psf_3gauss", params), name="g")
-    table = catalog.compute_features("1 TeV", features=["psf-radius"])
-    assert table["psf-radius"][0] == pytest.approx(0.125 * math.sqrt(-2 * math.log(0.32)), rel=1e-9)
+    store = _analytic_psf_store(tmp_path / "g", "psf_3gauss", params)
+    catalog.ingest(store, name="g")
+    exact = catalog.compute_features("1 TeV", features=["psf-radius"], psf_containment="exact")
+    assert exact["psf-radius"][0] == pytest.approx(0.125 * math.sqrt(-2 * math.log(0.32)), rel=1e-9)
+    default = catalog.compute_features("1 TeV", features=["psf-radius"])
+    psf = EnergyDependentMultiGaussPSF.read(store / "irf.fits", hdu="PSF")
+    gammapy = psf.containment_radius(0.68, energy_true=1 * u.TeV, offset=0 * u.deg).to_value("deg")
+    assert default["psf-radius"][0] == pytest.approx(gammapy, rel=1e-12) and default["psf-radius"][0] == pytest.approx(0.18875)
+
+
+def test_psf_containment_flag_of_the_cli(catalog, tmp_path, db_url):
+    catalog.ingest(_analytic_psf_store(tmp_path / "k", "psf_king", {"GAMMA": 2.5, "SIGMA": 0.05}), name="k")
+    args = ["--db", db_url, "features", "compute", "-e", "1 TeV", "-F", "psf-radius", "--containment", "0.8", "-f", "csv"]
+    assert CliRunner().invoke(app, args).stdout.splitlines()[1] == "k,1,0.15525"
+    exact = CliRunner().invoke(app, [*args, "--psf-containment", "exact"])
+    assert exact.exit_code == 0 and float(exact.stdout.splitlines()[1].split(",")[2]) == pytest.approx(0.155081339, rel=1e-6)
+    bad = CliRunner().invoke(app, [*args, "--psf-containment", "closed"])
+    assert bad.exit_code == 2 and "'closed' is not one of" in re.sub(r"[\s│]+", " ", bad.output)
+    with pytest.raises(InputError, match=r"^psf_containment must be 'gammapy' or 'exact', not 'closed'$"):
+        catalog.compute_features("1 TeV", features=["psf-radius"], psf_containment="closed")
 
 
 def test_background_rate_of_bkg_3d_in_closed_form(catalog, tmp_path):
@@ -320,3 +360,58 @@ def test_memory_bounds_events_data_never_read_and_large_hdus_refused(hess, hess_
         reason = conn.execute(sa.text("SELECT null_reason FROM feature_value WHERE feature = 'edisp-res'")).scalar()
     assert re.fullmatch(r".*020136\.fits\.gz \[edisp\]: HDU EDISP holds 0\.\d+ MiB of data, more than the 0\.0954 MiB "
                         r"obscat reads from one HDU", reason), reason  # fmt: skip
+
+
+def _reasons(catalog, table) -> dict[str, str]:
+    with catalog.engine.connect() as conn:
+        return dict(conn.execute(sa.text(
+            "SELECT v.feature, v.null_reason FROM feature_value v JOIN feature_set s ON s.id = v.feature_set_id "
+            "WHERE s.name = :name AND v.value IS NULL"), {"name": table.meta["feature_set"]}).all())  # fmt: skip
+
+
+def test_where_gammapy_has_no_value_obscat_stores_null_with_reason(hess, hess_dir):
+    """Each case: what Gammapy 2.1 returns (live), and the NULL and reason obscat stores."""
+    import warnings
+
+    from gammapy.data import DataStore
+
+    with warnings.catch_warnings():  # Gammapy's own 0/0 warnings
+        warnings.simplefilter("ignore")
+        obs = DataStore.from_dir(hess_dir).obs(23523)
+        kernel = obs.edisp.to_edisp_kernel(0 * u.deg)
+        empty = (kernel.get_bias(0.11 * u.TeV)[0], kernel.get_resolution(0.11 * u.TeV)[0])
+        psf = [obs.psf.containment_radius(f, energy_true=0.13335 * u.TeV, offset=0 * u.deg).to_value("deg") for f in (0.68, 0.95)]
+        grid = obs.psf.axes["rad"].upsample(20).center
+        peak = obs.psf.containment(rad=grid, energy_true=0.13335 * u.TeV, offset=0 * u.deg).max()
+        far = obs.edisp.to_edisp_kernel(3 * u.deg).get_bias(1 * u.TeV)[0]
+        far_aeff = obs.aeff.evaluate(energy_true=1 * u.TeV, offset=3 * u.deg).value
+        far_bkg = obs.bkg.evaluate(energy=1 * u.TeV, fov_lon=3 * u.deg, fov_lat=0 * u.deg).value
+        edges = obs.aeff.axes["energy_true"].edges
+        far_area = obs.aeff.evaluate(offset=3 * u.deg, energy_true=edges)
+    # 1. no migration probability at 0.11 TeV on axis: Gammapy's kernel row is empty, bias -1 and resolution NaN
+    assert empty[0] == -1 and np.isnan(empty[1])
+    table = hess.compute_features("0.11 TeV", obs_ids=[23523], features=["edisp-res", "edisp-bias"])
+    assert np.ma.getmaskarray(table["edisp-res"]).all() and np.ma.getmaskarray(table["edisp-bias"]).all()
+    reason = (r".*023523\.fits\.gz \[edisp\]: no migration probability at 0\.11 TeV "
+              r"\(true-energy bin \[0\.1, 0\.110069\) TeV\), offset 0 deg")  # fmt: skip
+    assert all(re.fullmatch(reason, r) for r in _reasons(hess, table).values()), _reasons(hess, table)
+    # 2. the PSF table never contains 68 % at 0.13335 TeV: Gammapy returns a radius on the plateau of the
+    #    containment anyway (0.373 deg for 68 % and for 95 %)
+    assert peak < 0.68 and 0.37 < psf[0] < 0.374 and 0.37 < psf[1] < 0.374
+    table = hess.compute_features("0.13335 TeV", obs_ids=[23523], features=["psf-radius"])
+    assert np.ma.is_masked(table["psf-radius"][0])
+    assert re.fullmatch(r".*\[psf\]: the PSF contains at most 0\.\d+ within 0\.6654 deg at 0\.13335 TeV, offset 0 deg, "
+                        r"not the fraction 0\.68", _reasons(hess, table)["psf-radius"])  # fmt: skip
+    # 3. beyond the IRFs' offsets (3 deg): Gammapy fills 0 (aeff, bkg), bias -1, and its aeff-max threshold
+    #    (min of the edges above 10 % of the peak) raises on an empty array
+    assert far == -1 and far_aeff == 0 and far_bkg == 0 and np.max(far_area).value == 0
+    with pytest.raises(ValueError, match="zero-size array"):
+        np.min(edges[far_area > 0.1 * np.max(far_area)])
+    names = ["edisp-bias", "aeff", "aeff-max", "energy-threshold", "bkg-rate"]
+    table = hess.compute_features("1 TeV", obs_ids=[23523], fixed_offset=3 * u.deg, features=names)
+    assert all(np.ma.is_masked(table[name][0]) for name in names)
+    assert _reasons(hess, table) == {name: f"{name} is undefined at offset 3 deg (outside the IRF)" for name in names}
+    # 4. a true energy beyond the IRF: Gammapy fills 0; obscat names the range
+    table = hess.compute_features("200 TeV", obs_ids=[23523], features=["aeff"])
+    assert np.ma.is_masked(table["aeff"][0])
+    assert re.fullmatch(r".*\[aeff\]: true energy 200 TeV is outside the IRF range", _reasons(hess, table)["aeff"])
