@@ -282,7 +282,6 @@ def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_pa
 
 
 def test_sky_map_of_observations_without_pointing(catalog, swgo_dir, hess_dir):
-    pytest.importorskip("matplotlib")
     from obscat.errors import InputError
     from obscat.plot import sky_map
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import gammapy.irf as gammapy_irf
 import numpy as np
 import pytest
 from astropy import units as u
@@ -37,8 +38,6 @@ from obscat.irf_features import (
     psf_containment_radius,
     value_at,
 )
-
-gammapy_irf = pytest.importorskip("gammapy.irf")
 
 RTOL = 1e-9
 CRAB = SkyCoord(83.6331 * u.deg, 22.0145 * u.deg)
