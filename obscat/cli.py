@@ -555,6 +555,9 @@ def features_compute(
             aeff_threshold_fraction=aeff_threshold, psf_containment=psf_containment.value, store=store, obs_ids=obs_id,
             selection=selection, workers=workers, strict=strict, missing_only=not recompute, progress=progress,
         )  # fmt: skip
+    if table.meta["n_kept"]:
+        typer.echo(f"Warning: {plural(table.meta['n_kept'], 'observation')} kept their values: files they were "
+                   "computed from are missing (`obscat check` lists them; --recompute to recompute anyway)", err=True)
     typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')} "
                f"({table.meta['n_computed']} computed)", err=True)  # fmt: skip
     render(table.colnames, _rows(table), fmt.value)
