@@ -69,7 +69,8 @@ def test_ingest_under_a_name_from_other_index_files_is_refused(catalog, db_url, 
     message = (
         f"store 's' was ingested from {hess_dir / 'obs-index.fits.gz'} and {hess_dir / 'hdu-index.fits.gz'}: "
         f"ingesting {magic_dir / 'obs-index.fits.gz'} under its name would delete its 105 observations, "
-        "42 feature values and 42 group memberships; give another --name, or --replace to replace it"
+        "42 feature values, 42 group memberships, 21 pointing results (groupings changed: tels, zenith); give "
+        "another --name, or --replace to replace it"
     )
     with pytest.raises(InputError) as refused:
         catalog.ingest(magic_dir, name="s")
