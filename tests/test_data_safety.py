@@ -211,7 +211,7 @@ def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, 
     assert runner.invoke(app, compute).stderr.endswith(": 21 observations (0 computed)\n")  # nothing is stale
     clean = runner.invoke(app, ["--db", db_url, "check"])
     assert (clean.exit_code, clean.stdout) == (0, "")
-    assert clean.stderr == ("checked 107 files of 1 store: 0 missing, 0 changed, 0 unreadable; stale: 0 feature values, "
+    assert clean.stderr == ("checked 105 data files and 2 index files of 1 store: 0 missing, 0 changed, 0 unreadable; stale: 0 feature values, "
                             "0 pointing results\n")  # fmt: skip
 
     stat = os.stat(paths[0])
@@ -232,7 +232,7 @@ def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, 
     assert lines[0] == "store,path,state,detail"
     assert sorted(line.split(",")[1:3] for line in lines[1:]) == sorted(
         [[paths[0], "changed"], [paths[1], "missing"], [paths[2], "unreadable"]])  # fmt: skip
-    assert checked.stderr == ("checked 107 files of 1 store: 1 missing, 1 changed, 1 unreadable; stale: 6 feature "
+    assert checked.stderr == ("checked 105 data files and 2 index files of 1 store: 1 missing, 1 changed, 1 unreadable; stale: 6 feature "
                               "values, 3 pointing results\n")  # fmt: skip
     assert runner.invoke(app, ["--db", db_url, "check", "--store", "s"]).stderr == checked.stderr
     assert snapshot(db_url) == before  # check writes nothing
