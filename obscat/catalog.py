@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from astropy.table import Table
 
     from .check import CheckReport
+    from .derived import StoreRemoval
     from .ingest import IngestReport, Progress
 
 __all__ = ["Catalog", "StoreSummary", "OBSERVATION_COLUMNS"]
@@ -135,14 +136,19 @@ class Catalog:
         with connect(self.engine) as conn:
             return [StoreSummary(*row) for row in conn.execute(query)]
 
-    def remove_store(self, name: str) -> int:
-        """Delete a store and everything that depends on it; return its observation count."""
+    def remove_store(self, name: str) -> StoreRemoval:
+        """Delete a store and everything that depends on it; say what went (groupings that lost
+        members count them in ``members_removed``, as after a re-ingest)."""
+        from .derived import StoreRemoval, count_derived, mark_groupings
+
         with write_transaction(self.engine) as conn:
             store = store_id(conn, name)
             o = Observation.__table__
             n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store)).scalar_one()
+            derived = count_derived(conn, o.c.store_id == store)
+            mark_groupings(conn, o.c.store_id == store)
             conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store))
-        return n
+        return StoreRemoval(name, n, derived)
 
     def check(self, store: str | None = None) -> CheckReport:
         """Compare the data and index files of ``store`` (default: every store) with what was

@@ -489,8 +489,7 @@ def check(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = For
 @app.command()
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Store name.")]) -> None:
     """Remove a data store and everything derived from it."""
-    n = ctx.obj.catalog.remove_store(name)
-    typer.echo(f"removed store {name!r} ({plural(n, 'observation')})")
+    typer.echo(ctx.obj.catalog.remove_store(name).summary())
 
 
 TABLE_COLUMNS = ("obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg", "livetime_s", "tstart_utc", "n_tels", "quality", "muoneff")
