@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,12 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe (`obscat obs list | head`) shows here, not at exit
+            return result
+        except BrokenPipeError:  # the reader has gone: stop quietly with 1, as click and rich do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except Exception as exc:
             if _is_cli_control(exc) or "--debug" in sys.argv[1:] or getattr(ctx.obj, "debug", False):
                 raise
