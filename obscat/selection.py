@@ -163,7 +163,8 @@ class Cone(Criterion):
         if not -90 <= self.lat_deg <= 90:
             raise InputError(f"cone latitude {self.lat_deg} is outside [-90, 90] deg")
         if self.radius_deg + self.border_deg < 0:
-            raise InputError(f"cone radius {self.radius_deg + self.border_deg} deg is negative")
+            border = f" + border {self.border_deg!r} deg" if self.border_deg else ""
+            raise InputError(f"cone radius {self.radius_deg!r} deg{border} is negative")
         if self.frame not in ("icrs", "galactic"):
             raise InputError(f"unknown frame {self.frame!r} (icrs or galactic)")
 
