@@ -561,7 +561,7 @@ def features_compute(
             selection=selection, workers=workers, strict=strict, missing_only=not recompute, progress=progress,
         )  # fmt: skip
     if table.meta["n_kept"]:
-        typer.echo(f"Warning: {plural(table.meta['n_kept'], 'observation')} kept their values: files they were "
+        typer.echo(f"Warning: values of {plural(table.meta['n_kept'], 'observation')} kept: files they were "
                    "computed from are missing (`obscat check` lists them; --recompute to recompute anyway)", err=True)
     typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')} "
                f"({table.meta['n_computed']} computed)", err=True)  # fmt: skip

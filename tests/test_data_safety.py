@@ -242,7 +242,7 @@ def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, 
     set_name = listed[1].split(",")[0]
     again = runner.invoke(app, compute)
     assert again.exit_code == 0 and again.stderr == (
-        "Warning: 2 observations kept their values: files they were computed from are missing (`obscat check` lists "
+        "Warning: values of 2 observations kept: files they were computed from are missing (`obscat check` lists "
         "them; --recompute to recompute anyway)\n"
         f"feature set {set_name}: 21 observations (1 computed)\n")  # fmt: skip
     values = {r[0]: r for r in _rows(catalog, "SELECT o.obs_id, v.value, v.null_reason FROM feature_value v JOIN "
