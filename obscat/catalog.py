@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from astropy.table import Table
 
     from .check import CheckReport
+    from .derived import StoreRemoval
     from .ingest import IngestReport, Progress
 
 __all__ = ["Catalog", "StoreSummary", "OBSERVATION_COLUMNS"]
@@ -135,14 +136,19 @@ class Catalog:
         with connect(self.engine) as conn:
             return [StoreSummary(*row) for row in conn.execute(query)]
 
-    def remove_store(self, name: str) -> int:
-        """Delete a store and everything that depends on it; return its observation count."""
+    def remove_store(self, name: str) -> StoreRemoval:
+        """Delete a store and everything that depends on it; say what went (groupings that lost
+        members count them in ``members_removed``, as after a re-ingest)."""
+        from .derived import StoreRemoval, count_derived, mark_groupings
+
         with write_transaction(self.engine) as conn:
             store = store_id(conn, name)
             o = Observation.__table__
             n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store)).scalar_one()
+            derived = count_derived(conn, o.c.store_id == store)
+            mark_groupings(conn, o.c.store_id == store)
             conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store))
-        return n
+        return StoreRemoval(name, n, derived)
 
     def check(self, store: str | None = None) -> CheckReport:
         """Compare the data and index files of ``store`` (default: every store) with what was
@@ -269,7 +275,7 @@ class Catalog:
         if feature_set is not None:
             return grouping.cluster(self.engine, name, feature_set, features, selection, **options)
         # computed features and the grouping are written in one transaction: a refused clustering writes neither
-        _, _, result = self._compute(
+        *_, result = self._compute(
             energy_true, features=list(dict.fromkeys([*features, *(max_spread or {})])), position=position,
             fixed_offset=fixed_offset, containment_fraction=containment_fraction, selection=selection,
             workers=workers, missing_only=True, progress=progress,
@@ -335,11 +341,12 @@ class Catalog:
         feature with its unit; ``table.meta["feature_set"]`` names the set.
         ``missing_only`` computes only observations the set does not hold yet, or holds
         stale (computed from files that have changed since); ``table.meta["n_computed"]``
-        counts the observations computed.
+        counts the observations computed; ``table.meta["n_kept"]`` those whose stale values were
+        kept because a file they were computed from has gone (recompute them with ``missing_only=False``).
         ``psf_containment="exact"`` gives analytic PSFs' (psf_king, psf_3gauss)
         exact radius instead of Gammapy's gridded one (``"gammapy"``).
         """
-        name, n_computed, _ = self._compute(
+        name, n_computed, n_kept, _ = self._compute(
             energy_true, features=features, position=position, fixed_offset=fixed_offset,
             containment_fraction=containment_fraction, aeff_threshold_fraction=aeff_threshold_fraction,
             psf_containment=psf_containment, store=store,
@@ -351,6 +358,7 @@ class Catalog:
             keep = set(self.select(selection))
             table = table[[(s, o) in keep for s, o in zip(table["store"], table["obs_id"])]]
         table.meta["n_computed"] = n_computed
+        table.meta["n_kept"] = n_kept
         return table
 
     def _compute(self, energy_true, *, features=None, position=None, fixed_offset=None,

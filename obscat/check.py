@@ -17,6 +17,7 @@ from .db import connect, id_by_name
 from .file_versions import file_version, stale_observations
 from .gadf import file_sha256
 from .models import DataStore, FeatureSet, FeatureValue, HduFile, Observation, Pointing
+from .text import plural
 
 __all__ = ["FileProblem", "CheckReport", "check"]
 
@@ -37,7 +38,9 @@ class CheckReport:
     """What :func:`check` found."""
 
     n_stores: int = 0
+    #: Data files (of the HDU index) and index files checked.
     n_files: int = 0
+    n_index_files: int = 0
     problems: list[FileProblem] = field(default_factory=list)
     stale_feature_values: int = 0
     stale_pointings: int = 0
@@ -46,7 +49,8 @@ class CheckReport:
         return sum(p.state == state for p in self.problems)
 
     def summary(self) -> str:
-        return (f"checked {self.n_files} files of {self.n_stores} store{'s' if self.n_stores != 1 else ''}: "
+        return (f"checked {plural(self.n_files, 'data file')} and {plural(self.n_index_files, 'index file')} of "
+                f"{plural(self.n_stores, 'store')}: "
                 f"{self.count('missing')} missing, {self.count('changed')} changed, {self.count('unreadable')} "
                 f"unreadable; stale: {self.stale_feature_values} feature values, {self.stale_pointings} pointing "
                 "results")  # fmt: skip
@@ -65,7 +69,7 @@ def check(engine: Engine, store: str | None = None) -> CheckReport:
             report.n_stores += 1
             for path, digest in ((row.obs_index_path, row.obs_index_sha256),
                                  (row.hdu_index_path, row.hdu_index_sha256)):  # fmt: skip
-                report.n_files += 1
+                report.n_index_files += 1
                 _check_index(report, row.name, path, digest)
             files = conn.execute(sa.select(f.c.path, f.c.exists_at_ingest, f.c.size_bytes, f.c.mtime_ns)
                                  .where(f.c.store_id == row.id).order_by(f.c.path)).all()  # fmt: skip

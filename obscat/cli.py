@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,12 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe (`obscat obs list | head`) shows here, not at exit
+            return result
+        except BrokenPipeError:  # the reader has gone: stop quietly with 1, as click and rich do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except Exception as exc:
             if _is_cli_control(exc) or "--debug" in sys.argv[1:] or getattr(ctx.obj, "debug", False):
                 raise
@@ -489,8 +495,7 @@ def check(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = For
 @app.command()
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Store name.")]) -> None:
     """Remove a data store and everything derived from it."""
-    n = ctx.obj.catalog.remove_store(name)
-    typer.echo(f"removed store {name!r} ({plural(n, 'observation')})")
+    typer.echo(ctx.obj.catalog.remove_store(name).summary())
 
 
 TABLE_COLUMNS = ("obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg", "livetime_s", "tstart_utc", "n_tels", "quality", "muoneff")
@@ -555,6 +560,9 @@ def features_compute(
             aeff_threshold_fraction=aeff_threshold, psf_containment=psf_containment.value, store=store, obs_ids=obs_id,
             selection=selection, workers=workers, strict=strict, missing_only=not recompute, progress=progress,
         )  # fmt: skip
+    if table.meta["n_kept"]:
+        typer.echo(f"Warning: values of {plural(table.meta['n_kept'], 'observation')} kept: files they were "
+                   "computed from are missing (`obscat check` lists them; --recompute to recompute anyway)", err=True)
     typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')} "
                f"({table.meta['n_computed']} computed)", err=True)  # fmt: skip
     render(table.colnames, _rows(table), fmt.value)

@@ -95,7 +95,8 @@ def create_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
         else:
             engine = sa.create_engine(sa_url, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
-        raise DatabaseError(f"no driver for {display_url(sa_url)!r}: {exc}") from None
+        hint = ": pip install 'obscat[postgres]'" if sa_url.get_backend_name() == "postgresql" else ""
+        raise DatabaseError(f"no driver for {display_url(sa_url)!r}: {exc}{hint}") from None
 
     @sa.event.listens_for(engine, "handle_error")
     def _on_error(context) -> None:

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
+from .text import plural
 
-__all__ = ["DerivedCounts", "count_derived", "mark_groupings"]
+__all__ = ["DerivedCounts", "StoreRemoval", "count_derived", "mark_groupings"]
 
 
 @dataclass
@@ -44,6 +45,19 @@ class DerivedCounts:
         if self.groupings:
             text += f" (groupings changed: {', '.join(self.groupings)})"
         return text
+
+
+@dataclass
+class StoreRemoval:
+    """What removing a store deleted: its observations and the rows derived from them."""
+
+    store: str
+    n_obs: int
+    derived: DerivedCounts
+
+    def summary(self) -> str:
+        text = f"removed store {self.store!r} ({plural(self.n_obs, 'observation')})"
+        return f"{text}; deleted with it: {self.derived}" if self.derived.any() else text
 
 
 def count_derived(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCounts:

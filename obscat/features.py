@@ -28,7 +28,7 @@ from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
 from .errors import InputError, NotFoundError, ObscatError, did_you_mean
 from .feature_names import DEFAULT_FEATURES, FEATURES
-from .file_versions import read_versions, record_uses, stale_observations
+from .file_versions import gone_observations, read_versions, record_uses, stale_observations
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
@@ -128,22 +128,26 @@ def compute_features(
     missing_only: bool = False,
     then: Callable[[Connection, str], T] | None = None,
     progress: Progress | None = None,
-) -> tuple[str, int, T | None]:
+) -> tuple[str, int, int, T | None]:
     """Compute and store a feature set for the selected observations.
 
-    Returns ``(set name, number of observations computed, then's result)``.  A
+    Returns ``(set name, number of observations computed, number kept, then's result)``.  A
     feature that cannot be computed for an observation (no such HDU, offset
     outside the IRF, a damaged HDU ...) is stored as NULL with the reason; with
     ``strict`` it is an error and nothing is written.  ``missing_only`` leaves
     observations the set already holds as they are, unless their values are
-    stale (a file they were computed from has changed since).  The version
+    stale (a file they were computed from has changed since); values computed from a
+    file that has gone since are kept (counted as kept: recomputing would make them
+    NULL).  The version
     (size, mtime) of every file read is stored with the values.  ``then(conn, set name)``
     runs inside the transaction that stores the values, after them: if it
     fails, nothing is written (the files are read before, outside it).
     """
     tasks = _select(engine, params, store, obs_ids, selection)
+    kept: set[int] = set()
     if missing_only:
-        done = _computed(engine, params)
+        done, kept = _computed(engine, params)
+        kept &= {t.observation_id for t in tasks}
         tasks = [t for t in tasks if t.observation_id not in done]
     uses = {t.observation_id: [p for _, p, _ in t.hdus.values()] for t in tasks}
     versions = read_versions(uses)  # before the files are read
@@ -169,11 +173,12 @@ def compute_features(
             name = conn.execute(sa.select(FeatureSet.__table__.c.name).where(
                 FeatureSet.__table__.c.params_sha256 == params.sha256)).scalar_one()  # fmt: skip
         result = then(conn, name) if then is not None else None
-    return name, len(tasks), result
+    return name, len(tasks), len(kept), result
 
 
-def _computed(engine: Engine, params: FeatureParams) -> set[int]:
-    """Observation ids for which the set of ``params`` holds every feature (NULL or not), not stale."""
+def _computed(engine: Engine, params: FeatureParams) -> tuple[set[int], set[int]]:
+    """Observation ids for which the set of ``params`` holds every feature (NULL or not), not stale or
+    stale only because a file they were read from has gone; and those kept for that reason."""
     fs, v = FeatureSet.__table__, FeatureValue.__table__
     query = (
         sa.select(v.c.observation_id).join_from(v, fs, fs.c.id == v.c.feature_set_id)
@@ -183,7 +188,11 @@ def _computed(engine: Engine, params: FeatureParams) -> set[int]:
     with connect(engine) as conn:
         done = set(conn.execute(query).scalars())
         set_id = conn.execute(sa.select(fs.c.id).where(fs.c.params_sha256 == params.sha256)).scalar()
-        return done - stale_observations(conn, set_id, done) if done else done
+        if not done:
+            return done, set()
+        stale = stale_observations(conn, set_id, done)
+        kept = gone_observations(conn, set_id, stale) if stale else set()
+        return done - (stale - kept), kept
 
 
 def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None,

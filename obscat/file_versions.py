@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["file_version", "file_crc32", "changed_uses", "record_uses", "stale_observations"]
+__all__ = ["file_version", "file_crc32", "changed_uses", "record_uses", "stale_observations", "gone_observations"]
 
 #: (size in bytes, mtime in ns); (None, None) for a missing file.
 Version = tuple[int | None, int | None]
@@ -118,6 +118,20 @@ def stale_observations(conn: Connection, feature_set_id: int | None, observation
     changed = changed_uses(tuple(row[1:]) for row in rows)
     recorded = {row[0] for row in rows}
     return {row[0] for row in rows if tuple(row[1:]) in changed} | (wanted - recorded)
+
+
+def gone_observations(conn: Connection, feature_set_id: int | None, observation_ids: Iterable[int]) -> set[int]:
+    """Those of ``observation_ids`` whose result was computed from a file that was read then and is
+    missing (or not a regular file) now: recomputing them would replace it with NULL."""
+    from .models import FileUse
+
+    table = FileUse.__table__
+    wanted = set(observation_ids)
+    rows = conn.execute(sa.select(table.c.observation_id, table.c.path).where(
+        _of(table, feature_set_id), table.c.size_bytes.is_not(None))).all()  # fmt: skip
+    rows = [row for row in rows if row[0] in wanted]
+    gone = {path for path in {row[1] for row in rows} if file_version(path) == (None, None)}
+    return {row[0] for row in rows if row[1] in gone}
 
 
 def _of(table: sa.Table, feature_set_id: int | None):

@@ -472,7 +472,8 @@ def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_
     units = {c: column_unit(c) or "" for c in columns}
     for feature in features:
         if not any(key[1] == feature for key in stored):
-            where = f"feature set {feature_set!r}" if feature_set else "the grouping's feature set (give one)"
+            where = (f"feature set {feature_set!r}" if feature_set else "the grouping's feature set"
+                     if set_id is not None else "a feature set: the grouping has none, give --feature-set")
             raise InputError(f"{feature!r} is neither a numeric observation column nor a feature of {where}")
         cells = [stored.get((r[0], feature), (None, "")) for r in rows]
         values[feature] = np.array([np.nan if value is None else value for value, _ in cells], float)

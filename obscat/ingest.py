@@ -211,8 +211,8 @@ def _refuse_other_source(conn: Connection, existing, paths: tuple[Path, Path]) -
     raise InputError(
         f"store {existing['name']!r} was ingested from {existing['obs_index_path']} and "
         f"{existing['hdu_index_path']}: ingesting {paths[0].resolve()} under its name would delete its "
-        f"{_n_observations(conn, existing['id'])} observations, {counts.feature_values} feature values and "
-        f"{counts.group_members} group memberships; give another --name, or --replace to replace it"
+        f"{_n_observations(conn, existing['id'])} observations, {counts}; give another --name, or --replace to "
+        "replace it"
     )
 
 

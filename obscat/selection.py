@@ -163,7 +163,8 @@ class Cone(Criterion):
         if not -90 <= self.lat_deg <= 90:
             raise InputError(f"cone latitude {self.lat_deg} is outside [-90, 90] deg")
         if self.radius_deg + self.border_deg < 0:
-            raise InputError(f"cone radius {self.radius_deg + self.border_deg} deg is negative")
+            border = f" + border {self.border_deg!r} deg" if self.border_deg else ""
+            raise InputError(f"cone radius {self.radius_deg!r} deg{border} is negative")
         if self.frame not in ("icrs", "galactic"):
             raise InputError(f"unknown frame {self.frame!r} (icrs or galactic)")
 
@@ -222,6 +223,11 @@ class TimeRange(Criterion):
     partial_overlap: bool = False
     inverted: bool = False
 
+    def __post_init__(self) -> None:
+        if self.start_mjd > self.stop_mjd:
+            raise InputError(f"time range starts after it stops (MJD {self.start_mjd!r} > {self.stop_mjd!r}, TT): "
+                             "no observation can match")  # fmt: skip
+
     @classmethod
     def from_times(cls, start, stop, **kwargs) -> TimeRange:
         """From astropy Times, ISO strings or MJD numbers (UTC for strings, as astropy)."""
@@ -234,7 +240,10 @@ class TimeRange(Criterion):
                 raise InputError(f"bad time {value!r}: {exc}") from None
             return float(time.tt.mjd)
 
-        return cls(mjd(start), mjd(stop), **kwargs)
+        start_mjd, stop_mjd = mjd(start), mjd(stop)
+        if start_mjd > stop_mjd:
+            raise InputError(f"time range starts at {start} after it stops at {stop}: no observation can match")
+        return cls(start_mjd, stop_mjd, **kwargs)
 
     def _clause(self):
         t0, t1 = sa.literal(self.start_mjd), sa.literal(self.stop_mjd)
@@ -257,6 +266,9 @@ class ValueRange(Criterion):
             raise unknown_column(self.column)
         if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
             raise InputError(f"range of {self.column} must be finite numbers, got ({self.lo}, {self.hi})")
+        if self.lo > self.hi:
+            raise InputError(f"range of {self.column}: the lower bound {self.lo!r} is above the upper bound "
+                             f"{self.hi!r}: no observation can match")  # fmt: skip
 
     @classmethod
     def with_units(cls, column: str, lo, hi, **kwargs) -> ValueRange:

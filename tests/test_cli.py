@@ -182,3 +182,19 @@ def test_tables_print_hostile_text_as_data(catalog, db_url, magic_dir, capsys):
     long = run("--db", db_url, "groups", "show", "n" * 100_000)
     assert long.exit_code == 1 and long.stderr.count("\n") == 1 and len(long.stderr) < 2100
     assert "characters]…" in long.stderr
+
+
+
+@pytest.mark.parametrize("args", [["select", "--format", "ids"], ["obs", "show", "20136"], ["obs", "list"]],
+                         ids=" ".join)  # fmt: skip
+def test_a_closed_pipe_stops_quietly(hess_url, args):
+    """`obscat select -f ids | head -1`: the reader goes away; exit 1 with nothing on stderr, as click
+    and rich do (no `Error: BrokenPipeError`, no traceback)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "obscat", "--db", hess_url, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdout.close()  # before obscat writes: every write meets a closed pipe
+    _, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stderr.decode()) == (1, "")

@@ -69,7 +69,8 @@ def test_ingest_under_a_name_from_other_index_files_is_refused(catalog, db_url, 
     message = (
         f"store 's' was ingested from {hess_dir / 'obs-index.fits.gz'} and {hess_dir / 'hdu-index.fits.gz'}: "
         f"ingesting {magic_dir / 'obs-index.fits.gz'} under its name would delete its 105 observations, "
-        "42 feature values and 42 group memberships; give another --name, or --replace to replace it"
+        "42 feature values, 42 group memberships, 21 pointing results (groupings changed: tels, zenith); give "
+        "another --name, or --replace to replace it"
     )
     with pytest.raises(InputError) as refused:
         catalog.ingest(magic_dir, name="s")
@@ -210,7 +211,7 @@ def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, 
     assert runner.invoke(app, compute).stderr.endswith(": 21 observations (0 computed)\n")  # nothing is stale
     clean = runner.invoke(app, ["--db", db_url, "check"])
     assert (clean.exit_code, clean.stdout) == (0, "")
-    assert clean.stderr == ("checked 107 files of 1 store: 0 missing, 0 changed, 0 unreadable; stale: 0 feature values, "
+    assert clean.stderr == ("checked 105 data files and 2 index files of 1 store: 0 missing, 0 changed, 0 unreadable; stale: 0 feature values, "
                             "0 pointing results\n")  # fmt: skip
 
     stat = os.stat(paths[0])
@@ -231,26 +232,40 @@ def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, 
     assert lines[0] == "store,path,state,detail"
     assert sorted(line.split(",")[1:3] for line in lines[1:]) == sorted(
         [[paths[0], "changed"], [paths[1], "missing"], [paths[2], "unreadable"]])  # fmt: skip
-    assert checked.stderr == ("checked 107 files of 1 store: 1 missing, 1 changed, 1 unreadable; stale: 6 feature "
+    assert checked.stderr == ("checked 105 data files and 2 index files of 1 store: 1 missing, 1 changed, 1 unreadable; stale: 6 feature "
                               "values, 3 pointing results\n")  # fmt: skip
     assert runner.invoke(app, ["--db", db_url, "check", "--store", "s"]).stderr == checked.stderr
     assert snapshot(db_url) == before  # check writes nothing
     listed = runner.invoke(app, ["--db", db_url, "features", "list", "-f", "csv"]).stdout.splitlines()
     assert listed[0].split(",")[7:9] == ["n_null", "n_stale"] and listed[1].split(",")[6:9] == ["21", "0", "6"]
 
+    set_name = listed[1].split(",")[0]
     again = runner.invoke(app, compute)
-    assert again.exit_code == 0 and again.stderr.endswith(": 21 observations (3 computed)\n")
+    assert again.exit_code == 0 and again.stderr == (
+        "Warning: values of 2 observations kept: files they were computed from are missing (`obscat check` lists "
+        "them; --recompute to recompute anyway)\n"
+        f"feature set {set_name}: 21 observations (1 computed)\n")  # fmt: skip
     values = {r[0]: r for r in _rows(catalog, "SELECT o.obs_id, v.value, v.null_reason FROM feature_value v JOIN "
                                               "observation o ON o.id = v.observation_id WHERE v.feature = 'aeff'")}  # fmt: skip
     expected = EffectiveAreaTable2D.read(paths[0], hdu="AEFF").evaluate(energy_true=1 * u.TeV, offset=0.5 * u.deg)
     assert values[mine[0]][1] == pytest.approx(expected.to_value(u.m**2), rel=1e-12)
     before_value = [float(r.split(",")[2]) for r in first.stdout.splitlines()[1:] if r.split(",")[1] == str(mine[0])]
     assert values[mine[0]][1] == pytest.approx(2 * before_value[0], rel=1e-12)  # the doubled area, recomputed
+    # values computed from files that have gone since are kept (stale), not replaced by NULL
+    kept = {r.split(",")[1]: float(r.split(",")[2]) for r in first.stdout.splitlines()[1:]}
+    assert [values[o][1:] for o in mine[1:]] == [(kept[str(o)], None) for o in mine[1:]]
+    listed = runner.invoke(app, ["--db", db_url, "features", "list", "-f", "csv"]).stdout.splitlines()
+    assert listed[1].split(",")[6:9] == ["21", "0", "4"]
+    # asked for: --recompute makes them NULL with the reason, and they stay stale so the next compute tries them
+    recomputed = runner.invoke(app, [*compute, "--recompute"])
+    assert recomputed.exit_code == 0 and recomputed.stderr.endswith(": 21 observations (21 computed)\n")
+    values = {r[0]: r for r in _rows(catalog, "SELECT o.obs_id, v.value, v.null_reason FROM feature_value v JOIN "
+                                              "observation o ON o.id = v.observation_id WHERE v.feature = 'aeff'")}  # fmt: skip
     assert values[mine[1]][1] is None and "cannot read the file" in values[mine[1]][2]
     assert values[mine[2]][1] is None
-    # values computed from files that are still missing stay stale: the next compute tries them again
     listed = runner.invoke(app, ["--db", db_url, "features", "list", "-f", "csv"]).stdout.splitlines()
     assert listed[1].split(",")[6:9] == ["21", "4", "4"]
+    assert runner.invoke(app, compute).stderr.endswith(": 21 observations (2 computed)\n")
 
 
 def test_export_of_a_group_with_missing_files_is_refused_unless_allowed(catalog, db_url, own_files, tmp_path):

@@ -61,3 +61,14 @@ def test_missing_shared_data_fails_under_ci_and_skips_otherwise(ci, outcome, tmp
     assert (result.returncode != 0) == (outcome == "error")
     if outcome == "error":
         assert "shared data not found" in result.stdout and "CI=true: required" in result.stdout
+
+
+def test_a_missing_postgresql_driver_says_which_extra_to_install(monkeypatch):
+    """A wheel installed without the postgres extra: one line that says how to get the driver."""
+    from obscat.errors import DatabaseError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
+    with pytest.raises(DatabaseError) as refused:
+        create_engine("postgresql://postgres@127.0.0.1:5432/x")
+    assert str(refused.value) == ("no driver for 'postgresql+psycopg://postgres@127.0.0.1:5432/x': import of psycopg "
+                                  "halted; None in sys.modules: pip install 'obscat[postgres]'")  # fmt: skip

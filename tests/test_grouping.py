@@ -87,11 +87,20 @@ def test_bad_groupings_write_nothing(hess, db_url, args, message):
     assert snapshot(db_url) == before
 
 
-def test_removing_the_store_removes_its_members(hess):
+def test_removing_the_store_removes_its_members(hess, db_url):
+    """...and says so: in its summary and in the grouping's members_removed."""
+    from typer.testing import CliRunner
+
+    from obscat.cli import app
+
     hess.group("g", "by", "n_tels")
-    hess.remove_store("hess")
+    result = CliRunner().invoke(app, ["--db", db_url, "remove", "hess"])
+    assert (result.exit_code, result.stdout) == (0, "removed store 'hess' (105 observations); deleted with it: "
+                                                    "0 feature values, 105 group memberships, 0 pointing results "
+                                                    "(groupings changed: g)\n")  # fmt: skip
     with hess.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM group_member")).scalar() == 0
+        assert conn.execute(sa.text("SELECT name, members_removed FROM grouping")).all() == [("g", 105)]
 
 
 def test_the_tutorial_zenith_split_at_mid_time(hess, db_url):

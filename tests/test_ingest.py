@@ -152,7 +152,7 @@ def test_many_stores_obs_id_unique_per_store(catalog, hess_dir):
     assert catalog.observation(23523, store="b").store.name == "b"
     with pytest.raises(Exception, match=r"^OBS_ID 23523 exists in stores a, b: pass --store$"):
         catalog.observation(23523)
-    assert catalog.remove_store("a") == 105
+    assert catalog.remove_store("a").n_obs == 105
     assert [s.name for s in catalog.stores()] == ["b"]
     assert _rows(catalog, "SELECT count(*) FROM hdu")[0][0] == 630
 
@@ -254,5 +254,5 @@ def test_large_ingest_defers_and_restores_indexes(catalog, db_url, tmp_path):
         assert orphans == 0
     # a second, small store goes through the ordinary (indexed) path
     assert catalog.ingest(make_data_store(tmp_path / "small", 5), name="small").n_hdu == 30
-    assert catalog.remove_store("big") == 12_000
+    assert catalog.remove_store("big").n_obs == 12_000
     assert _rows(catalog, "SELECT count(*) FROM hdu")[0][0] == 30

@@ -93,7 +93,8 @@ def test_sky_map_and_dendrogram(grouped):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["zenith", "--x", "zenith", "--y", "muoneff"], "'zenith' is neither a numeric observation column nor a feature"),
+        (["zenith", "--x", "zenith", "--y", "muoneff"], "'zenith' is neither a numeric observation column nor a feature "
+                                                         "of a feature set: the grouping has none, give --feature-set"),
         (["zenith", "--kind", "dendrogram"], "grouping 'zenith' is a split, not a clustering: no dendrogram"),
         (["nope", "--kind", "sky"], "no grouping named 'nope'"),
         (["zenith", "--x", "zen_pnt_deg", "--y", "muoneff", "-o", "/nonexistent/dir/x.png"], "cannot write the plot"),

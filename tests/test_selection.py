@@ -172,6 +172,12 @@ def test_select_cli_formats_and_errors(hess, db_url):
         (["--invert", "zenith"], "--invert takes cone, time, range, object, obs-id, where, not 'zenith'"),
         (["--range", "zen_pnt_deg 1m 2m"], "1.0 m is not convertible to the unit of zen_pnt_deg (deg)"),
         (["--where", "zen_pnt_deg < 30 or"], "malformed --where 'zen_pnt_deg < 30 or': invalid syntax"),
+        (["--cone", "83.63 22.01 1", "--border", "-2"], "cone radius 1.0 deg + border -2.0 deg is negative"),
+        # swapped bounds would match nothing, silently
+        (["--range", "zen_pnt_deg 40 30"], "range of zen_pnt_deg: the lower bound 40.0 is above the upper bound 30.0: "
+                                           "no observation can match"),
+        (["--time-start", "2005-01-01", "--time-stop", "2004-12-04"], "time range starts at 2005-01-01 after it "
+                                                                      "stops at 2004-12-04: no observation can match"),
     ]:
         result = runner.invoke(app, ["--db", db_url, "select", *args])
         assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
