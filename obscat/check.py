@@ -52,8 +52,8 @@ class CheckReport:
         return (f"checked {plural(self.n_files, 'data file')} and {plural(self.n_index_files, 'index file')} of "
                 f"{plural(self.n_stores, 'store')}: "
                 f"{self.count('missing')} missing, {self.count('changed')} changed, {self.count('unreadable')} "
-                f"unreadable; stale: {self.stale_feature_values} feature values, {self.stale_pointings} pointing "
-                "results")  # fmt: skip
+                f"unreadable; stale: {plural(self.stale_feature_values, 'feature value')}, "
+                f"{plural(self.stale_pointings, 'pointing result')}")  # fmt: skip
 
 
 def check(engine: Engine, store: str | None = None) -> CheckReport:

@@ -40,8 +40,8 @@ class DerivedCounts:
         return bool(self.feature_values or self.group_members or self.pointings)
 
     def __str__(self) -> str:
-        text = (f"{self.feature_values} feature values, {self.group_members} group memberships, "
-                f"{self.pointings} pointing results")  # fmt: skip
+        text = (f"{plural(self.feature_values, 'feature value')}, {plural(self.group_members, 'group membership')}, "
+                f"{plural(self.pointings, 'pointing result')}")  # fmt: skip
         if self.groupings:
             text += f" (groupings changed: {', '.join(self.groupings)})"
         return text

@@ -185,7 +185,9 @@ def test_counts_agree_with_their_nouns(db_url, magic_dir):
     assert "obs_id_5029747" in two.stdout and "obs_id_5029748" in two.stdout
     pointing = run("--db", db_url, "pointing", "--obs-id", "5029747")
     assert pointing.stdout == "pointing at mid-time stored for 1 observation (0 left NULL)\n"
-    assert run("--db", db_url, "remove", "magic").stdout == "removed store 'magic' (2 observations)\n"
+    assert run("--db", db_url, "remove", "magic").stdout == (
+        "removed store 'magic' (2 observations); deleted with it: 0 feature values, 3 group memberships, "
+        "1 pointing result (groupings changed: g, h)\n")
 
 
 def test_timestamps_are_utc_aware_on_both_backends(db_url, magic_dir):
