@@ -286,6 +286,9 @@ MAP_HDU_CLASSES = ("map", "psf_map", "psf_map_reco", "edisp_map", "edisp_kernel_
 #: The map classes obscat evaluates: reader and what the error calls it.
 _MAP_READERS = {"psf_map": (read_psf_map, "PSF map"),
                 "edisp_kernel_map": (read_edisp_kernel_map, "energy dispersion kernel map")}  # fmt: skip
+#: Why a map class has no features where the reason is more than "not computed".
+_NOT_EVALUATED = {"edisp_map": "Gammapy 2.1's get_irfs_features cannot evaluate it (EDispMap has no reco-energy "
+                               "axis nor to_edisp_kernel), so neither does obscat"}  # fmt: skip
 
 
 def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
@@ -295,8 +298,8 @@ def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object
     for name, hdu_class in maps:  # image HDUs (ground arrays): see docs/ground-arrays.md
         where = f"{path} [{name}]"
         if hdu_class not in _MAP_READERS:
-            out[(path, name)] = InputError(f"{where}: map IRF (HDU class {hdu_class}): obscat does not compute "
-                                           "its features")  # fmt: skip
+            why = _NOT_EVALUATED.get(hdu_class, "obscat does not compute its features")
+            out[(path, name)] = InputError(f"{where}: map IRF (HDU class {hdu_class}): {why}")
             continue
         reader, what = _MAP_READERS[hdu_class]
         try:

@@ -480,3 +480,62 @@ def test_edisp_kernel_map_default_position_quirk_and_range(catalog, edisp_map_st
         kernel.get_bias(last_edge)
     table = catalog.compute_features(last_edge, features=["edisp-res", "edisp-bias"])
     assert table["edisp-res"].mask.all() and table["edisp-bias"].mask.all()
+
+
+def test_edisp_map_features_are_null_as_gammapy_cannot_evaluate_them(catalog, tmp_path, hess_dir):
+    """An ``edisp_map`` (migration map) has no reco-energy axis: Gammapy 2.1's get_irfs_features fails
+    on it with or without a position; obscat stores NULL with that reason (not a pointing reason, even
+    with a position for a drift observation) and still computes the PSF map's radius."""
+    from astropy.coordinates import SkyCoord
+    from gammapy.data import DataStore
+    from gammapy.data.utils import get_irfs_features
+    from gammapy.makers.utils import make_edisp_map, make_psf_map
+    from gammapy.maps import MapAxis, WcsGeom
+
+    observation = DataStore.from_dir(hess_dir).obs(23523)
+    pointing = observation.get_pointing_icrs(observation.tmid)
+    energy_true = MapAxis.from_energy_bounds("0.3 TeV", "30 TeV", nbin=12, name="energy_true")
+    rad = MapAxis.from_bounds(0, 0.66, nbin=66, unit="deg", name="rad")
+    image = WcsGeom.create(skydir=pointing, width=(4, 3), binsz=0.5, frame="icrs", proj="CAR")
+    make_edisp_map(observation.edisp, pointing, image.to_cube([observation.edisp.axes["migra"], energy_true])).write(
+        tmp_path / "edisp.fits", format="gadf")
+    make_psf_map(observation.psf, pointing, image.to_cube([rad, energy_true])).write(tmp_path / "psf.fits", format="gadf")
+    Table({"OBS_ID": [1], "OBS_MODE": ["DRIFT"], "ALT_PNT": [90.0] * u.deg, "AZ_PNT": [0.0] * u.deg}).write(
+        tmp_path / "obs-index.fits.gz")
+    Table(rows=[(1, "edisp", "edisp_map", str(tmp_path), "edisp.fits", "EDISP"),
+                (1, "psf", "psf_map", str(tmp_path), "psf.fits", "PSF")],
+          names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"]).write(tmp_path / "hdu-index.fits.gz")  # fmt: skip
+    observations = DataStore.from_dir(tmp_path).get_observations([1], required_irf=["psf", "edisp"], require_events=False)
+    with pytest.raises(AttributeError, match="'EDispMap' object has no attribute 'to_edisp_kernel'"):
+        get_irfs_features(observations, energy_true=1 * u.TeV, names=["edisp-res"])
+    with pytest.raises(AttributeError, match="'PSFMap' object has no attribute 'axes'"):
+        get_irfs_features(observations, energy_true=1 * u.TeV, position=pointing, names=["edisp-res"])
+
+    catalog.ingest(tmp_path, name="migra")
+    reason = (f"{tmp_path / 'edisp.fits'} [EDISP]: map IRF (HDU class edisp_map): Gammapy 2.1's get_irfs_features "
+              "cannot evaluate it (EDispMap has no reco-energy axis nor to_edisp_kernel), so neither does obscat")  # fmt: skip
+    for position in (None, SkyCoord(pointing.ra, pointing.dec)):
+        table = catalog.compute_features(1 * u.TeV, position=position, features=["edisp-res", "edisp-bias", "psf-radius"])
+        assert table["edisp-res"].mask.all() and table["edisp-bias"].mask.all() and not np.ma.getmaskarray(table["psf-radius"]).any()
+    assert rows(catalog, "SELECT DISTINCT feature, null_reason FROM feature_value WHERE feature LIKE 'edisp%' "
+                         "ORDER BY feature") == [("edisp-bias", reason), ("edisp-res", reason)]  # fmt: skip
+
+
+def test_drift_observations_with_a_position_get_the_map_reason(db_url, swgo_dir):
+    """With --position, the edisp and aeff features of drift observations say what their map is,
+    not that the events header has no pointing (a map IRF needs no pointing)."""
+    obs_name, hdu_name = LAYOUTS["minimal"]
+    assert cli(db_url, "ingest", "--obs-index", str(swgo_dir / obs_name), "--hdu-index", str(swgo_dir / hdu_name),
+               "--name", "swgo").exit_code == 0  # fmt: skip
+    result = cli(db_url, "features", "compute", "-e", "1 TeV", "--position", "83.6 22.0", "--obs-id", "3",
+                 "-F", "edisp-res", "-F", "edisp-bias", "-F", "aeff-max", "-F", "psf-radius")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    irfs = swgo_dir / "map_irfs"
+    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: the energy dispersion map is all zeros"
+    assert rows(Catalog(db_url), "SELECT feature, null_reason FROM feature_value ORDER BY feature") == [
+        ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
+                     "IRF (HDU class map): obscat does not compute its features"),
+        ("edisp-bias", edisp),
+        ("edisp-res", edisp),
+        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
+    ]  # fmt: skip
