@@ -155,7 +155,9 @@ class EdispKernelMap:
         else:  # scipy's nearest neighbour (ties go down), clamped to the map, as Map.interp_by_coord
             ix, iy = _nearest(x, nx), _nearest(y, ny)
         plane = self.data[:, :, iy, ix]
-        return np.where(np.isfinite(plane), plane, 0).astype(self.data.dtype) if np.any(np.isfinite(self.data)) else plane
+        if np.any(np.isfinite(self.data)):  # Gammapy zeroes non-finite values, unless all are
+            plane = np.where(np.isfinite(plane), plane, 0).astype(self.data.dtype)
+        return plane
 
     def moments(self, energy_tev: float, position) -> tuple[float, float]:
         """``(edisp-res, edisp-bias)`` of the kernel at ``position``, as ``EDispKernel.get_resolution``
@@ -195,10 +197,12 @@ def read_edisp_kernel_map(path: str, extname: str, where: str) -> EdispKernelMap
             with fits.open(path, memmap=False) as hdul:
                 image = hdul[extname]
                 bands = hdul[image.header.get("BANDSHDU", f"{extname}_BANDS")]
+                if image.data is None or not isinstance(bands, fits.BinTableHDU):
+                    raise KeyError("no image data or no bands table")
                 data = image.data.astype(image.data.dtype.newbyteorder("="))
                 header = image.header.copy()
-                axes = {name: _band_axis(bands, k, where) for k, name in enumerate(("energy", "energy_true"))}
-    except KeyError as exc:
+                axes = {name: _band_axis(bands, k, name, where) for k, name in enumerate(("energy", "energy_true"))}
+    except (KeyError, IndexError) as exc:
         raise InputError(f"{where}: not a GADF energy dispersion kernel map ({exc})") from None
     shape = (len(axes["energy_true"].nodes), len(axes["energy"].nodes))
     if data.ndim != 4 or data.shape[:2] != shape:
@@ -207,11 +211,19 @@ def read_edisp_kernel_map(path: str, extname: str, where: str) -> EdispKernelMap
     return EdispKernelMap(data, axes["energy_true"], axes["energy"], header, where)
 
 
-def _band_axis(bands, k: int, where: str) -> Axis:
-    """Axis ``k`` of a GADF ``*_BANDS`` table (AXCOLS<k+1>, INTERP<k+1>), in TeV, rebuilt as ``MapAxis``."""
+#: The min/max columns of each energy axis in a GADF ``*_BANDS`` table.
+_BAND_COLUMNS = {"energy": ["E_MIN", "E_MAX"], "energy_true": ["ENERGY_TRUE_MIN", "ENERGY_TRUE_MAX"]}
+
+
+def _band_axis(bands, k: int, name: str, where: str) -> Axis:
+    """Energy axis ``name``, the ``k``-th of a GADF ``*_BANDS`` table (AXCOLS<k+1>, INTERP<k+1>),
+    in TeV, rebuilt as Gammapy's ``MapAxis`` rebuilds it."""
     import astropy.units as u
 
-    columns = bands.header[f"AXCOLS{k + 1}"].split(",")
+    columns = [c.strip() for c in bands.header[f"AXCOLS{k + 1}"].split(",")]
+    if columns != _BAND_COLUMNS[name]:
+        raise InputError(f"{where}: band axis {k + 1} is {','.join(columns)}, not {name} "
+                         f"({','.join(_BAND_COLUMNS[name])})")  # fmt: skip
     rule = bands.header.get(f"INTERP{k + 1}", "lin").strip()
     lo, hi = (np.unique(np.asarray(bands.data[c], dtype=float)) for c in columns)
     try:
@@ -219,5 +231,7 @@ def _band_axis(bands, k: int, where: str) -> Axis:
     except (ValueError, u.UnitConversionError):
         raise InputError(f"{where}: band column {columns[0]} is not an energy") from None
     edges = np.append(lo, hi[-1]) * scale
+    if len(lo) != len(hi) or not (np.all(np.isfinite(edges)) and edges[0] > 0 and np.all(np.diff(edges) > 0)):
+        raise InputError(f"{where}: band columns {','.join(columns)} are not increasing positive energy bins")
     pixels = np.arange(len(edges), dtype=float)
-    return Axis(columns[0], nodes=_rebuilt(edges, rule, pixels[:-1] + 0.5), edges=_rebuilt(edges, rule, pixels))
+    return Axis(name, nodes=_rebuilt(edges, rule, pixels[:-1] + 0.5), edges=_rebuilt(edges, rule, pixels))
