@@ -539,3 +539,30 @@ def test_drift_observations_with_a_position_get_the_map_reason(db_url, swgo_dir)
         ("edisp-res", edisp),
         ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    ("axes", "band axis 1 is ENERGY_TRUE_MIN,ENERGY_TRUE_MAX, not energy (E_MIN,E_MAX)"),
+    ("bands", "not a GADF energy dispersion kernel map (\"Extension 'EDISP_BANDS' not found.\")"),
+    ("shape", "energy dispersion kernel map of shape (6, 20, 8, 10) does not match its bands (energy_true 12, "
+              "energy 20, lat, lon expected)"),
+])  # fmt: skip
+def test_a_damaged_kernel_map_is_null_with_the_reason(catalog, edisp_map_store, tmp_path, damage, reason):
+    with fits.open(edisp_map_store / "EDISP map 1.fits") as hdul:
+        if damage == "axes":
+            hdul["EDISP_BANDS"].header["AXCOLS1"], hdul["EDISP_BANDS"].header["AXCOLS2"] = (
+                hdul["EDISP_BANDS"].header["AXCOLS2"], hdul["EDISP_BANDS"].header["AXCOLS1"])  # fmt: skip
+        elif damage == "bands":
+            del hdul["EDISP_BANDS"]
+            del hdul["EDISP"].header["BANDSHDU"]
+        else:
+            hdul["EDISP"].data = hdul["EDISP"].data[:6].copy()
+        hdul.writeto(tmp_path / "damaged.fits")
+    Table({"OBS_ID": [1], "OBS_MODE": ["DRIFT"], "ALT_PNT": [90.0] * u.deg, "AZ_PNT": [0.0] * u.deg}).write(
+        tmp_path / "obs-index.fits.gz")
+    Table(rows=[(1, "edisp", "edisp_kernel_map", str(tmp_path), "damaged.fits", "EDISP")],
+          names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"]).write(tmp_path / "hdu-index.fits.gz")  # fmt: skip
+    catalog.ingest(tmp_path, name="damaged")
+    table = catalog.compute_features(1 * u.TeV, features=["edisp-res"])
+    assert table["edisp-res"].mask.all()
+    assert rows(catalog, "SELECT null_reason FROM feature_value") == [(f"{tmp_path / 'damaged.fits'} [EDISP]: {reason}",)]
