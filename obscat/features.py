@@ -40,7 +40,7 @@ from .irf_features import (
     psf_containment_radius,
     value_at,
 )
-from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_psf_map
+from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
 from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
 from .selection import And, no_observation_error
 
@@ -269,7 +269,7 @@ def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | No
     for n, task in enumerate(tasks, 1):
         for path in {p for _, p, _ in task.hdus.values()}:
             if not any(key[0] == path for key in cache):
-                cache.update(_load(path, wanted[path]))
+                cache.update(_load(path, wanted[path], psf_centre_only="psf-radius" not in params.features))
         rows.extend(_observation_features(task, params, cache, evaluated))
         for path in {p for _, p, _ in task.hdus.values()}:
             uses[path] -= 1
@@ -291,8 +291,9 @@ _NOT_EVALUATED = {"edisp_map": "Gammapy 2.1's get_irfs_features cannot evaluate 
                                "axis nor to_edisp_kernel), so neither does obscat"}  # fmt: skip
 
 
-def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
-    """Read the wanted HDUs of one file: ``(Irf, header)``, a header (events), or the error."""
+def _load(path: str, hdus: set[tuple[str, str]], psf_centre_only: bool = False) -> dict[tuple[str, str], object]:
+    """Read the wanted HDUs of one file: ``(Irf, header)``, a header (events), or the error.
+    With ``psf_centre_only`` a PSF map is read as its centre (the default position of edisp maps)."""
     out: dict[tuple[str, str], object] = {}
     maps = {(name, hdu_class) for name, hdu_class in hdus if hdu_class in MAP_HDU_CLASSES}
     for name, hdu_class in maps:  # image HDUs (ground arrays): see docs/ground-arrays.md
@@ -301,7 +302,7 @@ def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object
             why = _NOT_EVALUATED.get(hdu_class, "obscat does not compute its features")
             out[(path, name)] = InputError(f"{where}: map IRF (HDU class {hdu_class}): {why}")
             continue
-        reader, what = _MAP_READERS[hdu_class]
+        reader, what = (read_map_centre, "map") if psf_centre_only and hdu_class == "psf_map" else _MAP_READERS[hdu_class]
         try:
             out[(path, name)] = (reader(path, name, where), None)
         except ObscatError as exc:
@@ -390,9 +391,11 @@ def _map_feature(name: str, loaded: dict, params: FeatureParams) -> tuple[float 
         if isinstance(irf_map, EdispKernelMap):
             from astropy.coordinates import SkyCoord
 
-            psf = loaded["psf"][0]
+            psf = loaded["psf"][0]  # a PsfMap, its centre (a SkyCoord), or None
             if params.position is not None:
                 position = SkyCoord(*params.position, unit="deg", frame="icrs")
+            elif isinstance(psf, SkyCoord):
+                position = psf
             else:
                 position = (psf if isinstance(psf, PsfMap) else irf_map).centre()
             res, bias = irf_map.moments(params.energy_true_tev, position)

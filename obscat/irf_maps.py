@@ -22,7 +22,7 @@ from .errors import InputError
 from .irf import Axis, Irf, _rebuilt
 from .irf_features import _inside, _lerp, psf_containment_radius
 
-__all__ = ["PsfMap", "read_psf_map", "EdispKernelMap", "read_edisp_kernel_map"]
+__all__ = ["PsfMap", "read_psf_map", "EdispKernelMap", "read_edisp_kernel_map", "read_map_centre"]
 
 _DEG2_PER_SR = (180.0 / np.pi) ** 2
 
@@ -39,7 +39,7 @@ class PsfMap:
 
     def centre(self):
         """The map centre (Gammapy's ``geom.center_skydir``)."""
-        return _centre(self.data, self.header)
+        return _centre(self.header)
 
     def pixel(self, position: tuple[float, float] | None) -> tuple[float, float]:
         """Pixel (x, y) of an ICRS position (deg), or of the map centre when None (Gammapy's default)."""
@@ -103,12 +103,22 @@ def read_psf_map(path: str, extname: str, where: str) -> PsfMap:
     )
 
 
-def _centre(data: np.ndarray, header: fits.Header):
-    """The centre of a map (..., lat, lon) as a SkyCoord in its frame, as ``WcsGeom.center_skydir``."""
+def _centre(header: fits.Header):
+    """The centre of a map image HDU as a SkyCoord in its frame, as ``WcsGeom.center_skydir``."""
     from astropy.coordinates import SkyCoord
 
-    ny, nx = data.shape[-2:]
+    nx, ny = header["NAXIS1"], header["NAXIS2"]
     return SkyCoord.from_pixel((nx - 1) / 2.0, (ny - 1) / 2.0, _celestial(header))
+
+
+def read_map_centre(path: str, extname: str, where: str):
+    """The centre of the map image HDU ``extname`` of ``path``, from its header alone."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _centre(fits.getheader(path, extname))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InputError(f"{where}: not a map image HDU ({exc})") from None
 
 
 def _celestial(header: fits.Header):
@@ -133,7 +143,7 @@ class EdispKernelMap:
 
     def centre(self):
         """The map centre (Gammapy's ``geom.center_skydir``)."""
-        return _centre(self.data, self.header)
+        return _centre(self.header)
 
     def kernel(self, position) -> np.ndarray:
         """``EDispKernelMap.get_edisp_kernel(position)``'s data: the kernel of the pixel nearest

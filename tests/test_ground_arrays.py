@@ -521,7 +521,7 @@ def test_edisp_map_features_are_null_as_gammapy_cannot_evaluate_them(catalog, tm
                          "ORDER BY feature") == [("edisp-bias", reason), ("edisp-res", reason)]  # fmt: skip
 
 
-def test_drift_observations_with_a_position_get_the_map_reason(db_url, swgo_dir):
+def test_drift_observations_with_a_position_get_the_map_reason(catalog, db_url, swgo_dir):
     """With --position, the edisp and aeff features of drift observations say what their map is,
     not that the events header has no pointing (a map IRF needs no pointing)."""
     obs_name, hdu_name = LAYOUTS["minimal"]
@@ -532,7 +532,7 @@ def test_drift_observations_with_a_position_get_the_map_reason(db_url, swgo_dir)
     assert result.exit_code == 0, result.output
     irfs = swgo_dir / "map_irfs"
     edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: the energy dispersion map is all zeros"
-    assert rows(Catalog(db_url), "SELECT feature, null_reason FROM feature_value ORDER BY feature") == [
+    assert rows(catalog, "SELECT feature, null_reason FROM feature_value ORDER BY feature") == [
         ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
                      "IRF (HDU class map): obscat does not compute its features"),
         ("edisp-bias", edisp),
