@@ -191,9 +191,10 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
     o, s, h, f = (m.__table__ for m in (Observation, DataStore, Hdu, HduFile))
     obs_ids = None if obs_ids is None else [int(i) for i in obs_ids]
     types = {FEATURES[name][1] for name in params.features}
+    psf_for_centre = params.position is None and "edisp" in types and "psf" not in types
     if params.position is not None:
         types.add("events")  # the pointing, from the EVENTS header as Gammapy takes it
-    elif "edisp" in types:
+    if psf_for_centre:
         types.add("psf")  # an edisp map's default position is the PSF map's centre
     if "rad-max" in params.features:
         types.update({"aeff", "edisp"})  # a point-like IRF may give RAD_MAX as a header constant
@@ -218,6 +219,10 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
             task = tasks.setdefault(observation_id, _Task(observation_id, obs_id))
             if hdu_type is not None:
                 task.hdus.setdefault(hdu_type, (hdu_class, path, hdu_name))  # the first row wins
+    if psf_for_centre:  # only edisp maps need it
+        for task in tasks.values():
+            if task.hdus.get("edisp", ("",))[0] not in MAP_HDU_CLASSES:
+                task.hdus.pop("psf", None)
     if obs_ids is not None:
         missing = sorted(set(obs_ids) - {t.obs_id for t in tasks.values()})
         if missing:
