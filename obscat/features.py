@@ -57,7 +57,8 @@ class FeatureParams:
     ``position`` (ICRS deg) measures each observation's offset as its
     separation from the pointing, clamped to the largest offset of its PSF
     and energy dispersion (as Gammapy); ``fixed_offset_deg`` uses one offset
-    for all; neither means offset 0 (the pointing).
+    for all; neither means offset 0 (the pointing).  Map IRFs (ground arrays)
+    are evaluated at ``position`` itself, by default at the PSF map's centre.
     """
 
     energy_true_tev: float
