@@ -337,7 +337,8 @@ class Catalog:
 
         ``energy_true`` is a Quantity or a string such as ``"1 TeV"``;
         ``position`` a SkyCoord (any frame); ``fixed_offset`` an angle
-        Quantity. The table has ``store``, ``obs_id`` and one column per
+        Quantity. Map IRFs (psf_map, edisp_kernel_map) are evaluated at ``position``
+        or, without it, at the observation's PSF map centre. The table has ``store``, ``obs_id`` and one column per
         feature with its unit; ``table.meta["feature_set"]`` names the set.
         ``missing_only`` computes only observations the set does not hold yet, or holds
         stale (computed from files that have changed since); ``table.meta["n_computed"]``

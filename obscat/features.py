@@ -40,7 +40,7 @@ from .irf_features import (
     psf_containment_radius,
     value_at,
 )
-from .irf_maps import PsfMap, read_psf_map
+from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
 from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
 from .selection import And, no_observation_error
 
@@ -57,7 +57,8 @@ class FeatureParams:
     ``position`` (ICRS deg) measures each observation's offset as its
     separation from the pointing, clamped to the largest offset of its PSF
     and energy dispersion (as Gammapy); ``fixed_offset_deg`` uses one offset
-    for all; neither means offset 0 (the pointing).
+    for all; neither means offset 0 (the pointing).  Map IRFs (ground arrays)
+    are evaluated at ``position`` itself, by default at the PSF map's centre.
     """
 
     energy_true_tev: float
@@ -200,8 +201,11 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
     o, s, h, f = (m.__table__ for m in (Observation, DataStore, Hdu, HduFile))
     obs_ids = None if obs_ids is None else [int(i) for i in obs_ids]
     types = {FEATURES[name][1] for name in params.features}
+    psf_for_centre = params.position is None and "edisp" in types and "psf" not in types
     if params.position is not None:
         types.add("events")  # the pointing, from the EVENTS header as Gammapy takes it
+    if psf_for_centre:
+        types.add("psf")  # an edisp map's default position is the PSF map's centre
     if "rad-max" in params.features:
         types.update({"aeff", "edisp"})  # a point-like IRF may give RAD_MAX as a header constant
     query = (
@@ -225,6 +229,10 @@ def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: S
             task = tasks.setdefault(observation_id, _Task(observation_id, obs_id))
             if hdu_type is not None:
                 task.hdus.setdefault(hdu_type, (hdu_class, path, hdu_name))  # the first row wins
+    if psf_for_centre:  # only edisp maps need it
+        for task in tasks.values():
+            if task.hdus.get("edisp", ("",))[0] not in MAP_HDU_CLASSES:
+                task.hdus.pop("psf", None)
     if obs_ids is not None:
         missing = sorted(set(obs_ids) - {t.obs_id for t in tasks.values()})
         if missing:
@@ -276,7 +284,7 @@ def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | No
     for n, task in enumerate(tasks, 1):
         for path in {p for _, p, _ in task.hdus.values()}:
             if not any(key[0] == path for key in cache):
-                cache.update(_load(path, wanted[path]))
+                cache.update(_load(path, wanted[path], psf_centre_only="psf-radius" not in params.features))
         rows.extend(_observation_features(task, params, cache, evaluated))
         for path in {p for _, p, _ in task.hdus.values()}:
             uses[path] -= 1
@@ -290,24 +298,32 @@ def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | No
 
 #: HDU classes of map IRFs (image HDUs, as Gammapy's PSFMap, EDispKernelMap, EDispMap and Map).
 MAP_HDU_CLASSES = ("map", "psf_map", "psf_map_reco", "edisp_map", "edisp_kernel_map")
+#: The map classes obscat evaluates: reader and what the error calls it.
+_MAP_READERS = {"psf_map": (read_psf_map, "PSF map"),
+                "edisp_kernel_map": (read_edisp_kernel_map, "energy dispersion kernel map")}  # fmt: skip
+#: Why a map class has no features where the reason is more than "not computed".
+_NOT_EVALUATED = {"edisp_map": "Gammapy 2.1's get_irfs_features cannot evaluate it (EDispMap has no reco-energy "
+                               "axis nor to_edisp_kernel), so neither does obscat"}  # fmt: skip
 
 
-def _load(path: str, hdus: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
-    """Read the wanted HDUs of one file: ``(Irf, header)``, a header (events), or the error."""
+def _load(path: str, hdus: set[tuple[str, str]], psf_centre_only: bool = False) -> dict[tuple[str, str], object]:
+    """Read the wanted HDUs of one file: ``(Irf, header)``, a header (events), or the error.
+    With ``psf_centre_only`` a PSF map is read as its centre (the default position of edisp maps)."""
     out: dict[tuple[str, str], object] = {}
     maps = {(name, hdu_class) for name, hdu_class in hdus if hdu_class in MAP_HDU_CLASSES}
     for name, hdu_class in maps:  # image HDUs (ground arrays): see docs/ground-arrays.md
         where = f"{path} [{name}]"
-        if hdu_class != "psf_map":
-            out[(path, name)] = InputError(f"{where}: map IRF (HDU class {hdu_class}): obscat does not compute "
-                                           "its features")  # fmt: skip
+        if hdu_class not in _MAP_READERS:
+            why = _NOT_EVALUATED.get(hdu_class, "obscat does not compute its features")
+            out[(path, name)] = InputError(f"{where}: map IRF (HDU class {hdu_class}): {why}")
             continue
+        reader, what = (read_map_centre, "map") if psf_centre_only and hdu_class == "psf_map" else _MAP_READERS[hdu_class]
         try:
-            out[(path, name)] = (read_psf_map(path, name, where), None)
+            out[(path, name)] = (reader(path, name, where), None)
         except ObscatError as exc:
             out[(path, name)] = exc
         except (OSError, ValueError, TypeError, *GZIP_ERRORS) as exc:
-            out[(path, name)] = InputError(f"{where}: unreadable PSF map ({exc})")
+            out[(path, name)] = InputError(f"{where}: unreadable {what} ({exc})")
     hdus = hdus - maps
     if not hdus:
         return out
@@ -352,7 +368,7 @@ def _observation_features(task: _Task, params: FeatureParams, cache: dict, evalu
 
     loaded = {t: irf(t) for t in ("aeff", "edisp", "psf", "bkg", "rad_max")}
     # map IRFs are evaluated at a sky position (the map centre by default), never at an offset
-    maps = {t for t, item in loaded.items() if isinstance(item[0], PsfMap)}
+    maps = {t for t, (hdu_class, _, _) in task.hdus.items() if hdu_class in MAP_HDU_CLASSES}
     offset, reason = _offset(task, params, cache, {t: (None, None, None) if t in maps else v for t, v in loaded.items()})
     irfs = frozenset((t, location) for t, location in task.hdus.items() if t != "events")
     rows = []
@@ -360,12 +376,7 @@ def _observation_features(task: _Task, params: FeatureParams, cache: dict, evalu
         unit, hdu_type = FEATURES[name]
         value, why = None, reason
         if hdu_type in maps:
-            psf_map = loaded[hdu_type][0]
-            try:
-                value = psf_map.containment_radius(params.energy_true_tev, params.position, params.containment_fraction)
-                why = None if np.isfinite(value) else f"{psf_map.where}: the position is outside the PSF map"
-            except ObscatError as exc:
-                why = str(exc)
+            value, why = _map_feature(name, loaded, params)
             rows.append((task.observation_id, name, value if why is None else None, unit, why, None))
             continue
         if why is None:
@@ -380,6 +391,33 @@ def _observation_features(task: _Task, params: FeatureParams, cache: dict, evalu
             value, why = None, why or f"{name} is undefined at offset {offset:g} deg (outside the IRF)"
         rows.append((task.observation_id, name, value, unit, why if value is None else None, offset))
     return rows
+
+
+def _map_feature(name: str, loaded: dict, params: FeatureParams) -> tuple[float | None, str | None]:
+    """A feature of a map IRF at ``params.position``, by default the PSF map's centre as in Gammapy
+    (else the map's own centre); the reason when it has none."""
+    irf_map, _, why = loaded[FEATURES[name][1]]
+    if irf_map is None:
+        return None, why
+    try:
+        if isinstance(irf_map, PsfMap):
+            value = irf_map.containment_radius(params.energy_true_tev, params.position, params.containment_fraction)
+            return (value, None) if np.isfinite(value) else (None, f"{irf_map.where}: the position is outside the PSF map")
+        if isinstance(irf_map, EdispKernelMap):
+            from astropy.coordinates import SkyCoord
+
+            psf = loaded["psf"][0]  # a PsfMap, its centre (a SkyCoord), or None
+            if params.position is not None:
+                position = SkyCoord(*params.position, unit="deg", frame="icrs")
+            elif isinstance(psf, SkyCoord):
+                position = psf
+            else:
+                position = (psf if isinstance(psf, PsfMap) else irf_map).centre()
+            res, bias = irf_map.moments(params.energy_true_tev, position)
+            return (res if name == "edisp-res" else bias), None
+    except ObscatError as exc:
+        return None, str(exc)
+    return None, f"{irf_map.where} is not a map IRF"
 
 
 def _offset(task: _Task, params: FeatureParams, cache: dict, loaded: dict) -> tuple[float | None, str | None]:

@@ -205,7 +205,7 @@ def test_groups_export_of_drift_observations_opens_in_gammapy(catalog, db_url, s
 def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
     """The SWGO map IRFs are all-zero placeholders: Gammapy's get_irfs_features gives numbers
     without meaning for them (see docs/ground-arrays.md); obscat stores NULL and says why
-    (and, for the map classes other than psf_map, that it does not evaluate them)."""
+    (and, for the map classes other than psf_map and edisp_kernel_map, that it does not evaluate them)."""
     from gammapy.data.utils import get_irfs_features
 
     ingest_layout(catalog, swgo_dir, "minimal")
@@ -217,12 +217,12 @@ def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
     reasons = rows(catalog, "SELECT feature, null_reason FROM feature_value f JOIN observation o "
                             "ON o.id = f.observation_id WHERE o.obs_id = 3 ORDER BY feature")  # fmt: skip
     irfs = swgo_dir / "map_irfs"
-    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: map IRF (HDU class edisp_kernel_map)"
+    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: the energy dispersion map is all zeros"
     assert reasons == [
         ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
                      "IRF (HDU class map): obscat does not compute its features"),
-        ("edisp-bias", f"{edisp}: obscat does not compute its features"),
-        ("edisp-res", f"{edisp}: obscat does not compute its features"),
+        ("edisp-bias", edisp),
+        ("edisp-res", edisp),
         ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
     ]  # fmt: skip
     observation = gammapy_store(swgo_dir, "minimal").get_observations([3], required_irf="full-enclosure")
@@ -363,3 +363,205 @@ def test_psf_map_radius_against_gammapy(catalog, psf_map_store, energy, position
         else:
             assert got == pytest.approx(reference, rel=1e-12, abs=1e-12)
     assert table["edisp-res"].mask.all()
+
+
+@pytest.fixture(scope="module")
+def edisp_map_store(tmp_path_factory, hess_dir):
+    """A DRIFT-mode store whose energy dispersion kernel maps are real: Gammapy's make_edisp_kernel_map
+    of two H.E.S.S. runs' EnergyDispersion2D (the SWGO maps are all zeros). Each map is shifted from
+    its PSF map, so the default position (the PSF map's centre) is not the kernel map's centre.
+    Run 2's map is float32 and empty east of its 6th column, so the nearest valid pixel matters;
+    observation 3 has no PSF map (its default is its kernel map's own centre)."""
+    from gammapy.data import DataStore
+    from gammapy.makers.utils import make_edisp_kernel_map, make_psf_map
+    from gammapy.maps import MapAxis, WcsGeom
+
+    directory = tmp_path_factory.mktemp("edisp-map-store")
+    hess = DataStore.from_dir(hess_dir)
+    energy_true = MapAxis.from_energy_bounds("0.3 TeV", "30 TeV", nbin=12, name="energy_true")
+    energy = MapAxis.from_energy_bounds("0.2 TeV", "50 TeV", nbin=20, name="energy")
+    rad = MapAxis.from_bounds(0, 0.66, nbin=66, unit="deg", name="rad")
+    rows = []
+    for obs_id, run, frame in ((1, 23523, "icrs"), (2, 47802, "galactic"), (3, 23526, "icrs")):
+        observation = hess.obs(run)
+        pointing = observation.get_pointing_icrs(observation.tmid)
+        shifted = pointing.directional_offset_by(45 * u.deg, 0.7 * u.deg)
+        geom = WcsGeom.create(skydir=shifted, width=(5, 4), binsz=0.5, frame=frame, proj="CAR",
+                              axes=[energy, energy_true])  # fmt: skip
+        kernel = make_edisp_kernel_map(observation.edisp, pointing, geom)
+        if obs_id == 2:
+            kernel.edisp_map.data = kernel.edisp_map.data.astype(np.float32)
+            kernel.edisp_map.data[..., 6:] = 0
+        kernel.write(directory / f"EDISP map {obs_id}.fits", format="gadf")
+        rows.append((obs_id, "edisp", "edisp_kernel_map", str(directory), f"EDISP map {obs_id}.fits", "EDISP"))
+        if obs_id != 3:
+            geom = WcsGeom.create(skydir=pointing, width=(4, 3), binsz=0.5, frame=frame, proj="CAR", axes=[rad, energy_true])
+            make_psf_map(observation.psf, pointing, geom).write(directory / f"PSF map {obs_id}.fits", format="gadf")
+            rows.append((obs_id, "psf", "psf_map", str(directory), f"PSF map {obs_id}.fits", "PSF"))
+    obs = Table({"OBS_ID": [1, 2, 3], "OBS_MODE": ["DRIFT"] * 3, "ALT_PNT": [90.0] * 3 * u.deg, "AZ_PNT": [0.0] * 3 * u.deg})
+    obs.write(directory / "obs-index.fits.gz")
+    Table(rows=rows, names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"]).write(
+        directory / "hdu-index.fits.gz")
+    return directory
+
+
+def gammapy_edisp_features(directory, obs_ids, energy, position) -> list[tuple[float, float]]:
+    """(edisp-res, edisp-bias) by Gammapy's get_irfs_features of the observations together; an
+    observation without a PSF map by EDispKernelMap.get_edisp_kernel (what get_irfs_features needs)."""
+    from gammapy.data import DataStore
+    from gammapy.data.utils import get_irfs_features
+    from gammapy.irf import EDispKernelMap
+
+    if obs_ids == [3]:
+        kernel = EDispKernelMap.read(directory / "EDISP map 3.fits").get_edisp_kernel(position=position)
+        return [(float(kernel.get_resolution(energy)[0]), float(kernel.get_bias(energy)[0]))]
+    observations = DataStore.from_dir(directory).get_observations(obs_ids, required_irf=["psf", "edisp"],
+                                                                 require_events=False)  # fmt: skip
+    table = get_irfs_features(observations, energy_true=energy, position=position, names=["edisp-res", "edisp-bias"])
+    return [(float(row["edisp-res"]), float(row["edisp-bias"])) for row in table]
+
+
+@pytest.mark.parametrize("position", [None, (84.2, 22.3), (83.2, 22.6), (329.7, -30.2)])
+def test_edisp_kernel_map_features_against_gammapy(catalog, edisp_map_store, position):
+    """edisp-res and edisp-bias of kernel maps equal Gammapy's to the last bit, at energies inside bins,
+    on the edges Gammapy's axis gives and on the first edge, at the default position (the PSF map's
+    centre), inside a map, outside it and in the empty part of run 2's map (nearest valid pixel)."""
+    from astropy.coordinates import SkyCoord
+    from gammapy.maps import MapAxis
+
+    edges = MapAxis.from_energy_bounds("0.3 TeV", "30 TeV", nbin=12, name="energy_true").edges
+    energies = [1 * u.TeV, 0.5 * u.TeV, 7.3 * u.TeV, edges[0], edges[4], edges[9]]
+    catalog.ingest(edisp_map_store, name="maps")
+    sky = None if position is None else SkyCoord(*position, unit="deg", frame="icrs")
+    worst = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for energy in energies:
+            table = catalog.compute_features(energy, position=sky, features=["edisp-res", "edisp-bias"])
+            assert list(table["obs_id"]) == [1, 2, 3]
+            stored = rows(catalog, "SELECT o.obs_id, v.feature, v.value, v.null_reason, v.offset_deg FROM feature_value v "
+                                   "JOIN observation o ON o.id = v.observation_id JOIN feature_set s ON s.id = "
+                                   "v.feature_set_id WHERE s.energy_true_tev = :e ORDER BY o.obs_id, v.feature",
+                          e=energy.to_value("TeV"))  # fmt: skip
+            for k, obs_id in enumerate((1, 2, 3)):
+                res, bias = gammapy_edisp_features(edisp_map_store, [obs_id], energy, sky)[0]
+                assert (table["edisp-res"][k], table["edisp-bias"][k]) == (res, bias), (energy, obs_id)
+                assert stored[2 * k:2 * k + 2] == [(obs_id, "edisp-bias", bias, None, None),
+                                                   (obs_id, "edisp-res", res, None, None)]  # fmt: skip
+                worst = max(worst, abs(table["edisp-res"][k] / res - 1), abs(table["edisp-bias"][k] / bias - 1))
+    assert worst == 0.0
+
+
+def test_edisp_kernel_map_default_position_quirk_and_range(catalog, edisp_map_store):
+    """Gammapy reuses the first observation's PSF map centre for the later ones; obscat takes each
+    observation's own. Outside the true-energy range obscat stores NULL with the reason, where
+    Gammapy reads the last kernel row (below the range) or fails (on the last edge)."""
+    from gammapy.irf import EDispKernelMap
+
+    catalog.ingest(edisp_map_store, name="maps")
+    table = catalog.compute_features(1 * u.TeV, features=["edisp-res", "edisp-bias"])
+    together = gammapy_edisp_features(edisp_map_store, [1, 2], 1 * u.TeV, None)
+    alone = gammapy_edisp_features(edisp_map_store, [2], 1 * u.TeV, None)[0]
+    assert (table["edisp-res"][1], table["edisp-bias"][1]) == alone != together[1]
+    assert (table["edisp-res"][0], table["edisp-bias"][0]) == together[0]
+
+    table = catalog.compute_features(0.2 * u.TeV, features=["edisp-res", "edisp-bias"])
+    assert table["edisp-res"].mask.all() and table["edisp-bias"].mask.all()
+    reasons = rows(catalog, "SELECT DISTINCT v.null_reason FROM feature_value v JOIN feature_set s "
+                            "ON s.id = v.feature_set_id WHERE s.energy_true_tev = 0.2 AND v.observation_id = "
+                            "(SELECT id FROM observation WHERE obs_id = 1)")  # fmt: skip
+    assert reasons == [(f"{edisp_map_store / 'EDISP map 1.fits'} [EDISP]: true energy 0.2 TeV is outside the map's "
+                        "range [0.3, 30) TeV",)]  # fmt: skip
+    kernel = EDispKernelMap.read(edisp_map_store / "EDISP map 1.fits").get_edisp_kernel()
+    assert kernel.get_bias(0.2 * u.TeV)[0] == kernel.get_bias(29 * u.TeV)[0]  # the last row
+    last_edge = kernel.axes["energy_true"].edges[-1]  # 30.000000000000004 TeV, as MapAxis rebuilds it
+    with pytest.raises(IndexError):
+        kernel.get_bias(last_edge)
+    table = catalog.compute_features(last_edge, features=["edisp-res", "edisp-bias"])
+    assert table["edisp-res"].mask.all() and table["edisp-bias"].mask.all()
+
+
+def test_edisp_map_features_are_null_as_gammapy_cannot_evaluate_them(catalog, tmp_path, hess_dir):
+    """An ``edisp_map`` (migration map) has no reco-energy axis: Gammapy 2.1's get_irfs_features fails
+    on it with or without a position; obscat stores NULL with that reason (not a pointing reason, even
+    with a position for a drift observation) and still computes the PSF map's radius."""
+    from astropy.coordinates import SkyCoord
+    from gammapy.data import DataStore
+    from gammapy.data.utils import get_irfs_features
+    from gammapy.makers.utils import make_edisp_map, make_psf_map
+    from gammapy.maps import MapAxis, WcsGeom
+
+    observation = DataStore.from_dir(hess_dir).obs(23523)
+    pointing = observation.get_pointing_icrs(observation.tmid)
+    energy_true = MapAxis.from_energy_bounds("0.3 TeV", "30 TeV", nbin=12, name="energy_true")
+    rad = MapAxis.from_bounds(0, 0.66, nbin=66, unit="deg", name="rad")
+    image = WcsGeom.create(skydir=pointing, width=(4, 3), binsz=0.5, frame="icrs", proj="CAR")
+    make_edisp_map(observation.edisp, pointing, image.to_cube([observation.edisp.axes["migra"], energy_true])).write(
+        tmp_path / "edisp.fits", format="gadf")
+    make_psf_map(observation.psf, pointing, image.to_cube([rad, energy_true])).write(tmp_path / "psf.fits", format="gadf")
+    Table({"OBS_ID": [1], "OBS_MODE": ["DRIFT"], "ALT_PNT": [90.0] * u.deg, "AZ_PNT": [0.0] * u.deg}).write(
+        tmp_path / "obs-index.fits.gz")
+    Table(rows=[(1, "edisp", "edisp_map", str(tmp_path), "edisp.fits", "EDISP"),
+                (1, "psf", "psf_map", str(tmp_path), "psf.fits", "PSF")],
+          names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"]).write(tmp_path / "hdu-index.fits.gz")  # fmt: skip
+    observations = DataStore.from_dir(tmp_path).get_observations([1], required_irf=["psf", "edisp"], require_events=False)
+    with pytest.raises(AttributeError, match="'EDispMap' object has no attribute 'to_edisp_kernel'"):
+        get_irfs_features(observations, energy_true=1 * u.TeV, names=["edisp-res"])
+    with pytest.raises(AttributeError, match="'PSFMap' object has no attribute 'axes'"):
+        get_irfs_features(observations, energy_true=1 * u.TeV, position=pointing, names=["edisp-res"])
+
+    catalog.ingest(tmp_path, name="migra")
+    reason = (f"{tmp_path / 'edisp.fits'} [EDISP]: map IRF (HDU class edisp_map): Gammapy 2.1's get_irfs_features "
+              "cannot evaluate it (EDispMap has no reco-energy axis nor to_edisp_kernel), so neither does obscat")  # fmt: skip
+    for position in (None, SkyCoord(pointing.ra, pointing.dec)):
+        table = catalog.compute_features(1 * u.TeV, position=position, features=["edisp-res", "edisp-bias", "psf-radius"])
+        assert table["edisp-res"].mask.all() and table["edisp-bias"].mask.all() and not np.ma.getmaskarray(table["psf-radius"]).any()
+    assert rows(catalog, "SELECT DISTINCT feature, null_reason FROM feature_value WHERE feature LIKE 'edisp%' "
+                         "ORDER BY feature") == [("edisp-bias", reason), ("edisp-res", reason)]  # fmt: skip
+
+
+def test_drift_observations_with_a_position_get_the_map_reason(catalog, db_url, swgo_dir):
+    """With --position, the edisp and aeff features of drift observations say what their map is,
+    not that the events header has no pointing (a map IRF needs no pointing)."""
+    obs_name, hdu_name = LAYOUTS["minimal"]
+    assert cli(db_url, "ingest", "--obs-index", str(swgo_dir / obs_name), "--hdu-index", str(swgo_dir / hdu_name),
+               "--name", "swgo").exit_code == 0  # fmt: skip
+    result = cli(db_url, "features", "compute", "-e", "1 TeV", "--position", "83.6 22.0", "--obs-id", "3",
+                 "-F", "edisp-res", "-F", "edisp-bias", "-F", "aeff-max", "-F", "psf-radius")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    irfs = swgo_dir / "map_irfs"
+    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: the energy dispersion map is all zeros"
+    assert rows(catalog, "SELECT feature, null_reason FROM feature_value ORDER BY feature") == [
+        ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
+                     "IRF (HDU class map): obscat does not compute its features"),
+        ("edisp-bias", edisp),
+        ("edisp-res", edisp),
+        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    ("axes", "band axis 1 is ENERGY_TRUE_MIN,ENERGY_TRUE_MAX, not energy (E_MIN,E_MAX)"),
+    ("bands", "not a GADF energy dispersion kernel map (\"Extension 'EDISP_BANDS' not found.\")"),
+    ("shape", "energy dispersion kernel map of shape (6, 20, 8, 10) does not match its bands (energy_true 12, "
+              "energy 20, lat, lon expected)"),
+])  # fmt: skip
+def test_a_damaged_kernel_map_is_null_with_the_reason(catalog, edisp_map_store, tmp_path, damage, reason):
+    with fits.open(edisp_map_store / "EDISP map 1.fits") as hdul:
+        if damage == "axes":
+            hdul["EDISP_BANDS"].header["AXCOLS1"], hdul["EDISP_BANDS"].header["AXCOLS2"] = (
+                hdul["EDISP_BANDS"].header["AXCOLS2"], hdul["EDISP_BANDS"].header["AXCOLS1"])  # fmt: skip
+        elif damage == "bands":
+            del hdul["EDISP_BANDS"]
+            del hdul["EDISP"].header["BANDSHDU"]
+        else:
+            hdul["EDISP"].data = hdul["EDISP"].data[:6].copy()
+        hdul.writeto(tmp_path / "damaged.fits")
+    Table({"OBS_ID": [1], "OBS_MODE": ["DRIFT"], "ALT_PNT": [90.0] * u.deg, "AZ_PNT": [0.0] * u.deg}).write(
+        tmp_path / "obs-index.fits.gz")
+    Table(rows=[(1, "edisp", "edisp_kernel_map", str(tmp_path), "damaged.fits", "EDISP")],
+          names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"]).write(tmp_path / "hdu-index.fits.gz")  # fmt: skip
+    catalog.ingest(tmp_path, name="damaged")
+    table = catalog.compute_features(1 * u.TeV, features=["edisp-res"])
+    assert table["edisp-res"].mask.all()
+    assert rows(catalog, "SELECT null_reason FROM feature_value") == [(f"{tmp_path / 'damaged.fits'} [EDISP]: {reason}",)]
