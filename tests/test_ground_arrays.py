@@ -6,6 +6,7 @@ Every expected value comes from Gammapy 2.1 opening the same files in the test.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -202,6 +203,19 @@ def test_groups_export_of_drift_observations_opens_in_gammapy(catalog, db_url, s
     np.testing.assert_array_equal(observation.bkg.data, reference.bkg.data)
 
 
+def swgo_obs_3_reasons(swgo_dir: Path) -> list[tuple[str, str]]:
+    """(feature, null_reason) of SWGO observation 3: its maps are all zeros, or of class map."""
+    irfs = swgo_dir / "map_irfs"
+    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: the energy dispersion map is all zeros"
+    return [
+        ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
+                     "IRF (HDU class map): obscat does not compute its features"),
+        ("edisp-bias", edisp),
+        ("edisp-res", edisp),
+        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
+    ]  # fmt: skip
+
+
 def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
     """The SWGO map IRFs are all-zero placeholders: Gammapy's get_irfs_features gives numbers
     without meaning for them (see docs/ground-arrays.md); obscat stores NULL and says why
@@ -216,15 +230,7 @@ def test_map_irf_features_are_null_with_the_reason(catalog, swgo_dir):
         assert table[name].mask.all()
     reasons = rows(catalog, "SELECT feature, null_reason FROM feature_value f JOIN observation o "
                             "ON o.id = f.observation_id WHERE o.obs_id = 3 ORDER BY feature")  # fmt: skip
-    irfs = swgo_dir / "map_irfs"
-    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: the energy dispersion map is all zeros"
-    assert reasons == [
-        ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
-                     "IRF (HDU class map): obscat does not compute its features"),
-        ("edisp-bias", edisp),
-        ("edisp-res", edisp),
-        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
-    ]  # fmt: skip
+    assert reasons == swgo_obs_3_reasons(swgo_dir)
     observation = gammapy_store(swgo_dir, "minimal").get_observations([3], required_irf="full-enclosure")
     assert observation[0].psf.psf_map.data.max() == 0 and observation[0].edisp.edisp_map.data.max() == 0
     with warnings.catch_warnings():
@@ -529,15 +535,7 @@ def test_drift_observations_with_a_position_get_the_map_reason(catalog, db_url, 
     result = cli(db_url, "features", "compute", "-e", "1 TeV", "--position", "83.6 22.0", "--obs-id", "3",
                  "-F", "edisp-res", "-F", "edisp-bias", "-F", "aeff-max", "-F", "psf-radius")  # fmt: skip
     assert result.exit_code == 0, result.output
-    irfs = swgo_dir / "map_irfs"
-    edisp = f"{irfs / 'EdispGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EDISP]: the energy dispersion map is all zeros"
-    assert rows(catalog, "SELECT feature, null_reason FROM feature_value ORDER BY feature") == [
-        ("aeff-max", f"{irfs / 'EffectiveExposureGammaMap_Zen [30, 45] Cor [58, 82].fits.gz'} [EFFECTIVE AREA]: map "
-                     "IRF (HDU class map): obscat does not compute its features"),
-        ("edisp-bias", edisp),
-        ("edisp-res", edisp),
-        ("psf-radius", f"{irfs / 'PSFMap_Zen [30, 45] Cor [58, 82].fits.gz'} [PSF]: the PSF map is all zeros"),
-    ]  # fmt: skip
+    assert rows(catalog, "SELECT feature, null_reason FROM feature_value ORDER BY feature") == swgo_obs_3_reasons(swgo_dir)
 
 
 @pytest.mark.parametrize(("damage", "reason"), [
