@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .db import connect, id_by_name
-from .file_versions import file_version, stale_observations
+from .file_versions import file_crc32, file_version, stale_observations
 from .gadf import file_sha256
-from .models import DataStore, FeatureSet, FeatureValue, HduFile, Observation, Pointing
+from .models import DataStore, FeatureSet, FeatureValue, FileUse, HduFile, Observation, Pointing
 from .text import plural
 
 __all__ = ["FileProblem", "CheckReport", "check"]
@@ -75,7 +75,7 @@ def check(engine: Engine, store: str | None = None) -> CheckReport:
                                  .where(f.c.store_id == row.id).order_by(f.c.path)).all()  # fmt: skip
             for path, existed, size, mtime in files:
                 report.n_files += 1
-                problem = _check_file(row.name, path, existed, (size, mtime))
+                problem = _check_file(conn, row.name, path, existed, (size, mtime))
                 if problem is not None:
                     report.problems.append(problem)
         observations = sa.select(o.c.id)
@@ -96,17 +96,26 @@ def _check_index(report: CheckReport, store: str, path: str, digest: str) -> Non
         report.problems.append(FileProblem(store, path, "changed", "index file changed since ingest: re-ingest"))
 
 
-def _check_file(store: str, path: str, existed: bool, recorded) -> FileProblem | None:
+def _check_file(conn, store: str, path: str, existed: bool, recorded) -> FileProblem | None:
     state = _state(path)
     if state is not None:
         return FileProblem(store, path, *state)
     if not existed:
         return FileProblem(store, path, "changed", "missing at ingest, present now")
     current = file_version(path)
-    if recorded[0] is not None and current != tuple(recorded):
+    if recorded[0] is not None and current != tuple(recorded) and not _only_touched(conn, path, current[0]):
         return FileProblem(store, path, "changed", f"size {recorded[0]} -> {current[0]} bytes, mtime "
                                                    f"{_when(recorded[1])} -> {_when(current[1])}")  # fmt: skip
     return None
+
+
+def _only_touched(conn, path: str, size: int) -> bool:
+    """Whether a file whose mtime moved still has the bytes a derived result read (same size and
+    CRC-32 as a ``file_use`` row): touched, not changed, as staleness judges it."""
+    u = FileUse.__table__
+    recorded = set(conn.execute(sa.select(u.c.crc32).where(u.c.path == path, u.c.size_bytes == size,
+                                                            u.c.crc32.is_not(None)).distinct()).scalars())  # fmt: skip
+    return bool(recorded) and file_crc32(path) in recorded
 
 
 def _state(path: str) -> tuple[str, str] | None:

@@ -218,8 +218,7 @@ def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, 
     os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**10))  # touched: same bytes, CRC-32 as recorded
     assert runner.invoke(app, compute).stderr.endswith(": 21 observations (0 computed)\n")
     touched = runner.invoke(app, ["--db", db_url, "check", "-f", "csv"])
-    assert touched.exit_code == 1 and touched.stdout.splitlines()[1].split(",")[1:3] == [paths[0], "changed"]
-    assert touched.stderr.endswith("1 changed, 0 unreadable; stale: 0 feature values, 0 pointing results\n")
+    assert (touched.exit_code, touched.stdout, touched.stderr) == (0, "", clean.stderr)  # the bytes results read
 
     _double_effective_area(paths[0])
     Path(paths[1]).unlink()
