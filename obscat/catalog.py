@@ -205,15 +205,26 @@ class Catalog:
     def left_out_without_pointing(self, selection) -> int:
         """How many observations without a sky pointing (NULL RA_PNT/DEC_PNT, e.g. ground arrays in
         DRIFT mode) a selection left out only because of its cones (0 if it has no cone)."""
-        from .selection import without_cones
+        from .selection import Cone
+
+        return self._left_out(selection, Cone, Observation.__table__.c.ra_pnt_deg)
+
+    def left_out_without_times(self, selection) -> int:
+        """How many observations without times (NULL TSTART/TSTOP and no GTI or EVENTS times) a
+        selection left out only because of its time ranges (0 if it has none)."""
+        from .selection import TimeRange
+
+        return self._left_out(selection, TimeRange, Observation.__table__.c.tstart_mjd)
+
+    def _left_out(self, selection, kind, column) -> int:
+        from .selection import without
 
         criterion = _criterion(selection)
-        loosened = without_cones(criterion)
+        loosened = without(criterion, kind)
         if loosened is None:
             return 0
-        o = Observation.__table__
-        query = sa.select(sa.func.count()).select_from(o).where(
-            o.c.ra_pnt_deg.is_(None), loosened.clause(), sa.not_(sa.func.coalesce(criterion.clause(), sa.false()))
+        query = sa.select(sa.func.count()).select_from(Observation.__table__).where(
+            column.is_(None), loosened.clause(), sa.not_(sa.func.coalesce(criterion.clause(), sa.false()))
         )
         with connect(self.engine) as conn:
             return conn.execute(query).scalar_one()

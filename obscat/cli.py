@@ -244,6 +244,10 @@ def select(
     if left_out:
         typer.echo(f"Warning: the cone left out {plural(left_out, 'observation')} without a sky pointing "
                    "(RA_PNT/DEC_PNT NULL, e.g. OBS_MODE DRIFT)", err=True)  # fmt: skip
+    left_out = ctx.obj.catalog.left_out_without_times(selection)
+    if left_out:
+        typer.echo(f"Warning: the time range left out {plural(left_out, 'observation')} without times "
+                   "(TSTART/TSTOP NULL: none in the obs index, GTI or EVENTS header)", err=True)  # fmt: skip
 
 
 def _group_command(method: str):

@@ -47,7 +47,7 @@ __all__ = [
     "And",
     "Or",
     "parse_where",
-    "without_cones",
+    "without",
     "from_gammapy",
     "from_options",
     "NUMERIC_COLUMNS",
@@ -326,16 +326,18 @@ class ObjectName(Criterion):
         return sa.func.lower(_O.c.object).like(sa.literal(like.lower()), escape="\\")
 
 
-def without_cones(criterion: Criterion) -> Criterion | None:
-    """``criterion`` with every cone (inverted or not) replaced by "always true"; None if it has none.
+def without(criterion: Criterion, kind: type[Criterion]) -> Criterion | None:
+    """``criterion`` with every criterion of ``kind`` (a :class:`Cone` or :class:`TimeRange`,
+    inverted or not) replaced by "always true"; None if it has none.
 
     Observations without a sky pointing (NULL RA_PNT/DEC_PNT) are never in a cone nor outside
-    it; this is the selection they would have met but for the cones.
+    it, nor are those without times in a time range: this is the selection they would have met
+    but for those criteria.
     """
-    if isinstance(criterion, Cone):
+    if isinstance(criterion, kind):
         return And(())
     if isinstance(criterion, (And, Or)):
-        parts = [without_cones(c) for c in criterion.criteria]
+        parts = [without(c, kind) for c in criterion.criteria]
         if all(p is None for p in parts):
             return None
         return replace(criterion, criteria=tuple(c if p is None else p for c, p in zip(criterion.criteria, parts)))

@@ -172,6 +172,31 @@ def test_cone_reports_observations_without_pointing(catalog, db_url, swgo_dir, h
     assert result.exit_code == 0 and result.stderr == "" and len(result.stdout.split()) == 12
 
 
+
+def test_time_range_reports_observations_without_times(catalog, db_url, swgo_dir, hess_dir):
+    """The multi layout has no times anywhere: a time range leaves its 12 observations out, says
+    how many, and keeps exactly Gammapy's time_box selection of the H.E.S.S. runs."""
+    from astropy.time import Time
+    from gammapy.data import DataStore
+
+    from obscat.selection import TimeRange, parse_where
+
+    catalog.ingest(hess_dir, name="hess")
+    ingest_layout(catalog, swgo_dir, "multi", name="swgo")
+    window = Time(["2004-12-01", "2005-01-01"], scale="utc")
+    hess = DataStore.from_dir(hess_dir).obs_table
+    kept = hess.select_observations({"type": "time_box", "time_range": window})
+    box = TimeRange.from_times(window[0], window[1])
+    assert [i for _, i in catalog.select(box)] == sorted(int(i) for i in kept["OBS_ID"])
+    assert catalog.left_out_without_times(box) == 12
+    assert catalog.left_out_without_times(TimeRange.from_times(window[0], window[1], inverted=True)) == 12
+    assert catalog.left_out_without_times(parse_where("time('2004-12-01', '2005-01-01') or obs_id < 3")) == 9
+    assert catalog.left_out_without_times(None) == 0  # no time range: nothing to say
+    result = cli(db_url, "select", "--time-start", "2004-12-01", "--time-stop", "2005-01-01", "-f", "ids")
+    assert result.exit_code == 0 and result.stdout.split() == [str(i) for i in sorted(kept["OBS_ID"])]
+    assert result.stderr == ("Warning: the time range left out 12 observations without times (TSTART/TSTOP NULL: "
+                             "none in the obs index, GTI or EVENTS header)\n")  # fmt: skip
+
 def test_groups_export_of_drift_observations_opens_in_gammapy(catalog, db_url, swgo_dir, tmp_path):
     from gammapy.data import DataStore
 
