@@ -376,15 +376,23 @@ def parse_where(text: str) -> Criterion:
         tree = ast.parse(text, mode="eval").body
     except SyntaxError as exc:
         raise InputError(f"malformed --where {text!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):  # Python's parser on thousands of nested operators
+        raise InputError(f"malformed --where {text!r}: nested more than {MAX_WHERE_DEPTH} levels deep") from None
     return _node(tree, text)
 
 
-def _node(node: ast.AST, text: str) -> Criterion:
+#: How deeply ``and``/``or``/``not`` may nest in --where (SQL compilers recurse too).
+MAX_WHERE_DEPTH = 100
+
+
+def _node(node: ast.AST, text: str, depth: int = 0) -> Criterion:
+    if depth > MAX_WHERE_DEPTH:
+        raise InputError(f"malformed --where {text!r}: nested more than {MAX_WHERE_DEPTH} levels deep")
     if isinstance(node, ast.BoolOp):
-        parts = tuple(_node(v, text) for v in node.values)
+        parts = tuple(_node(v, text, depth + 1) for v in node.values)
         return And(parts) if isinstance(node.op, ast.And) else Or(parts)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        inner = _node(node.operand, text)
+        inner = _node(node.operand, text, depth + 1)
         return And((inner,), inverted=True)
     if isinstance(node, ast.Call):
         return _call(node, text)

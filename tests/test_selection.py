@@ -144,7 +144,13 @@ def test_where_functions_or_any_criteria(hess, index):
         ("object(1)", "1 is not a quoted string"),
         ("cone(lon=1, lat=2, radius=3)", "is not allowed"),
         ("time('yesterday', 2)", "bad time 'yesterday'"),
+        # nested beyond any use: a parse error, never RecursionError/MemoryError from Python or SQL
+        ("not " * 101 + "obs_id < 3", ": nested more than 100 levels deep"),
+        ("not " * 2400 + "obs_id < 3", ": nested more than 100 levels deep"),
+        ("-" * 9000 + "3 < obs_id", ": nested more than 100 levels deep"),
+        ("(" * 300 + "obs_id < 3" + ")" * 300, ": too many nested parentheses"),
     ],
+    ids=lambda value: value if len(value) < 60 else f"{value[:20]}...({len(value)} characters)",
 )
 def test_where_rejects_everything_else(text, message):
     with pytest.raises(InputError) as error:
