@@ -40,7 +40,11 @@ class _Group(TyperGroup):
         except Exception as exc:
             if _is_cli_control(exc) or "--debug" in sys.argv[1:] or getattr(ctx.obj, "debug", False):
                 raise
-            typer.echo(f"Error: {_message(exc)}", err=True)
+            if not isinstance(exc, ObscatError):  # a bug: say so, never as a tidy user error
+                typer.echo(f"Error: internal error: {type(exc).__name__}: {one_line(exc)} (rerun with --debug)",
+                           err=True)  # fmt: skip
+                ctx.exit(INTERNAL_ERROR_EXIT)
+            typer.echo(f"Error: {one_line(exc)}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             typer.echo("Error: interrupted; nothing was written", err=True)
@@ -52,10 +56,8 @@ def _is_cli_control(exc: Exception) -> bool:
     return type(exc).__module__.split(".")[0] in ("typer", "click")
 
 
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, ObscatError):
-        return one_line(exc)
-    return f"{type(exc).__name__}: {one_line(exc)}"  # not foreseen: say what it is
+#: Exit status of an unforeseen exception (a bug), apart from 1 (a user error) and 2 (usage).
+INTERNAL_ERROR_EXIT = 3
 
 
 app = typer.Typer(

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import InputError, ObscatError, did_you_mean
+from .errors import InputError, ObscatError, did_you_mean, printable
 from .models import (
     POINTING_COLUMNS,
     SKY_ZONE_HEIGHT_DEG,
@@ -309,6 +309,9 @@ class Store(Criterion):
     name: str
     inverted: bool = False
 
+    def __post_init__(self) -> None:
+        _no_nul(self.name, "store name")
+
     def _clause(self):
         return _O.c.store_id.in_(sa.select(_S.c.id).where(_S.c.name == sa.literal(self.name)))
 
@@ -320,10 +323,19 @@ class ObjectName(Criterion):
     pattern: str
     inverted: bool = False
 
+    def __post_init__(self) -> None:
+        _no_nul(self.pattern, "object pattern")
+
     def _clause(self):
         like = self.pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = like.replace("*", "%").replace("?", "_")
         return sa.func.lower(_O.c.object).like(sa.literal(like.lower()), escape="\\")
+
+
+def _no_nul(text: str, what: str) -> None:
+    """Refuse a NUL character: no stored text holds one (PostgreSQL text cannot)."""
+    if "\x00" in text:
+        raise InputError(f"{what} '{printable(text)}' contains a NUL character")
 
 
 def without(criterion: Criterion, kind: type[Criterion]) -> Criterion | None:

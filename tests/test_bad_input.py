@@ -20,8 +20,8 @@ def run(url: str | None, *args: str):
     return CliRunner().invoke(app, [*prefix, *args])
 
 
-def assert_error(result, message: str) -> None:
-    assert result.exit_code == 1, result.output
+def assert_error(result, message: str, exit_code: int = 1) -> None:
+    assert result.exit_code == exit_code, result.output
     assert result.stderr == f"Error: {message}\n"
     assert "Traceback" not in result.output
 
@@ -148,7 +148,8 @@ def test_tstop_before_tstart(populated, tmp_path, hess_tables):
 
 
 def test_failure_during_write_rolls_back(populated, hess_dir, monkeypatch):
-    """An error after rows were written (here: in the HDU insert) leaves nothing behind."""
+    """An error after rows were written (here: a bug in the HDU insert) leaves nothing behind,
+    and is reported as what it is: an internal error, with its own exit status."""
     from obscat import ingest
 
     def boom(*args, **kwargs):
@@ -157,7 +158,7 @@ def test_failure_during_write_rolls_back(populated, hess_dir, monkeypatch):
     before = snapshot(populated)
     monkeypatch.setattr(ingest, "_write_hdus", boom)
     result = run(populated, "ingest", str(hess_dir), "--name", "hess")
-    assert_error(result, "RuntimeError: disk full")
+    assert_error(result, "internal error: RuntimeError: disk full (rerun with --debug)", exit_code=3)
     assert snapshot(populated) == before
 
 

@@ -14,6 +14,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.time import Time
+from conftest import snapshot
 
 from obscat import InputError
 from obscat.errors import NotFoundError
@@ -195,3 +196,20 @@ REFERENCE = json.loads((Path(__file__).parent / "reference" / "gammapy_selection
 @pytest.mark.parametrize("case", REFERENCE["cases"], ids=[c["name"] for c in REFERENCE["cases"]])
 def test_same_ids_as_gammapy_select_observations(hess, case):
     assert ids(hess, case["selections"]) == case["obs_ids"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--object", "Crab\x00"], "Error: object pattern 'Crab\\x00' contains a NUL character\n"),
+    (["--store", "hess\x00"], "Error: store name 'hess\\x00' contains a NUL character\n"),
+    (["--where", "object('a\\x00')"], "Error: object pattern 'a\\x00' contains a NUL character\n"),  # an escape
+])  # fmt: skip
+def test_nul_in_a_text_criterion_is_one_line_on_both_backends(hess, db_url, args, message):
+    """PostgreSQL text cannot hold NUL: refused as input, never a driver error (found by the fuzz test)."""
+    from typer.testing import CliRunner
+
+    from obscat.cli import app
+
+    before = snapshot(db_url)
+    result = CliRunner().invoke(app, ["--db", db_url, "select", *args])
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", message)
+    assert snapshot(db_url) == before
