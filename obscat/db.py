@@ -19,7 +19,7 @@ from sqlalchemy.exc import (
 )
 
 from .config import resolve_url
-from .errors import DatabaseError, SchemaVersionError, one_line
+from .errors import DatabaseError, InputError, ObscatError, SchemaVersionError, one_line
 from .models import SCHEMA_REVISION
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "display_url",
     "write_transaction",
     "conflict_error",
+    "driver_error",
     "delete_cascade",
     "check_observations_unchanged",
     "id_by_name",
@@ -100,11 +101,20 @@ def create_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
 
     @sa.event.listens_for(engine, "handle_error")
     def _on_error(context) -> None:
-        conflict = conflict_error(context.original_exception)
-        if conflict is not None:
-            raise conflict
+        error = driver_error(context.original_exception)
+        if error is not None:
+            raise error
 
     return engine
+
+
+def driver_error(exc: BaseException) -> ObscatError | None:
+    """The one-line error a driver exception means for the user (a conflict to retry, a text
+    value PostgreSQL cannot hold), or None for one that is a bug."""
+    orig = getattr(exc, "orig", None) or exc
+    if type(orig).__name__ == "DataError" and "NUL (0x00)" in str(orig):  # psycopg, before sending
+        return InputError("a text value holds a NUL character, which the catalogue cannot hold")
+    return conflict_error(exc)
 
 
 def conflict_error(exc: BaseException) -> DatabaseError | None:
@@ -194,10 +204,10 @@ def connect(engine: Engine) -> Iterator[Connection]:
         try:
             yield conn
         except Exception as exc:  # the driver's own errors too (bulk_insert uses its cursor)
-            conflict = conflict_error(exc)
-            if conflict is None:
+            error = driver_error(exc)
+            if error is None:
                 raise
-            raise conflict from None
+            raise error from None
 
 
 @contextlib.contextmanager
@@ -296,7 +306,8 @@ def id_by_name(conn: Connection, table: sa.Table, name: str, kind: str) -> int:
     """The id of ``table``'s row named ``name``; ``NotFoundError("no {kind} named ...")`` if none."""
     from .errors import NotFoundError
 
-    found = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
+    # no row holds a NUL (PostgreSQL text cannot): not found, rather than the driver's refusal
+    found = None if "\x00" in name else conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
     if found is None:
         raise NotFoundError(f"no {kind} named {name!r}")
     return found
