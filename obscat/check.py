@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .db import connect, id_by_name
-from .file_versions import file_crc32, file_version, stale_observations
+from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
 from .gadf import file_sha256
-from .models import DataStore, FeatureSet, FeatureValue, FileUse, HduFile, Observation, Pointing
+from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
 from .text import plural
 
 __all__ = ["FileProblem", "CheckReport", "check"]
@@ -113,9 +113,9 @@ def _only_touched(conn, path: str, size: int) -> bool:
     """Whether a file whose mtime moved still has the bytes a derived result read (same size and
     CRC-32 as a ``file_use`` row): touched, not changed, as staleness judges it."""
     u = FileUse.__table__
-    recorded = set(conn.execute(sa.select(u.c.crc32).where(u.c.path == path, u.c.size_bytes == size,
-                                                            u.c.crc32.is_not(None)).distinct()).scalars())  # fmt: skip
-    return bool(recorded) and file_crc32(path) in recorded
+    uses = {tuple(use) for use in conn.execute(sa.select(u.c.path, u.c.size_bytes, u.c.mtime_ns, u.c.crc32).where(
+        u.c.path == path, u.c.size_bytes == size, u.c.crc32.is_not(None)).distinct())}  # fmt: skip
+    return bool(uses - changed_uses(uses))
 
 
 def _state(path: str) -> tuple[str, str] | None:
@@ -142,10 +142,5 @@ def _when(mtime_ns: int | None) -> str:
 
 def _stale_values(conn, observations) -> int:
     """Feature values (of every set) of the ``observations`` computed from files that changed since."""
-    v = FeatureValue.__table__
-    total = 0
-    for set_id in conn.execute(sa.select(FeatureSet.__table__.c.id)).scalars():
-        counts = dict(conn.execute(sa.select(v.c.observation_id, sa.func.count()).where(
-            v.c.feature_set_id == set_id, v.c.observation_id.in_(observations)).group_by(v.c.observation_id)).all())  # fmt: skip
-        total += sum(counts[i] for i in stale_observations(conn, set_id, counts)) if counts else 0
-    return total
+    set_ids = conn.execute(sa.select(FeatureSet.__table__.c.id)).scalars().all()
+    return sum(stale_value_count(conn, set_id, observations) for set_id in set_ids)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import os
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -28,7 +28,7 @@ from ._version import __version__
 from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
 from .errors import InputError, NotFoundError, ObscatError, did_you_mean
 from .feature_names import DEFAULT_FEATURES, FEATURES
-from .file_versions import gone_observations, read_versions, record_uses, stale_observations
+from .file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count
 from .fitsread import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
@@ -535,9 +535,7 @@ def feature_sets(engine: Engine) -> list[tuple]:
             t.c.id, t.c.name, t.c.energy_true_tev, t.c.position_ra_deg, t.c.position_dec_deg, t.c.fixed_offset_deg,
             t.c.containment_fraction, n_obs, n_null, t.c.obscat_version, t.c.created_at,
         ).order_by(t.c.id)).all():  # fmt: skip
-            per_obs = Counter(conn.execute(sa.select(v.c.observation_id).where(v.c.feature_set_id == row.id)).scalars())
-            stale = stale_observations(conn, row.id, per_obs)
-            out.append((*row[1:9], sum(per_obs[i] for i in stale), *row[9:]))
+            out.append((*row[1:9], stale_value_count(conn, row.id), *row[9:]))
     return out
 
 

@@ -19,7 +19,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["file_version", "file_crc32", "changed_uses", "record_uses", "stale_observations", "gone_observations"]
+__all__ = ["file_version", "file_crc32", "changed_uses", "record_uses", "stale_observations", "stale_value_count",
+           "gone_observations"]
 
 #: (size in bytes, mtime in ns); (None, None) for a missing file.
 Version = tuple[int | None, int | None]
@@ -118,6 +119,19 @@ def stale_observations(conn: Connection, feature_set_id: int | None, observation
     changed = changed_uses(tuple(row[1:]) for row in rows)
     recorded = {row[0] for row in rows}
     return {row[0] for row in rows if tuple(row[1:]) in changed} | (wanted - recorded)
+
+
+def stale_value_count(conn: Connection, feature_set_id: int, observations=None) -> int:
+    """How many values of the feature set (of ``observations``, a select of observation ids, if
+    given) were computed from files that changed since."""
+    from .models import FeatureValue
+
+    v = FeatureValue.__table__
+    query = sa.select(v.c.observation_id, sa.func.count()).where(v.c.feature_set_id == feature_set_id)
+    if observations is not None:
+        query = query.where(v.c.observation_id.in_(observations))
+    counts = dict(conn.execute(query.group_by(v.c.observation_id)).all())
+    return sum(counts[i] for i in stale_observations(conn, feature_set_id, counts)) if counts else 0
 
 
 def gone_observations(conn: Connection, feature_set_id: int | None, observation_ids: Iterable[int]) -> set[int]:
