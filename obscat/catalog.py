@@ -139,14 +139,13 @@ class Catalog:
     def remove_store(self, name: str) -> StoreRemoval:
         """Delete a store and everything that depends on it; say what went (groupings that lost
         members count them in ``members_removed``, as after a re-ingest)."""
-        from .derived import StoreRemoval, count_derived, mark_groupings
+        from .derived import StoreRemoval, remove_observations
 
         with write_transaction(self.engine) as conn:
             store = store_id(conn, name)
             o = Observation.__table__
             n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store)).scalar_one()
-            derived = count_derived(conn, o.c.store_id == store)
-            mark_groupings(conn, o.c.store_id == store)
+            derived = remove_observations(conn, o.c.store_id == store)
             conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store))
         return StoreRemoval(name, n, derived)
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .db import delete_cascade
 from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
 from .text import plural
 
-__all__ = ["DerivedCounts", "StoreRemoval", "count_derived", "mark_groupings"]
+__all__ = ["DerivedCounts", "StoreRemoval", "count_derived", "mark_groupings", "remove_observations"]
 
 
 @dataclass
@@ -79,3 +80,12 @@ def mark_groupings(conn: Connection, where: sa.ColumnElement[bool]) -> None:
     removed = sa.select(o.c.id).where(where)
     lost = sa.select(sa.func.count()).where(m.c.grouping_id == g.c.id, m.c.observation_id.in_(removed)).scalar_subquery()
     conn.execute(sa.update(g).where(lost > 0).values(members_removed=sa.func.coalesce(g.c.members_removed, 0) + lost))
+
+
+def remove_observations(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCounts:
+    """Delete the observations ``where`` selects with every row derived from them, mark the
+    groupings that lose members, and return what was deleted."""
+    counts = count_derived(conn, where)
+    mark_groupings(conn, where)
+    delete_cascade(conn, Observation.__table__, where)
+    return counts

@@ -29,7 +29,7 @@ from . import gadf
 from ._gzip import GZIP_ERRORS
 from ._version import __version__
 from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
-from .derived import DerivedCounts, count_derived, mark_groupings
+from .derived import DerivedCounts, count_derived, remove_observations
 from .errors import InputError, one_line
 from .file_times import fill_times_from_files
 from .file_versions import file_version
@@ -145,7 +145,7 @@ def ingest(
                 _refuse_other_source(conn, existing, (obs_path, hdu_path))
             report.status = "replaced"
             report.removed = _n_observations(conn, existing["id"])
-            report.derived_removed = _remove_observations(conn, Observation.__table__.c.store_id == existing["id"])
+            report.derived_removed = remove_observations(conn, Observation.__table__.c.store_id == existing["id"])
             delete_cascade(conn, DataStore.__table__, DataStore.__table__.c.id == existing["id"])
         store_id = _write_store(conn, store_row)
         obs_ids = _write_observations(conn, store_id, observations, report, progress)
@@ -379,7 +379,7 @@ def _write_observations(conn, store_id, columns, report, progress) -> dict[int, 
     vanished = sorted(set(existing) - set(obs_id.tolist()))
     if vanished:
         vanished_ids = [existing[i] for i in vanished]
-        report.derived_removed = _remove_observations(conn, None, vanished_ids)
+        report.derived_removed = _remove_observations(conn, vanished_ids)
     # HDU rows and files are rewritten whole below
     delete_cascade(conn, HduFile.__table__, HduFile.__table__.c.store_id == store_id)
 
@@ -438,16 +438,11 @@ def _same(stored: tuple, row: tuple, json_at: list[int]) -> bool:
                for i in differ)  # fmt: skip
 
 
-def _remove_observations(conn: Connection, where, ids: list[int] | None = None) -> DerivedCounts:
-    """Delete the observations ``where`` selects (or those of ``ids``, in chunks) with every row
-    derived from them; mark the groupings that lose members; return what was deleted."""
-    table = Observation.__table__
-    parts = [where] if ids is None else [table.c.id.in_(chunk) for chunk in _chunks(ids, 10_000)]
+def _remove_observations(conn: Connection, ids: list[int]) -> DerivedCounts:
+    """:func:`~obscat.derived.remove_observations` of the observations ``ids``, in chunks."""
     counts = DerivedCounts()
-    for part in parts:
-        counts += count_derived(conn, part)
-        mark_groupings(conn, part)
-        delete_cascade(conn, table, part)
+    for chunk in _chunks(ids, 10_000):
+        counts += remove_observations(conn, Observation.__table__.c.id.in_(chunk))
     return counts
 
 
