@@ -54,10 +54,10 @@ def build(work: Path, n: int) -> str:
     import sqlalchemy as sa
 
     from obscat import Catalog
-    from obscat.db import bulk_insert, write_transaction
-    from obscat.features import FeatureParams, _feature_set_row
-    from obscat.models import FeatureValue, Observation
-    from obscat.synthetic import make_data_store
+    from obscat.store.db import bulk_insert, write_transaction
+    from obscat.compute.features import FeatureParams, _feature_set_row
+    from obscat.store.models import FeatureValue, Observation
+    from obscat.gadf.synthetic import make_data_store
 
     url = f"sqlite:///{work / f'cluster-{n}.db'}"
     with Catalog(url) as catalog:
@@ -95,8 +95,8 @@ def main() -> None:
     args.work_dir.mkdir(parents=True, exist_ok=True)
 
     from obscat import Catalog
-    from obscat.features import feature_sets, feature_table
-    from obscat.selection import ValueRange
+    from obscat.compute.features import feature_sets, feature_table
+    from obscat.query.selection import ValueRange
 
     url = build(args.work_dir, max(args.sizes))
     catalog = Catalog(url)

@@ -69,7 +69,7 @@ def measure(files: list[Path]) -> None:
 
 def main() -> None:
     measure(sorted((DATA / "hess-dl3-dr1" / "data").glob("*.fits.gz")))
-    from obscat.synthetic import make_data_store
+    from obscat.gadf.synthetic import make_data_store
 
     with tempfile.TemporaryDirectory() as tmp:
         store = make_data_store(Path(tmp) / "synthetic", 2000, n_files=10)

@@ -37,7 +37,7 @@ OBSCAT_CODE = """
 import time, json, sys
 import astropy.table, astropy.units  # imported before the clock, as Gammapy's script imports gammapy.data
 from obscat import Catalog
-from obscat import features
+from obscat.compute import features
 cat = Catalog(sys.argv[1])
 start = time.perf_counter()
 table = cat.compute_features("1 TeV", store="hess", workers=int(sys.argv[2]))

@@ -109,7 +109,7 @@ def large(cache: Path, tmp: Path, pg: PgDatabases, n_obs: int, repeat: int) -> l
     store = cache / f"synthetic-{n_obs}"  # generated once, kept for later runs
     if not (store / "hdu-index.fits.gz").exists():
         wall, rss = run_process([sys.executable, "-c",
-                                 f"from obscat.synthetic import make_data_store; make_data_store({str(store)!r}, {n_obs}, n_files=10)"])  # fmt: skip
+                                 f"from obscat.gadf.synthetic import make_data_store; make_data_store({str(store)!r}, {n_obs}, n_files=10)"])  # fmt: skip
         print(f"generated {n_obs} synthetic observations in {wall:.1f} s (peak {rss:.0f} MiB)")
     read = ("from astropy.table import Table; "
             f"Table.read({str(store / 'obs-index.fits.gz')!r}); Table.read({str(store / 'hdu-index.fits.gz')!r})")  # fmt: skip

@@ -17,7 +17,7 @@ from pathlib import Path
 from astropy.io import fits
 
 from obscat import Catalog
-from obscat.synthetic import make_data_store
+from obscat.gadf.synthetic import make_data_store
 
 
 def main(n_obs: int) -> None:

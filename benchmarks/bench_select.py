@@ -38,11 +38,11 @@ def main() -> None:
     from astropy.table import Table
 
     from obscat import Catalog
-    from obscat.selection import Cone
+    from obscat.query.selection import Cone
 
     store = args.work_dir / f"synthetic-{args.n}"
     if not (store / "hdu-index.fits.gz").exists():
-        run_process([sys.executable, "-c", f"from obscat.synthetic import make_data_store; "
+        run_process([sys.executable, "-c", f"from obscat.gadf.synthetic import make_data_store; "
                      f"make_data_store({str(store)!r}, {args.n}, n_files=10)"])  # fmt: skip
     sqlite_url = f"sqlite:///{args.work_dir / f'select-{args.n}.db'}"
     admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")

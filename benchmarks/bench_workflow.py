@@ -97,9 +97,9 @@ import astropy.units as u
 from astropy.coordinates import SkyCoord
 import scipy.cluster.hierarchy  # imported before the clock, as the tutorial imports gammapy.utils.cluster
 from obscat import Catalog
-from obscat.grouping import cluster
-from obscat.pointing import compute_pointing
-from obscat.selection import Cone
+from obscat.group.grouping import cluster
+from obscat.compute.pointing import compute_pointing
+from obscat.query.selection import Cone
 url, out, feature_set = sys.argv[1:4]
 start = time.perf_counter()
 
@@ -129,8 +129,8 @@ def make_cold(url: str) -> None:
     import sqlalchemy as sa
 
     from obscat import Catalog
-    from obscat.features import delete_feature_set, feature_sets
-    from obscat.models import Observation
+    from obscat.compute.features import delete_feature_set, feature_sets
+    from obscat.store.models import Observation
 
     with Catalog(url) as cat:
         for row in feature_sets(cat.engine):
@@ -164,7 +164,7 @@ def cli_workflow(url: str, feature_set: str, cold: bool) -> tuple[float, float |
 def stored_groupings(url: str) -> dict:
     """What the CLI stored, in the shape the scripts print."""
     from obscat import Catalog
-    from obscat.grouping import grouping_rows
+    from obscat.group.grouping import grouping_rows
 
     with Catalog(url) as cat:
         return {key: grouping_rows(cat.engine, name).groups for key, name in (("split", "zenith"), ("clusters", "irf"))}

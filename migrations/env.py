@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from obscat.db import create_engine, write_transaction
-from obscat.models import Base
+from obscat.store.db import create_engine, write_transaction
+from obscat.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,5 +1,5 @@
 """``python -m obscat``: the same as the ``obscat`` command."""
 
-from .cli import main
+from .cli.app import main
 
 main()

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from .config import resolve_url
-from .db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
+from .store.config import resolve_url
+from .store.db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
 from .errors import InputError, NotFoundError, did_you_mean
-from .models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, observation_column
-from .selection import explain_empty
+from .store.models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, observation_column
+from .query.selection import explain_empty
 
 if TYPE_CHECKING:
     from astropy.table import Table
 
-    from .check import CheckReport
-    from .derived import StoreRemoval
-    from .ingest import IngestReport, Progress
+    from .store.check import CheckReport
+    from .store.derived import StoreRemoval
+    from .store.ingest import IngestReport, Progress
 
 __all__ = ["Catalog", "StoreSummary", "OBSERVATION_COLUMNS"]
 
@@ -106,9 +106,9 @@ class Catalog:
         replace: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Ingest a GADF data store; see :func:`obscat.ingest.ingest` (``replace``: a store of
+        """Ingest a GADF data store; see :func:`obscat.store.ingest.ingest` (``replace``: a store of
         this name ingested from other index files)."""
-        from .ingest import ingest
+        from .store.ingest import ingest
 
         if path is not None:
             path = os.path.expandvars(os.fspath(path))
@@ -139,7 +139,7 @@ class Catalog:
     def remove_store(self, name: str) -> StoreRemoval:
         """Delete a store and everything that depends on it; say what went (groupings that lost
         members count them in ``members_removed``, as after a re-ingest)."""
-        from .derived import StoreRemoval, remove_observations
+        from .store.derived import StoreRemoval, remove_observations
 
         with write_transaction(self.engine) as conn:
             store = store_id(conn, name)
@@ -151,8 +151,8 @@ class Catalog:
 
     def check(self, store: str | None = None) -> CheckReport:
         """Compare the data and index files of ``store`` (default: every store) with what was
-        recorded at ingest, and count stale derived results; writes nothing. See :mod:`obscat.check`."""
-        from .check import check
+        recorded at ingest, and count stale derived results; writes nothing. See :mod:`obscat.store.check`."""
+        from .store.check import check
 
         return check(self.engine, store)
 
@@ -160,7 +160,7 @@ class Catalog:
         self, store: str | None = None, columns: Sequence[str] | None = None, selection=None
     ) -> tuple[list[str], list[tuple]]:
         """Column names (``store`` first) and rows of the observations, by store and OBS_ID
-        (only those a :mod:`obscat.selection` criterion keeps, if given)."""
+        (only those a :mod:`obscat.query.selection` criterion keeps, if given)."""
         names = list(columns or OBSERVATION_COLUMNS)
         unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
         if unknown:
@@ -184,7 +184,7 @@ class Catalog:
     def select(self, selection, store: str | None = None) -> list[tuple[str, int]]:
         """``(store, obs_id)`` of the observations a selection keeps, by store and OBS_ID.
 
-        ``selection`` is a :mod:`obscat.selection` criterion, or Gammapy
+        ``selection`` is a :mod:`obscat.query.selection` criterion, or Gammapy
         ``select_observations`` dicts (one, or a list meaning AND).
         """
         criterion = _criterion(selection)
@@ -204,19 +204,19 @@ class Catalog:
     def left_out_without_pointing(self, selection) -> int:
         """How many observations without a sky pointing (NULL RA_PNT/DEC_PNT, e.g. ground arrays in
         DRIFT mode) a selection left out only because of its cones (0 if it has no cone)."""
-        from .selection import Cone
+        from .query.selection import Cone
 
         return self._left_out(selection, Cone, Observation.__table__.c.ra_pnt_deg)
 
     def left_out_without_times(self, selection) -> int:
         """How many observations without times (NULL TSTART/TSTOP and no GTI or EVENTS times) a
         selection left out only because of its time ranges (0 if it has none)."""
-        from .selection import TimeRange
+        from .query.selection import TimeRange
 
         return self._left_out(selection, TimeRange, Observation.__table__.c.tstart_mjd)
 
     def _left_out(self, selection, kind, column) -> int:
-        from .selection import without
+        from .query.selection import without
 
         criterion = _criterion(selection)
         loosened = without(criterion, kind)
@@ -230,13 +230,13 @@ class Catalog:
 
     def group(self, name: str, method: str, column: str, *, at: str = "median", edges=None, selection=None,
               replace: bool = False):  # fmt: skip
-        """Group the selected observations by ``column`` and store it; see :mod:`obscat.grouping`.
+        """Group the selected observations by ``column`` and store it; see :mod:`obscat.group.grouping`.
 
         ``method`` is ``"split"`` (at ``"median"``, a value or ``"q:0.25,0.5"``),
         ``"bins"`` (``edges``) or ``"by"``.  Returns a
-        :class:`~obscat.grouping.GroupingResult` (``.labels``, ``.groups``, ``.to_table()``).
+        :class:`~obscat.group.grouping.GroupingResult` (``.labels``, ``.groups``, ``.to_table()``).
         """
-        from . import grouping
+        from .group import grouping
 
         selection = _criterion(selection)
         if method == "split":
@@ -269,13 +269,13 @@ class Catalog:
         progress=None,
     ):
         """Cluster the selected observations on IRF features and store the groups; see
-        :func:`obscat.grouping.cluster`.
+        :func:`obscat.group.grouping.cluster`.
 
         The features come from the stored ``feature_set``, or are computed (once, then
         reused) with ``energy_true``, ``position``/``fixed_offset`` and
-        ``containment_fraction``.  Returns a :class:`~obscat.grouping.GroupingResult`.
+        ``containment_fraction``.  Returns a :class:`~obscat.group.grouping.GroupingResult`.
         """
-        from . import grouping
+        from .group import grouping
 
         selection = _criterion(selection)
         if (feature_set is None) == (energy_true is None):
@@ -295,7 +295,7 @@ class Catalog:
 
     def observations(self, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations as an astropy Table, with each column's unit."""
-        from .export import to_table
+        from .formats import to_table
 
         names, rows = self.observation_rows(store, columns)
         return to_table(names, rows)
@@ -375,10 +375,10 @@ class Catalog:
     def _compute(self, energy_true, *, features=None, position=None, fixed_offset=None,
                  containment_fraction: float = 0.68, aeff_threshold_fraction: float = 0.1,
                  psf_containment: str = "gammapy", workers=None, selection=None, **options):  # fmt: skip
-        """Check the parameters and run :func:`obscat.features.compute_features` (its result triple)."""
+        """Check the parameters and run :func:`obscat.compute.features.compute_features` (its result triple)."""
         from astropy import units as u
 
-        from .features import DEFAULT_FEATURES, FeatureParams, compute_features, default_workers
+        from .compute.features import DEFAULT_FEATURES, FeatureParams, compute_features, default_workers
 
         try:
             energy = u.Quantity(energy_true).to_value(u.TeV)
@@ -402,8 +402,8 @@ class Catalog:
 
     def feature_table(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None) -> Table:
         """A stored feature set as an astropy Table (``store``, ``obs_id``, one column per feature)."""
-        from .export import to_table
-        from .features import feature_table
+        from .formats import to_table
+        from .compute.features import feature_table
 
         names, rows, units = feature_table(self.engine, name)
         if obs_ids is not None:
@@ -420,7 +420,7 @@ class Catalog:
 
 def _criterion(selection):
     """A selection criterion from one, Gammapy ``select_observations`` dicts, or None (all)."""
-    from .selection import And, Criterion, from_gammapy
+    from .query.selection import And, Criterion, from_gammapy
 
     if selection is None:
         return And(())

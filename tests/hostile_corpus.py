@@ -1,7 +1,7 @@
 """A corpus of malformed and hostile GADF data stores, each with the outcome obscat must give.
 
 Every :class:`Case` builds one small data store (from the real H.E.S.S. DL3 DR1 data or
-from :func:`obscat.synthetic.make_data_store`) with one kind of damage, and lists the
+from :func:`obscat.gadf.synthetic.make_data_store`) with one kind of damage, and lists the
 commands that touch the damage (:class:`Step`) with what each must do:
 
 * ``rejected``: exit code 1 and one line ``Error: ...`` naming the file and, where they
@@ -156,7 +156,7 @@ _TEMPLATES: dict[tuple, Path] = {}
 
 def synthetic_store(store: Path, layout: str = "flat") -> dict:
     """A three-observation synthetic store (analytic IRFs); returns its OBS_IDs as obs0..obs2."""
-    from obscat.synthetic import make_data_store
+    from obscat.gadf.synthetic import make_data_store
 
     key = (layout, store.parent.parent)
     if key not in _TEMPLATES or not _TEMPLATES[key].exists():
@@ -237,7 +237,7 @@ def expect_extra(obs_id_key: str, names: dict[str, object]) -> Callable:
     def check(conn, ctx: dict) -> None:
         import sqlalchemy as sa
 
-        from obscat.models import Observation
+        from obscat.store.models import Observation
 
         table = Observation.__table__
         extra = conn.execute(sa.select(table.c.extra).where(table.c.obs_id == int(ctx[obs_id_key]))).scalar_one()

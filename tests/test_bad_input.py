@@ -12,7 +12,7 @@ from astropy.table import Table
 from conftest import snapshot
 from typer.testing import CliRunner
 
-from obscat.cli import app
+from obscat.cli.app import app
 
 
 def run(url: str | None, *args: str):
@@ -150,7 +150,7 @@ def test_tstop_before_tstart(populated, tmp_path, hess_tables):
 def test_failure_during_write_rolls_back(populated, hess_dir, monkeypatch):
     """An error after rows were written (here: a bug in the HDU insert) leaves nothing behind,
     and is reported as what it is: an internal error, with its own exit status."""
-    from obscat import ingest
+    from obscat.store import ingest
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")

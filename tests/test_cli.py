@@ -13,7 +13,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from obscat import Catalog
-from obscat.cli import app
+from obscat.cli.app import app
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -134,7 +134,7 @@ def test_cold_start_imports_no_astropy_numpy_scipy(tmp_path):
     import sys
 
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    code = ("import sys; from obscat.cli import app; "
+    code = ("import sys; from obscat.cli.app import app; "
             f"app(['--db', {url!r}, 'stores'], standalone_mode=False); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'astropy', 'numpy', 'scipy', 'alembic'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -164,7 +164,7 @@ def test_demo_runs_the_whole_workflow(db_url, tmp_path):
 
 
 def _members(cat, name: str) -> dict[int, str]:
-    from obscat.grouping import grouping_rows
+    from obscat.group.grouping import grouping_rows
 
     return {obs_id: label for _, obs_id, label in grouping_rows(cat.engine, name).members}
 
@@ -172,7 +172,7 @@ def _members(cat, name: str) -> dict[int, str]:
 def test_tables_print_hostile_text_as_data(catalog, db_url, magic_dir, capsys):
     """Rich markup in a stored name and terminal escapes in a value are shown literally/escaped, not
     interpreted; an error quoting a 100 kB name stays one line of bounded length."""
-    from obscat.output import render
+    from obscat.cli.output import render
 
     catalog.ingest(magic_dir, name="[bold red]x")
     assert "[bold red]x" in run("--db", db_url, "stores").stdout

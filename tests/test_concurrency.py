@@ -35,7 +35,7 @@ HDUS_PER_OBS = 6
 def stores(tmp_path_factory):
     """Synthetic stores: ``base`` (ingested before the race) and ``src`` copied as the
     stores the race ingests (same content, different directories)."""
-    from obscat.synthetic import make_data_store
+    from obscat.gadf.synthetic import make_data_store
 
     root = tmp_path_factory.mktemp("race-stores")
     make_data_store(root / "base", N_OBS, seed=1, n_files=N_FILES)
@@ -151,7 +151,7 @@ def writer_lock_held(url: str):
     """Hold the lock obscat's writers queue on, as a writer in its transaction does:
     SQLite's write lock (``BEGIN IMMEDIATE``), PostgreSQL's advisory lock of the schema.
     Yields ``execute(sql)`` in that transaction, committed at the end."""
-    from obscat.db import _WRITER_LOCK
+    from obscat.store.db import _WRITER_LOCK
 
     if backend(url) == "sqlite":
         conn = sqlite3.connect(sqlite_path(url), isolation_level=None)
@@ -233,8 +233,8 @@ def test_a_writer_kept_waiting_too_long_is_told_to_retry(db_url, stores, monkeyp
     kept waiting, and nothing is written."""
     from typer.testing import CliRunner
 
-    from obscat import db
-    from obscat.cli import app
+    from obscat.store import db
+    from obscat.cli.app import app
 
     with Catalog(db_url) as cat:
         cat.ingest(stores / "base", name="base")

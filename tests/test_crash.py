@@ -51,7 +51,7 @@ FEATURES = ("edisp-res", "edisp-bias", "psf-radius")
 def crash_stores(tmp_path_factory):
     """``big`` (N observations), ``mid`` (N_MID; ingested under the name ``big`` it updates
     some of big's observations, removes the others and adds more) and a small store."""
-    from obscat.synthetic import make_data_store
+    from obscat.gadf.synthetic import make_data_store
 
     root = tmp_path_factory.mktemp("crash-stores")
     make_data_store(root / "big", N, seed=5, n_files=N_FILES)

@@ -18,10 +18,10 @@ from conftest import TUTORIAL_CONE, snapshot
 from typer.testing import CliRunner
 
 from obscat import Catalog
-from obscat.cli import app
+from obscat.cli.app import app
 from obscat.errors import InputError
-from obscat.pointing import compute_pointing
-from obscat.selection import Cone
+from obscat.compute.pointing import compute_pointing
+from obscat.query.selection import Cone
 
 CONE = Cone(*TUTORIAL_CONE)
 
@@ -146,7 +146,7 @@ def test_reingest_of_a_changed_index_keeps_derived_results(catalog, db_url, hess
 
 def test_cluster_into_more_groups_than_distinct_features_says_so(catalog, db_url, tmp_path):
     """Six observations sharing one data file have identical features: -k 3 makes one group."""
-    from obscat.synthetic import make_data_store
+    from obscat.gadf.synthetic import make_data_store
 
     make_data_store(tmp_path / "same", n_obs=6, n_files=1)
     catalog.ingest(tmp_path / "same", name="same")

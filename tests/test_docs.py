@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from obscat.models import Base
+from obscat.store.models import Base
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 COLUMNS = [(table.name, column.name) for table in Base.metadata.sorted_tables for column in table.columns]

@@ -17,7 +17,7 @@ from conftest import snapshot
 from typer.testing import CliRunner
 
 from obscat import InputError
-from obscat.cli import app
+from obscat.cli.app import app
 
 REFERENCE = Table.read(Path(__file__).parent / "reference" / "gammapy_features_hess.ecsv")
 POSITION = SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg)
@@ -94,7 +94,7 @@ def test_point_like_magic_null_with_reason_and_rad_max(catalog, magic_dir):
 
 
 def test_closed_form_psf_and_aeff_on_synthetic_irfs(catalog, tmp_path):
-    from obscat.synthetic import effective_area_m2, make_data_store, psf_sigma_deg
+    from obscat.gadf.synthetic import effective_area_m2, make_data_store, psf_sigma_deg
 
     catalog.ingest(make_data_store(tmp_path / "s", 6), name="s")
     energy = math.sqrt(1.0 * 10**0.125)  # the centre of a synthetic true-energy bin (8 per decade)
@@ -268,7 +268,7 @@ def test_psf_containment_flag_of_the_cli(catalog, tmp_path, db_url):
 
 
 def test_background_rate_of_bkg_3d_in_closed_form(catalog, tmp_path):
-    from obscat.synthetic import background_rate, make_data_store
+    from obscat.gadf.synthetic import background_rate, make_data_store
 
     catalog.ingest(make_data_store(tmp_path / "s", 4), name="s")
     energy = math.sqrt(1.0 * 10**0.125)  # a bin centre
@@ -297,8 +297,8 @@ def test_rad_max_header_constant_of_point_like_irfs(catalog, tmp_path):
 
 
 def test_shared_irf_files_are_read_and_evaluated_once(catalog, tmp_path, monkeypatch):
-    from obscat import features
-    from obscat.synthetic import make_data_store
+    from obscat.compute import features
+    from obscat.gadf.synthetic import make_data_store
 
     catalog.ingest(make_data_store(tmp_path / "c", 24, layout="caldb"), name="c")
     with catalog.engine.connect() as conn:
@@ -347,7 +347,7 @@ def test_features_of_a_selection(hess, db_url):
 
 def test_memory_bounds_events_data_never_read_and_large_hdus_refused(hess, hess_dir, monkeypatch):
     """EVENTS tables are read for their header only; an HDU above MAX_TABLE_BYTES is a NULL with its reason."""
-    from obscat import fitsread
+    from obscat.gadf import fits as fitsread
 
     path = str(hess_dir / "data" / "hess_dl3_dr1_obs_id_020136.fits.gz")
     events = fitsread.read_tables(path, {"EVENTS", "GTI"}, headers_only={"EVENTS"})

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from obscat import InputError
-from obscat.cli import app
-from obscat.selection import Criterion, parse_where
+from obscat.cli.app import app
+from obscat.query.selection import Criterion, parse_where
 
 HOSTILE = st.sampled_from(["'", '"', ";", "--", "/*", "*/", "\x00", "%", "_", "\\", "DROP TABLE observation",
                            "' OR 1=1 --", "); DELETE FROM data_store; --", "é", "名", "\U0001f52d", " ", "\n",
@@ -26,7 +26,7 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 
 
 def _schema(url: str) -> tuple:
-    from obscat.db import create_engine
+    from obscat.store.db import create_engine
 
     engine = create_engine(url)
     with engine.connect() as conn:

@@ -113,13 +113,13 @@ def test_times_from_gti_then_events_header(catalog, hess_dir, tmp_path):
 def cli(url: str, *args: str):
     from typer.testing import CliRunner
 
-    from obscat.cli import app
+    from obscat.cli.app import app
 
     return CliRunner().invoke(app, ["--db", url, *args])
 
 
 def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
-    from obscat.selection import parse_where
+    from obscat.query.selection import parse_where
 
     ingest_layout(catalog, swgo_dir, "multi")
     table = gammapy_store(swgo_dir, "multi").obs_table
@@ -150,7 +150,7 @@ def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
 def test_cone_reports_observations_without_pointing(catalog, db_url, swgo_dir, hess_dir):
     from gammapy.data import DataStore
 
-    from obscat.selection import Cone, parse_where
+    from obscat.query.selection import Cone, parse_where
 
     catalog.ingest(hess_dir, name="hess")
     ingest_layout(catalog, swgo_dir, "multi", name="swgo")
@@ -179,7 +179,7 @@ def test_time_range_reports_observations_without_times(catalog, db_url, swgo_dir
     from astropy.time import Time
     from gammapy.data import DataStore
 
-    from obscat.selection import TimeRange, parse_where
+    from obscat.query.selection import TimeRange, parse_where
 
     catalog.ingest(hess_dir, name="hess")
     ingest_layout(catalog, swgo_dir, "multi", name="swgo")
@@ -283,7 +283,7 @@ def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_pa
     from gammapy.data import DataStore
 
     from obscat.errors import InputError
-    from obscat.selection import Cone
+    from obscat.query.selection import Cone
 
     obs = Table.read(hess_dir / "obs-index.fits.gz")[:4]
     hdu = Table.read(hess_dir / "hdu-index.fits.gz")
@@ -314,7 +314,7 @@ def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_pa
 
 def test_sky_map_of_observations_without_pointing(catalog, swgo_dir, hess_dir):
     from obscat.errors import InputError
-    from obscat.plot import sky_map
+    from obscat.group.plot import sky_map
 
     ingest_layout(catalog, swgo_dir, "minimal", name="swgo")
     catalog.group("drift", "by", "event_type")

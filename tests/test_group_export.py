@@ -14,8 +14,8 @@ from conftest import TUTORIAL_CONE, snapshot
 from gammapy.data import DataStore
 
 from obscat import InputError, NotFoundError
-from obscat.group_export import export_gadf, export_table
-from obscat.selection import Cone, Store
+from obscat.group.export import export_gadf, export_table
+from obscat.query.selection import Cone, Store
 
 TUTORIAL = Cone(*TUTORIAL_CONE)
 
@@ -140,7 +140,7 @@ def test_labels_become_safe_directory_names(hess, tmp_path):
 def test_groups_export_command(hess, db_url, tmp_path):
     from typer.testing import CliRunner
 
-    from obscat.cli import app
+    from obscat.cli.app import app
 
     hess.group("z", "split", "zen_pnt_deg", selection=TUTORIAL)
     runner = CliRunner()

@@ -13,8 +13,8 @@ from conftest import TUTORIAL_CONE, snapshot
 from typer.testing import CliRunner
 
 from obscat import InputError
-from obscat.cli import app
-from obscat.selection import Cone, Store
+from obscat.cli.app import app
+from obscat.query.selection import Cone, Store
 
 TUTORIAL = Cone(*TUTORIAL_CONE)
 
@@ -91,7 +91,7 @@ def test_removing_the_store_removes_its_members(hess, db_url):
     """...and says so: in its summary and in the grouping's members_removed."""
     from typer.testing import CliRunner
 
-    from obscat.cli import app
+    from obscat.cli.app import app
 
     hess.group("g", "by", "n_tels")
     result = CliRunner().invoke(app, ["--db", db_url, "remove", "hess"])
@@ -127,7 +127,7 @@ def test_clustering_reproduces_the_tutorial_labels(hess, db_url):
                                       "-F", "edisp-res", "-F", "psf-radius", "-k", "2", "--cone",
                                       "329.71693826 -30.2255 2"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    from obscat.grouping import grouping_rows
+    from obscat.group.grouping import grouping_rows
 
     stored = grouping_rows(hess.engine, "irf")  # the stored rows, read back
     assert stored.groups["cluster_1"] == [33787, 33788, 33789, 33800, 33801]  # Gammapy's label 1
@@ -195,7 +195,7 @@ def test_max_spread_picks_the_fewest_groups_within_tolerance(hess, tutorial_feat
 
 def test_memory_saving_linkage_gives_scipys_tree(hess, tutorial_features, monkeypatch):
     """fastcluster's linkage_vector (ward, single) against scipy's linkage, as Gammapy calls it."""
-    from obscat import grouping
+    from obscat.group import grouping
 
     name = tutorial_features.meta["feature_set"]
     for method in ("ward", "single"):
@@ -217,12 +217,12 @@ def test_cluster_computes_its_feature_set_on_the_fly(hess, db_url, monkeypatch):
             "-e", "1000 GeV", "--position", "329.71693826 -30.2255890", "--cone", "329.71693826 -30.2255 2"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    from obscat.grouping import grouping_rows
+    from obscat.group.grouping import grouping_rows
 
     assert grouping_rows(hess.engine, "irf").groups["cluster_1"] == [33787, 33788, 33789, 33800, 33801]
     with hess.engine.connect() as conn:
         computed = conn.execute(sa.text("SELECT created_at FROM feature_set")).scalar_one()
-    from obscat import features
+    from obscat.compute import features
 
     calls = []
     real = features._evaluate_all
@@ -277,7 +277,7 @@ def test_bad_clusterings_write_nothing(hess, tutorial_features, db_url, args, me
 
 def test_cached_earth_orientation_gives_gammapys_zenith(hess, hess_dir, tmp_path, monkeypatch):
     """The pickled IERS table (second run) gives exactly what astropy's own parse (first run) gives."""
-    from obscat.pointing import compute_pointing
+    from obscat.compute.pointing import compute_pointing
 
     monkeypatch.setenv("OBSCAT_CACHE_DIR", str(tmp_path / "cache"))
     runs = []
@@ -299,7 +299,9 @@ def test_cached_earth_orientation_gives_gammapys_zenith(hess, hess_dir, tmp_path
 def test_rows_are_not_written_to_observations_replaced_meanwhile(hess, db_url, magic_dir, monkeypatch, command):
     """A store removed and another ingested between a command's read and its write (SQLite reuses
     the ids): the write is refused as retryable, nothing lands on the newcomer's observations."""
-    from obscat import DatabaseError, features, grouping
+    from obscat.compute import features
+    from obscat.group import grouping
+    from obscat import DatabaseError
 
     feature_set = hess.compute_features("1 TeV", features=["psf-radius"], selection=TUTORIAL).meta["feature_set"]
     after_swap = {}

@@ -8,8 +8,8 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from obscat.cli import app
-from obscat.feature_names import FEATURES
+from obscat.cli.app import app
+from obscat.compute.feature_names import FEATURES
 
 
 def _commands(group, prefix: tuple[str, ...] = ()):

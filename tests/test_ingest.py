@@ -16,7 +16,7 @@ from astropy.time import Time
 from conftest import snapshot
 
 from obscat import Catalog
-from obscat.models import Hdu, HduFile, Observation, sky_derived
+from obscat.store.models import Hdu, HduFile, Observation, sky_derived
 
 
 def _rows(cat: Catalog, sql: str, **params) -> list:
@@ -186,7 +186,7 @@ def test_layouts_units_and_spellings(catalog, hess_dir, tmp_path):
 
 
 def test_calibration_tree_shared_by_many_observations(catalog, tmp_path):
-    from obscat.synthetic import make_data_store
+    from obscat.gadf.synthetic import make_data_store
 
     index_dir = make_data_store(tmp_path / "caldb-store", 24, layout="caldb", gzip=False)
     report = catalog.ingest(index_dir, name="caldb")
@@ -235,8 +235,8 @@ def test_large_ingest_defers_and_restores_indexes(catalog, db_url, tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from obscat.models import Base
-    from obscat.synthetic import make_data_store
+    from obscat.store.models import Base
+    from obscat.gadf.synthetic import make_data_store
 
     store = make_data_store(tmp_path / "big", 12_000, n_files=3)
     report = catalog.ingest(store, name="big")

@@ -12,9 +12,9 @@ from conftest import snapshot
 from typer.testing import CliRunner
 
 from obscat import Catalog, SchemaVersionError
-from obscat.cli import app
-from obscat.db import alembic_config, create_engine, write_transaction
-from obscat.models import SCHEMA_REVISION, Base
+from obscat.cli.app import app
+from obscat.store.db import alembic_config, create_engine, write_transaction
+from obscat.store.models import SCHEMA_REVISION, Base
 
 
 def _tables(url: str) -> set[str]:
@@ -118,8 +118,8 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
     from astropy import units as u
     from astropy.coordinates import SkyCoord
 
-    from obscat.pointing import compute_pointing
-    from obscat.selection import Cone
+    from obscat.compute.pointing import compute_pointing
+    from obscat.query.selection import Cone
 
     cone = Cone(329.71693826, -30.2255, 2.0)
     with Catalog(db_url) as cat:

@@ -18,9 +18,9 @@ from conftest import REPO, snapshot, unavailable
 from typer.testing import CliRunner
 
 import obscat
-from obscat.cli import app
-from obscat.db import ARCHIVE_PREFIX, alembic_config, migrations_dir
-from obscat.models import SCHEMA_REVISION
+from obscat.cli.app import app
+from obscat.store.db import ARCHIVE_PREFIX, alembic_config, migrations_dir
+from obscat.store.models import SCHEMA_REVISION
 
 MIGRATIONS = REPO / "migrations"
 FROZEN = [*sorted((MIGRATIONS / "versions").glob("*.py")), MIGRATIONS / "migration_archive.py"]
@@ -153,7 +153,7 @@ def test_wheel_runs_from_a_fresh_venv(venv, db_url, tmp_path):
     down to base and back without losing a row, and runs `obscat demo`."""
     from gammapy.data import DataStore
 
-    from obscat.grouping import grouping_rows
+    from obscat.group.grouping import grouping_rows
 
     bin_dir, wheel = venv
 
@@ -162,7 +162,7 @@ def test_wheel_runs_from_a_fresh_venv(venv, db_url, tmp_path):
         assert result.returncode == 0, _tail(result)
         return result.stdout
 
-    where = _run([bin_dir / "python", "-c", "import obscat.db as d; print(d.__file__); print(d.migrations_dir())"],
+    where = _run([bin_dir / "python", "-c", "import obscat, obscat.store.db as d; print(obscat.__file__); print(d.migrations_dir())"],
                  tmp_path).stdout.split()  # fmt: skip
     package = Path(where[0]).parent
     assert package.parent.name == "site-packages" and package.is_relative_to(bin_dir.parent)  # not the checkout

@@ -27,9 +27,9 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 
 from obscat.errors import InputError
-from obscat.fitsread import read_tables
-from obscat.irf import read_irf
-from obscat.irf_features import (
+from obscat.gadf.fits import read_tables
+from obscat.compute.irf import read_irf
+from obscat.compute.irf_features import (
     aeff_at_edges,
     analytic_psf_radius,
     background_rate,

@@ -10,9 +10,9 @@ from conftest import TUTORIAL_CONE, snapshot
 from matplotlib.colors import to_hex
 from typer.testing import CliRunner
 
-from obscat import plot
-from obscat.cli import app
-from obscat.selection import Cone
+from obscat.group import plot
+from obscat.cli.app import app
+from obscat.query.selection import Cone
 
 TUTORIAL = Cone(*TUTORIAL_CONE)
 
@@ -20,7 +20,7 @@ TUTORIAL = Cone(*TUTORIAL_CONE)
 @pytest.fixture
 def grouped(catalog, hess_dir):
     """The tutorial's zenith split at mid-time and its two IRF clusters."""
-    from obscat.pointing import compute_pointing
+    from obscat.compute.pointing import compute_pointing
 
     catalog.ingest(hess_dir, name="hess")
     compute_pointing(catalog.engine, TUTORIAL)

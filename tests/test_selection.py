@@ -18,7 +18,7 @@ from conftest import snapshot
 
 from obscat import InputError
 from obscat.errors import NotFoundError
-from obscat.selection import And, Cone, Ids, ObjectName, Or, Store, TimeRange, ValueRange, parse_where
+from obscat.query.selection import And, Cone, Ids, ObjectName, Or, Store, TimeRange, ValueRange, parse_where
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ def test_where_rejects_everything_else(text, message):
 def test_select_cli_formats_and_errors(hess, db_url):
     from typer.testing import CliRunner
 
-    from obscat.cli import app
+    from obscat.cli.app import app
 
     runner = CliRunner()
     out = runner.invoke(app, ["--db", db_url, "select", "--store", "hess", "--cone", "329.71693826 -30.2255 2",
@@ -207,7 +207,7 @@ def test_nul_in_a_text_criterion_is_one_line_on_both_backends(hess, db_url, args
     """PostgreSQL text cannot hold NUL: refused as input, never a driver error (found by the fuzz test)."""
     from typer.testing import CliRunner
 
-    from obscat.cli import app
+    from obscat.cli.app import app
 
     before = snapshot(db_url)
     result = CliRunner().invoke(app, ["--db", db_url, "select", *args])

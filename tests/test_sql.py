@@ -14,8 +14,8 @@ from conftest import snapshot
 from typer.testing import CliRunner
 
 from obscat import InputError
-from obscat.cli import app
-from obscat.db import create_engine
+from obscat.cli.app import app
+from obscat.store.db import create_engine
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_grant_readonly_role_reads_but_cannot_write(hess, db_url, hess_dir):
 
 
 def test_check_query_keeps_strings_and_comments_opaque():
-    from obscat.sql import check_query
+    from obscat.store.sql import check_query
 
     check_query("SELECT ';' AS a, \"x;y\" FROM t -- ; DROP TABLE t\n")
     check_query("WITH a AS (SELECT 1) SELECT * FROM a;")

@@ -1,4 +1,4 @@
-"""Tests of the synthetic GADF data-store generator (obscat.synthetic)."""
+"""Tests of the synthetic GADF data-store generator (obscat.gadf.synthetic)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from astropy.io import fits
 from astropy.time import Time
 from astropy.utils import iers
 
-from obscat.synthetic import (
+from obscat.gadf.synthetic import (
     CALDB_ZENITH_DEG,
     MJDREFF,
     MJDREFI,

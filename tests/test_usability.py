@@ -7,7 +7,7 @@ from conftest import snapshot
 from typer.testing import CliRunner
 
 from obscat import Catalog
-from obscat.cli import app
+from obscat.cli.app import app
 from obscat.errors import EmptyCatalogError
 
 
@@ -60,8 +60,8 @@ EMPTY_COMMANDS = [
 
 @pytest.mark.parametrize("command", EMPTY_COMMANDS, ids=" ".join)
 def test_empty_catalogue_says_run_ingest(db_url, command):
-    from obscat.config import resolve_url
-    from obscat.db import display_url
+    from obscat.store.config import resolve_url
+    from obscat.store.db import display_url
 
     Catalog(db_url).close()  # the schema exists, no observation
     before = snapshot(db_url)
@@ -127,7 +127,7 @@ def test_pointing_columns_before_obscat_pointing(db_url, magic_dir):
     with Catalog(db_url) as cat:
         cat.ingest(magic_dir, name="magic")
     before = snapshot(db_url)
-    hint = "run `obscat pointing` (obscat.pointing.compute_pointing) first\n"
+    hint = "run `obscat pointing` (obscat.compute.pointing.compute_pointing) first\n"
     split = run("--db", db_url, "group", "split", "zen_tmid_deg", "--name", "g")
     assert (split.exit_code, split.stderr) == (1, f"Error: zen_tmid_deg is not computed for 2 observations: {hint}")
     where = run("--db", db_url, "select", "-f", "ids", "--where", "zen_tmid_deg < 30")
@@ -193,9 +193,9 @@ def test_counts_agree_with_their_nouns(db_url, magic_dir):
 def test_timestamps_are_utc_aware_on_both_backends(db_url, magic_dir):
     import datetime as dt
 
-    from obscat.features import feature_sets
-    from obscat.grouping import groupings
-    from obscat.models import DataStore
+    from obscat.compute.features import feature_sets
+    from obscat.group.grouping import groupings
+    from obscat.store.models import DataStore
 
     start = dt.datetime.now(dt.UTC)
     with Catalog(db_url) as cat:

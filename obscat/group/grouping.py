@@ -16,10 +16,10 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ._version import __version__
-from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
-from .errors import InputError, one_line
-from .models import (
+from .._version import __version__
+from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
+from ..errors import InputError, one_line
+from ..store.models import (
     POINTING_COLUMNS,
     DataStore,
     FeatureSet,
@@ -30,7 +30,7 @@ from .models import (
     observation_column,
     observation_column_info,
 )
-from .selection import (
+from ..query.selection import (
     NUMERIC_COLUMNS,
     TEXT_COLUMNS,
     Criterion,
@@ -38,7 +38,7 @@ from .selection import (
     pointing_not_computed,
     unknown_column,
 )
-from .text import plural
+from ..text import plural
 
 __all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
 
@@ -86,7 +86,7 @@ def _word(column: str) -> str:
 
 def _values(engine: Engine | Connection, column: str, selection: Criterion, *, text: bool = False) -> tuple[list[int], list[str], list[int], np.ndarray]:
     """observation ids, stores, OBS_IDs and the column's values of the selection (with ``text``,
-    a column of :data:`~obscat.selection.TEXT_COLUMNS` may be named too)."""
+    a column of :data:`~obscat.query.selection.TEXT_COLUMNS` may be named too)."""
     if column not in NUMERIC_COLUMNS and not (text and column in TEXT_COLUMNS):
         raise unknown_column(column, text=text)
     o, s = Observation.__table__, DataStore.__table__
@@ -446,7 +446,7 @@ class MemberValues:
 def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_set: str | None = None) -> MemberValues:
     """Members of grouping ``name`` with observation columns and/or features (of ``feature_set``,
     by default the one the grouping was clustered on) named in ``quantities``."""
-    from .export import column_unit
+    from ..formats import column_unit
 
     g, m, o, s = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
     fs, v = FeatureSet.__table__, FeatureValue.__table__

@@ -25,18 +25,18 @@ import sqlalchemy as sa
 from astropy.io import fits
 from sqlalchemy.engine import Connection, Engine
 
-from . import gadf
-from ._gzip import GZIP_ERRORS
-from ._version import __version__
+from ..gadf import index as gadf
+from ..gadf._gzip import GZIP_ERRORS
+from .._version import __version__
 from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
 from .derived import DerivedCounts, count_derived, remove_observations
-from .errors import InputError, one_line
-from .file_times import fill_times_from_files
+from ..errors import InputError, one_line
+from ..gadf.file_times import fill_times_from_files
 from .file_versions import file_version
-from .index_columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
+from ..gadf.columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
 from .models import DataStore, Hdu, HduFile, JSONDocument, Observation
-from .text import plural
-from .times import absolute_times
+from ..text import plural
+from ..gadf.times import absolute_times
 
 __all__ = ["IngestReport", "Progress", "ingest"]
 
@@ -439,7 +439,7 @@ def _same(stored: tuple, row: tuple, json_at: list[int]) -> bool:
 
 
 def _remove_observations(conn: Connection, ids: list[int]) -> DerivedCounts:
-    """:func:`~obscat.derived.remove_observations` of the observations ``ids``, in chunks."""
+    """:func:`~obscat.store.derived.remove_observations` of the observations ``ids``, in chunks."""
     counts = DerivedCounts()
     for chunk in _chunks(ids, 10_000):
         counts += remove_observations(conn, Observation.__table__.c.id.in_(chunk))

@@ -11,13 +11,13 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ._gzip import GZIP_ERRORS
-from .db import bulk_insert, check_observations_unchanged, connect, write_transaction
-from .errors import InputError
-from .file_versions import read_versions, record_uses
-from .fitsread import FitsError, read_tables
-from .models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
-from .selection import Criterion, no_observation_error
+from ..gadf._gzip import GZIP_ERRORS
+from ..store.db import bulk_insert, check_observations_unchanged, connect, write_transaction
+from ..errors import InputError
+from ..store.file_versions import read_versions, record_uses
+from ..gadf.fits import FitsError, read_tables
+from ..store.models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
+from ..query.selection import Criterion, no_observation_error
 
 __all__ = ["compute_pointing"]
 

@@ -25,7 +25,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ._gzip import GZIP_ERRORS, gzip
-from .errors import InputError, one_line
+from ..errors import InputError, one_line
 
 __all__ = [
     "HDU_TYPES",

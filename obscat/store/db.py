@@ -19,7 +19,7 @@ from sqlalchemy.exc import (
 )
 
 from .config import resolve_url
-from .errors import DatabaseError, InputError, ObscatError, SchemaVersionError, one_line
+from ..errors import DatabaseError, InputError, ObscatError, SchemaVersionError, one_line
 from .models import SCHEMA_REVISION
 
 __all__ = [
@@ -63,7 +63,7 @@ def display_url(url: str | URL) -> str:
 
 
 def create_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
-    """Create an engine for ``url`` (see :func:`obscat.config.resolve_url`).
+    """Create an engine for ``url`` (see :func:`obscat.store.config.resolve_url`).
 
     SQLite connections enforce foreign keys, use WAL and wait up to
     ``BUSY_TIMEOUT_S`` for locks; transactions that write take the lock at
@@ -304,7 +304,7 @@ def delete_cascade(conn: Connection, table: sa.Table, where: sa.ColumnElement[bo
 
 def id_by_name(conn: Connection, table: sa.Table, name: str, kind: str) -> int:
     """The id of ``table``'s row named ``name``; ``NotFoundError("no {kind} named ...")`` if none."""
-    from .errors import NotFoundError
+    from ..errors import NotFoundError
 
     # no row holds a NUL (PostgreSQL text cannot): not found, rather than the driver's refusal
     found = None if "\x00" in name else conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
@@ -316,7 +316,7 @@ def id_by_name(conn: Connection, table: sa.Table, name: str, kind: str) -> int:
 def store_id(conn: Connection, name: str) -> int:
     """The id of the store named ``name``; else :class:`NotFoundError` listing the stores
     (:class:`EmptyCatalogError` if the catalogue holds none)."""
-    from .errors import NotFoundError
+    from ..errors import NotFoundError
     from .models import DataStore
 
     s = DataStore.__table__
@@ -328,7 +328,7 @@ def store_id(conn: Connection, name: str) -> int:
 
 def empty_catalog_error(conn: Connection):
     """An :class:`EmptyCatalogError` naming the database if it holds no observation, else None."""
-    from .errors import EmptyCatalogError
+    from ..errors import EmptyCatalogError
     from .models import Observation
 
     if conn.execute(sa.select(Observation.__table__.c.id).limit(1)).first() is not None:
@@ -470,7 +470,7 @@ def grant_read_only(engine: Engine, role: str) -> bool:
     by default. An existing role with more than that (superuser, role/database creation,
     or any write privilege on the schema's tables) is refused rather than left half-read-only.
     """
-    from .errors import InputError
+    from ..errors import InputError
 
     if engine.dialect.name != "postgresql":
         raise DatabaseError("grant-readonly needs PostgreSQL; a SQLite catalogue is protected by its file "
@@ -507,7 +507,7 @@ def migrations_dir() -> Path:
     """The directory of obscat's Alembic migrations: ``obscat/_migrations`` in an installed
     wheel (pyproject maps the source tree's top-level ``migrations/`` there), else the
     source tree's ``migrations/`` (a checkout, or an editable install)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     installed = package / "_migrations"
     return installed if installed.is_dir() else package.parent / "migrations"
 
@@ -543,7 +543,7 @@ def migrate(url: str | URL | None, action: str, revision: str) -> None:
     children); a revision's refusal to lose data is an :class:`InputError`."""
     from alembic import command
 
-    from .errors import InputError
+    from ..errors import InputError
 
     engine = create_engine(url)
     try:

@@ -19,8 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import InputError, ObscatError, did_you_mean, printable
-from .models import (
+from ..errors import InputError, ObscatError, did_you_mean, printable
+from ..store.models import (
     POINTING_COLUMNS,
     SKY_ZONE_HEIGHT_DEG,
     DataStore,
@@ -29,7 +29,7 @@ from .models import (
     observation_column,
     observation_column_info,
 )
-from .text import plural
+from ..text import plural
 
 __all__ = [
     "Criterion",
@@ -81,7 +81,7 @@ class Criterion:
 def pointing_not_computed(column: str, n: int) -> InputError:
     """The error for pointing ``column`` being NULL for ``n`` observations."""
     return InputError(f"{column} is not computed for {plural(n, 'observation')}: "
-                      "run `obscat pointing` (obscat.pointing.compute_pointing) first")  # fmt: skip
+                      "run `obscat pointing` (obscat.compute.pointing.compute_pointing) first")  # fmt: skip
 
 
 def unknown_column(column: str, where: str = "", *, text: bool = False) -> InputError:
@@ -96,7 +96,7 @@ def unknown_column(column: str, where: str = "", *, text: bool = False) -> Input
 def explain_empty(conn, criterion: Criterion) -> None:
     """Raise why ``criterion`` keeps nothing if it is not the criteria's values: an empty
     catalogue, a store that does not exist, a pointing column not computed yet."""
-    from .db import empty_catalog_error, store_id
+    from ..store.db import empty_catalog_error, store_id
 
     if (error := empty_catalog_error(conn)) is not None:
         raise error
@@ -598,7 +598,7 @@ def from_gammapy(selections: dict | list[dict]) -> Criterion:
 
 
 def _gammapy_column(variable: str) -> str:
-    from .models import gadf_columns
+    from ..store.models import gadf_columns
 
     column = gadf_columns().get(variable.upper())
     if column is None or column.name not in NUMERIC_COLUMNS:

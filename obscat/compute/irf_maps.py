@@ -4,7 +4,7 @@ Gammapy 2.1's ``get_irfs_features`` evaluates a ``PSFMap`` and an
 ``EDispKernelMap`` at a sky position (by default the PSF map's centre), not at
 an offset from the pointing.  :class:`PsfMap` interpolates the PSF map linearly
 in its pixel coordinates and reduces it to a ``psf_table``-like
-:class:`~obscat.irf.Irf` whose "offset" axis is the latitude pixel index, then
+:class:`~obscat.compute.irf.Irf` whose "offset" axis is the latitude pixel index, then
 the ``PSF3D`` containment rule applies.  :class:`EdispKernelMap` takes the
 kernel of the nearest valid pixel and its moments as ``EDispKernel.get_bias``
 and ``get_resolution`` do.  docs/ground-arrays.md has the details.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from .errors import InputError
+from ..errors import InputError
 from .irf import Axis, Irf, _rebuilt
 from .irf_features import _inside, _lerp, psf_containment_radius
 

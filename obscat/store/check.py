@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 
 from .db import connect, id_by_name
 from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
-from .gadf import file_sha256
+from ..gadf.index import file_sha256
 from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
-from .text import plural
+from ..text import plural
 
 __all__ = ["FileProblem", "CheckReport", "check"]
 

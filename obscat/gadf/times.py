@@ -10,7 +10,7 @@ import erfa
 import numpy as np
 from astropy.time import Time, TimeDelta
 
-from .gadf import TimeReference
+from .index import TimeReference
 
 __all__ = ["absolute_times", "utc_isot"]
 

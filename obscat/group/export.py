@@ -22,13 +22,13 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ._version import __version__
-from .catalog import OBSERVATION_COLUMNS
-from .db import connect, id_by_name
-from .errors import InputError
-from .export import to_csv, to_table
-from .gadf import is_regular_file
-from .models import DataStore, Grouping, GroupMember, Hdu, HduFile, Observation, observation_column
+from .._version import __version__
+from ..catalog import OBSERVATION_COLUMNS
+from ..store.db import connect, id_by_name
+from ..errors import InputError
+from ..formats import to_csv, to_table
+from ..gadf.index import is_regular_file
+from ..store.models import DataStore, Grouping, GroupMember, Hdu, HduFile, Observation, observation_column
 
 __all__ = ["export_gadf", "export_table", "MissingFilesWarning"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy import units as u
 
-from .errors import InputError
-from .fitsread import Table
+from ..errors import InputError
+from ..gadf.fits import Table
 
 __all__ = ["Axis", "Irf", "read_irf", "IRF_READERS"]
 

@@ -310,7 +310,7 @@ class HduFile(Base):
     #: Absolute, normalised path: BASE_DIR (or the index's directory) / FILE_DIR / FILE_NAME.
     path: Mapped[str]
     exists_at_ingest: Mapped[bool] = mapped_column(Boolean)
-    #: The file's version when the store was ingested (NULL: missing then); see obscat.file_versions.
+    #: The file's version when the store was ingested (NULL: missing then); see obscat.store.file_versions.
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "byte"})
     mtime_ns: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "ns"})
 

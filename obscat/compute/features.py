@@ -2,7 +2,7 @@
 
 The flow: select observations and their IRF HDUs from the catalogue, read
 every needed FITS file once (an HDU shared by many observations is read once
-per worker), evaluate the features (:mod:`obscat.irf_features`) and store
+per worker), evaluate the features (:mod:`obscat.compute.irf_features`) and store
 them with their parameters in one transaction.
 """
 
@@ -23,13 +23,13 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ._gzip import GZIP_ERRORS
-from ._version import __version__
-from .db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
-from .errors import InputError, NotFoundError, ObscatError, did_you_mean
+from ..gadf._gzip import GZIP_ERRORS
+from .._version import __version__
+from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
+from ..errors import InputError, NotFoundError, ObscatError, did_you_mean
 from .feature_names import DEFAULT_FEATURES, FEATURES
-from .file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count
-from .fitsread import FitsError, read_tables
+from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count
+from ..gadf.fits import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
     aeff_at_edges,
@@ -41,8 +41,8 @@ from .irf_features import (
     value_at,
 )
 from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
-from .models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
-from .selection import And, no_observation_error
+from ..store.models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
+from ..query.selection import And, no_observation_error
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
            "delete_feature_set"]  # fmt: skip

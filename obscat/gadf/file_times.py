@@ -14,10 +14,10 @@ import warnings
 import numpy as np
 from astropy.io import fits
 
-from . import gadf
+from . import index as gadf
 from ._gzip import GZIP_ERRORS
-from .errors import InputError
-from .index_columns import HduColumns
+from ..errors import InputError
+from .columns import HduColumns
 
 __all__ = ["fill_times_from_files"]
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import sqlalchemy as sa
 import typer
 
-from .catalog import Catalog
-from .group_export import export_gadf
-from .models import DataStore, Observation
+from ..catalog import Catalog
+from ..group.export import export_gadf
+from ..store.models import DataStore, Observation
 from .output import progress_bar, render, render_grouping
-from .pointing import compute_pointing
-from .selection import And, Cone, Store
-from .text import plural
+from ..compute.pointing import compute_pointing
+from ..query.selection import And, Cone, Store
+from ..text import plural
 
 __all__ = ["run_demo"]
 
@@ -25,7 +25,7 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
 
     The catalogue is ``url`` if given, else ``directory/obscat.db``.
     """
-    from .synthetic import make_data_store
+    from ..gadf.synthetic import make_data_store
 
     directory.mkdir(parents=True, exist_ok=True)
     url = url or f"sqlite:///{directory.resolve() / 'obscat.db'}"
@@ -105,7 +105,7 @@ def _plots(engine, directory: Path) -> None:
     if importlib.util.find_spec("matplotlib") is None:
         typer.echo("   (matplotlib is not installed: pip install 'obscat[plot]' for the figures)")
         return
-    from . import plot
+    from ..group import plot
 
     figures = {
         "zenith-muoneff.png": lambda: plot.scatter(engine, "demo-zenith", "zen_tmid_deg", "muoneff"),

@@ -61,7 +61,7 @@ _HDUDOC = "https://github.com/open-gamma-ray-astro/gamma-astro-data-formats"
 _GADF = {"HDUCLASS": "GADF", "HDUDOC": _HDUDOC, "HDUVERS": "0.3"}
 _TIME_REF = {"MJDREFI": MJDREFI, "MJDREFF": MJDREFF, "TIMEUNIT": "s", "TIMESYS": "TT", "TIMEREF": "LOCAL"}
 _SITE = {"GEOLON": SITE_LON_DEG, "GEOLAT": SITE_LAT_DEG, "ALTITUDE": SITE_ALTITUDE_M}
-_INSTRUMENT = {"TELESCOP": "SYNTH", "INSTRUME": "SYNTH", "CREATOR": "obscat.synthetic"}
+_INSTRUMENT = {"TELESCOP": "SYNTH", "INSTRUME": "SYNTH", "CREATOR": "obscat.gadf.synthetic"}
 
 # (HDU_TYPE, HDU_CLASS, HDU_NAME) of the six HDUs of every observation.
 _HDUS = (

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from .db import delete_cascade
 from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
-from .text import plural
+from ..text import plural
 
 __all__ = ["DerivedCounts", "StoreRemoval", "count_derived", "mark_groupings", "remove_observations"]
 

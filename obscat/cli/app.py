@@ -18,10 +18,10 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from .config import ENV_VAR
-from .errors import ObscatError, one_line
-from .feature_names import DEFAULT_FEATURES, FEATURES
-from .text import plural
+from ..store.config import ENV_VAR
+from ..errors import ObscatError, one_line
+from ..compute.feature_names import DEFAULT_FEATURES, FEATURES
+from ..text import plural
 
 __all__ = ["app", "main"]
 
@@ -102,7 +102,7 @@ class State:
     def catalog(self):
         """The catalogue, opened (and schema-checked) on first use."""
         if self._catalog is None:
-            from .catalog import Catalog
+            from ..catalog import Catalog
 
             self._catalog = Catalog(self.url)
         return self._catalog
@@ -114,7 +114,7 @@ class State:
 
 def _print_version(value: bool) -> None:
     if value:
-        from ._version import __version__
+        from .._version import __version__
 
         typer.echo(f"obscat {__version__}")
         raise typer.Exit()
@@ -198,7 +198,7 @@ def with_selection(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from .selection import from_options
+        from ..query.selection import from_options
 
         flags = {name: kwargs.get(name, default) for name, (_, default) in _SELECTION_OPTIONS.items()}
         for name in _SELECTION_OPTIONS:
@@ -314,7 +314,7 @@ def group_cluster(
     selection=None,
 ) -> None:
     """Cluster the selection hierarchically on IRF features (Gammapy's recipe) and store the groups."""
-    from .errors import InputError
+    from ..errors import InputError
     from .output import progress_bar, render_grouping
 
     spreads = {}
@@ -337,7 +337,7 @@ def group_cluster(
 @groups_app.command("list")
 def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """List the stored groupings."""
-    from .grouping import groupings
+    from ..group.grouping import groupings
     from .output import render
 
     render(["name", "method", "n_groups", "n_obs", "members_removed", "created_at"], groupings(ctx.obj.catalog.engine), fmt.value)
@@ -347,7 +347,7 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
                 fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a grouping's members: label, store, OBS_ID."""
-    from .grouping import grouping_rows
+    from ..group.grouping import grouping_rows
     from .output import render
 
     result = grouping_rows(ctx.obj.catalog.engine, name)
@@ -371,7 +371,7 @@ def groups_export(
     """Export a grouping: a GADF data store per group for Gammapy, or a member table."""
     import warnings
 
-    from .group_export import MissingFilesWarning, export_gadf, export_table
+    from ..group.export import MissingFilesWarning, export_gadf, export_table
 
     if fmt is ExportFormat.gadf:
         with warnings.catch_warnings(record=True) as caught:
@@ -388,7 +388,7 @@ def groups_export(
 @groups_app.command("delete")
 def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")]) -> None:
     """Delete a stored grouping."""
-    from .grouping import delete
+    from ..group.grouping import delete
 
     delete(ctx.obj.catalog.engine, name)
     typer.echo(f"deleted grouping {name!r}")
@@ -398,7 +398,7 @@ def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metava
 def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(metavar="OLD", help="Current name.")],
                   new: Annotated[str, typer.Argument(metavar="NEW", help="New name.")]) -> None:  # fmt: skip
     """Rename a stored grouping."""
-    from .grouping import rename
+    from ..group.grouping import rename
 
     rename(ctx.obj.catalog.engine, old, new)
     typer.echo(f"renamed grouping {old!r} to {new!r}")
@@ -421,7 +421,7 @@ def plot(
     feature_set: Annotated[str | None, typer.Option("--feature-set", help="Feature set of --x/--y features.  [default: the clustering's]")] = None,
 ) -> None:
     """Plot a stored grouping, coloured by label (needs the plot extra: matplotlib)."""
-    from . import plot as plots
+    from ..group import plot as plots
 
     engine = ctx.obj.catalog.engine
     if kind is PlotKind.scatter:
@@ -444,9 +444,9 @@ def sql(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Run one read-only SQL query (SELECT/WITH/VALUES/TABLE/EXPLAIN) over the catalogue."""
-    from .errors import InputError
+    from ..errors import InputError
     from .output import render
-    from .sql import run_query
+    from ..store.sql import run_query
 
     params = {}
     for item in param or []:
@@ -475,7 +475,7 @@ def pointing(
 ) -> None:
     """Compute and store the pointing zenith/alt/az at mid-time (EVENTS header, first GTI row)."""
     from .output import progress_bar
-    from .pointing import compute_pointing
+    from ..compute.pointing import compute_pointing
 
     with progress_bar() as progress:
         done, problems = compute_pointing(ctx.obj.catalog.engine, selection, progress)
@@ -527,7 +527,7 @@ def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(metavar="
              store: StoreOption = None,
              fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (csv: the observation's row, without its HDUs).")] = Format.table) -> None:  # fmt: skip
     """Show every column of one observation, and its HDUs."""
-    from .catalog import OBSERVATION_COLUMNS
+    from ..catalog import OBSERVATION_COLUMNS
     from .output import render_observation
 
     obs = ctx.obj.catalog.observation(obs_id, store)
@@ -577,7 +577,7 @@ def features_compute(
 def _sky_position(text: str, frame: str):
     from astropy.coordinates import SkyCoord
 
-    from .errors import InputError
+    from ..errors import InputError
 
     try:
         return SkyCoord(*text.replace(",", " ").split(), unit="deg", frame=frame)
@@ -601,7 +601,7 @@ def _rows(table) -> list[tuple]:
 @features_app.command("list")
 def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """List the stored feature sets with their parameters."""
-    from .features import feature_sets
+    from ..compute.features import feature_sets
     from .output import render
 
     names = ["name", "energy_true_tev", "position_ra_deg", "position_dec_deg", "fixed_offset_deg",
@@ -613,7 +613,7 @@ def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name (see `features list`).")],
                   fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a feature set: obs_id and one column per feature."""
-    from .features import feature_table
+    from ..compute.features import feature_table
     from .output import render
 
     names, rows, _ = feature_table(ctx.obj.catalog.engine, name)
@@ -623,7 +623,7 @@ def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metava
 @features_app.command("delete")
 def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name.")]) -> None:
     """Delete a feature set and its values."""
-    from .features import delete_feature_set
+    from ..compute.features import delete_feature_set
 
     delete_feature_set(ctx.obj.catalog.engine, name)
     typer.echo(f"deleted feature set {name!r}")
@@ -645,7 +645,7 @@ def demo(
 
 
 def _alembic(ctx: typer.Context, action: str, revision: str) -> None:
-    from .db import migrate
+    from ..store.db import migrate
 
     migrate(ctx.obj.url, action, revision)
 
@@ -667,7 +667,7 @@ def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(metava
 @db_app.command("grant-readonly")
 def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metavar="ROLE", help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
     """Let a PostgreSQL role read, and only read, the catalogue (tables, views, future tables)."""
-    from .db import display_url, grant_read_only
+    from ..store.db import display_url, grant_read_only
 
     engine = ctx.obj.catalog.engine
     created = grant_read_only(engine, role)
@@ -677,8 +677,8 @@ def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metav
 @db_app.command()
 def current(ctx: typer.Context) -> None:
     """Show the database's schema revision."""
-    from .db import archived_tables, connect, create_engine, schema_revision
-    from .models import SCHEMA_REVISION
+    from ..store.db import archived_tables, connect, create_engine, schema_revision
+    from ..store.models import SCHEMA_REVISION
 
     engine = create_engine(ctx.obj.url)
     try:
@@ -696,7 +696,7 @@ def history(ctx: typer.Context) -> None:
     """List the schema revisions."""
     from alembic import command
 
-    from .db import alembic_config
+    from ..store.db import alembic_config
 
     command.history(alembic_config())
 

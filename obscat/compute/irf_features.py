@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .irf import Irf
 
 __all__ = ["edisp_moments", "psf_containment_radius", "analytic_psf_radius", "aeff_at_edges", "energy_threshold",

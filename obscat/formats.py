@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .models import Base
+from .store.models import Base
 
 __all__ = ["column_unit", "to_table", "to_csv", "to_json"]
 

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .errors import printable
-from .export import column_unit, to_csv, to_json
-from .text import plural
+from ..errors import printable
+from ..formats import column_unit, to_csv, to_json
+from ..text import plural
 
 __all__ = ["render", "render_record", "render_observation", "render_grouping", "progress_bar"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .grouping import MemberValues, linkage_tree, member_values, standardized
 
 __all__ = ["scatter", "sky_map", "dendrogram", "save"]

@@ -17,9 +17,9 @@ import numpy as np
 import sqlalchemy as sa
 from astropy import units as u
 
-from . import gadf
-from .errors import InputError
-from .models import gadf_columns, sky_derived
+from . import index as gadf
+from ..errors import InputError
+from ..store.models import gadf_columns, sky_derived
 
 __all__ = [
     "REQUIRED_OBS_COLUMNS",

@@ -4,7 +4,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import DatabaseError
+from ..errors import DatabaseError
 
 __all__ = ["DEFAULT_URL", "ENV_VAR", "resolve_url"]
 

@@ -1,0 +1,1 @@
+"""Computation from the data files: IRFs, IRF features, pointing."""

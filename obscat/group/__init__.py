@@ -1,0 +1,1 @@
+"""Grouping algorithms, stored groupings, their export and plots."""

@@ -1,0 +1,1 @@
+"""Queries: selection criteria and the --where language."""

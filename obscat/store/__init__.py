@@ -1,0 +1,1 @@
+"""Storage: engine, schema, transactions, bulk writes, ingestion and derived-row bookkeeping."""
