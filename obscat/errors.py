@@ -10,6 +10,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "EmptyCatalogError",
+    "ParameterError",
     "did_you_mean",
     "one_line",
     "printable",
@@ -32,6 +33,14 @@ class InputError(ObscatError):
     """A data store, index file or argument is malformed.
 
     The message names the file, column and row where it can.
+    """
+
+
+class ParameterError(InputError):
+    """An argument out of range or inconsistent with another.
+
+    The message quotes Python parameters in backticks, as ```n_groups``` or
+    ```n_groups=0```; the CLI rewrites each quote in its own words (``--n-groups 0``).
     """
 
 
