@@ -6,13 +6,20 @@
 """
 
 from ._version import __version__
-from .errors import DatabaseError, InputError, NotFoundError, ObscatError, SchemaVersionError
+from .errors import DatabaseError, InputError, NotFoundError, ObscatError, ParameterError, SchemaVersionError
+from .results import FeatureSetRemoval, FeatureSetSummary, GroupingSummary, LeftOut, PointingReport, StoreSummary
 
 __all__ = [
     "__version__",
     "Catalog",
     "StoreSummary",
+    "LeftOut",
+    "PointingReport",
+    "FeatureSetSummary",
+    "FeatureSetRemoval",
+    "GroupingSummary",
     "ObscatError",
+    "ParameterError",
     "DatabaseError",
     "SchemaVersionError",
     "InputError",
@@ -23,7 +30,7 @@ __all__ = [
 def __getattr__(name: str):
     # Catalog pulls in SQLAlchemy's ORM: imported on first use, so that
     # `obscat --help` and `python -m obscat` start fast.
-    if name in ("Catalog", "StoreSummary"):
+    if name == "Catalog":
         from . import catalog
 
         return getattr(catalog, name)

@@ -1,52 +1,34 @@
-"""The Python API: :class:`Catalog`, one object per catalogue database."""
+"""The Python API: :class:`Catalog`, one object per catalogue database.
+
+Each method is a thin call into the layer that does the work (store, compute, query, group);
+results are astropy Tables with units or the frozen dataclasses of :mod:`obscat.results`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
-
+from .errors import ParameterError
+from .results import FeatureSetRemoval, FeatureSetSummary, GroupingSummary, LeftOut, PointingReport, StoreSummary
 from .store.config import resolve_url
-from .store.db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
-from .errors import InputError, NotFoundError, did_you_mean
-from .store.models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, observation_column
-from .query.selection import explain_empty
+from .store.db import create_engine, display_url, ensure_schema
 
 if TYPE_CHECKING:
     from astropy.table import Table
+    from matplotlib.figure import Figure
+    from sqlalchemy.orm import Session
 
+    from .group.grouping import GroupingResult
     from .store.check import CheckReport
     from .store.derived import StoreRemoval
     from .store.ingest import IngestReport, Progress
+    from .store.models import Observation
 
-__all__ = ["Catalog", "StoreSummary", "OBSERVATION_COLUMNS"]
-
-#: Observation columns users see: ``observation``'s (internal keys left out) in schema order,
-#: then the pointing at mid-time (table ``pointing``).
-OBSERVATION_COLUMNS = tuple(
-    c.name for c in Observation.__table__.columns if c.name not in ("id", "store_id")
-) + POINTING_COLUMNS
-
-
-@dataclass(frozen=True)
-class StoreSummary:
-    """One ingested data store with its row counts."""
-
-    name: str
-    n_obs: int
-    n_hdu: int
-    n_files: int
-    n_missing_files: int
-    telescope: str | None
-    first_utc: str | None
-    last_utc: str | None
-    ingested_at: Any
-    root_path: str
+__all__ = ["Catalog"]
 
 
 class Catalog:
@@ -58,6 +40,9 @@ class Catalog:
         Database URL; defaults to ``$OBSCAT_DB_URL`` or ``sqlite:///obscat.db``.
         A new (empty) database is created at the current schema; one at an
         older schema revision is refused until ``obscat db upgrade`` is run.
+
+    ``selection`` arguments take a criterion of :mod:`obscat.query.selection`, Gammapy
+    ``select_observations`` dicts (one, or a list meaning AND), or None (every observation).
 
     Examples
     --------
@@ -90,11 +75,19 @@ class Catalog:
         self.close()
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """An ORM session in one transaction: committed on success, else rolled back."""
-        with write_transaction(self.engine) as conn, Session(bind=conn, expire_on_commit=False) as session:
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """An ORM session (:mod:`obscat.store.models`) in one transaction.
+
+        Read-only by default: it takes no writer lock, and a write (a flush of changed or new
+        objects) is an :class:`~obscat.errors.DatabaseError`. ``write=True`` writes: everything is
+        committed when the block ends, or nothing if it raises.
+        """
+        from .store.session import orm_session
+
+        with orm_session(self.engine, write=write) as session:
             yield session
-            session.flush()
+
+    # -- stores --------------------------------------------------------------------------
 
     def ingest(
         self,
@@ -107,47 +100,26 @@ class Catalog:
         progress: Progress | None = None,
     ) -> IngestReport:
         """Ingest a GADF data store; see :func:`obscat.store.ingest.ingest` (``replace``: a store of
-        this name ingested from other index files)."""
+        this name ingested from other index files). ``$VARS`` in paths are expanded."""
         from .store.ingest import ingest
 
-        if path is not None:
-            path = os.path.expandvars(os.fspath(path))
+        path, obs_index, hdu_index = (None if p is None else os.path.expandvars(os.fspath(p))
+                                      for p in (path, obs_index, hdu_index))  # fmt: skip
         return ingest(self.engine, path, obs_index=obs_index, hdu_index=hdu_index, name=name, replace=replace,
                       progress=progress)  # fmt: skip
 
     def stores(self) -> list[StoreSummary]:
         """Every ingested store with its counts, by name."""
-        o, h, f, s = (m.__table__ for m in (Observation, Hdu, HduFile, DataStore))
-        n_obs = sa.select(sa.func.count()).where(o.c.store_id == s.c.id).scalar_subquery()
-        n_hdu = (
-            sa.select(sa.func.count()).select_from(h.join(o, h.c.observation_id == o.c.id))
-            .where(o.c.store_id == s.c.id).scalar_subquery()
-        )  # fmt: skip
-        n_files = sa.select(sa.func.count()).where(f.c.store_id == s.c.id).scalar_subquery()
-        n_missing = (
-            sa.select(sa.func.count()).where(f.c.store_id == s.c.id, f.c.exists_at_ingest.is_(False))
-            .scalar_subquery()
-        )  # fmt: skip
-        first = sa.select(sa.func.min(o.c.tstart_utc)).where(o.c.store_id == s.c.id).scalar_subquery()
-        last = sa.select(sa.func.max(o.c.tstop_utc)).where(o.c.store_id == s.c.id).scalar_subquery()
-        query = sa.select(
-            s.c.name, n_obs, n_hdu, n_files, n_missing, s.c.telescope, first, last, s.c.ingested_at, s.c.root_path
-        ).order_by(s.c.name)
-        with connect(self.engine) as conn:
-            return [StoreSummary(*row) for row in conn.execute(query)]
+        from .store.stores import store_summaries
+
+        return store_summaries(self.engine)
 
     def remove_store(self, name: str) -> StoreRemoval:
         """Delete a store and everything that depends on it; say what went (groupings that lost
         members count them in ``members_removed``, as after a re-ingest)."""
-        from .store.derived import StoreRemoval, remove_observations
+        from .store.stores import remove_store
 
-        with write_transaction(self.engine) as conn:
-            store = store_id(conn, name)
-            o = Observation.__table__
-            n = conn.execute(sa.select(sa.func.count()).where(o.c.store_id == store)).scalar_one()
-            derived = remove_observations(conn, o.c.store_id == store)
-            conn.execute(sa.delete(DataStore.__table__).where(DataStore.__table__.c.id == store))
-        return StoreRemoval(name, n, derived)
+        return remove_store(self.engine, name)
 
     def check(self, store: str | None = None) -> CheckReport:
         """Compare the data and index files of ``store`` (default: every store) with what was
@@ -156,174 +128,56 @@ class Catalog:
 
         return check(self.engine, store)
 
-    def observation_rows(
-        self, store: str | None = None, columns: Sequence[str] | None = None, selection=None
-    ) -> tuple[list[str], list[tuple]]:
-        """Column names (``store`` first) and rows of the observations, by store and OBS_ID
-        (only those a :mod:`obscat.query.selection` criterion keeps, if given)."""
-        names = list(columns or OBSERVATION_COLUMNS)
-        unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
-        if unknown:
-            raise InputError(f"unknown observation column {unknown[0]!r}{did_you_mean(unknown[0], OBSERVATION_COLUMNS)}")
-        o, s = Observation.__table__, DataStore.__table__
-        query = (
-            sa.select(s.c.name.label("store"), *(observation_column(c) for c in names))
-            .join_from(o, s, o.c.store_id == s.c.id)
-            .order_by(s.c.name, o.c.obs_id)
-        )
-        if selection is not None:
-            query = query.where(selection.clause())
-        with connect(self.engine) as conn:
-            if store is not None:
-                query = query.where(o.c.store_id == store_id(conn, store))
-            rows = [tuple(row) for row in conn.execute(query)]
-            if not rows:
-                explain_empty(conn, _criterion(selection))
-            return ["store", *names], rows
+    # -- observations --------------------------------------------------------------------
 
-    def select(self, selection, store: str | None = None) -> list[tuple[str, int]]:
-        """``(store, obs_id)`` of the observations a selection keeps, by store and OBS_ID.
+    def select(self, selection=None, *, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
+        """The observations ``selection`` keeps, by store and OBS_ID, as Gammapy's ObservationTable
+        shows them: ``store``, ``obs_id``, ``pointing_radec`` (ICRS SkyCoord; NaN where unknown),
+        ``time_start``/``time_stop`` (TT Times; NaN where unknown), then ``columns`` (default: every
+        observation column) with their units."""
+        from .formats import with_sky_and_times
+        from .query.observations import OBSERVATION_COLUMNS
 
-        ``selection`` is a :mod:`obscat.query.selection` criterion, or Gammapy
-        ``select_observations`` dicts (one, or a list meaning AND).
-        """
-        criterion = _criterion(selection)
-        o, s = Observation.__table__, DataStore.__table__
-        query = (
-            sa.select(s.c.name, o.c.obs_id).join_from(o, s, o.c.store_id == s.c.id)
-            .where(criterion.clause()).order_by(s.c.name, o.c.obs_id)
-        )  # fmt: skip
-        with connect(self.engine) as conn:
-            if store is not None:
-                query = query.where(s.c.id == store_id(conn, store))
-            rows = [tuple(row) for row in conn.execute(query)]
-            if not rows:
-                explain_empty(conn, criterion)
-            return rows
+        wanted = list(columns or OBSERVATION_COLUMNS)
+        used = ["obs_id", "ra_pnt_deg", "dec_pnt_deg", "tstart_mjd", "tstop_mjd"]
+        return with_sky_and_times(self.observations(selection, store=store, columns=list(dict.fromkeys([*used, *wanted]))),
+                                  wanted)  # fmt: skip
 
-    def left_out_without_pointing(self, selection) -> int:
-        """How many observations without a sky pointing (NULL RA_PNT/DEC_PNT, e.g. ground arrays in
-        DRIFT mode) a selection left out only because of its cones (0 if it has no cone)."""
-        from .query.selection import Cone
-
-        return self._left_out(selection, Cone, Observation.__table__.c.ra_pnt_deg)
-
-    def left_out_without_times(self, selection) -> int:
-        """How many observations without times (NULL TSTART/TSTOP and no GTI or EVENTS times) a
-        selection left out only because of its time ranges (0 if it has none)."""
-        from .query.selection import TimeRange
-
-        return self._left_out(selection, TimeRange, Observation.__table__.c.tstart_mjd)
-
-    def _left_out(self, selection, kind, column) -> int:
-        from .query.selection import without
-
-        criterion = _criterion(selection)
-        loosened = without(criterion, kind)
-        if loosened is None:
-            return 0
-        query = sa.select(sa.func.count()).select_from(Observation.__table__).where(
-            column.is_(None), loosened.clause(), sa.not_(sa.func.coalesce(criterion.clause(), sa.false()))
-        )
-        with connect(self.engine) as conn:
-            return conn.execute(query).scalar_one()
-
-    def group(self, name: str, method: str, column: str, *, at: str = "median", edges=None, selection=None,
-              replace: bool = False):  # fmt: skip
-        """Group the selected observations by ``column`` and store it; see :mod:`obscat.group.grouping`.
-
-        ``method`` is ``"split"`` (at ``"median"``, a value or ``"q:0.25,0.5"``),
-        ``"bins"`` (``edges``) or ``"by"``.  Returns a
-        :class:`~obscat.group.grouping.GroupingResult` (``.labels``, ``.groups``, ``.to_table()``).
-        """
-        from .group import grouping
-
-        selection = _criterion(selection)
-        if method == "split":
-            return grouping.split(self.engine, name, column, str(at), selection, replace=replace)
-        if method == "bins":
-            return grouping.bins(self.engine, name, column, edges or [], selection, replace=replace)
-        if method == "by":
-            return grouping.by(self.engine, name, column, selection, replace=replace)
-        raise InputError(f"unknown grouping method {method!r} (split, bins, by)")
-
-    def cluster(
-        self,
-        name: str,
-        features: Sequence[str],
-        *,
-        feature_set: str | None = None,
-        energy_true=None,
-        position=None,
-        fixed_offset=None,
-        containment_fraction: float = 0.68,
-        selection=None,
-        n_groups: int | None = None,
-        max_distance: float | None = None,
-        inconsistent: float | None = None,
-        max_spread: dict | None = None,
-        standardize: str = "zscore",
-        method: str = "ward",
-        replace: bool = False,
-        workers: int | None = None,
-        progress=None,
-    ):
-        """Cluster the selected observations on IRF features and store the groups; see
-        :func:`obscat.group.grouping.cluster`.
-
-        The features come from the stored ``feature_set``, or are computed (once, then
-        reused) with ``energy_true``, ``position``/``fixed_offset`` and
-        ``containment_fraction``.  Returns a :class:`~obscat.group.grouping.GroupingResult`.
-        """
-        from .group import grouping
-
-        selection = _criterion(selection)
-        if (feature_set is None) == (energy_true is None):
-            raise InputError("give a stored feature set or the true energy to compute one at")
-        options = dict(n_groups=n_groups, max_distance=max_distance, inconsistent=inconsistent,
-                       max_spread=max_spread, standardize=standardize, method=method, replace=replace)  # fmt: skip
-        if feature_set is not None:
-            return grouping.cluster(self.engine, name, feature_set, features, selection, **options)
-        # computed features and the grouping are written in one transaction: a refused clustering writes neither
-        *_, result = self._compute(
-            energy_true, features=list(dict.fromkeys([*features, *(max_spread or {})])), position=position,
-            fixed_offset=fixed_offset, containment_fraction=containment_fraction, selection=selection,
-            workers=workers, missing_only=True, progress=progress,
-            then=lambda conn, set_name: grouping.cluster(conn, name, set_name, features, selection, **options),
-        )  # fmt: skip
-        return result
-
-    def observations(self, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
-        """The observations as an astropy Table, with each column's unit."""
+    def observations(self, selection=None, *, store: str | None = None,
+                     columns: Sequence[str] | None = None) -> Table:  # fmt: skip
+        """``store`` and the observation ``columns`` (default: all) with their units, NULL masked,
+        by store and OBS_ID, of the observations ``selection`` keeps (of ``store`` only, if given)."""
         from .formats import to_table
+        from .query.observations import OBSERVATION_COLUMNS, criterion, observation_rows
 
-        names, rows = self.observation_rows(store, columns)
-        return to_table(names, rows)
+        names = list(columns or OBSERVATION_COLUMNS)
+        return to_table(["store", *names], observation_rows(self.engine, names, criterion(selection), store))
+
+    def left_out(self, selection) -> LeftOut:
+        """How many observations ``selection`` left out only because they have no sky pointing (its
+        cones) or no times (its time ranges): worth a warning, as they may be what was meant."""
+        from .query.observations import criterion, left_out
+
+        return left_out(self.engine, criterion(selection))
 
     def observation(self, obs_id: int, store: str | None = None) -> Observation:
-        """One observation (with its store and HDUs loaded) by OBS_ID.
+        """One observation (detached, with its store and HDUs loaded) by OBS_ID.
 
         ``store`` is needed only when the OBS_ID exists in several stores.
         """
-        with Session(self.engine) as session:
-            if store is not None:
-                store_id(session.connection(), store)
-            query = (
-                sa.select(Observation).join(Observation.store).where(Observation.obs_id == obs_id)
-                .options(selectinload(Observation.hdus), selectinload(Observation.store))
-            )  # fmt: skip
-            if store is not None:
-                query = query.where(DataStore.name == store)
-            found = session.scalars(query).all()
-            if not found and (error := empty_catalog_error(session.connection())):
-                raise error
-        if not found:
-            where = f" in store {store!r}" if store is not None else ""
-            raise NotFoundError(f"no observation with OBS_ID {obs_id}{where}")
-        if len(found) > 1:
-            names = ", ".join(sorted(o.store.name for o in found))
-            raise InputError(f"OBS_ID {obs_id} exists in stores {names}: pass --store")
-        return found[0]
+        from .store.session import observation
+
+        return observation(self.engine, obs_id, store)
+
+    def compute_pointing(self, selection=None, *, progress: Progress | None = None) -> PointingReport:
+        """Compute and store the pointing's zenith, altitude and azimuth at mid-time (columns
+        ``zen_tmid_deg``, ...) of the selected observations; see :mod:`obscat.compute.pointing`."""
+        from .compute.pointing import compute_pointing
+        from .query.observations import criterion
+
+        return compute_pointing(self.engine, criterion(selection), progress)
+
+    # -- features ------------------------------------------------------------------------
 
     def compute_features(
         self,
@@ -357,71 +211,213 @@ class Catalog:
         ``psf_containment="exact"`` gives analytic PSFs' (psf_king, psf_3gauss)
         exact radius instead of Gammapy's gridded one (``"gammapy"``).
         """
-        name, n_computed, n_kept, _ = self._compute(
-            energy_true, features=features, position=position, fixed_offset=fixed_offset,
-            containment_fraction=containment_fraction, aeff_threshold_fraction=aeff_threshold_fraction,
-            psf_containment=psf_containment, store=store,
-            obs_ids=obs_ids, selection=selection, workers=workers, strict=strict, missing_only=missing_only,
-            progress=progress,
+        from .compute.features import compute_features, feature_params
+        from .query.observations import criterion
+
+        params = feature_params(energy_true, features=features, position=position, fixed_offset=fixed_offset,
+                                containment_fraction=containment_fraction,
+                                aeff_threshold_fraction=aeff_threshold_fraction, psf_containment=psf_containment)
+        selection = None if selection is None else criterion(selection)
+        name, n_computed, n_kept, _ = compute_features(
+            self.engine, params, store=store, obs_ids=obs_ids, selection=selection, workers=workers,
+            strict=strict, missing_only=missing_only, progress=progress,
         )  # fmt: skip
-        table = self.feature_table(name, obs_ids=obs_ids, store=store)
-        if selection is not None:
-            keep = set(self.select(selection))
-            table = table[[(s, o) in keep for s, o in zip(table["store"], table["obs_id"])]]
-        table.meta["n_computed"] = n_computed
-        table.meta["n_kept"] = n_kept
+        table = self.feature_set(name, selection=selection)
+        if obs_ids is not None:
+            table = table[[int(o) in {int(i) for i in obs_ids} for o in table["obs_id"]]]
+        if store is not None:
+            table = table[table["store"] == store]
+        table.meta.update(n_computed=n_computed, n_kept=n_kept)
         return table
 
-    def _compute(self, energy_true, *, features=None, position=None, fixed_offset=None,
-                 containment_fraction: float = 0.68, aeff_threshold_fraction: float = 0.1,
-                 psf_containment: str = "gammapy", workers=None, selection=None, **options):  # fmt: skip
-        """Check the parameters and run :func:`obscat.compute.features.compute_features` (its result triple)."""
-        from astropy import units as u
+    def feature_sets(self) -> list[FeatureSetSummary]:
+        """Every stored feature set with its parameters and counts, oldest first."""
+        from .compute.features import feature_sets
 
-        from .compute.features import DEFAULT_FEATURES, FeatureParams, compute_features, default_workers
+        return feature_sets(self.engine)
 
-        try:
-            energy = u.Quantity(energy_true).to_value(u.TeV)
-        except (TypeError, ValueError, u.UnitsError):
-            raise InputError(f"true energy {str(energy_true)!r} is not an energy (e.g. '1 TeV')") from None
-        try:
-            offset = None if fixed_offset is None else u.Quantity(fixed_offset, u.deg).to_value(u.deg)
-        except (TypeError, ValueError, u.UnitsError):
-            raise InputError(f"offset {str(fixed_offset)!r} is not an angle") from None
-        radec = None
-        if position is not None:
-            icrs = position.icrs
-            radec = (float(icrs.ra.deg), float(icrs.dec.deg))
-        params = FeatureParams(
-            energy_true_tev=energy, features=tuple(features or DEFAULT_FEATURES), position=radec,
-            fixed_offset_deg=offset, containment_fraction=containment_fraction,
-            aeff_threshold_fraction=aeff_threshold_fraction, psf_containment=psf_containment,
-        )  # fmt: skip
-        return compute_features(self.engine, params, selection=None if selection is None else _criterion(selection),
-                                workers=workers or default_workers(), **options)  # fmt: skip
-
-    def feature_table(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None) -> Table:
-        """A stored feature set as an astropy Table (``store``, ``obs_id``, one column per feature)."""
-        from .formats import to_table
+    def feature_set(self, name: str, *, selection=None) -> Table:
+        """A stored feature set: ``store``, ``obs_id`` and one column per feature with its unit (NULL
+        masked), by store and OBS_ID, of the observations ``selection`` keeps (default: all it holds);
+        ``table.meta["feature_set"]`` is ``name``."""
         from .compute.features import feature_table
+        from .formats import to_table
 
         names, rows, units = feature_table(self.engine, name)
-        if obs_ids is not None:
-            wanted = {int(i) for i in obs_ids}
-            rows = [r for r in rows if r[1] in wanted]
-        if store is not None:
-            rows = [r for r in rows if r[0] == store]
+        if selection is not None:
+            keep = {(s, int(o)) for s, o in self.observations(selection, columns=["obs_id"]).iterrows()}
+            rows = [r for r in rows if (r[0], r[1]) in keep]
         table = to_table(names, rows)
         for feature, unit in units.items():
             table[feature].unit = unit or None
         table.meta["feature_set"] = name
         return table
 
+    def delete_feature_set(self, name: str) -> FeatureSetRemoval:
+        """Delete a stored feature set and its values; say how many went."""
+        from .compute.features import delete_feature_set
 
-def _criterion(selection):
-    """A selection criterion from one, Gammapy ``select_observations`` dicts, or None (all)."""
-    from .query.selection import And, Criterion, from_gammapy
+        return delete_feature_set(self.engine, name)
 
-    if selection is None:
-        return And(())
-    return selection if isinstance(selection, Criterion) else from_gammapy(selection)
+    # -- groupings -----------------------------------------------------------------------
+
+    def split(self, name: str, column: str, *, at="median", selection=None, replace: bool = False) -> GroupingResult:
+        """Split the selection at ``column``'s median (``at="median"``), the median of another column
+        (``"median:OTHER"``), a value or quantiles (``"q:0.25,0.5"``) and store it as grouping ``name``:
+        ``low_<word>`` (``value < cut``, as Gammapy's tutorial) and ``high_<word>``. ``replace``
+        overwrites a grouping of that name."""
+        from .group import grouping
+        from .query.observations import criterion
+
+        return grouping.split(self.engine, name, column, at, criterion(selection), replace=replace)
+
+    def bins(self, name: str, column: str, edges, *, selection=None, replace: bool = False) -> GroupingResult:
+        """Group the selection into the half-open bins ``[lo, hi)`` of ``column`` given by ``edges``
+        (a Quantity, or numbers in the column's unit) and store it as grouping ``name``."""
+        from .group import grouping
+        from .query.observations import criterion
+
+        return grouping.bins(self.engine, name, column, _in_unit_of(column, edges), criterion(selection),
+                             replace=replace)  # fmt: skip
+
+    def group_by(self, name: str, column: str, *, selection=None, replace: bool = False) -> GroupingResult:
+        """One group per distinct value of ``column`` (e.g. ``n_tels``, or the text column
+        ``event_type``), stored as grouping ``name``."""
+        from .group import grouping
+        from .query.observations import criterion
+
+        return grouping.by(self.engine, name, column, criterion(selection), replace=replace)
+
+    def cluster(
+        self,
+        name: str,
+        features: Sequence[str],
+        *,
+        feature_set: str | None = None,
+        energy_true=None,
+        position=None,
+        fixed_offset=None,
+        containment_fraction: float = 0.68,
+        selection=None,
+        n_groups: int | None = None,
+        max_distance: float | None = None,
+        inconsistent: float | None = None,
+        max_spread: dict | None = None,
+        standardize: str = "zscore",
+        method: str = "ward",
+        replace: bool = False,
+        workers: int | None = None,
+        progress=None,
+    ) -> GroupingResult:
+        """Cluster the selected observations on IRF features and store the groups; see
+        :func:`obscat.group.grouping.cluster`.
+
+        The features come from the stored ``feature_set``, or are computed (once, then
+        reused) with ``energy_true``, ``position``/``fixed_offset`` and
+        ``containment_fraction``; the computed features and the grouping are written in one
+        transaction (a refused clustering writes neither).
+        """
+        from .compute.features import compute_features, feature_params
+        from .group import grouping
+        from .query.observations import criterion
+
+        selection = criterion(selection)
+        if (feature_set is None) == (energy_true is None):
+            raise ParameterError("give `feature_set` (a stored feature set) or `energy_true` (to compute one), "
+                                 "not both or neither")  # fmt: skip
+        options = dict(n_groups=n_groups, max_distance=max_distance, inconsistent=inconsistent,
+                       max_spread=max_spread, standardize=standardize, method=method, replace=replace)  # fmt: skip
+        if feature_set is not None:
+            return grouping.cluster(self.engine, name, feature_set, features, selection, **options)
+        params = feature_params(energy_true, features=list(dict.fromkeys([*features, *(max_spread or {})])),
+                                position=position, fixed_offset=fixed_offset,
+                                containment_fraction=containment_fraction)  # fmt: skip
+        *_, result = compute_features(
+            self.engine, params, selection=selection, workers=workers, missing_only=True, progress=progress,
+            then=lambda conn, set_name: grouping.cluster(conn, name, set_name, features, selection, **options),
+        )  # fmt: skip
+        return result
+
+    def groupings(self) -> list[GroupingSummary]:
+        """Every stored grouping with its numbers of groups and observations, by name."""
+        from .group.grouping import groupings
+
+        return groupings(self.engine)
+
+    def grouping(self, name: str) -> GroupingResult:
+        """A stored grouping with its members (``.members``: store, OBS_ID, label; by label, then
+        store and OBS_ID; ``.to_table()``)."""
+        from .group.grouping import grouping_rows
+
+        return grouping_rows(self.engine, name)
+
+    def rename_grouping(self, old: str, new: str) -> None:
+        """Rename a stored grouping (``new`` must be free)."""
+        from .group.grouping import rename
+
+        rename(self.engine, old, new)
+
+    def delete_grouping(self, name: str) -> None:
+        """Delete a stored grouping (its observations stay)."""
+        from .group.grouping import delete
+
+        delete(self.engine, name)
+
+    def export_grouping(self, name: str, target: str | os.PathLike, *, format: str = "gadf",
+                        allow_missing: bool = False) -> list[Path] | Path:  # fmt: skip
+        """Export a stored grouping. ``format="gadf"``: one GADF data store per group in the new (or
+        empty) directory ``target``, its index files pointing at the original files (Gammapy's
+        ``DataStore.from_dir`` opens each), returned as a list; missing data files are an error, or
+        with ``allow_missing`` a :class:`~obscat.group.export.MissingFilesWarning`.
+        ``format="csv"`` or ``"ecsv"``: one member table written to the new file ``target``."""
+        from .group.export import export_gadf, export_table
+
+        target = Path(os.path.expandvars(os.fspath(target)))
+        if format == "gadf":
+            return export_gadf(self.engine, name, target, allow_missing=allow_missing)
+        if format in ("csv", "ecsv"):
+            return export_table(self.engine, name, target, format)
+        raise ParameterError(f"`format={format!r}` must be 'gadf', 'csv' or 'ecsv'")
+
+    def plot(self, name: str, *, kind: str = "scatter", x: str | None = None, y: str | None = None,
+             feature_set: str | None = None) -> Figure:  # fmt: skip
+        """A matplotlib Figure of a stored grouping coloured by label (needs the plot extra):
+        ``kind="scatter"`` of ``y`` against ``x`` (observation columns or features, of ``feature_set``,
+        by default the clustering's), ``"sky"`` (the pointings) or ``"dendrogram"`` (a clustering)."""
+        from .group import plot
+
+        if kind == "scatter":
+            if x is None or y is None:
+                raise ParameterError("a scatter plot needs `x` and `y`")
+            return plot.scatter(self.engine, name, x, y, feature_set=feature_set)
+        if kind == "sky":
+            return plot.sky_map(self.engine, name)
+        if kind == "dendrogram":
+            return plot.dendrogram(self.engine, name)
+        raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky' or 'dendrogram'")
+
+    # -- SQL -----------------------------------------------------------------------------
+
+    def sql(self, statement: str, params: dict | None = None, *, limit: int | None = None) -> Table:
+        """The rows of one read-only SQL query (``SELECT``/``WITH``/``VALUES``/``TABLE``/``EXPLAIN``)
+        with ``params`` bound to its ``:name`` placeholders, at most ``limit`` rows; see
+        :mod:`obscat.store.sql`. Columns named as schema columns get their units."""
+        from .formats import to_table
+        from .store.sql import run_query
+
+        names, rows = run_query(self.url, statement, params, limit)
+        return to_table(names, rows)
+
+
+def _in_unit_of(column: str, values):
+    """Numbers in ``column``'s storage unit from a Quantity (numbers are taken as such)."""
+    from astropy import units as u
+
+    if not isinstance(values, u.Quantity):
+        return values
+    from .formats import column_unit
+
+    try:
+        return values.to_value(column_unit(column) or u.dimensionless_unscaled).tolist()
+    except u.UnitsError as exc:
+        raise ParameterError(f"`edges` in {values.unit}: {exc}") from None

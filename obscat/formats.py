@@ -10,7 +10,7 @@ from typing import Any
 
 from .store.models import Base
 
-__all__ = ["column_unit", "to_table", "to_csv", "to_json"]
+__all__ = ["column_unit", "to_table", "to_csv", "to_json", "with_sky_and_times"]
 
 
 def _schema_column(name: str):
@@ -65,3 +65,27 @@ def to_csv(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def to_json(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A JSON array of objects, one per row; NULL as null."""
     return json.dumps([dict(zip(names, row)) for row in rows], default=str, indent=1)
+
+
+def with_sky_and_times(table, columns: Sequence[str]):
+    """A table of observations as Gammapy's ObservationTable shows them: ``store``, ``obs_id``,
+    ``pointing_radec`` (ICRS SkyCoord from ``ra/dec_pnt_deg``), ``time_start``/``time_stop`` (TT
+    Times from ``tstart/tstop_mjd``), NaN where NULL, then ``columns`` of ``table``."""
+    import numpy as np
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+    from astropy.table import Table
+    from astropy.time import Time
+
+    def filled(name: str) -> np.ndarray:
+        return np.ma.filled(np.ma.asarray(table[name], dtype=float), np.nan)
+
+    out = Table(meta=table.meta)
+    out["store"], out["obs_id"] = table["store"], table["obs_id"]
+    out["pointing_radec"] = SkyCoord(filled("ra_pnt_deg") * u.deg, filled("dec_pnt_deg") * u.deg, frame="icrs")
+    out["time_start"] = Time(filled("tstart_mjd"), format="mjd", scale="tt")
+    out["time_stop"] = Time(filled("tstop_mjd"), format="mjd", scale="tt")
+    for name in columns:
+        if name not in out.colnames:
+            out[name] = table[name]
+    return out

@@ -22,6 +22,7 @@ from ..store.config import ENV_VAR
 from ..errors import ObscatError, one_line
 from ..compute.feature_names import DEFAULT_FEATURES, FEATURES
 from ..text import plural
+from .output import as_flags, table_rows
 
 __all__ = ["app", "main"]
 
@@ -44,11 +45,17 @@ class _Group(TyperGroup):
                 typer.echo(f"Error: internal error: {type(exc).__name__}: {one_line(exc)} (rerun with --debug)",
                            err=True)  # fmt: skip
                 ctx.exit(INTERNAL_ERROR_EXIT)
-            typer.echo(f"Error: {one_line(exc)}", err=True)
+            typer.echo(f"Error: {as_flags(one_line(exc), self._invoked(ctx))}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             typer.echo("Error: interrupted; nothing was written", err=True)
             ctx.exit(130)
+
+
+    def _invoked(self, ctx):
+        """The command this group was running (None if it had not chosen one yet)."""
+        name = ctx.invoked_subcommand
+        return None if name is None else self.get_command(ctx, name)
 
 
 def _is_cli_control(exc: Exception) -> bool:
@@ -234,21 +241,19 @@ def select(
     from .output import render
 
     if fmt is SelectFormat.ids:
-        found = ctx.obj.catalog.select(selection)
+        found = table_rows(ctx.obj.catalog.observations(selection, columns=["obs_id"]))
         repeated = len({obs_id for _, obs_id in found}) < len(found)
         for store, obs_id in found:
             typer.echo(f"{store}\t{obs_id}" if repeated else obs_id)
     else:
-        columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
-        names, rows = ctx.obj.catalog.observation_rows(columns=columns, selection=selection)
-        render(names, rows, fmt.value)
-    left_out = ctx.obj.catalog.left_out_without_pointing(selection)
-    if left_out:
-        typer.echo(f"Warning: the cone left out {plural(left_out, 'observation')} without a sky pointing "
-                   "(RA_PNT/DEC_PNT NULL, e.g. OBS_MODE DRIFT)", err=True)  # fmt: skip
-    left_out = ctx.obj.catalog.left_out_without_times(selection)
-    if left_out:
-        typer.echo(f"Warning: the time range left out {plural(left_out, 'observation')} without times "
+        table = ctx.obj.catalog.observations(selection, columns=TABLE_COLUMNS if fmt is SelectFormat.table else None)
+        render(table.colnames, table_rows(table), fmt.value)
+    left_out = ctx.obj.catalog.left_out(selection)
+    if left_out.without_pointing:
+        typer.echo(f"Warning: the cone left out {plural(left_out.without_pointing, 'observation')} without a sky "
+                   "pointing (RA_PNT/DEC_PNT NULL, e.g. OBS_MODE DRIFT)", err=True)  # fmt: skip
+    if left_out.without_times:
+        typer.echo(f"Warning: the time range left out {plural(left_out.without_times, 'observation')} without times "
                    "(TSTART/TSTOP NULL: none in the obs index, GTI or EVENTS header)", err=True)  # fmt: skip
 
 
@@ -275,8 +280,13 @@ def _group_command(method: str):
                 edge_values = [float(e) for e in edges.replace(",", " ").split()]
             except ValueError:
                 raise typer.BadParameter(f"not numbers: {edges!r}", param_hint="--edges") from None
-        result = ctx.obj.catalog.group(name, method, column, at=at, edges=edge_values, selection=selection,
-                                       replace=replace)  # fmt: skip
+        catalog = ctx.obj.catalog
+        if method == "split":
+            result = catalog.split(name, column, at=at, selection=selection, replace=replace)
+        elif method == "bins":
+            result = catalog.bins(name, column, edge_values, selection=selection, replace=replace)
+        else:
+            result = catalog.group_by(name, column, selection=selection, replace=replace)
         render_grouping(result)
 
     command.__doc__ = {
@@ -337,20 +347,19 @@ def group_cluster(
 @groups_app.command("list")
 def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """List the stored groupings."""
-    from ..group.grouping import groupings
     from .output import render
 
-    render(["name", "method", "n_groups", "n_obs", "members_removed", "created_at"], groupings(ctx.obj.catalog.engine), fmt.value)
+    names = ["name", "method", "n_groups", "n_obs", "members_removed", "created_at"]
+    render(names, [tuple(getattr(g, n) for n in names) for g in ctx.obj.catalog.groupings()], fmt.value)
 
 
 @groups_app.command("show")
 def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
                 fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a grouping's members: label, store, OBS_ID."""
-    from ..group.grouping import grouping_rows
     from .output import render
 
-    result = grouping_rows(ctx.obj.catalog.engine, name)
+    result = ctx.obj.catalog.grouping(name)
     render(["label", "store", "obs_id"], [(label, store, obs_id) for store, obs_id, label in result.members], fmt.value)
 
 
@@ -371,26 +380,19 @@ def groups_export(
     """Export a grouping: a GADF data store per group for Gammapy, or a member table."""
     import warnings
 
-    from ..group.export import MissingFilesWarning, export_gadf, export_table
-
-    if fmt is ExportFormat.gadf:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", MissingFilesWarning)
-            directories = export_gadf(ctx.obj.catalog.engine, name, target, allow_missing=allow_missing)
-        for warning in caught:
-            typer.echo(f"Warning: {warning.message}", err=True)
-        for directory in directories:
-            typer.echo(directory)
-    else:
-        typer.echo(export_table(ctx.obj.catalog.engine, name, target, fmt.value))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        written = ctx.obj.catalog.export_grouping(name, target, format=fmt.value, allow_missing=allow_missing)
+    for warning in caught:
+        typer.echo(f"Warning: {warning.message}", err=True)
+    for path in written if isinstance(written, list) else [written]:
+        typer.echo(path)
 
 
 @groups_app.command("delete")
 def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")]) -> None:
     """Delete a stored grouping."""
-    from ..group.grouping import delete
-
-    delete(ctx.obj.catalog.engine, name)
+    ctx.obj.catalog.delete_grouping(name)
     typer.echo(f"deleted grouping {name!r}")
 
 
@@ -398,9 +400,7 @@ def groups_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metava
 def groups_rename(ctx: typer.Context, old: Annotated[str, typer.Argument(metavar="OLD", help="Current name.")],
                   new: Annotated[str, typer.Argument(metavar="NEW", help="New name.")]) -> None:  # fmt: skip
     """Rename a stored grouping."""
-    from ..group.grouping import rename
-
-    rename(ctx.obj.catalog.engine, old, new)
+    ctx.obj.catalog.rename_grouping(old, new)
     typer.echo(f"renamed grouping {old!r} to {new!r}")
 
 
@@ -421,18 +421,12 @@ def plot(
     feature_set: Annotated[str | None, typer.Option("--feature-set", help="Feature set of --x/--y features.  [default: the clustering's]")] = None,
 ) -> None:
     """Plot a stored grouping, coloured by label (needs the plot extra: matplotlib)."""
-    from ..group import plot as plots
+    from .output import save_figure
 
-    engine = ctx.obj.catalog.engine
-    if kind is PlotKind.scatter:
-        if x is None or y is None:
-            raise typer.BadParameter("a scatter plot needs --x and --y", param_hint="--x/--y")
-        fig = plots.scatter(engine, name, x, y, feature_set=feature_set)
-    elif kind is PlotKind.sky:
-        fig = plots.sky_map(engine, name)
-    else:
-        fig = plots.dendrogram(engine, name)
-    typer.echo(f"wrote {plots.save(fig, output)}")
+    if kind is PlotKind.scatter and (x is None or y is None):
+        raise typer.BadParameter("a scatter plot needs --x and --y", param_hint="--x/--y")
+    fig = ctx.obj.catalog.plot(name, kind=kind.value, x=x, y=y, feature_set=feature_set)
+    typer.echo(f"wrote {save_figure(fig, output)}")
 
 
 @app.command()
@@ -446,7 +440,6 @@ def sql(
     """Run one read-only SQL query (SELECT/WITH/VALUES/TABLE/EXPLAIN) over the catalogue."""
     from ..errors import InputError
     from .output import render
-    from ..store.sql import run_query
 
     params = {}
     for item in param or []:
@@ -454,8 +447,8 @@ def sql(
         if not sep or not key.isidentifier():
             raise InputError(f"--param takes NAME=VALUE with NAME a plain name, not {item!r}")
         params[key] = _typed(value)
-    names, rows = run_query(ctx.obj.url, statement, params, limit)
-    render(names, rows, fmt.value)
+    table = ctx.obj.catalog.sql(statement, params, limit=limit)
+    render(table.colnames, table_rows(table), fmt.value)
 
 
 def _typed(text: str) -> int | float | str:
@@ -475,13 +468,13 @@ def pointing(
 ) -> None:
     """Compute and store the pointing zenith/alt/az at mid-time (EVENTS header, first GTI row)."""
     from .output import progress_bar
-    from ..compute.pointing import compute_pointing
 
     with progress_bar() as progress:
-        done, problems = compute_pointing(ctx.obj.catalog.engine, selection, progress)
-    for problem in problems:
+        report = ctx.obj.catalog.compute_pointing(selection, progress=progress)
+    for problem in report.problems:
         typer.echo(f"Warning: {problem}", err=True)
-    typer.echo(f"pointing at mid-time stored for {plural(done, 'observation')} ({len(problems)} left NULL)")
+    typer.echo(f"pointing at mid-time stored for {plural(report.n_stored, 'observation')} "
+               f"({len(report.problems)} left NULL)")  # fmt: skip
 
 
 @app.command()
@@ -518,8 +511,8 @@ def obs_list(
     from .output import render
 
     chosen = columns.split(",") if columns else (TABLE_COLUMNS if fmt is Format.table else None)
-    names, rows = ctx.obj.catalog.observation_rows(store, [c.strip() for c in chosen] if chosen else None)
-    render(names, rows, fmt.value)
+    table = ctx.obj.catalog.observations(store=store, columns=[c.strip() for c in chosen] if chosen else None)
+    render(table.colnames, table_rows(table), fmt.value)
 
 
 @obs_app.command("show")
@@ -527,7 +520,7 @@ def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(metavar="
              store: StoreOption = None,
              fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (csv: the observation's row, without its HDUs).")] = Format.table) -> None:  # fmt: skip
     """Show every column of one observation, and its HDUs."""
-    from ..catalog import OBSERVATION_COLUMNS
+    from ..store.models import OBSERVATION_COLUMNS
     from .output import render_observation
 
     obs = ctx.obj.catalog.observation(obs_id, store)
@@ -571,7 +564,7 @@ def features_compute(
                    "computed from are missing (`obscat check` lists them; --recompute to recompute anyway)", err=True)
     typer.echo(f"feature set {table.meta['feature_set']}: {plural(len(table), 'observation')} "
                f"({table.meta['n_computed']} computed)", err=True)  # fmt: skip
-    render(table.colnames, _rows(table), fmt.value)
+    render(table.colnames, table_rows(table), fmt.value)
 
 
 def _sky_position(text: str, frame: str):
@@ -585,47 +578,33 @@ def _sky_position(text: str, frame: str):
         raise InputError(f"bad --position {text!r}: {exc}") from None
 
 
-def _rows(table) -> list[tuple]:
-    """Rows of an astropy Table as Python values, masked cells as None."""
-    columns = [table[name] for name in table.colnames]
-    out = []
-    for i in range(len(table)):
-        row = []
-        for column in columns:
-            masked = getattr(column, "mask", None) is not None and bool(column.mask[i])
-            row.append(None if masked else column[i].item() if hasattr(column[i], "item") else column[i])
-        out.append(tuple(row))
-    return out
-
-
 @features_app.command("list")
 def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """List the stored feature sets with their parameters."""
-    from ..compute.features import feature_sets
     from .output import render
 
     names = ["name", "energy_true_tev", "position_ra_deg", "position_dec_deg", "fixed_offset_deg",
              "containment_fraction", "n_obs", "n_null", "n_stale", "obscat_version", "created_at"]  # fmt: skip
-    render(names, feature_sets(ctx.obj.catalog.engine), fmt.value)
+    rows = [(s.name, s.energy_true.to_value("TeV"), *((s.position.ra.deg, s.position.dec.deg) if s.position else (None, None)),
+             None if s.fixed_offset is None else s.fixed_offset.to_value("deg"), s.containment_fraction, s.n_obs, s.n_null,
+             s.n_stale, s.obscat_version, s.created_at) for s in ctx.obj.catalog.feature_sets()]  # fmt: skip
+    render(names, rows, fmt.value)
 
 
 @features_app.command("show")
 def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name (see `features list`).")],
                   fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a feature set: obs_id and one column per feature."""
-    from ..compute.features import feature_table
     from .output import render
 
-    names, rows, _ = feature_table(ctx.obj.catalog.engine, name)
-    render(names, rows, fmt.value)
+    table = ctx.obj.catalog.feature_set(name)
+    render(table.colnames, table_rows(table), fmt.value)
 
 
 @features_app.command("delete")
 def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name.")]) -> None:
     """Delete a feature set and its values."""
-    from ..compute.features import delete_feature_set
-
-    delete_feature_set(ctx.obj.catalog.engine, name)
+    ctx.obj.catalog.delete_feature_set(name)
     typer.echo(f"deleted feature set {name!r}")
 
 
@@ -667,25 +646,21 @@ def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(metava
 @db_app.command("grant-readonly")
 def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metavar="ROLE", help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
     """Let a PostgreSQL role read, and only read, the catalogue (tables, views, future tables)."""
+    from ..store.config import resolve_url
     from ..store.db import display_url, grant_read_only
 
-    engine = ctx.obj.catalog.engine
-    created = grant_read_only(engine, role)
-    typer.echo(f"{'created' if created else 'updated'} role {role!r}: read-only access to {display_url(engine.url)}")
+    created = grant_read_only(ctx.obj.url, role)
+    typer.echo(f"{'created' if created else 'updated'} role {role!r}: read-only access to "
+               f"{display_url(resolve_url(ctx.obj.url))}")  # fmt: skip
 
 
 @db_app.command()
 def current(ctx: typer.Context) -> None:
     """Show the database's schema revision."""
-    from ..store.db import archived_tables, connect, create_engine, schema_revision
+    from ..store.db import current_revision
     from ..store.models import SCHEMA_REVISION
 
-    engine = create_engine(ctx.obj.url)
-    try:
-        with connect(engine) as conn:
-            revision, archives = schema_revision(conn), archived_tables(conn)
-    finally:
-        engine.dispose()
+    revision, archives = current_revision(ctx.obj.url)
     state = "head" if revision == SCHEMA_REVISION else f"obscat's head is {SCHEMA_REVISION}"
     base = f"base ({len(archives)} archived tables: `obscat db upgrade` restores them)" if archives else "base (empty database)"
     typer.echo(f"{revision or base} ({state})")

@@ -6,16 +6,12 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-import sqlalchemy as sa
 import typer
 
 from ..catalog import Catalog
-from ..group.export import export_gadf
-from ..store.models import DataStore, Observation
-from .output import progress_bar, render, render_grouping
-from ..compute.pointing import compute_pointing
 from ..query.selection import And, Cone, Store
 from ..text import plural
+from .output import progress_bar, render, render_grouping, save_figure, table_rows
 
 __all__ = ["run_demo"]
 
@@ -44,46 +40,27 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
         render(names, [tuple(getattr(s, n) for n in names) for s in cat.stores()])
 
         _step("4. observations per target, by SQL over the observation table")
-        o, s = Observation.__table__, DataStore.__table__
-        query = (
-            sa.select(
-                o.c.object,
-                sa.func.count().label("n_obs"),
-                sa.func.min(o.c.zen_pnt_deg).label("zen_min_deg"),
-                sa.func.max(o.c.zen_pnt_deg).label("zen_max_deg"),
-                (sa.func.sum(o.c.livetime_s) / 3600.0).label("livetime_h"),
-                sa.func.avg(o.c.muoneff).label("mean_muoneff"),
-            )
-            .join_from(o, s, o.c.store_id == s.c.id)
-            .where(s.c.name == "synthetic")
-            .group_by(o.c.object)
-            .order_by(sa.desc("n_obs"), o.c.object)
-        )
-        with cat.engine.connect() as conn:
-            result = conn.execute(query)
-            render(list(result.keys()), [tuple(row) for row in result])
+        _table(cat.sql(PER_TARGET, {"store": "synthetic"}))
 
         _step("5. the first observations (obscat obs list)")
         columns = ["obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg", "livetime_s", "tstart_utc"]
-        names, rows = cat.observation_rows("synthetic", columns)
-        render(names, rows[:8])
+        _table(cat.observations(store="synthetic", columns=columns)[:8])
 
         _step("6. IRF features at 1 TeV, stored as a feature set (obscat features compute)")
         with progress_bar() as progress:
             table = cat.compute_features("1 TeV", features=["edisp-res", "psf-radius", "aeff", "energy-threshold"],
                                          store="synthetic", progress=progress)  # fmt: skip
         typer.echo(f"   feature set {table.meta['feature_set']}: {plural(len(table), 'observation')}")
-        render(table.colnames, [tuple(row) for row in table.iterrows()][:8])
+        _table(table[:8])
 
         _step("7. observations within 3 deg of PKS 2155-304 (obscat select --cone)")
         cone = Cone(329.7169, -30.2256, 3.0)
-        selected = cat.select(And((Store("synthetic"), cone)))
-        typer.echo(f"   {plural(len(selected), 'observation')}: {' '.join(str(o) for _, o in selected)}")
+        selected = cat.select(And((Store("synthetic"), cone)), columns=[])
+        typer.echo(f"   {plural(len(selected), 'observation')}: {' '.join(map(str, selected['obs_id']))}")
 
         _step("8. split at the median zenith at mid-time (obscat pointing; obscat group split)")
-        compute_pointing(cat.engine, cone)
-        render_grouping(cat.group("demo-zenith", "split", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone,
-                                  replace=True))  # fmt: skip
+        cat.compute_pointing(cone)
+        render_grouping(cat.split("demo-zenith", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone, replace=True))
 
         _step("9. two clusters of similar IRFs (obscat group cluster)")
         render_grouping(cat.cluster("demo-irf", ["edisp-res", "psf-radius"], feature_set=table.meta["feature_set"],
@@ -92,29 +69,38 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
         _step("10. the groups as GADF data stores Gammapy opens (obscat groups export)")
         export = directory / "export"
         shutil.rmtree(export, ignore_errors=True)
-        for group in export_gadf(cat.engine, "demo-irf", export):
+        for group in cat.export_grouping("demo-irf", export):
             typer.echo(f"   {group}")
 
         _step("11. plots (obscat plot)")
-        _plots(cat.engine, directory)
+        _plots(cat, directory)
     typer.echo(f"\nQuery it yourself: obscat --db {url} groups list")
 
 
-def _plots(engine, directory: Path) -> None:
+#: Observations per target, by SQL over the observation table (obscat sql).
+PER_TARGET = """SELECT o.object, count(*) AS n_obs, min(o.zen_pnt_deg) AS zen_min_deg, max(o.zen_pnt_deg) AS zen_max_deg,
+  sum(o.livetime_s) / 3600.0 AS livetime_h, avg(o.muoneff) AS mean_muoneff
+FROM observation o JOIN data_store s ON s.id = o.store_id WHERE s.name = :store
+GROUP BY o.object ORDER BY n_obs DESC, o.object"""
+
+
+def _table(table) -> None:
+    render(table.colnames, table_rows(table))
+
+
+def _plots(cat: Catalog, directory: Path) -> None:
     """The tutorial's two figures, the sky map and the dendrogram, if matplotlib is installed."""
     if importlib.util.find_spec("matplotlib") is None:
         typer.echo("   (matplotlib is not installed: pip install 'obscat[plot]' for the figures)")
         return
-    from ..group import plot
-
     figures = {
-        "zenith-muoneff.png": lambda: plot.scatter(engine, "demo-zenith", "zen_tmid_deg", "muoneff"),
-        "irf-clusters.png": lambda: plot.scatter(engine, "demo-irf", "psf-radius", "edisp-res"),
-        "sky.png": lambda: plot.sky_map(engine, "demo-irf"),
-        "dendrogram.png": lambda: plot.dendrogram(engine, "demo-irf"),
+        "zenith-muoneff.png": dict(name="demo-zenith", x="zen_tmid_deg", y="muoneff"),
+        "irf-clusters.png": dict(name="demo-irf", x="psf-radius", y="edisp-res"),
+        "sky.png": dict(name="demo-irf", kind="sky"),
+        "dendrogram.png": dict(name="demo-irf", kind="dendrogram"),
     }
-    for name, figure in figures.items():
-        typer.echo(f"   {plot.save(figure(), directory / name)}")
+    for file_name, figure in figures.items():
+        typer.echo(f"   {save_figure(cat.plot(**figure), directory / file_name)}")
 
 
 def _step(text: str) -> None:

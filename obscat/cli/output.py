@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from ..errors import printable
+from ..errors import InputError, printable
 from ..formats import column_unit, to_csv, to_json
 from ..text import plural
 
-__all__ = ["render", "render_record", "render_observation", "render_grouping", "progress_bar"]
+__all__ = ["render", "render_record", "render_observation", "render_grouping", "progress_bar", "save_figure",
+           "as_flags", "table_rows"]  # fmt: skip
+
+#: Library parameters whose command-line flag has another name (the others: the option of the same name).
+FLAG_NAMES = {"fixed_offset": "--offset", "containment_fraction": "--containment", "energy_true": "--energy-true",
+              "features": "--feature", "aeff_threshold_fraction": "--aeff-threshold", "obs_ids": "--obs-id",
+              "format": "--format"}  # fmt: skip
+_QUOTE = re.compile(r"`([A-Za-z_]\w*)(?:=([^`]*))?`")
+
+
+def as_flags(message: str, command=None) -> str:
+    """``message`` with each backticked Python parameter (:class:`~obscat.errors.ParameterError`)
+    in the words of ``command`` (a click command): ```n_groups=0``` → ``--n-groups 0``,
+    ```replace=True``` → ``--replace``, ```store``` → ``--store``; a parameter the command does
+    not have keeps its quote."""
+    options = {p.name: p.opts[0] if p.param_type_name == "option" else p.metavar or p.name.upper()
+               for p in getattr(command, "params", ())}  # fmt: skip
+
+    def flag(found: re.Match) -> str:
+        name, value = found.groups()
+        word = FLAG_NAMES.get(name) or options.get(name)
+        if word is None:
+            return found.group(0)
+        if value is None or value == "True":
+            return word
+        return f"{word} {value.strip(chr(39))}"
+
+    return _QUOTE.sub(flag, message)
 
 
 def render(names: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "table") -> None:
@@ -86,12 +115,14 @@ def _terminal_width() -> int:
 
 def render_grouping(result) -> None:
     """Each group: its size, the spread (min, max, std) of every grouped quantity, its first OBS_IDs."""
+    import click
     import typer
 
     n_obs, n_groups = plural(len(result.members), "observation"), plural(len(result.groups), "group")
     typer.echo(f"grouping {result.name!r}: {n_obs} in {n_groups}", err=True)
+    command = getattr(click.get_current_context(silent=True), "command", None)
     for note in result.notes:
-        typer.echo(f"Note: {note}", err=True)
+        typer.echo(f"Note: {as_flags(note, command)}", err=True)
     quantities = [q for q in next(iter(result.summary.values())) if q != "n"] if result.summary else []
     names = ["label", "n_obs"] + [f"{q} {stat}" for q in quantities for stat in ("min", "max", "std")] + ["obs_ids"]
     rows = []
@@ -122,3 +153,26 @@ def progress_bar() -> Iterator[Any]:
             bar.update(tasks[phase], completed=done)
 
         yield update
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure; the format follows the file extension (png, pdf, svg ...)."""
+    path = Path(path)
+    try:
+        fig.savefig(path, dpi=120)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot write the plot to {path}: {exc}") from None
+    return path
+
+
+def table_rows(table) -> list[tuple]:
+    """Rows of an astropy Table as Python values, masked cells as None."""
+    columns = [table[name] for name in table.colnames]
+    out = []
+    for i in range(len(table)):
+        row = []
+        for column in columns:
+            masked = getattr(column, "mask", None) is not None and bool(column.mask[i])
+            row.append(None if masked else column[i].item() if hasattr(column[i], "item") else column[i])
+        out.append(tuple(row))
+    return out

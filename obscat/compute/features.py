@@ -26,8 +26,10 @@ from sqlalchemy.engine import Connection, Engine
 from ..gadf._gzip import GZIP_ERRORS
 from .._version import __version__
 from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
-from ..errors import InputError, NotFoundError, ObscatError, did_you_mean
+from ..errors import InputError, NotFoundError, ObscatError
+from ..results import FeatureSetRemoval, FeatureSetSummary
 from .feature_names import DEFAULT_FEATURES, FEATURES
+from .feature_params import FeatureParams, feature_params
 from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count
 from ..gadf.fits import FitsError, read_tables
 from .irf import Irf, read_irf
@@ -44,65 +46,10 @@ from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_ce
 from ..store.models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
 from ..query.selection import And, no_observation_error
 
-__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
+__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features", "feature_table", "feature_sets",
            "delete_feature_set"]  # fmt: skip
 
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class FeatureParams:
-    """Everything a feature value depends on.
-
-    ``position`` (ICRS deg) measures each observation's offset as its
-    separation from the pointing, clamped to the largest offset of its PSF
-    and energy dispersion (as Gammapy); ``fixed_offset_deg`` uses one offset
-    for all; neither means offset 0 (the pointing).  Map IRFs (ground arrays)
-    are evaluated at ``position`` itself, by default at the PSF map's centre.
-    """
-
-    energy_true_tev: float
-    features: tuple[str, ...] = DEFAULT_FEATURES
-    position: tuple[float, float] | None = None
-    fixed_offset_deg: float | None = None
-    containment_fraction: float = 0.68
-    aeff_threshold_fraction: float = 0.1
-    #: "gammapy": analytic PSFs (psf_king, psf_3gauss) on Gammapy's radius grid;
-    #: "exact": closed form / root (see ``docs/parity.md`` for the difference).
-    psf_containment: str = "gammapy"
-
-    def __post_init__(self) -> None:
-        unknown = [f for f in self.features if f not in FEATURES]
-        if unknown:
-            raise InputError(f"unknown feature {unknown[0]!r}{did_you_mean(unknown[0], FEATURES)} (known: {', '.join(FEATURES)})")
-        if not self.features:
-            raise InputError("no feature requested")
-        if not (math.isfinite(self.energy_true_tev) and self.energy_true_tev > 0):
-            raise InputError(f"true energy must be a positive number of TeV, not {self.energy_true_tev}")
-        if self.position is not None and self.fixed_offset_deg is not None:
-            raise InputError("give a position or a fixed offset, not both")
-        if self.fixed_offset_deg is not None and not (math.isfinite(self.fixed_offset_deg) and self.fixed_offset_deg >= 0):
-            raise InputError(f"offset must be a non-negative number of degrees, not {self.fixed_offset_deg}")
-        if self.position is not None:
-            ra, dec = self.position
-            if not (math.isfinite(ra) and math.isfinite(dec) and -90 <= dec <= 90):
-                raise InputError(f"position ({ra}, {dec}) deg is not a valid ICRS position")
-        if self.psf_containment not in ("gammapy", "exact"):
-            raise InputError(f"psf_containment must be 'gammapy' or 'exact', not {self.psf_containment!r}")
-        for name in ("containment_fraction", "aeff_threshold_fraction"):
-            value = getattr(self, name)
-            if not 0 < value < 1:
-                raise InputError(f"{name.replace('_', ' ')} must be between 0 and 1, not {value}")
-
-    def canonical(self) -> dict:
-        out = asdict(self)
-        out["features"] = sorted(self.features)
-        out["position"] = list(self.position) if self.position else None
-        return out
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.canonical(), sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -124,7 +71,7 @@ def compute_features(
     store: str | None = None,
     obs_ids: Sequence[int] | None = None,
     selection=None,
-    workers: int = 1,
+    workers: int | None = None,
     strict: bool = False,
     missing_only: bool = False,
     then: Callable[[Connection, str], T] | None = None,
@@ -144,6 +91,7 @@ def compute_features(
     runs inside the transaction that stores the values, after them: if it
     fails, nothing is written (the files are read before, outside it).
     """
+    workers = workers or default_workers()
     tasks = _select(engine, params, store, obs_ids, selection)
     kept: set[int] = set()
     if missing_only:
@@ -523,27 +471,39 @@ def feature_table(engine: Engine, name: str) -> tuple[list[str], list[tuple], di
     return ["store", "obs_id", *features], rows, units
 
 
-def feature_sets(engine: Engine) -> list[tuple]:
-    """Every stored set: name, parameters, observation count, NULL count, stale count (values
-    computed from files that changed since), version, created_at."""
+def feature_sets(engine: Engine) -> list[FeatureSetSummary]:
+    """Every stored set, oldest first: its parameters, observation count, NULL count, stale count
+    (values computed from files that changed since), version, created_at."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     t, v = FeatureSet.__table__, FeatureValue.__table__
     n_obs = sa.select(sa.func.count(sa.distinct(v.c.observation_id))).where(v.c.feature_set_id == t.c.id).scalar_subquery()
     n_null = sa.select(sa.func.count()).where(v.c.feature_set_id == t.c.id, v.c.value.is_(None)).scalar_subquery()
     out = []
     with connect(engine) as conn:
-        for row in conn.execute(sa.select(
+        for r in conn.execute(sa.select(
             t.c.id, t.c.name, t.c.energy_true_tev, t.c.position_ra_deg, t.c.position_dec_deg, t.c.fixed_offset_deg,
-            t.c.containment_fraction, n_obs, n_null, t.c.obscat_version, t.c.created_at,
+            t.c.containment_fraction, n_obs.label("n_obs"), n_null.label("n_null"), t.c.obscat_version, t.c.created_at,
         ).order_by(t.c.id)).all():  # fmt: skip
-            out.append((*row[1:9], stale_value_count(conn, row.id), *row[9:]))
+            position = None if r.position_ra_deg is None else SkyCoord(r.position_ra_deg, r.position_dec_deg,
+                                                                         unit="deg", frame="icrs")  # fmt: skip
+            offset = None if r.fixed_offset_deg is None else r.fixed_offset_deg * u.deg
+            out.append(FeatureSetSummary(r.name, r.energy_true_tev * u.TeV, position, offset, r.containment_fraction,
+                                         r.n_obs, r.n_null, stale_value_count(conn, r.id), r.obscat_version,
+                                         r.created_at))  # fmt: skip
     return out
 
 
-def delete_feature_set(engine: Engine, name: str) -> None:
+def delete_feature_set(engine: Engine, name: str) -> FeatureSetRemoval:
     """Delete a feature set and its values."""
+    sets, values = FeatureSet.__table__, FeatureValue.__table__
     with write_transaction(engine) as conn:
-        set_id = id_by_name(conn, FeatureSet.__table__, name, "feature set")
-        conn.execute(sa.delete(FeatureSet.__table__).where(FeatureSet.__table__.c.id == set_id))
+        set_id = id_by_name(conn, sets, name, "feature set")
+        n_obs, n_values = conn.execute(sa.select(sa.func.count(sa.distinct(values.c.observation_id)), sa.func.count())
+                                       .where(values.c.feature_set_id == set_id)).one()  # fmt: skip
+        conn.execute(sa.delete(sets).where(sets.c.id == set_id))
+    return FeatureSetRemoval(name, n_obs, n_values)
 
 
 def default_workers() -> int:

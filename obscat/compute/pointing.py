@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from ..gadf._gzip import GZIP_ERRORS
 from ..store.db import bulk_insert, check_observations_unchanged, connect, write_transaction
 from ..errors import InputError
+from ..results import PointingReport
 from ..store.file_versions import read_versions, record_uses
 from ..gadf.fits import FitsError, read_tables
 from ..store.models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
@@ -21,10 +22,10 @@ from ..query.selection import Criterion, no_observation_error
 
 __all__ = ["compute_pointing"]
 
-def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tuple[int, list[str]]:
+def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> PointingReport:
     """Store ``zen/alt/az_tmid_deg`` and ``tmid_gti_mjd`` of the selection in ``pointing``.
 
-    Returns the number of observations done and, for the others, why not
+    Reports the number of observations done and, for the others, why not
     (no EVENTS or GTI HDU, unreadable file, missing keywords); their rows
     are removed (their values read as NULL).  The version (size, mtime) of every file read is stored with them.
     """
@@ -81,7 +82,7 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> tup
         bulk_insert(conn, p, ["observation_id", *POINTING_COLUMNS],
                     ((i, *v) for i, v in sorted(values.items())))  # fmt: skip
         record_uses(conn, None, uses, versions)
-    return len(values), problems
+    return PointingReport(len(values), problems)
 
 
 def _read(found: dict) -> tuple:

@@ -25,7 +25,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ._gzip import GZIP_ERRORS, gzip
-from ..errors import InputError, one_line
+from ..errors import InputError, ParameterError, one_line
 
 __all__ = [
     "HDU_TYPES",
@@ -127,7 +127,7 @@ def find_index_files(path: Path) -> tuple[Path, Path]:
     if not path.exists():
         raise InputError(f"{path}: no such directory")
     if not path.is_dir():
-        raise InputError(f"{path}: not a directory (pass --obs-index and --hdu-index for files)")
+        raise ParameterError(f"{path}: not a directory (pass `obs_index` and `hdu_index` for files)")
     found = []
     for stem in ("obs-index", "hdu-index"):
         candidates = [path / f"{stem}.fits.gz", path / f"{stem}.fits"]

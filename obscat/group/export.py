@@ -23,12 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
-from ..catalog import OBSERVATION_COLUMNS
 from ..store.db import connect, id_by_name
-from ..errors import InputError
+from ..errors import InputError, ParameterError
 from ..formats import to_csv, to_table
 from ..gadf.index import is_regular_file
-from ..store.models import DataStore, Grouping, GroupMember, Hdu, HduFile, Observation, observation_column
+from ..store.models import OBSERVATION_COLUMNS, DataStore, Grouping, GroupMember, Hdu, HduFile, Observation, observation_column
 
 __all__ = ["export_gadf", "export_table", "MissingFilesWarning"]
 
@@ -190,7 +189,7 @@ def _check_files(name: str, hdus: dict[int, list[dict[str, Any]]], allow_missing
     listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
     what = f"grouping {name!r}: {len(missing)} of the {len(paths)} data files of its observations are missing: {listed}"
     if not allow_missing:
-        raise InputError(f"{what}; use --allow-missing to export it anyway")
+        raise ParameterError(f"{what}; pass `allow_missing=True` to export it anyway")
     warnings.warn(f"{what}; exported anyway, Gammapy will fail on them", MissingFilesWarning, stacklevel=3)
 
 

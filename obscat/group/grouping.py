@@ -18,7 +18,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
 from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
-from ..errors import InputError, one_line
+from ..errors import InputError, ParameterError, one_line
+from ..results import GroupingSummary
 from ..store.models import (
     POINTING_COLUMNS,
     DataStore,
@@ -152,7 +153,7 @@ def bins(engine, name: str, column: str, edges: Sequence[float], selection: Crit
     all bins are an error naming them."""
     edges = [float(e) for e in edges]
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
-        raise InputError(f"--edges must be at least two increasing numbers, got {edges}")
+        raise ParameterError(f"`edges` must be at least two increasing numbers, got {edges}")
     ids, stores, obs_ids, values = _values(engine, column, selection)
     outside = [f"{s}:{o}" for s, o, v in zip(stores, obs_ids, values) if not edges[0] <= v < edges[-1]]
     if outside:
@@ -217,11 +218,11 @@ def cluster(
 
     criteria = [c for c in (n_groups, max_distance, inconsistent, max_spread or None) if c is not None]
     if len(criteria) != 1:
-        raise InputError("give one of --n-groups, --max-distance, --inconsistent or --max-spread")
+        raise ParameterError("give one of `n_groups`, `max_distance`, `inconsistent` or `max_spread`")
     if method not in ("ward", "single", "complete", "average"):
-        raise InputError(f"unknown linkage method {method!r} (ward, single, complete, average)")
+        raise ParameterError(f"`method={method!r}` is not a linkage method (ward, single, complete, average)")
     if standardize not in ("zscore", "robust", "none"):
-        raise InputError(f"unknown standardisation {standardize!r} (zscore, robust, none)")
+        raise ParameterError(f"`standardize={standardize!r}` is not a standardisation (zscore, robust, none)")
     loaded = list(dict.fromkeys([*features, *(max_spread or {})]))
     ids, stores, obs_ids, matrix, units = _feature_matrix(engine, feature_set, features, loaded, selection)
     if len(matrix) < 2:
@@ -230,7 +231,7 @@ def cluster(
         raise InputError(f"{len(matrix)} selected observations: one clustering takes at most {MAX_CLUSTER_OBS} "
                          "(its time grows as N²); select fewer, e.g. per season or zenith band")  # fmt: skip
     if n_groups is not None and not 1 <= n_groups <= len(matrix):
-        raise InputError(f"--n-groups {n_groups} must be between 1 and the {len(matrix)} selected observations")
+        raise ParameterError(f"`n_groups={n_groups}` must be between 1 and the {len(matrix)} selected observations")
     tree = linkage_tree(standardized(matrix[:, : len(features)], standardize), method)
     tolerances = {}
     notes = []
@@ -238,7 +239,7 @@ def cluster(
         numbers = fcluster(tree, t=n_groups, criterion="maxclust")
         made = len(np.unique(numbers))
         if made < n_groups:  # maxclust cannot split observations whose features are identical
-            notes.append(f"--n-groups {n_groups}: the features of the {len(matrix)} observations make only {made} "
+            notes.append(f"`n_groups={n_groups}`: the features of the {len(matrix)} observations make only {made} "
                          f"distinct group{'s' if made != 1 else ''} (identical values); stored {made}")  # fmt: skip
             requested, n_groups = n_groups, made
     elif max_distance is not None:
@@ -314,7 +315,7 @@ def linkage_tree(scaled: np.ndarray, method: str) -> np.ndarray:
     needed = n * (n - 1) // 2 * 8
     if needed > MAX_DISTANCE_MATRIX_BYTES:
         raise InputError(f"{method} linkage of {n} observations needs {needed / 2**30:.1f} GiB of pairwise distances "
-                         f"(limit {MAX_DISTANCE_MATRIX_BYTES / 2**30:.0f} GiB): use --method ward or single, "
+                         f"(limit {MAX_DISTANCE_MATRIX_BYTES / 2**30:.0f} GiB): use `method` ward or single, "
                          "which run in O(N) memory, or select fewer observations")  # fmt: skip
     from scipy.cluster.hierarchy import linkage
 
@@ -322,7 +323,7 @@ def linkage_tree(scaled: np.ndarray, method: str) -> np.ndarray:
 
 
 def _tolerance(feature: str, value, unit: str) -> float:
-    """A --max-spread tolerance in the feature's stored unit."""
+    """A ``max_spread`` tolerance in the feature's stored unit."""
     from astropy import units as u
 
     try:
@@ -331,10 +332,10 @@ def _tolerance(feature: str, value, unit: str) -> float:
             quantity = quantity * u.Unit(unit)  # a bare number is in the feature's unit
         tolerance = float(quantity.to_value(u.Unit(unit)))
     except (TypeError, ValueError, u.UnitsError) as exc:
-        raise InputError(f"--max-spread {feature}={value}: {one_line(exc)} (the feature is in "
+        raise ParameterError(f"`max_spread` {feature}={value}: {one_line(exc)} (the feature is in "
                          f"{unit or 'no unit'})") from None  # fmt: skip
     if not tolerance >= 0:
-        raise InputError(f"--max-spread {feature}={value}: the tolerance must be a number >= 0")
+        raise ParameterError(f"`max_spread` {feature}={value}: the tolerance must be a number >= 0")
     return tolerance
 
 
@@ -396,7 +397,7 @@ def _store(engine, name, method, params, selection, ids, stores, obs_ids, labels
         check_observations_unchanged(conn, zip(ids, obs_ids))
         existing = conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
         if existing is not None and not replace:
-            raise InputError(f"a grouping named {name!r} exists: use --replace to overwrite it")
+            raise ParameterError(f"a grouping named {name!r} exists: pass `replace=True` to overwrite it")
         if existing is not None:
             conn.execute(sa.delete(table).where(table.c.id == existing))
         set_id = None
@@ -473,7 +474,7 @@ def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_
     for feature in features:
         if not any(key[1] == feature for key in stored):
             where = (f"feature set {feature_set!r}" if feature_set else "the grouping's feature set"
-                     if set_id is not None else "a feature set: the grouping has none, give --feature-set")
+                     if set_id is not None else "a feature set: the grouping has none, give `feature_set`")
             raise InputError(f"{feature!r} is neither a numeric observation column nor a feature of {where}")
         cells = [stored.get((r[0], feature), (None, "")) for r in rows]
         values[feature] = np.array([np.nan if value is None else value for value, _ in cells], float)
@@ -482,14 +483,14 @@ def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_
     return MemberValues(method, params, [r[2] for r in rows], np.array([r[1] for r in rows]), values, units)
 
 
-def groupings(engine: Engine) -> list[tuple]:
+def groupings(engine: Engine) -> list[GroupingSummary]:
     """Every stored grouping: name, method, number of groups and observations, members a
     re-ingest removed (NULL: none), created_at."""
     g, m = Grouping.__table__, GroupMember.__table__
     n_obs = sa.select(sa.func.count()).where(m.c.grouping_id == g.c.id).scalar_subquery()
     n_groups = sa.select(sa.func.count(sa.distinct(m.c.label))).where(m.c.grouping_id == g.c.id).scalar_subquery()
     with connect(engine) as conn:
-        return [tuple(r) for r in conn.execute(
+        return [GroupingSummary(*r) for r in conn.execute(
             sa.select(g.c.name, g.c.method, n_groups, n_obs, g.c.members_removed, g.c.created_at).order_by(g.c.name))]  # fmt: skip
 
 

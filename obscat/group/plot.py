@@ -8,14 +8,13 @@ The figures are built with matplotlib's object API (no pyplot, no display needed
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
 from .grouping import MemberValues, linkage_tree, member_values, standardized
 
-__all__ = ["scatter", "sky_map", "dendrogram", "save"]
+__all__ = ["scatter", "sky_map", "dendrogram"]
 
 
 def _figure(width: float = 6.4):
@@ -138,13 +137,3 @@ def _hex(colour) -> str:
     from matplotlib.colors import to_hex
 
     return to_hex(colour)
-
-
-def save(fig, path: Path) -> Path:
-    """Write the figure; the format follows the file extension (png, pdf, svg ...)."""
-    path = Path(path)
-    try:
-        fig.savefig(path, dpi=120)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot write the plot to {path}: {exc}") from None
-    return path

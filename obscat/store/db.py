@@ -461,7 +461,18 @@ def ensure_schema(engine: Engine) -> None:
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-def grant_read_only(engine: Engine, role: str) -> bool:
+def current_revision(url: str | URL | None) -> tuple[str | None, list[str]]:
+    """The schema revision of the database at ``url`` (None: none) and the archive tables a
+    downgrade to base left; creates and migrates nothing."""
+    engine = create_engine(url)
+    try:
+        with connect(engine) as conn:
+            return schema_revision(conn), archived_tables(conn)
+    finally:
+        engine.dispose()
+
+
+def grant_read_only(url: str | URL | None, role: str) -> bool:
     """Make ``role`` (created with LOGIN if missing) able to read, and only read, the
     catalogue's schema on PostgreSQL; returns whether the role was created.
 
@@ -470,6 +481,17 @@ def grant_read_only(engine: Engine, role: str) -> bool:
     by default. An existing role with more than that (superuser, role/database creation,
     or any write privilege on the schema's tables) is refused rather than left half-read-only.
     """
+    from ..errors import InputError
+
+    engine = create_engine(url)
+    try:
+        ensure_schema(engine)
+        return _grant_read_only(engine, role)
+    finally:
+        engine.dispose()
+
+
+def _grant_read_only(engine: Engine, role: str) -> bool:
     from ..errors import InputError
 
     if engine.dialect.name != "postgresql":

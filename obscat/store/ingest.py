@@ -30,7 +30,7 @@ from ..gadf._gzip import GZIP_ERRORS
 from .._version import __version__
 from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
 from .derived import DerivedCounts, count_derived, remove_observations
-from ..errors import InputError, one_line
+from ..errors import InputError, ParameterError, one_line
 from ..gadf.file_times import fill_times_from_files
 from .file_versions import file_version
 from ..gadf.columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
@@ -160,12 +160,12 @@ def ingest(
 def _locate(path, obs_index, hdu_index) -> tuple[Path, Path]:
     if obs_index is not None or hdu_index is not None:
         if obs_index is None or hdu_index is None:
-            raise InputError("give both --obs-index and --hdu-index, or a directory")
+            raise ParameterError("give both `obs_index` and `hdu_index`, or a directory")
         base = Path(path) if path is not None else Path(".")
         return tuple(p if p.is_absolute() or not (base / p).exists() else base / p
                      for p in (Path(obs_index), Path(hdu_index)))  # fmt: skip
     if path is None:
-        raise InputError("give a data store directory, or --obs-index and --hdu-index")
+        raise ParameterError("give a data store directory (`path`), or `obs_index` and `hdu_index`")
     return gadf.find_index_files(Path(path))
 
 
@@ -208,11 +208,11 @@ def _refuse_other_source(conn: Connection, existing, paths: tuple[Path, Path]) -
         return
     where = Observation.__table__.c.store_id == existing["id"]
     counts = count_derived(conn, where)
-    raise InputError(
+    raise ParameterError(
         f"store {existing['name']!r} was ingested from {existing['obs_index_path']} and "
         f"{existing['hdu_index_path']}: ingesting {paths[0].resolve()} under its name would delete its "
-        f"{_n_observations(conn, existing['id'])} observations, {counts}; give another --name, or --replace to "
-        "replace it"
+        f"{_n_observations(conn, existing['id'])} observations, {counts}; give another `name`, or pass "
+        "`replace=True` to replace it"
     )
 
 

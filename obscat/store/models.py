@@ -282,6 +282,11 @@ class Pointing(Base):
 
 #: The ``pointing`` columns users see as observation columns.
 POINTING_COLUMNS = ("tmid_gti_mjd", "zen_tmid_deg", "alt_tmid_deg", "az_tmid_deg")
+#: Observation columns users see: ``observation``'s (internal keys left out) in schema order,
+#: then the pointing at mid-time (table ``pointing``).
+OBSERVATION_COLUMNS = tuple(
+    c.name for c in Observation.__table__.columns if c.name not in ("id", "store_id")
+) + POINTING_COLUMNS
 
 
 def observation_column(name: str) -> Any:
