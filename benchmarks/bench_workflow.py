@@ -108,7 +108,7 @@ cone = Cone(329.71693826, -30.2255, 2.0)
 selected = cat.select(cone)
 if feature_set == "cold":
     compute_pointing(cat.engine, cone)
-split = cat.group("zenith", "split", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone, replace=True)
+split = cat.split("zenith", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone, replace=True)
 if feature_set == "cold":
     position = SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg, frame="icrs")
     table = cat.compute_features("1 TeV", features=["edisp-res", "psf-radius"], position=position, selection=cone)
@@ -116,7 +116,7 @@ if feature_set == "cold":
 clusters = cluster(cat.engine, "irf", feature_set, ["edisp-res", "psf-radius"], cone, n_groups=2, replace=True)
 
 seconds = time.perf_counter() - start
-features = cat.feature_table(feature_set)
+features = cat.feature_set(feature_set)
 json.dump({"seconds": seconds, "obs_ids": [o for _, o in selected], "split": split.groups, "clusters": clusters.groups,
            "feature_set": feature_set,
            "features": {str(r["obs_id"]): [float(r[n]) for n in ("edisp-res", "psf-radius")] for r in features}},

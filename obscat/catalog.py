@@ -133,7 +133,7 @@ class Catalog:
     def select(self, selection=None, *, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations ``selection`` keeps, by store and OBS_ID, as Gammapy's ObservationTable
         shows them: ``store``, ``obs_id``, ``pointing_radec`` (ICRS SkyCoord; NaN where unknown),
-        ``time_start``/``time_stop`` (TT Times; NaN where unknown), then ``columns`` (default: every
+        ``time_start``/``time_stop`` (TT Times; masked where unknown), then ``columns`` (default: every
         observation column) with their units."""
         from .formats import with_sky_and_times
         from .query.observations import OBSERVATION_COLUMNS

@@ -70,7 +70,7 @@ def to_json(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def with_sky_and_times(table, columns: Sequence[str]):
     """A table of observations as Gammapy's ObservationTable shows them: ``store``, ``obs_id``,
     ``pointing_radec`` (ICRS SkyCoord from ``ra/dec_pnt_deg``), ``time_start``/``time_stop`` (TT
-    Times from ``tstart/tstop_mjd``), NaN where NULL, then ``columns`` of ``table``."""
+    Times from ``tstart/tstop_mjd``; positions NaN and times masked where NULL), then ``columns``."""
     import numpy as np
     from astropy import units as u
     from astropy.coordinates import SkyCoord
@@ -83,8 +83,8 @@ def with_sky_and_times(table, columns: Sequence[str]):
     out = Table(meta=table.meta)
     out["store"], out["obs_id"] = table["store"], table["obs_id"]
     out["pointing_radec"] = SkyCoord(filled("ra_pnt_deg") * u.deg, filled("dec_pnt_deg") * u.deg, frame="icrs")
-    out["time_start"] = Time(filled("tstart_mjd"), format="mjd", scale="tt")
-    out["time_stop"] = Time(filled("tstop_mjd"), format="mjd", scale="tt")
+    out["time_start"] = Time(np.ma.masked_invalid(filled("tstart_mjd")), format="mjd", scale="tt")
+    out["time_stop"] = Time(np.ma.masked_invalid(filled("tstop_mjd")), format="mjd", scale="tt")
     for name in columns:
         if name not in out.colnames:
             out[name] = table[name]

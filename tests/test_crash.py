@@ -136,7 +136,7 @@ def test_kill_during_ingest(db_url, crash_stores, tmp_path):
     _point_at(store, crash_stores / "big")
     with Catalog(db_url) as cat:  # something already there, derived rows included
         cat.ingest(crash_stores / "small", name="small")
-        cat.group("zenith", "split", "zen_pnt_deg")
+        cat.split("zenith", "zen_pnt_deg")
     before, objects = fingerprint(db_url), schema_objects(db_url)
 
     # a new store, killed as soon as it writes (SQLite) or while it copies the HDU rows

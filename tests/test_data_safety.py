@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 
 from obscat import Catalog
 from obscat.cli.app import app
-from obscat.errors import InputError
+from obscat.errors import InputError, ParameterError
 from obscat.compute.pointing import compute_pointing
 from obscat.query.selection import Cone
 
@@ -55,8 +56,8 @@ def _derive(cat: Catalog) -> None:
     """Pointing, features and two groupings of the tutorial's 21 observations."""
     compute_pointing(cat.engine, CONE)
     cat.compute_features("1 TeV", features=["aeff", "edisp-res"], fixed_offset="0.5 deg", selection=CONE)
-    cat.group("zenith", "split", "zen_tmid_deg", selection=CONE)
-    cat.group("tels", "by", "n_tels", selection=CONE)
+    cat.split("zenith", "zen_tmid_deg", selection=CONE)
+    cat.group_by("tels", "n_tels", selection=CONE)
 
 
 # -- ingest under an existing name -----------------------------------------------------
@@ -70,13 +71,12 @@ def test_ingest_under_a_name_from_other_index_files_is_refused(catalog, db_url, 
         f"store 's' was ingested from {hess_dir / 'obs-index.fits.gz'} and {hess_dir / 'hdu-index.fits.gz'}: "
         f"ingesting {magic_dir / 'obs-index.fits.gz'} under its name would delete its 105 observations, "
         "42 feature values, 42 group memberships, 21 pointing results (groupings changed: tels, zenith); give "
-        "another --name, or --replace to replace it"
     )
-    with pytest.raises(InputError) as refused:
+    with pytest.raises(ParameterError) as refused:
         catalog.ingest(magic_dir, name="s")
-    assert str(refused.value) == message
+    assert str(refused.value) == f"{message}another `name`, or pass `replace=True` to replace it"
     result = CliRunner().invoke(app, ["--db", db_url, "ingest", str(magic_dir), "--name", "s"])
-    assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
+    assert (result.exit_code, result.stderr) == (1, f"Error: {message}another --name, or pass --replace to replace it\n")
     assert snapshot(db_url) == before  # nothing deleted
 
     result = CliRunner().invoke(app, ["--db", db_url, "ingest", str(magic_dir), "--name", "s", "--replace"])
@@ -179,7 +179,7 @@ def own_files(catalog, hess_dir, tmp_path):
 
     obs, hdu = _hess_copy(hess_dir, tmp_path / "store")
     catalog.ingest(tmp_path / "store", name="s")
-    mine = [obs_id for _, obs_id in catalog.select(CONE)][:3]
+    mine = [obs_id for obs_id in catalog.select(CONE)["obs_id"]][:3]
     (tmp_path / "files").mkdir()
     for obs_id in mine:
         name = f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
@@ -269,13 +269,15 @@ def test_changed_files_make_values_stale_and_only_those_are_recomputed(catalog, 
 
 def test_export_of_a_group_with_missing_files_is_refused_unless_allowed(catalog, db_url, own_files, tmp_path):
     mine, paths = own_files
-    catalog.group("z", "split", "zen_pnt_deg", selection=CONE)
+    catalog.split("z", "zen_pnt_deg", selection=CONE)
     Path(paths[1]).unlink()
     Path(paths[2]).unlink()
     runner = CliRunner()
     refused = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "out")])
     message = (f"grouping 'z': 2 of the 21 data files of its observations are missing: {paths[1]}, {paths[2]}")
-    assert (refused.exit_code, refused.stderr) == (1, f"Error: {message}; use --allow-missing to export it anyway\n")
+    assert (refused.exit_code, refused.stderr) == (1, f"Error: {message}; pass --allow-missing to export it anyway\n")
+    with pytest.raises(ParameterError, match=f"^{re.escape(message)}; pass `allow_missing=True` to export it anyway$"):
+        catalog.export_grouping("z", tmp_path / "out")
     assert not (tmp_path / "out").exists() and list(tmp_path.glob(".out*")) == []
     allowed = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "out"), "--allow-missing"])
     assert allowed.exit_code == 0

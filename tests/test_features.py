@@ -123,12 +123,12 @@ def test_strict_errors_name_file_hdu_and_observation_and_write_nothing(hess, db_
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-e", "1 TeV", "--offset", "-1"], "offset must be a non-negative number of degrees, not -1.0"),
+        (["-e", "1 TeV", "--offset", "-1"], "--offset must be a non-negative angle, not -1.0 deg"),
         (["-e", "1 TeV", "-F", "psf-sigma"], "unknown feature 'psf-sigma' (known: edisp-res, edisp-bias, psf-radius, "
                                              "aeff, aeff-max, energy-threshold, bkg-rate, rad-max)"),
-        (["-e", "1 m"], "true energy '1 m' is not an energy (e.g. '1 TeV')"),
+        (["-e", "1 m"], "--energy-true '1 m' is not an energy (e.g. '1 TeV')"),
         (["-e", "1 TeV", "--obs-id", "1"], "no observation with OBS_ID 1"),
-        (["-e", "1 TeV", "--position", "1 2", "--offset", "1"], "give a position or a fixed offset, not both"),
+        (["-e", "1 TeV", "--position", "1 2", "--offset", "1"], "give --position or --offset, not both"),
     ],
 )
 def test_bad_parameters(hess, db_url, args, message):
@@ -263,7 +263,7 @@ def test_psf_containment_flag_of_the_cli(catalog, tmp_path, db_url):
     assert exact.exit_code == 0 and float(exact.stdout.splitlines()[1].split(",")[2]) == pytest.approx(0.155081339, rel=1e-6)
     bad = CliRunner().invoke(app, [*args, "--psf-containment", "closed"])
     assert bad.exit_code == 2 and "'closed' is not one of" in re.sub(r"[\s│]+", " ", bad.output)
-    with pytest.raises(InputError, match=r"^psf_containment must be 'gammapy' or 'exact', not 'closed'$"):
+    with pytest.raises(InputError, match=r"^`psf_containment` must be 'gammapy' or 'exact', not 'closed'$"):
         catalog.compute_features("1 TeV", features=["psf-radius"], psf_containment="closed")
 
 
@@ -339,9 +339,9 @@ def test_features_of_a_selection(hess, db_url):
                                       "-F", "psf-radius", "-f", "csv"])  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = result.stdout.splitlines()[1:]
-    expected = [o for _, o in hess.select(dict(type="sky_circle", frame="icrs", lon="329.71693826 deg",
-                                               lat="-30.2255 deg", radius="2 deg")) if o in  # fmt: skip
-                {row[1] for row in hess.observation_rows("hess", ["obs_id", "zen_pnt_deg"])[1] if row[2] < 20}]
+    expected = [o for o in hess.select(dict(type="sky_circle", frame="icrs", lon="329.71693826 deg",
+                                               lat="-30.2255 deg", radius="2 deg"))["obs_id"] if o in  # fmt: skip
+                {row["obs_id"] for row in hess.observations(store="hess", columns=["obs_id", "zen_pnt_deg"]) if row["zen_pnt_deg"] < 20}]
     assert [int(r.split(",")[1]) for r in rows] == expected and 0 < len(expected) < 21
 
 

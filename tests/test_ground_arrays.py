@@ -127,7 +127,7 @@ def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
     expected = sorted(int(i) for i in table["OBS_ID"][table["EVENT_TYPE"] == event_type])
     assert len(expected) == 2
     selected = catalog.select(parse_where(f"event_type == {event_type!r}"))
-    assert [obs_id for _, obs_id in selected] == expected
+    assert list(selected["obs_id"]) == expected
     others = catalog.select(parse_where(f"event_type != {event_type!r} and irf_name != 'x'"))
     assert len(others) == len(table) - 2
     result = cli(db_url, "select", "--where", f'event_type == "{event_type}"', "-f", "ids")
@@ -137,7 +137,7 @@ def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
     assert result.stderr == ("Error: malformed --where 'event_type < \"Zen\"': compare text column event_type with == "
                              "or != and a quoted string\n")  # fmt: skip
 
-    grouping = catalog.group("by-event-type", "by", "event_type")
+    grouping = catalog.group_by("by-event-type", "event_type")
     assert grouping.groups == {
         f"event_type_{value}": sorted(int(i) for i in table["OBS_ID"][table["EVENT_TYPE"] == value])
         for value in sorted(set(table["EVENT_TYPE"]))
@@ -158,12 +158,12 @@ def test_cone_reports_observations_without_pointing(catalog, db_url, swgo_dir, h
     hess = DataStore.from_dir(hess_dir).obs_table
     kept = hess.select_observations({"type": "sky_circle", "frame": "icrs", "lon": "329.71693826 deg",
                                      "lat": "-30.2255 deg", "radius": "2 deg"})  # fmt: skip
-    assert [i for _, i in catalog.select(cone)] == sorted(int(i) for i in kept["OBS_ID"])
-    assert catalog.left_out_without_pointing(cone) == 12
-    assert catalog.left_out_without_pointing(Cone(0, 0, 1, inverted=True)) == 12
+    assert [i for i in catalog.select(cone)["obs_id"]] == sorted(int(i) for i in kept["OBS_ID"])
+    assert catalog.left_out(cone).without_pointing == 12
+    assert catalog.left_out(Cone(0, 0, 1, inverted=True)).without_pointing == 12
     either = parse_where("cone(0, 0, 1) or obs_id < 3")
-    assert catalog.left_out_without_pointing(either) == 9  # OBS_ID 0-2 are kept by the other branch
-    assert catalog.left_out_without_pointing(None) == 0  # no cone: nothing to say
+    assert catalog.left_out(either).without_pointing == 9  # OBS_ID 0-2 are kept by the other branch
+    assert catalog.left_out(None).without_pointing == 0  # no cone: nothing to say
     result = cli(db_url, "select", "--cone", "329.71693826 -30.2255 2", "-f", "ids")
     assert result.exit_code == 0 and len(result.stdout.split()) == len(kept)
     assert result.stderr == ("Warning: the cone left out 12 observations without a sky pointing (RA_PNT/DEC_PNT "
@@ -187,11 +187,11 @@ def test_time_range_reports_observations_without_times(catalog, db_url, swgo_dir
     hess = DataStore.from_dir(hess_dir).obs_table
     kept = hess.select_observations({"type": "time_box", "time_range": window})
     box = TimeRange.from_times(window[0], window[1])
-    assert [i for _, i in catalog.select(box)] == sorted(int(i) for i in kept["OBS_ID"])
-    assert catalog.left_out_without_times(box) == 12
-    assert catalog.left_out_without_times(TimeRange.from_times(window[0], window[1], inverted=True)) == 12
-    assert catalog.left_out_without_times(parse_where("time('2004-12-01', '2005-01-01') or obs_id < 3")) == 9
-    assert catalog.left_out_without_times(None) == 0  # no time range: nothing to say
+    assert [i for i in catalog.select(box)["obs_id"]] == sorted(int(i) for i in kept["OBS_ID"])
+    assert catalog.left_out(box).without_times == 12
+    assert catalog.left_out(TimeRange.from_times(window[0], window[1], inverted=True)).without_times == 12
+    assert catalog.left_out(parse_where("time('2004-12-01', '2005-01-01') or obs_id < 3")).without_times == 9
+    assert catalog.left_out(None).without_times == 0  # no time range: nothing to say
     result = cli(db_url, "select", "--time-start", "2004-12-01", "--time-stop", "2005-01-01", "-f", "ids")
     assert result.exit_code == 0 and result.stdout.split() == [str(i) for i in sorted(kept["OBS_ID"])]
     assert result.stderr == ("Warning: the time range left out 12 observations without times (TSTART/TSTOP NULL: "
@@ -201,7 +201,7 @@ def test_groups_export_of_drift_observations_opens_in_gammapy(catalog, db_url, s
     from gammapy.data import DataStore
 
     ingest_layout(catalog, swgo_dir, "multi")
-    catalog.group("by-event-type", "by", "event_type")
+    catalog.group_by("by-event-type", "event_type")
     result = cli(db_url, "groups", "export", "by-event-type", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     original = gammapy_store(swgo_dir, "multi")
@@ -308,8 +308,8 @@ def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_pa
     pointed = DataStore.from_dir(hess_dir).obs_table[[0, 2, 3]]
     kept = pointed.select_observations({"type": "sky_circle", "frame": "icrs", "lon": f"{ra} deg", "lat": f"{dec} deg",
                                         "radius": "0.1 deg"})  # fmt: skip
-    assert [i for _, i in catalog.select(cone)] == sorted(int(i) for i in kept["OBS_ID"])
-    assert catalog.left_out_without_pointing(cone) == 1
+    assert [i for i in catalog.select(cone)["obs_id"]] == sorted(int(i) for i in kept["OBS_ID"])
+    assert catalog.left_out(cone).without_pointing == 1
 
 
 def test_sky_map_of_observations_without_pointing(catalog, swgo_dir, hess_dir):
@@ -317,12 +317,12 @@ def test_sky_map_of_observations_without_pointing(catalog, swgo_dir, hess_dir):
     from obscat.group.plot import sky_map
 
     ingest_layout(catalog, swgo_dir, "minimal", name="swgo")
-    catalog.group("drift", "by", "event_type")
+    catalog.group_by("drift", "event_type")
     with pytest.raises(InputError) as error:
         sky_map(catalog.engine, "drift")
     assert str(error.value) == "grouping 'drift': none of its 6 observations has a sky pointing (RA_PNT/DEC_PNT)"
     catalog.ingest(hess_dir, name="hess")
-    catalog.group("all", "bins", "obs_id", edges=[0, 10**6])
+    catalog.bins("all", "obs_id", edges=[0, 10**6])
     figure = sky_map(catalog.engine, "all")
     assert figure.axes[0].get_title() == "pointings of grouping 'all' (6 without a sky pointing)"
 

@@ -26,7 +26,7 @@ def hess_store(hess_dir) -> DataStore:
 
 
 def test_each_group_is_a_data_store_gammapy_opens(hess, hess_store, tmp_path):
-    result = hess.group("z", "split", "zen_pnt_deg", selection=TUTORIAL)
+    result = hess.split("z", "zen_pnt_deg", selection=TUTORIAL)
     out = tmp_path / "export"
     assert export_gadf(hess.engine, "z", out) == [out / "high_zenith", out / "low_zenith"]
     described = json.loads((out / "grouping.json").read_text())
@@ -63,7 +63,7 @@ def test_each_group_is_a_data_store_gammapy_opens(hess, hess_store, tmp_path):
 
 def test_a_minimal_magic_index_exports_and_opens(catalog, magic_dir, tmp_path):
     catalog.ingest(magic_dir, name="magic")
-    result = catalog.group("m", "split", "ra_pnt_deg", selection=Store("magic"))
+    result = catalog.split("m", "ra_pnt_deg", selection=Store("magic"))
     reference = DataStore.from_dir(magic_dir)
     for folder in export_gadf(catalog.engine, "m", tmp_path / "m"):
         store = DataStore.from_dir(folder)
@@ -78,7 +78,7 @@ def test_a_minimal_magic_index_exports_and_opens(catalog, magic_dir, tmp_path):
 
 
 def test_ecsv_and_csv_tables(hess, tmp_path):
-    result = hess.group("z", "split", "zen_pnt_deg", selection=TUTORIAL)
+    result = hess.split("z", "zen_pnt_deg", selection=TUTORIAL)
     assert export_table(hess.engine, "z", tmp_path / "z.ecsv", "ecsv") == tmp_path / "z.ecsv"
     table = Table.read(tmp_path / "z.ecsv")
     assert (table.meta["name"], table.meta["method"], table.meta["params"]["column"]) == ("z", "split", "zen_pnt_deg")
@@ -100,7 +100,7 @@ def test_errors_name_the_grouping_or_path_and_change_nothing(hess, magic_dir, db
         export_gadf(hess.engine, "nope", tmp_path / "a")
     with pytest.raises(NotFoundError, match=r"^no grouping named 'nope'$"):
         export_table(hess.engine, "nope", tmp_path / "a.csv", "csv")
-    hess.group("z", "split", "zen_pnt_deg", selection=TUTORIAL)
+    hess.split("z", "zen_pnt_deg", selection=TUTORIAL)
     target = tmp_path / "full"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
@@ -116,7 +116,7 @@ def test_errors_name_the_grouping_or_path_and_change_nothing(hess, magic_dir, db
     with pytest.raises(InputError, match=r"^unknown table format 'fits' \(csv, ecsv\)$"):
         export_table(hess.engine, "z", tmp_path / "z.fits", "fits")
     hess.ingest(magic_dir, name="magic")
-    hess.group("both", "split", "ra_pnt_deg", at="400")  # one group holding HESS and MAGIC
+    hess.split("both", "ra_pnt_deg", at="400")  # one group holding HESS and MAGIC
     with pytest.raises(InputError, match=r"^grouping 'both': group 'low_ra_pnt' mixes stores with different time "
                                          r"references \(hess, magic\)$"):  # fmt: skip
         export_gadf(hess.engine, "both", tmp_path / "both")
@@ -124,7 +124,7 @@ def test_errors_name_the_grouping_or_path_and_change_nothing(hess, magic_dir, db
 
 
 def test_labels_become_safe_directory_names(hess, tmp_path):
-    hess.group("z", "split", "zen_pnt_deg", selection=TUTORIAL)
+    hess.split("z", "zen_pnt_deg", selection=TUTORIAL)
     with hess.engine.begin() as conn:
         conn.execute(sa.text("UPDATE group_member SET label = '..' WHERE label = 'low_zenith'"))
         conn.execute(sa.text("UPDATE group_member SET label = '../up' WHERE label = 'high_zenith'"))
@@ -142,13 +142,12 @@ def test_groups_export_command(hess, db_url, tmp_path):
 
     from obscat.cli.app import app
 
-    hess.group("z", "split", "zen_pnt_deg", selection=TUTORIAL)
+    hess.split("z", "zen_pnt_deg", selection=TUTORIAL)
     runner = CliRunner()
     result = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "gadf")])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [str(tmp_path / "gadf" / "high_zenith"), str(tmp_path / "gadf" / "low_zenith")]
-    assert sorted(DataStore.from_dir(tmp_path / "gadf" / "low_zenith").obs_table["OBS_ID"]) == hess.group(
-        "z", "split", "zen_pnt_deg", selection=TUTORIAL, replace=True).groups["low_zenith"]  # fmt: skip
+    assert sorted(DataStore.from_dir(tmp_path / "gadf" / "low_zenith").obs_table["OBS_ID"]) == hess.split("z", "zen_pnt_deg", selection=TUTORIAL, replace=True).groups["low_zenith"]  # fmt: skip
     table = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "z.ecsv"), "-f", "ecsv"])
     assert table.exit_code == 0 and len(Table.read(tmp_path / "z.ecsv")) == 21
     again = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "gadf")])

@@ -27,8 +27,8 @@ def index(hess_dir) -> Table:
 
 
 def test_split_at_the_median_as_the_tutorial(hess, index):
-    result = hess.group("zenith", "split", "zen_pnt_deg", selection=TUTORIAL)
-    near = index[np.isin(index["OBS_ID"], [o for _, o in hess.select(TUTORIAL)])]
+    result = hess.split("zenith", "zen_pnt_deg", selection=TUTORIAL)
+    near = index[np.isin(index["OBS_ID"], [o for o in hess.select(TUTORIAL)["obs_id"]])]
     median = np.median(near["ZEN_PNT"])
     assert result.groups["low_zenith"] == sorted(near["OBS_ID"][near["ZEN_PNT"] < median])
     assert result.groups["high_zenith"] == sorted(near["OBS_ID"][near["ZEN_PNT"] >= median])
@@ -43,22 +43,22 @@ def test_split_at_the_median_as_the_tutorial(hess, index):
 
 
 def test_bins_quantiles_and_by(hess, index):
-    binned = hess.group("b", "bins", "zen_pnt_deg", edges=[0, 20, 40, 60], selection=Store("hess"))
+    binned = hess.bins("b", "zen_pnt_deg", edges=[0, 20, 40, 60], selection=Store("hess"))
     assert {k: len(v) for k, v in binned.groups.items()} == {
         f"zenith_[{lo},{hi})": int(((index["ZEN_PNT"] >= lo) & (index["ZEN_PNT"] < hi)).sum())
         for lo, hi in ((0, 20), (20, 40), (40, 60))}  # fmt: skip
-    quartiles = hess.group("q", "split", "muoneff", at="q:0.25,0.5,0.75")
+    quartiles = hess.split("q", "muoneff", at="q:0.25,0.5,0.75")
     assert len(quartiles.groups) == 4 and sum(map(len, quartiles.groups.values())) == 105
-    assert hess.group("t", "by", "n_tels").groups == {"n_tels_4": sorted(index["OBS_ID"])}
+    assert hess.group_by("t", "n_tels").groups == {"n_tels_4": sorted(index["OBS_ID"])}
 
 
 def test_names_replace_rename_delete(hess, db_url):
-    hess.group("g", "by", "n_tels")
+    hess.group_by("g", "n_tels")
     before = snapshot(db_url)
-    with pytest.raises(InputError, match=r"^a grouping named 'g' exists: use --replace to overwrite it$"):
-        hess.group("g", "split", "zen_pnt_deg")
+    with pytest.raises(InputError, match=r"^a grouping named 'g' exists: pass `replace=True` to overwrite it$"):
+        hess.split("g", "zen_pnt_deg")
     assert snapshot(db_url) == before
-    assert set(hess.group("g", "split", "zen_pnt_deg", replace=True).groups) == {"low_zenith", "high_zenith"}
+    assert set(hess.split("g", "zen_pnt_deg", replace=True).groups) == {"low_zenith", "high_zenith"}
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db_url, "groups", "rename", "g", "h"]).stdout == "renamed grouping 'g' to 'h'\n"
     shown = runner.invoke(app, ["--db", db_url, "groups", "show", "h", "--format", "csv"]).stdout.splitlines()
@@ -93,7 +93,7 @@ def test_removing_the_store_removes_its_members(hess, db_url):
 
     from obscat.cli.app import app
 
-    hess.group("g", "by", "n_tels")
+    hess.group_by("g", "n_tels")
     result = CliRunner().invoke(app, ["--db", db_url, "remove", "hess"])
     assert (result.exit_code, result.stdout) == (0, "removed store 'hess' (105 observations); deleted with it: "
                                                     "0 feature values, 105 group memberships, 0 pointing results "
@@ -107,7 +107,7 @@ def test_the_tutorial_zenith_split_at_mid_time(hess, db_url):
     """Zenith of the pointing at the first GTI's mid-time against the median ZEN_PNT: 10 high, 11 low."""
     result = CliRunner().invoke(app, ["--db", db_url, "pointing", "--cone", "329.71693826 -30.2255 2"])
     assert result.stdout == "pointing at mid-time stored for 21 observations (0 left NULL)\n"
-    split = hess.group("tutorial", "split", "zen_tmid_deg", at="median:zen_pnt_deg", selection=TUTORIAL)
+    split = hess.split("tutorial", "zen_tmid_deg", at="median:zen_pnt_deg", selection=TUTORIAL)
     assert split.groups["high_zenith"] == [33787, 33788, 33789, 33790, 33799, 33800, 33801, 47802, 47803, 47827]
     assert len(split.groups["low_zenith"]) == 11
     table = hess.observations(store="hess", columns=["obs_id", "zen_pnt_deg", "zen_tmid_deg"])
@@ -184,8 +184,8 @@ def test_max_spread_picks_the_fewest_groups_within_tolerance(hess, tutorial_feat
     assert params["n_groups"] == k and params["max_spread"]["psf-radius"][1] == "deg"
     before = snapshot(db_url)
     for spread, message in [
-        ({"psf-radius": "1 TeV"}, "--max-spread psf-radius=1 TeV: 'TeV' (energy/torque/work) and 'deg' (angle) are not convertible"),
-        ({"psf-radius": "-1"}, "--max-spread psf-radius=-1: the tolerance must be a number >= 0"),
+        ({"psf-radius": "1 TeV"}, "`max_spread` psf-radius=1 TeV: 'TeV' (energy/torque/work) and 'deg' (angle) are not convertible"),
+        ({"psf-radius": "-1"}, "`max_spread` psf-radius=-1: the tolerance must be a number >= 0"),
         ({"aeff": "1"}, f"feature set {name!r} has no feature aeff (it has: edisp-res, psf-radius)"),
     ]:
         with pytest.raises(InputError, match="^" + re.escape(message)):
@@ -258,8 +258,8 @@ def test_a_refused_clustering_does_not_keep_the_features_it_computed(hess, db_ur
     ("args", "message"),
     [
         (["-k", "2", "--max-distance", "1"], "give one of --n-groups, --max-distance, --inconsistent or --max-spread"),
-        (["-k", "2", "--method", "median"], "unknown linkage method 'median'"),
-        (["-k", "2", "--standardize", "minmax"], "unknown standardisation 'minmax'"),
+        (["-k", "2", "--method", "median"], "--method median is not a linkage method (ward, single, complete, average)\n"),
+        (["-k", "2", "--standardize", "minmax"], "--standardize minmax is not a standardisation (zscore, robust, none)\n"),
         (["--max-spread", "psf-radius"], "--max-spread takes FEATURE=VALUE, not 'psf-radius'"),
         (["-k", "2", "--where", "zen_pnt_deg > 90"], "the selection holds no observation"),
         (["-k", "2", "--obs-id", "33787"], "clustering needs at least two observations"),

@@ -150,7 +150,7 @@ def test_many_stores_obs_id_unique_per_store(catalog, hess_dir):
     catalog.ingest(hess_dir, name="b")
     assert [(s.name, s.n_obs, s.n_hdu) for s in catalog.stores()] == [("a", 105, 630), ("b", 105, 630)]
     assert catalog.observation(23523, store="b").store.name == "b"
-    with pytest.raises(Exception, match=r"^OBS_ID 23523 exists in stores a, b: pass --store$"):
+    with pytest.raises(Exception, match=r"^OBS_ID 23523 exists in stores a, b: pass `store`$"):
         catalog.observation(23523)
     assert catalog.remove_store("a").n_obs == 105
     assert [s.name for s in catalog.stores()] == ["b"]
@@ -199,7 +199,7 @@ def test_calibration_tree_shared_by_many_observations(catalog, tmp_path):
 
 def test_orm_keeps_sky_columns_consistent(catalog, hess_dir):
     catalog.ingest(hess_dir, name="hess")
-    with catalog.session() as session:
+    with catalog.session(write=True) as session:
         obs = session.scalars(sa.select(Observation).where(Observation.obs_id == 23523)).one()
         expected = sky_derived(obs.ra_pnt_deg, obs.dec_pnt_deg)
         assert (obs.ux, obs.uy, obs.uz, obs.sky_zone) == pytest.approx(tuple(map(float, expected)))

@@ -99,7 +99,7 @@ def test_downgrade_and_upgrade_keep_a_populated_catalogue(db_url, hess_dir):
     """Dropping the 0004 columns rebuilds `observation` on SQLite: its children must survive."""
     with Catalog(db_url) as cat:
         cat.ingest(hess_dir, name="hess")
-        cat.group("g", "by", "n_tels")
+        cat.group_by("g", "n_tels")
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "0003"]).exit_code == 0
     engine = create_engine(db_url)
@@ -128,7 +128,7 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
         compute_pointing(cat.engine, cone)
         cat.cluster("irf", ["edisp-res", "psf-radius"], energy_true="1 TeV", selection=cone, n_groups=2,
                     position=SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg))  # fmt: skip
-        cat.group("zenith", "split", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone)
+        cat.split("zenith", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone)
     engine = create_engine(db_url)
     with engine.begin() as conn:  # as a re-ingest that removed members leaves it
         conn.execute(sa.text("UPDATE grouping SET members_removed = 3 WHERE name = 'zenith'"))
@@ -144,7 +144,7 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
     assert runner.invoke(app, ["--db", db_url, "db", "upgrade"]).exit_code == 0
     assert snapshot(db_url) == before  # every row of every table, ids and all
     with Catalog(db_url) as cat:  # and new rows get new ids (PostgreSQL sequences moved past the restored ones)
-        assert len(cat.group("again", "by", "n_tels", selection=cone).labels) == 21
+        assert len(cat.group_by("again", "n_tels", selection=cone).labels) == 21
         assert len(cat.select(cone)) == 21
 
 

@@ -24,7 +24,7 @@ def grouped(catalog, hess_dir):
 
     catalog.ingest(hess_dir, name="hess")
     compute_pointing(catalog.engine, TUTORIAL)
-    catalog.group("zenith", "split", "zen_tmid_deg", at="median:zen_pnt_deg", selection=TUTORIAL)
+    catalog.split("zenith", "zen_tmid_deg", at="median:zen_pnt_deg", selection=TUTORIAL)
     catalog.cluster("irf", ["edisp-res", "psf-radius"], energy_true="1 TeV", selection=TUTORIAL, n_groups=2,
                     position=SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg))  # fmt: skip
     return catalog
@@ -51,7 +51,7 @@ def test_zenith_against_muon_efficiency_as_the_tutorial(grouped):
 
 
 def test_edisp_res_against_psf_radius_of_the_clusters(grouped, db_url, tmp_path):
-    features = grouped.feature_table(_feature_set(grouped))
+    features = grouped.feature_set(_feature_set(grouped))
     path = tmp_path / "irf.png"
     result = CliRunner().invoke(app, ["--db", db_url, "plot", "irf", "--x", "psf-radius", "--y", "edisp-res",
                                       "-o", str(path)])  # fmt: skip
@@ -80,7 +80,7 @@ def test_sky_map_and_dendrogram(grouped):
     assert sky.xaxis_inverted()
 
     ax = plot.dendrogram(grouped.engine, "irf").axes[0]
-    assert sorted(int(t.get_text()) for t in ax.get_xticklabels()) == sorted(o for _, o in grouped.select(TUTORIAL))
+    assert sorted(int(t.get_text()) for t in ax.get_xticklabels()) == sorted(o for o in grouped.select(TUTORIAL)["obs_id"])
     colours = {line.get_label(): to_hex(line.get_color()) for line in ax.lines}  # legend proxies
     links = {}
     for collection in ax.collections:

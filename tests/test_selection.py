@@ -34,7 +34,7 @@ def index(hess_dir) -> Table:
 
 
 def ids(catalog, criterion) -> list[int]:
-    return [obs_id for _, obs_id in catalog.select(criterion, store="hess")]
+    return [obs_id for obs_id in catalog.select(criterion, store="hess")["obs_id"]]
 
 
 def expected_cone(index: Table, center: SkyCoord, radius: float) -> list[int]:
@@ -102,7 +102,7 @@ def test_combinations_identity_and_patterns(hess, index):
     assert len(hess.select(Store("copy"))) == 105
     with pytest.raises(NotFoundError, match=r"^no store \"x' OR 1=1 --\" \(stores: copy, hess\)$"):
         hess.select(Store("x' OR 1=1 --"))  # a bound value, not SQL: it names no store
-    assert hess.select(ObjectName("%")) == []  # a LIKE wildcard in the pattern is a literal
+    assert len(hess.select(ObjectName("%"))) == 0  # a LIKE wildcard in the pattern is a literal
 
 
 def test_where_language(hess, index):

@@ -21,7 +21,7 @@ from obscat.store.db import create_engine
 @pytest.fixture
 def hess(catalog, hess_dir):
     catalog.ingest(hess_dir, name="hess")
-    catalog.group("zenith", "split", "zen_pnt_deg")
+    catalog.split("zenith", "zen_pnt_deg")
     return catalog
 
 

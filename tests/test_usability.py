@@ -193,16 +193,14 @@ def test_counts_agree_with_their_nouns(db_url, magic_dir):
 def test_timestamps_are_utc_aware_on_both_backends(db_url, magic_dir):
     import datetime as dt
 
-    from obscat.compute.features import feature_sets
-    from obscat.group.grouping import groupings
     from obscat.store.models import DataStore
 
     start = dt.datetime.now(dt.UTC)
     with Catalog(db_url) as cat:
         cat.ingest(magic_dir, name="magic")
-        cat.group("g", "by", "obs_id")
+        cat.group_by("g", "obs_id")
         cat.compute_features("1 TeV", features=["aeff"], workers=1)
-        stamps = [cat.stores()[0].ingested_at, groupings(cat.engine)[0][-1], feature_sets(cat.engine)[0][-1]]
+        stamps = [cat.stores()[0].ingested_at, cat.groupings()[0].created_at, cat.feature_sets()[0].created_at]
         with cat.session() as session:
             stamps.append(session.query(DataStore).one().ingested_at)
     for stamp in stamps:

@@ -287,7 +287,7 @@ def _group_command(method: str):
             result = catalog.bins(name, column, edge_values, selection=selection, replace=replace)
         else:
             result = catalog.group_by(name, column, selection=selection, replace=replace)
-        render_grouping(result)
+        render_grouping(result, ctx.command)
 
     command.__doc__ = {
         "split": "Split the selection at a column's median, a value or quantiles (low_/high_ labels).",
@@ -341,7 +341,7 @@ def group_cluster(
             inconsistent=inconsistent, max_spread=spreads, standardize=standardize, method=method, replace=replace,
             workers=workers, progress=progress,
         )  # fmt: skip
-    render_grouping(result)
+    render_grouping(result, ctx.command)
 
 
 @groups_app.command("list")

@@ -113,14 +113,13 @@ def _terminal_width() -> int:
     return shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 10_000
 
 
-def render_grouping(result) -> None:
-    """Each group: its size, the spread (min, max, std) of every grouped quantity, its first OBS_IDs."""
-    import click
+def render_grouping(result, command=None) -> None:
+    """Each group: its size, the spread (min, max, std) of every grouped quantity, its first OBS_IDs;
+    notes in the words of the click ``command`` that made it (see :func:`as_flags`)."""
     import typer
 
     n_obs, n_groups = plural(len(result.members), "observation"), plural(len(result.groups), "group")
     typer.echo(f"grouping {result.name!r}: {n_obs} in {n_groups}", err=True)
-    command = getattr(click.get_current_context(silent=True), "command", None)
     for note in result.notes:
         typer.echo(f"Note: {as_flags(note, command)}", err=True)
     quantities = [q for q in next(iter(result.summary.values())) if q != "n"] if result.summary else []
