@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from obscat import Catalog
 from obscat.cli.app import app
-from obscat.errors import InputError, ParameterError
 from obscat.compute.pointing import compute_pointing
+from obscat.errors import ParameterError
 from obscat.query.selection import Cone
 
 CONE = Cone(*TUTORIAL_CONE)

@@ -10,8 +10,8 @@ from conftest import TUTORIAL_CONE, snapshot
 from matplotlib.colors import to_hex
 from typer.testing import CliRunner
 
-from obscat.group import plot
 from obscat.cli.app import app
+from obscat.group import plot
 from obscat.query.selection import Cone
 
 TUTORIAL = Cone(*TUTORIAL_CONE)

@@ -20,8 +20,15 @@ from astropy.time import Time
 from conftest import TUTORIAL_CONE, snapshot
 from typer.testing import CliRunner
 
-from obscat import (Catalog, DatabaseError, FeatureSetRemoval, FeatureSetSummary, GroupingSummary, InputError,
-                    ParameterError, PointingReport)  # fmt: skip
+from obscat import (
+    Catalog,
+    DatabaseError,
+    FeatureSetRemoval,
+    FeatureSetSummary,
+    GroupingSummary,
+    ParameterError,
+    PointingReport,
+)
 from obscat.cli.app import app
 from obscat.query.selection import Cone, Ids
 from obscat.store.models import OBSERVATION_COLUMNS, FeatureSet, FeatureValue, Grouping, GroupMember, Observation

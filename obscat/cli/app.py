@@ -18,9 +18,9 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from ..store.config import ENV_VAR
-from ..errors import ObscatError, one_line
 from ..compute.feature_names import DEFAULT_FEATURES, FEATURES
+from ..errors import ObscatError, one_line
+from ..store.config import ENV_VAR
 from ..text import plural
 from .output import as_flags, table_rows
 

@@ -9,29 +9,29 @@ them with their parameters in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..gadf._gzip import GZIP_ERRORS
 from .._version import __version__
-from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
 from ..errors import InputError, NotFoundError, ObscatError
+from ..gadf._gzip import GZIP_ERRORS
+from ..gadf.fits import FitsError, read_tables
+from ..query.selection import And, no_observation_error
 from ..results import FeatureSetRemoval, FeatureSetSummary
+from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
+from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count
+from ..store.models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
 from .feature_names import DEFAULT_FEATURES, FEATURES
 from .feature_params import FeatureParams, feature_params
-from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count
-from ..gadf.fits import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
     aeff_at_edges,
@@ -43,8 +43,6 @@ from .irf_features import (
     value_at,
 )
 from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
-from ..store.models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
-from ..query.selection import And, no_observation_error
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features", "feature_table", "feature_sets",
            "delete_feature_set"]  # fmt: skip

@@ -11,14 +11,14 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..gadf._gzip import GZIP_ERRORS
-from ..store.db import bulk_insert, check_observations_unchanged, connect, write_transaction
 from ..errors import InputError
-from ..results import PointingReport
-from ..store.file_versions import read_versions, record_uses
+from ..gadf._gzip import GZIP_ERRORS
 from ..gadf.fits import FitsError, read_tables
-from ..store.models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
 from ..query.selection import Criterion, no_observation_error
+from ..results import PointingReport
+from ..store.db import bulk_insert, check_observations_unchanged, connect, write_transaction
+from ..store.file_versions import read_versions, record_uses
+from ..store.models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
 
 __all__ = ["compute_pointing"]
 

@@ -24,8 +24,8 @@ from astropy.coordinates import Angle
 from astropy.io import fits
 from astropy.table import Table
 
-from ._gzip import GZIP_ERRORS, gzip
 from ..errors import InputError, ParameterError, one_line
+from ._gzip import GZIP_ERRORS, gzip
 
 __all__ = [
     "HDU_TYPES",

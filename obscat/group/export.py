@@ -23,11 +23,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
-from ..store.db import connect, id_by_name
 from ..errors import InputError, ParameterError
 from ..formats import to_csv, to_table
 from ..gadf.index import is_regular_file
-from ..store.models import OBSERVATION_COLUMNS, DataStore, Grouping, GroupMember, Hdu, HduFile, Observation, observation_column
+from ..store.db import connect, id_by_name
+from ..store.models import (
+    OBSERVATION_COLUMNS,
+    DataStore,
+    Grouping,
+    GroupMember,
+    Hdu,
+    HduFile,
+    Observation,
+    observation_column,
+)
 
 __all__ = ["export_gadf", "export_table", "MissingFilesWarning"]
 

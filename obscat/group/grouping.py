@@ -17,9 +17,25 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
-from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
 from ..errors import InputError, ParameterError, one_line
+from ..query.selection import (
+    NUMERIC_COLUMNS,
+    TEXT_COLUMNS,
+    Criterion,
+    no_observation_error,
+    pointing_not_computed,
+    unknown_column,
+)
 from ..results import GroupingSummary
+from ..store.db import (
+    bulk_insert,
+    check_observations_unchanged,
+    connect,
+    id_by_name,
+    reading,
+    write_transaction,
+    writing,
+)
 from ..store.models import (
     POINTING_COLUMNS,
     DataStore,
@@ -30,14 +46,6 @@ from ..store.models import (
     Observation,
     observation_column,
     observation_column_info,
-)
-from ..query.selection import (
-    NUMERIC_COLUMNS,
-    TEXT_COLUMNS,
-    Criterion,
-    no_observation_error,
-    pointing_not_computed,
-    unknown_column,
 )
 from ..text import plural
 

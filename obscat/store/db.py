@@ -481,8 +481,6 @@ def grant_read_only(url: str | URL | None, role: str) -> bool:
     by default. An existing role with more than that (superuser, role/database creation,
     or any write privilege on the schema's tables) is refused rather than left half-read-only.
     """
-    from ..errors import InputError
-
     engine = create_engine(url)
     try:
         ensure_schema(engine)

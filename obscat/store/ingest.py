@@ -25,18 +25,18 @@ import sqlalchemy as sa
 from astropy.io import fits
 from sqlalchemy.engine import Connection, Engine
 
+from .._version import __version__
+from ..errors import InputError, ParameterError, one_line
 from ..gadf import index as gadf
 from ..gadf._gzip import GZIP_ERRORS
-from .._version import __version__
+from ..gadf.columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
+from ..gadf.file_times import fill_times_from_files
+from ..gadf.times import absolute_times
+from ..text import plural
 from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
 from .derived import DerivedCounts, count_derived, remove_observations
-from ..errors import InputError, ParameterError, one_line
-from ..gadf.file_times import fill_times_from_files
 from .file_versions import file_version
-from ..gadf.columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
 from .models import DataStore, Hdu, HduFile, JSONDocument, Observation
-from ..text import plural
-from ..gadf.times import absolute_times
 
 __all__ = ["IngestReport", "Progress", "ingest"]
 
