@@ -138,7 +138,7 @@ class Catalog:
         from .formats import with_sky_and_times
         from .query.observations import OBSERVATION_COLUMNS
 
-        wanted = list(columns or OBSERVATION_COLUMNS)
+        wanted = list(OBSERVATION_COLUMNS if columns is None else columns)
         used = ["obs_id", "ra_pnt_deg", "dec_pnt_deg", "tstart_mjd", "tstop_mjd"]
         return with_sky_and_times(self.observations(selection, store=store, columns=list(dict.fromkeys([*used, *wanted]))),
                                   wanted)  # fmt: skip
@@ -150,7 +150,7 @@ class Catalog:
         from .formats import to_table
         from .query.observations import OBSERVATION_COLUMNS, criterion, observation_rows
 
-        names = list(columns or OBSERVATION_COLUMNS)
+        names = list(OBSERVATION_COLUMNS if columns is None else columns)
         return to_table(["store", *names], observation_rows(self.engine, names, criterion(selection), store))
 
     def left_out(self, selection) -> LeftOut:
@@ -273,12 +273,11 @@ class Catalog:
 
     def bins(self, name: str, column: str, edges, *, selection=None, replace: bool = False) -> GroupingResult:
         """Group the selection into the half-open bins ``[lo, hi)`` of ``column`` given by ``edges``
-        (a Quantity, or numbers in the column's unit) and store it as grouping ``name``."""
+        and store it as grouping ``name``."""
         from .group import grouping
         from .query.observations import criterion
 
-        return grouping.bins(self.engine, name, column, _in_unit_of(column, edges), criterion(selection),
-                             replace=replace)  # fmt: skip
+        return grouping.bins(self.engine, name, column, edges, criterion(selection), replace=replace)
 
     def group_by(self, name: str, column: str, *, selection=None, replace: bool = False) -> GroupingResult:
         """One group per distinct value of ``column`` (e.g. ``n_tels``, or the text column
@@ -401,23 +400,11 @@ class Catalog:
     def sql(self, statement: str, params: dict | None = None, *, limit: int | None = None) -> Table:
         """The rows of one read-only SQL query (``SELECT``/``WITH``/``VALUES``/``TABLE``/``EXPLAIN``)
         with ``params`` bound to its ``:name`` placeholders, at most ``limit`` rows; see
-        :mod:`obscat.store.sql`. Columns named as schema columns get their units."""
-        from .formats import to_table
+        :mod:`obscat.store.sql`. Columns named as schema columns get their units; a name the query
+        repeats gets a suffix the second time (``obs_id``, ``obs_id_2``)."""
+        from .formats import distinct_names, to_table
         from .store.sql import run_query
 
         names, rows = run_query(self.url, statement, params, limit)
-        return to_table(names, rows)
+        return to_table(distinct_names(names), rows)
 
-
-def _in_unit_of(column: str, values):
-    """Numbers in ``column``'s storage unit from a Quantity (numbers are taken as such)."""
-    from astropy import units as u
-
-    if not isinstance(values, u.Quantity):
-        return values
-    from .formats import column_unit
-
-    try:
-        return values.to_value(column_unit(column) or u.dimensionless_unscaled).tolist()
-    except u.UnitsError as exc:
-        raise ParameterError(f"`edges` in {values.unit}: {exc}") from None

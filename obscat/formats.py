@@ -10,7 +10,7 @@ from typing import Any
 
 from .store.models import Base
 
-__all__ = ["column_unit", "to_table", "to_csv", "to_json", "with_sky_and_times"]
+__all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_json", "with_sky_and_times"]
 
 
 def _schema_column(name: str):
@@ -23,6 +23,18 @@ def column_unit(name: str) -> str | None:
     column = _schema_column(name)
     unit = None if column is None else column.info.get("unit")
     return None if unit is None else (unit or "")
+
+
+def distinct_names(names: Sequence[str]) -> list[str]:
+    """``names`` with each repeat suffixed ``_2``, ``_3`` ... (a table's columns need distinct names)."""
+    out: list[str] = []
+    for name in names:
+        unique, n = name, 1
+        while unique in out:
+            n += 1
+            unique = f"{name}_{n}"
+        out.append(unique)
+    return out
 
 
 def to_table(names: Sequence[str], rows: Sequence[Sequence[Any]]):

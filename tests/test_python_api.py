@@ -26,6 +26,7 @@ from obscat import (
     FeatureSetRemoval,
     FeatureSetSummary,
     GroupingSummary,
+    InputError,
     ParameterError,
     PointingReport,
 )
@@ -102,8 +103,19 @@ def test_select_is_gammapys_observation_table(hess, hess_dir):
     for ours, theirs in ((table["time_start"], expected.time_start[order]), (table["time_stop"], expected.time_stop[order])):
         assert isinstance(ours, Time) and np.all(np.abs((ours - theirs).to_value(u.s)) < 1e-6)
     assert table["zen_pnt_deg"].unit == u.deg and table["livetime_s"].unit == u.s
-    assert len(hess.select(TUTORIAL, store="hess", columns=[])) == 21
+    bare = hess.select(TUTORIAL, store="hess", columns=[])
+    assert len(bare) == 21 and bare.colnames == ["store", "obs_id", "pointing_radec", "time_start", "time_stop"]
     assert hess.select(TUTORIAL).colnames[5:] == [c for c in OBSERVATION_COLUMNS if c != "obs_id"]
+
+
+def test_sql_returns_a_table_with_units(hess):
+    table = hess.sql("SELECT o.obs_id, o.zen_pnt_deg, p.obs_id FROM observation o JOIN observation p ON p.id = o.id "
+                     "WHERE o.zen_pnt_deg < :z ORDER BY o.obs_id", {"z": 20}, limit=3)  # fmt: skip
+    assert table.colnames == ["obs_id", "zen_pnt_deg", "obs_id_2"] and table["zen_pnt_deg"].unit == u.deg
+    expected = sorted(hess.observations(columns=["obs_id", "zen_pnt_deg"]), key=lambda r: r["obs_id"])
+    assert list(table["obs_id"]) == list(table["obs_id_2"]) == [r["obs_id"] for r in expected if r["zen_pnt_deg"] < 20][:3]
+    with pytest.raises(InputError, match="^obscat sql is read-only: DELETE statements are refused"):
+        hess.sql("DELETE FROM observation")
 
 
 def test_results_are_frozen_dataclasses(hess):
