@@ -15,7 +15,7 @@ from .store.config import resolve_url
 from .store.db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
 from .errors import InputError, NotFoundError, did_you_mean
 from .store.models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, observation_column
-from .query.selection import explain_empty
+from .query.explain import explain_empty
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -204,19 +204,19 @@ class Catalog:
     def left_out_without_pointing(self, selection) -> int:
         """How many observations without a sky pointing (NULL RA_PNT/DEC_PNT, e.g. ground arrays in
         DRIFT mode) a selection left out only because of its cones (0 if it has no cone)."""
-        from .query.selection import Cone
+        from .query.criteria import Cone
 
         return self._left_out(selection, Cone, Observation.__table__.c.ra_pnt_deg)
 
     def left_out_without_times(self, selection) -> int:
         """How many observations without times (NULL TSTART/TSTOP and no GTI or EVENTS times) a
         selection left out only because of its time ranges (0 if it has none)."""
-        from .query.selection import TimeRange
+        from .query.criteria import TimeRange
 
         return self._left_out(selection, TimeRange, Observation.__table__.c.tstart_mjd)
 
     def _left_out(self, selection, kind, column) -> int:
-        from .query.selection import without
+        from .query.explain import without
 
         criterion = _criterion(selection)
         loosened = without(criterion, kind)
@@ -228,24 +228,33 @@ class Catalog:
         with connect(self.engine) as conn:
             return conn.execute(query).scalar_one()
 
-    def group(self, name: str, method: str, column: str, *, at: str = "median", edges=None, selection=None,
+    def group(self, name: str, method: str, column: str, *, at=None, edges=None, selection=None,
               replace: bool = False):  # fmt: skip
-        """Group the selected observations by ``column`` and store it; see :mod:`obscat.group.grouping`.
+        """Group the selected observations by ``column`` and store it; see :mod:`obscat.group.split`.
 
-        ``method`` is ``"split"`` (at ``"median"``, a value or ``"q:0.25,0.5"``),
-        ``"bins"`` (``edges``) or ``"by"``.  Returns a
-        :class:`~obscat.group.grouping.GroupingResult` (``.labels``, ``.groups``, ``.to_table()``).
+        ``method`` is ``"split"`` (``at``: ``Median()`` by default, ``Median(of="column")``,
+        ``Quantiles([0.25, 0.5])``, a Quantity or a number), ``"bins"`` (``edges``: a Quantity
+        or numbers) or ``"by"``.  Returns a
+        :class:`~obscat.group.stored.GroupingResult` (``.labels``, ``.groups``, ``.to_table()``).
         """
         from .group import grouping
 
         selection = _criterion(selection)
         if method == "split":
-            return grouping.split(self.engine, name, column, str(at), selection, replace=replace)
+            return grouping.split(self.engine, name, column, grouping.Median() if at is None else at, selection,
+                                  replace=replace)  # fmt: skip
         if method == "bins":
-            return grouping.bins(self.engine, name, column, edges or [], selection, replace=replace)
+            return grouping.bins(self.engine, name, column, [] if edges is None else edges, selection, replace=replace)
         if method == "by":
             return grouping.by(self.engine, name, column, selection, replace=replace)
         raise InputError(f"unknown grouping method {method!r} (split, bins, by)")
+
+    def grouping(self, name: str):
+        """Stored grouping ``name`` as made: a :class:`~obscat.group.stored.StoredGrouping` (method,
+        params, the selection as a criterion that re-runs to the same observations, members)."""
+        from .group.stored import stored_grouping
+
+        return stored_grouping(self.engine, name)
 
     def cluster(
         self,
@@ -419,9 +428,7 @@ class Catalog:
 
 
 def _criterion(selection):
-    """A selection criterion from one, Gammapy ``select_observations`` dicts, or None (all)."""
-    from .query.selection import And, Criterion, from_gammapy
+    """A selection criterion from one, a CircleSkyRegion, Gammapy ``select_observations`` dicts, or None (all)."""
+    from .query.gammapy import as_criterion
 
-    if selection is None:
-        return And(())
-    return selection if isinstance(selection, Criterion) else from_gammapy(selection)
+    return as_criterion(selection)

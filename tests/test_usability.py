@@ -202,7 +202,7 @@ def test_timestamps_are_utc_aware_on_both_backends(db_url, magic_dir):
         cat.ingest(magic_dir, name="magic")
         cat.group("g", "by", "obs_id")
         cat.compute_features("1 TeV", features=["aeff"], workers=1)
-        stamps = [cat.stores()[0].ingested_at, groupings(cat.engine)[0][-1], feature_sets(cat.engine)[0][-1]]
+        stamps = [cat.stores()[0].ingested_at, groupings(cat.engine)[0].created_at, feature_sets(cat.engine)[0][-1]]
         with cat.session() as session:
             stamps.append(session.query(DataStore).one().ingested_at)
     for stamp in stamps:

@@ -6,6 +6,7 @@ code 1; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import inspect
@@ -198,7 +199,7 @@ def with_selection(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from ..query.selection import from_options
+        from ..query.options import from_options
 
         flags = {name: kwargs.get(name, default) for name, (_, default) in _SELECTION_OPTIONS.items()}
         for name in _SELECTION_OPTIONS:
@@ -275,7 +276,9 @@ def _group_command(method: str):
                 edge_values = [float(e) for e in edges.replace(",", " ").split()]
             except ValueError:
                 raise typer.BadParameter(f"not numbers: {edges!r}", param_hint="--edges") from None
-        result = ctx.obj.catalog.group(name, method, column, at=at, edges=edge_values, selection=selection,
+        from ..group.points import parse_at
+
+        result = ctx.obj.catalog.group(name, method, column, at=parse_at(at), edges=edge_values, selection=selection,
                                        replace=replace)  # fmt: skip
         render_grouping(result)
 
@@ -340,7 +343,8 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     from ..group.grouping import groupings
     from .output import render
 
-    render(["name", "method", "n_groups", "n_obs", "members_removed", "created_at"], groupings(ctx.obj.catalog.engine), fmt.value)
+    render(["name", "method", "n_groups", "n_obs", "members_removed", "created_at"],
+           [dataclasses.astuple(g) for g in groupings(ctx.obj.catalog.engine)], fmt.value)  # fmt: skip
 
 
 @groups_app.command("show")

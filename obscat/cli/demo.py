@@ -14,7 +14,7 @@ from ..group.export import export_gadf
 from ..store.models import DataStore, Observation
 from .output import progress_bar, render, render_grouping
 from ..compute.pointing import compute_pointing
-from ..query.selection import And, Cone, Store
+from ..query import Cone, Store
 from ..text import plural
 
 __all__ = ["run_demo"]
@@ -25,7 +25,11 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
 
     The catalogue is ``url`` if given, else ``directory/obscat.db``.
     """
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     from ..gadf.synthetic import make_data_store
+    from ..group.points import Median
 
     directory.mkdir(parents=True, exist_ok=True)
     url = url or f"sqlite:///{directory.resolve() / 'obscat.db'}"
@@ -76,13 +80,13 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
         render(table.colnames, [tuple(row) for row in table.iterrows()][:8])
 
         _step("7. observations within 3 deg of PKS 2155-304 (obscat select --cone)")
-        cone = Cone(329.7169, -30.2256, 3.0)
-        selected = cat.select(And((Store("synthetic"), cone)))
+        cone = Cone(SkyCoord(329.7169 * u.deg, -30.2256 * u.deg), 3 * u.deg)
+        selected = cat.select(Store("synthetic") & cone)
         typer.echo(f"   {plural(len(selected), 'observation')}: {' '.join(str(o) for _, o in selected)}")
 
         _step("8. split at the median zenith at mid-time (obscat pointing; obscat group split)")
         compute_pointing(cat.engine, cone)
-        render_grouping(cat.group("demo-zenith", "split", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone,
+        render_grouping(cat.group("demo-zenith", "split", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=cone,
                                   replace=True))  # fmt: skip
 
         _step("9. two clusters of similar IRFs (obscat group cluster)")

@@ -17,7 +17,8 @@ from ..errors import InputError
 from ..store.file_versions import read_versions, record_uses
 from ..gadf.fits import FitsError, read_tables
 from ..store.models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
-from ..query.selection import Criterion, no_observation_error
+from ..query.criteria import Criterion
+from ..query.explain import no_observation_error
 
 __all__ = ["compute_pointing"]
 

@@ -1,1 +1,9 @@
-"""Queries: selection criteria and the --where language."""
+"""Observation selections: typed criteria (:mod:`.criteria`), the --where language (:mod:`.where`),
+command-line flags (:mod:`.options`), Gammapy dicts (:mod:`.gammapy`), canonical JSON."""
+
+from .criteria import And, Cone, Criterion, Ids, Not, ObjectName, Or, Store, TimeRange, ValueRange, criterion_from_json
+from .gammapy import as_criterion, from_gammapy
+from .where import Where, parse_where
+
+__all__ = ["Criterion", "Cone", "TimeRange", "ValueRange", "ObjectName", "Ids", "Store", "Where", "And", "Or", "Not",
+           "criterion_from_json", "as_criterion", "from_gammapy", "parse_where"]  # fmt: skip
