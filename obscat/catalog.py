@@ -160,7 +160,7 @@ class Catalog:
         self, store: str | None = None, columns: Sequence[str] | None = None, selection=None
     ) -> tuple[list[str], list[tuple]]:
         """Column names (``store`` first) and rows of the observations, by store and OBS_ID
-        (only those a :mod:`obscat.query.selection` criterion keeps, if given)."""
+        (only those a :mod:`obscat.query` criterion keeps, if given)."""
         names = list(columns or OBSERVATION_COLUMNS)
         unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
         if unknown:
@@ -184,7 +184,7 @@ class Catalog:
     def select(self, selection, store: str | None = None) -> list[tuple[str, int]]:
         """``(store, obs_id)`` of the observations a selection keeps, by store and OBS_ID.
 
-        ``selection`` is a :mod:`obscat.query.selection` criterion, or Gammapy
+        ``selection`` is a :mod:`obscat.query` criterion, or Gammapy
         ``select_observations`` dicts (one, or a list meaning AND).
         """
         criterion = _criterion(selection)

@@ -333,19 +333,21 @@ class ValueRange(Criterion):
     def _value(self, value, parameter: str, unit: str | None) -> float:
         from astropy import units as u
 
-        what = f"{unit} (the unit of {self.column})" if unit else f"a number ({self.column} has no unit)"
-        if isinstance(value, u.Quantity):
+        if unit:
+            if not isinstance(value, u.Quantity):
+                raise ParameterError(f"`{parameter}` must be a Quantity in {unit} (the unit of {self.column}), "
+                                     f"not {value!r}")  # fmt: skip
             try:
-                value = value.to_value(unit or u.dimensionless_unscaled, equivalencies=u.temperature())
+                value = value.to_value(unit, equivalencies=u.temperature())
             except u.UnitsError:
-                raise ParameterError(f"`{parameter}` must be in {what}, not {value}") from None
-        elif unit or isinstance(value, bool) or not isinstance(value, (int, float)) and type(value).__module__ != "numpy":
-            raise ParameterError(f"`{parameter}` must be a Quantity in {what}, not {value!r}" if unit
-                                 else f"`{parameter}` must be {what}, not {value!r}")  # fmt: skip
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ParameterError(f"`{parameter}` must be one value, not {value!r}") from None
+                raise ParameterError(f"`{parameter}` must be in {unit} (the unit of {self.column}), not {value}") from None
+        elif isinstance(value, u.Quantity):
+            if value.unit != u.dimensionless_unscaled:
+                raise ParameterError(f"`{parameter}` must be a number ({self.column} has no unit), not {value}")
+            value = value.value
+        if isinstance(value, (bool, str)) or not _real(value):
+            raise ParameterError(f"`{parameter}` must be one number, not {value!r}")
+        value = float(value)
         if not math.isfinite(value):
             raise ParameterError(f"`{parameter}` must be finite, not {value}")
         return value
@@ -380,8 +382,7 @@ class Ids(Criterion):
             ids = tuple(self.obs_ids)
         except TypeError:
             raise ParameterError(f"`obs_ids` must be OBS_IDs (integers), not {self.obs_ids!r}") from None
-        bad = [i for i in ids if isinstance(i, bool) or not float(i).is_integer()] if all(
-            isinstance(i, (int, float)) or type(i).__module__ == "numpy" for i in ids) else ids  # fmt: skip
+        bad = [i for i in ids if isinstance(i, bool) or not _real(i) or not float(i).is_integer()]
         if bad:
             raise ParameterError(f"`obs_ids` must be integers, not {bad[0]!r}")
         object.__setattr__(self, "obs_ids", tuple(int(i) for i in ids))
@@ -395,6 +396,13 @@ class Ids(Criterion):
     @classmethod
     def from_dict(cls, data):
         return cls(tuple(data["obs_ids"]))
+
+
+def _real(value) -> bool:
+    """Whether ``value`` is one real number (Python's or numpy's)."""
+    import numbers
+
+    return isinstance(value, numbers.Real) and getattr(value, "ndim", 0) == 0
 
 
 def _text(value, parameter: str, what: str) -> None:
