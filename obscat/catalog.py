@@ -204,7 +204,7 @@ class Catalog:
     def left_out_without_pointing(self, selection) -> int:
         """How many observations without a sky pointing (NULL RA_PNT/DEC_PNT, e.g. ground arrays in
         DRIFT mode) a selection left out only because of its cones (0 if it has no cone)."""
-        from .query.criteria import Cone
+        from .query.cone import Cone
 
         return self._left_out(selection, Cone, Observation.__table__.c.ra_pnt_deg)
 

@@ -4,7 +4,6 @@ number in the column's unit); :func:`parse_at` reads the command line's ``--at``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np

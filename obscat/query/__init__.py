@@ -1,7 +1,8 @@
 """Observation selections: typed criteria (:mod:`.criteria`), the --where language (:mod:`.where`),
 command-line flags (:mod:`.options`), Gammapy dicts (:mod:`.gammapy`), canonical JSON."""
 
-from .criteria import And, Cone, Criterion, Ids, Not, ObjectName, Or, Store, TimeRange, ValueRange, criterion_from_json
+from .cone import Cone
+from .criteria import And, Criterion, Ids, Not, ObjectName, Or, Store, TimeRange, ValueRange, criterion_from_json
 from .gammapy import as_criterion, from_gammapy
 from .where import Where, parse_where
 

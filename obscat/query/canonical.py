@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ParameterError
 
-__all__ = ["canonical_json", "plain", "quantity_json", "time_json"]
+__all__ = ["canonical_json", "plain", "quantity_json", "quantity_from_json", "time_json"]
 
 
 def canonical_json(value: Any) -> str:
@@ -55,6 +55,13 @@ def quantity_json(quantity, unit=None) -> dict:
     if unit is not None:
         quantity = quantity.to(unit)
     return {"unit": quantity.unit.to_string(), "value": plain(quantity.value.tolist())}
+
+
+def quantity_from_json(data: dict):
+    """The Quantity :func:`quantity_json` wrote."""
+    from astropy import units as u
+
+    return u.Quantity(data["value"], data["unit"])
 
 
 def time_json(time) -> dict:

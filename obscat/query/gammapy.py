@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..errors import InputError, ParameterError
 from .columns import NUMERIC_COLUMNS
-from .criteria import And, Cone, Criterion, Not, ValueRange
+from .cone import Cone
+from .criteria import And, Criterion, Not, ValueRange
 from .options import time_range
 
 __all__ = ["from_gammapy", "as_criterion"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from ..errors import InputError
-from .criteria import And, Cone, Criterion, Ids, Not, ObjectName, Store, TimeRange, ValueRange
+from .cone import Cone
+from .criteria import And, Criterion, Ids, Not, ObjectName, Store, TimeRange, ValueRange
 from .columns import NUMERIC_COLUMNS, unknown_column
 from .where import Where, parse_time
 

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from ..errors import InputError, ParameterError
 from ..store.models import observation_column
 from .columns import NUMERIC_COLUMNS, TEXT_COLUMNS, unknown_column
-from .criteria import And, Cone, Criterion, Not, ObjectName, Or, Store, TimeRange
+from .cone import Cone
+from .criteria import And, Criterion, Not, ObjectName, Or, Store, TimeRange
 
 __all__ = ["Where", "Compare", "parse_where", "parse_time", "MAX_WHERE_DEPTH"]
 
