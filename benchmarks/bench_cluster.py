@@ -96,7 +96,7 @@ def main() -> None:
 
     from obscat import Catalog
     from obscat.compute.features import feature_sets, feature_table
-    from obscat.query.selection import ValueRange
+    from obscat.query import ValueRange
 
     url = build(args.work_dir, max(args.sizes))
     catalog = Catalog(url)

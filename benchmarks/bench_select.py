@@ -38,7 +38,7 @@ def main() -> None:
     from astropy.table import Table
 
     from obscat import Catalog
-    from obscat.query.selection import Cone
+    from obscat.query import Cone
 
     store = args.work_dir / f"synthetic-{args.n}"
     if not (store / "hdu-index.fits.gz").exists():
@@ -73,7 +73,7 @@ def main() -> None:
         times["astropy separation over the table (Gammapy's way)"].append(time.perf_counter() - start)
         for label, catalog in catalogs.items():
             start = time.perf_counter()
-            found = catalog.select(Cone(ra, dec, 2.0))
+            found = catalog.select(Cone(SkyCoord(ra * u.deg, dec * u.deg), 2 * u.deg))
             times[f"obscat cone, {label}"].append(time.perf_counter() - start)
             assert sorted(o for _, o in found) == sorted(int(i) for i in table["OBS_ID"][reference]), (label, ra, dec)
         counts.append(len(reference))

@@ -99,16 +99,17 @@ import scipy.cluster.hierarchy  # imported before the clock, as the tutorial imp
 from obscat import Catalog
 from obscat.group.grouping import cluster
 from obscat.compute.pointing import compute_pointing
-from obscat.query.selection import Cone
+from obscat.group.points import Median
+from obscat.query import Cone
 url, out, feature_set = sys.argv[1:4]
 start = time.perf_counter()
 
 cat = Catalog(url)
-cone = Cone(329.71693826, -30.2255, 2.0)
+cone = Cone(SkyCoord(329.71693826 * u.deg, -30.2255 * u.deg), 2 * u.deg)
 selected = cat.select(cone)
 if feature_set == "cold":
     compute_pointing(cat.engine, cone)
-split = cat.split("zenith", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone, replace=True)
+split = cat.split("zenith", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=cone, replace=True)
 if feature_set == "cold":
     position = SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg, frame="icrs")
     table = cat.compute_features("1 TeV", features=["edisp-res", "psf-radius"], position=position, selection=cone)

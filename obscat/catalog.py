@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from sqlalchemy.orm import Session
 
-    from .group.grouping import GroupingResult
+    from .group.grouping import GroupingResult, StoredGrouping
     from .store.check import CheckReport
     from .store.derived import StoreRemoval
     from .store.ingest import IngestReport, Progress
@@ -261,15 +261,16 @@ class Catalog:
 
     # -- groupings -----------------------------------------------------------------------
 
-    def split(self, name: str, column: str, *, at="median", selection=None, replace: bool = False) -> GroupingResult:
-        """Split the selection at ``column``'s median (``at="median"``), the median of another column
-        (``"median:OTHER"``), a value or quantiles (``"q:0.25,0.5"``) and store it as grouping ``name``:
+    def split(self, name: str, column: str, *, at=None, selection=None, replace: bool = False) -> GroupingResult:
+        """Split the selection at ``at``: ``Median()`` (the default), ``Median(of="other_column")``,
+        ``Quantiles([0.25, 0.5])``, a Quantity or a number; store it as grouping ``name``:
         ``low_<word>`` (``value < cut``, as Gammapy's tutorial) and ``high_<word>``. ``replace``
         overwrites a grouping of that name."""
         from .group import grouping
         from .query.observations import criterion
 
-        return grouping.split(self.engine, name, column, at, criterion(selection), replace=replace)
+        return grouping.split(self.engine, name, column, grouping.Median() if at is None else at, criterion(selection),
+                              replace=replace)  # fmt: skip
 
     def bins(self, name: str, column: str, edges, *, selection=None, replace: bool = False) -> GroupingResult:
         """Group the selection into the half-open bins ``[lo, hi)`` of ``column`` given by ``edges``
@@ -343,12 +344,12 @@ class Catalog:
 
         return groupings(self.engine)
 
-    def grouping(self, name: str) -> GroupingResult:
-        """A stored grouping with its members (``.members``: store, OBS_ID, label; by label, then
-        store and OBS_ID; ``.to_table()``)."""
-        from .group.grouping import grouping_rows
+    def grouping(self, name: str) -> StoredGrouping:
+        """Stored grouping ``name`` as made: method, params, the selection as a criterion that re-runs
+        to the same observations, and its members (a Table: label, store, obs_id)."""
+        from .group.stored import stored_grouping
 
-        return grouping_rows(self.engine, name)
+        return stored_grouping(self.engine, name)
 
     def rename_grouping(self, old: str, new: str) -> None:
         """Rename a stored grouping (``new`` must be free)."""

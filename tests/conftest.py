@@ -109,6 +109,16 @@ def hess(catalog, hess_dir):
 TUTORIAL_CONE = (329.71693826, -30.2255, 2.0)
 
 
+def sky_cone(ra_deg: float, dec_deg: float, radius_deg: float):
+    """A typed :class:`~obscat.query.Cone` from degrees (ICRS)."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    from obscat.query import Cone
+
+    return Cone(SkyCoord(ra_deg * u.deg, dec_deg * u.deg), radius_deg * u.deg)
+
+
 def snapshot(url: str) -> dict[str, list[tuple]]:
     """Every row of every table (sorted), to prove a failed command changed nothing."""
     from obscat.store.db import create_engine

@@ -15,16 +15,15 @@ import pytest
 import sqlalchemy as sa
 from astropy.io import fits
 from astropy.table import Table
-from conftest import TUTORIAL_CONE, snapshot
+from conftest import TUTORIAL_CONE, sky_cone, snapshot
 from typer.testing import CliRunner
 
 from obscat import Catalog
 from obscat.cli.app import app
 from obscat.compute.pointing import compute_pointing
 from obscat.errors import ParameterError
-from obscat.query.selection import Cone
 
-CONE = Cone(*TUTORIAL_CONE)
+CONE = sky_cone(*TUTORIAL_CONE)
 
 
 def _rows(cat: Catalog, sql: str, **params) -> list:

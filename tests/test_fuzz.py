@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from obscat import InputError
 from obscat.cli.app import app
-from obscat.query.selection import Criterion, parse_where
+from obscat.query import Criterion, parse_where
 
 HOSTILE = st.sampled_from(["'", '"', ";", "--", "/*", "*/", "\x00", "%", "_", "\\", "DROP TABLE observation",
                            "' OR 1=1 --", "); DELETE FROM data_store; --", "é", "名", "\U0001f52d", " ", "\n",

@@ -119,7 +119,7 @@ def cli(url: str, *args: str):
 
 
 def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
-    from obscat.query.selection import parse_where
+    from obscat.query import parse_where
 
     ingest_layout(catalog, swgo_dir, "multi")
     table = gammapy_store(swgo_dir, "multi").obs_table
@@ -150,17 +150,19 @@ def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
 def test_cone_reports_observations_without_pointing(catalog, db_url, swgo_dir, hess_dir):
     from gammapy.data import DataStore
 
-    from obscat.query.selection import Cone, parse_where
+    from conftest import sky_cone
+
+    from obscat.query import parse_where
 
     catalog.ingest(hess_dir, name="hess")
     ingest_layout(catalog, swgo_dir, "multi", name="swgo")
-    cone = Cone(329.71693826, -30.2255, 2.0)
+    cone = sky_cone(329.71693826, -30.2255, 2.0)
     hess = DataStore.from_dir(hess_dir).obs_table
     kept = hess.select_observations({"type": "sky_circle", "frame": "icrs", "lon": "329.71693826 deg",
                                      "lat": "-30.2255 deg", "radius": "2 deg"})  # fmt: skip
     assert [i for i in catalog.select(cone)["obs_id"]] == sorted(int(i) for i in kept["OBS_ID"])
     assert catalog.left_out(cone).without_pointing == 12
-    assert catalog.left_out(Cone(0, 0, 1, inverted=True)).without_pointing == 12
+    assert catalog.left_out(~sky_cone(0, 0, 1)).without_pointing == 12
     either = parse_where("cone(0, 0, 1) or obs_id < 3")
     assert catalog.left_out(either).without_pointing == 9  # OBS_ID 0-2 are kept by the other branch
     assert catalog.left_out(None).without_pointing == 0  # no cone: nothing to say
@@ -179,17 +181,17 @@ def test_time_range_reports_observations_without_times(catalog, db_url, swgo_dir
     from astropy.time import Time
     from gammapy.data import DataStore
 
-    from obscat.query.selection import TimeRange, parse_where
+    from obscat.query import Not, TimeRange, parse_where
 
     catalog.ingest(hess_dir, name="hess")
     ingest_layout(catalog, swgo_dir, "multi", name="swgo")
     window = Time(["2004-12-01", "2005-01-01"], scale="utc")
     hess = DataStore.from_dir(hess_dir).obs_table
     kept = hess.select_observations({"type": "time_box", "time_range": window})
-    box = TimeRange.from_times(window[0], window[1])
+    box = TimeRange(window[0], window[1])
     assert [i for i in catalog.select(box)["obs_id"]] == sorted(int(i) for i in kept["OBS_ID"])
     assert catalog.left_out(box).without_times == 12
-    assert catalog.left_out(TimeRange.from_times(window[0], window[1], inverted=True)).without_times == 12
+    assert catalog.left_out(Not(box)).without_times == 12
     assert catalog.left_out(parse_where("time('2004-12-01', '2005-01-01') or obs_id < 3")).without_times == 9
     assert catalog.left_out(None).without_times == 0  # no time range: nothing to say
     result = cli(db_url, "select", "--time-start", "2004-12-01", "--time-stop", "2005-01-01", "-f", "ids")
@@ -283,7 +285,7 @@ def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_pa
     from gammapy.data import DataStore
 
     from obscat.errors import InputError
-    from obscat.query.selection import Cone
+    from conftest import sky_cone
 
     obs = Table.read(hess_dir / "obs-index.fits.gz")[:4]
     hdu = Table.read(hess_dir / "hdu-index.fits.gz")
@@ -304,7 +306,7 @@ def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_pa
     assert [tuple(bool(v) if k > 1 else v for k, v in enumerate(r)) for r in got] == [
         (int(i), mode, k == 1, k == 1, k == 1) for k, (i, mode) in enumerate(zip(obs["OBS_ID"], obs["OBS_MODE"]))
     ]
-    cone = Cone(ra, dec, 0.1)
+    cone = sky_cone(ra, dec, 0.1)
     pointed = DataStore.from_dir(hess_dir).obs_table[[0, 2, 3]]
     kept = pointed.select_observations({"type": "sky_circle", "frame": "icrs", "lon": f"{ra} deg", "lat": f"{dec} deg",
                                         "radius": "0.1 deg"})  # fmt: skip

@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 from astropy import units as u
 from astropy.table import Table
-from conftest import TUTORIAL_CONE, snapshot
+from conftest import TUTORIAL_CONE, sky_cone, snapshot
 from gammapy.data import DataStore
 
 from obscat import InputError, NotFoundError
 from obscat.group.export import export_gadf, export_table
-from obscat.query.selection import Cone, Store
+from obscat.query import Store
 
-TUTORIAL = Cone(*TUTORIAL_CONE)
+TUTORIAL = sky_cone(*TUTORIAL_CONE)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_errors_name_the_grouping_or_path_and_change_nothing(hess, magic_dir, db
     with pytest.raises(InputError, match=r"^unknown table format 'fits' \(csv, ecsv\)$"):
         export_table(hess.engine, "z", tmp_path / "z.fits", "fits")
     hess.ingest(magic_dir, name="magic")
-    hess.split("both", "ra_pnt_deg", at="400")  # one group holding HESS and MAGIC
+    hess.split("both", "ra_pnt_deg", at=400 * u.deg)  # one group holding HESS and MAGIC
     with pytest.raises(InputError, match=r"^grouping 'both': group 'low_ra_pnt' mixes stores with different time "
                                          r"references \(hess, magic\)$"):  # fmt: skip
         export_gadf(hess.engine, "both", tmp_path / "both")

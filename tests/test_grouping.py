@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from astropy.table import Table
-from conftest import TUTORIAL_CONE, snapshot
+from conftest import TUTORIAL_CONE, sky_cone, snapshot
 from typer.testing import CliRunner
 
 from obscat import InputError
 from obscat.cli.app import app
-from obscat.query.selection import Cone, Store
+from obscat.group.points import Median, Quantiles
+from obscat.query import Store
 
-TUTORIAL = Cone(*TUTORIAL_CONE)
+TUTORIAL = sky_cone(*TUTORIAL_CONE)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_bins_quantiles_and_by(hess, index):
     assert {k: len(v) for k, v in binned.groups.items()} == {
         f"zenith_[{lo},{hi})": int(((index["ZEN_PNT"] >= lo) & (index["ZEN_PNT"] < hi)).sum())
         for lo, hi in ((0, 20), (20, 40), (40, 60))}  # fmt: skip
-    quartiles = hess.split("q", "muoneff", at="q:0.25,0.5,0.75")
+    quartiles = hess.split("q", "muoneff", at=Quantiles([0.25, 0.5, 0.75]))
     assert len(quartiles.groups) == 4 and sum(map(len, quartiles.groups.values())) == 105
     assert hess.group_by("t", "n_tels").groups == {"n_tels_4": sorted(index["OBS_ID"])}
 
@@ -75,7 +76,7 @@ def test_names_replace_rename_delete(hess, db_url):
         (["split", "zenith", "--name", "x"], "unknown column 'zenith'"),
         (["split", "nsblevel", "--name", "x"], "nsblevel is NULL for 105 selected observations: hess:20136"),
         (["bins", "zen_pnt_deg", "--name", "x", "--edges", "0,20"], "selected observations have zen_pnt_deg outside [0, 20)"),
-        (["bins", "zen_pnt_deg", "--name", "x", "--edges", "20,10"], "--edges must be at least two increasing numbers"),
+        (["bins", "zen_pnt_deg", "--name", "x", "--edges", "20,10"], "edges` must be at least two increasing numbers"),
         (["split", "zen_pnt_deg", "--name", "x", "--at", "q:2"], "quantiles are q:F1,F2,... with 0 < F < 1"),
     ],
 )
@@ -107,7 +108,7 @@ def test_the_tutorial_zenith_split_at_mid_time(hess, db_url):
     """Zenith of the pointing at the first GTI's mid-time against the median ZEN_PNT: 10 high, 11 low."""
     result = CliRunner().invoke(app, ["--db", db_url, "pointing", "--cone", "329.71693826 -30.2255 2"])
     assert result.stdout == "pointing at mid-time stored for 21 observations (0 left NULL)\n"
-    split = hess.split("tutorial", "zen_tmid_deg", at="median:zen_pnt_deg", selection=TUTORIAL)
+    split = hess.split("tutorial", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=TUTORIAL)
     assert split.groups["high_zenith"] == [33787, 33788, 33789, 33790, 33799, 33800, 33801, 47802, 47803, 47827]
     assert len(split.groups["low_zenith"]) == 11
     table = hess.observations(store="hess", columns=["obs_id", "zen_pnt_deg", "zen_tmid_deg"])
@@ -195,7 +196,7 @@ def test_max_spread_picks_the_fewest_groups_within_tolerance(hess, tutorial_feat
 
 def test_memory_saving_linkage_gives_scipys_tree(hess, tutorial_features, monkeypatch):
     """fastcluster's linkage_vector (ward, single) against scipy's linkage, as Gammapy calls it."""
-    from obscat.group import grouping
+    from obscat.group import cluster as grouping
 
     name = tutorial_features.meta["feature_set"]
     for method in ("ward", "single"):
@@ -300,7 +301,7 @@ def test_rows_are_not_written_to_observations_replaced_meanwhile(hess, db_url, m
     """A store removed and another ingested between a command's read and its write (SQLite reuses
     the ids): the write is refused as retryable, nothing lands on the newcomer's observations."""
     from obscat.compute import features
-    from obscat.group import grouping
+    from obscat.group import cluster as grouping
     from obscat import DatabaseError
 
     feature_set = hess.compute_features("1 TeV", features=["psf-radius"], selection=TUTORIAL).meta["feature_set"]

@@ -119,16 +119,17 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
     from astropy.coordinates import SkyCoord
 
     from obscat.compute.pointing import compute_pointing
-    from obscat.query.selection import Cone
+    from obscat.group.points import Median
+    from obscat.query import Cone
 
-    cone = Cone(329.71693826, -30.2255, 2.0)
+    cone = Cone(SkyCoord(329.71693826 * u.deg, -30.2255 * u.deg), 2 * u.deg)
     with Catalog(db_url) as cat:
         cat.ingest(hess_dir, name="hess")
         cat.ingest(magic_dir, name="magic")
         compute_pointing(cat.engine, cone)
         cat.cluster("irf", ["edisp-res", "psf-radius"], energy_true="1 TeV", selection=cone, n_groups=2,
                     position=SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg))  # fmt: skip
-        cat.split("zenith", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone)
+        cat.split("zenith", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=cone)
     engine = create_engine(db_url)
     with engine.begin() as conn:  # as a re-ingest that removed members leaves it
         conn.execute(sa.text("UPDATE grouping SET members_removed = 3 WHERE name = 'zenith'"))
@@ -138,7 +139,7 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "base"]).exit_code == 0
     current = runner.invoke(app, ["--db", db_url, "db", "current"]).stdout
-    assert current.startswith("base (12 archived tables: `obscat db upgrade` restores them)")
+    assert current.startswith("base (13 archived tables: `obscat db upgrade` restores them)")
     refused = runner.invoke(app, ["--db", db_url, "stores"])
     assert refused.exit_code == 1 and "downgraded to base and keeps its data" in refused.stderr
     assert runner.invoke(app, ["--db", db_url, "db", "upgrade"]).exit_code == 0

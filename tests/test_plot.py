@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from conftest import TUTORIAL_CONE, snapshot
+from conftest import TUTORIAL_CONE, sky_cone, snapshot
 from matplotlib.colors import to_hex
 from typer.testing import CliRunner
 
 from obscat.cli.app import app
 from obscat.group import plot
-from obscat.query.selection import Cone
+from obscat.group.points import Median
 
-TUTORIAL = Cone(*TUTORIAL_CONE)
+TUTORIAL = sky_cone(*TUTORIAL_CONE)
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def grouped(catalog, hess_dir):
 
     catalog.ingest(hess_dir, name="hess")
     compute_pointing(catalog.engine, TUTORIAL)
-    catalog.split("zenith", "zen_tmid_deg", at="median:zen_pnt_deg", selection=TUTORIAL)
+    catalog.split("zenith", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=TUTORIAL)
     catalog.cluster("irf", ["edisp-res", "psf-radius"], energy_true="1 TeV", selection=TUTORIAL, n_groups=2,
                     position=SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg))  # fmt: skip
     return catalog

@@ -205,7 +205,7 @@ def with_selection(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from ..query.selection import from_options
+        from ..query.options import from_options
 
         flags = {name: kwargs.get(name, default) for name, (_, default) in _SELECTION_OPTIONS.items()}
         for name in _SELECTION_OPTIONS:
@@ -282,7 +282,9 @@ def _group_command(method: str):
                 raise typer.BadParameter(f"not numbers: {edges!r}", param_hint="--edges") from None
         catalog = ctx.obj.catalog
         if method == "split":
-            result = catalog.split(name, column, at=at, selection=selection, replace=replace)
+            from ..group.points import parse_at
+
+            result = catalog.split(name, column, at=parse_at(at), selection=selection, replace=replace)
         elif method == "bins":
             result = catalog.bins(name, column, edge_values, selection=selection, replace=replace)
         else:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..catalog import Catalog
-from ..query.selection import And, Cone, Store
+from ..query import Cone, Store
 from ..text import plural
 from .output import progress_bar, render, render_grouping, save_figure, table_rows
 
@@ -21,7 +21,11 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
 
     The catalogue is ``url`` if given, else ``directory/obscat.db``.
     """
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     from ..gadf.synthetic import make_data_store
+    from ..group import Median
 
     directory.mkdir(parents=True, exist_ok=True)
     url = url or f"sqlite:///{directory.resolve() / 'obscat.db'}"
@@ -54,13 +58,13 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
         _table(table[:8])
 
         _step("7. observations within 3 deg of PKS 2155-304 (obscat select --cone)")
-        cone = Cone(329.7169, -30.2256, 3.0)
-        selected = cat.select(And((Store("synthetic"), cone)), columns=[])
+        cone = Cone(SkyCoord(329.7169 * u.deg, -30.2256 * u.deg), 3 * u.deg)
+        selected = cat.select(Store("synthetic") & cone, columns=[])
         typer.echo(f"   {plural(len(selected), 'observation')}: {' '.join(map(str, selected['obs_id']))}")
 
         _step("8. split at the median zenith at mid-time (obscat pointing; obscat group split)")
         cat.compute_pointing(cone)
-        render_grouping(cat.split("demo-zenith", "zen_tmid_deg", at="median:zen_pnt_deg", selection=cone, replace=True))
+        render_grouping(cat.split("demo-zenith", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=cone, replace=True))
 
         _step("9. two clusters of similar IRFs (obscat group cluster)")
         render_grouping(cat.cluster("demo-irf", ["edisp-res", "psf-radius"], feature_set=table.meta["feature_set"],

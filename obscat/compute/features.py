@@ -25,7 +25,8 @@ from .._version import __version__
 from ..errors import InputError, NotFoundError, ObscatError
 from ..gadf._gzip import GZIP_ERRORS
 from ..gadf.fits import FitsError, read_tables
-from ..query.selection import And, no_observation_error
+from ..query.criteria import And
+from ..query.explain import no_observation_error
 from ..results import FeatureSetRemoval, FeatureSetSummary
 from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
 from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count
@@ -42,6 +43,7 @@ from .irf_features import (
     psf_containment_radius,
     value_at,
 )
+from .sky import separation_deg
 from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features", "feature_table", "feature_sets",
@@ -383,17 +385,9 @@ def _offset(task: _Task, params: FeatureParams, cache: dict, loaded: dict) -> tu
         return None, f"{path} [{name}]: no RA_PNT/DEC_PNT in the header"
     if not (math.isfinite(ra) and math.isfinite(dec) and -90 <= dec <= 90):
         return None, f"{path} [{name}]: header RA_PNT/DEC_PNT = {ra:g}, {dec:g} is not a sky position"
-    offset = _separation_deg(params.position, (ra, dec))
+    offset = separation_deg(*params.position, ra, dec, math)
     limits = [loaded[t][0].axis("offset").nodes[-1] for t in ("psf", "edisp") if loaded[t][0] is not None]
     return (min(offset, *limits) if limits else offset), None
-
-
-def _separation_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle separation (Vincenty), as astropy's ``SkyCoord.separation``."""
-    lon1, lat1, lon2, lat2 = (math.radians(x) for x in (*a, *b))
-    sdlon, cdlon = math.sin(lon2 - lon1), math.cos(lon2 - lon1)
-    s1, s2, c1, c2 = math.sin(lat1), math.sin(lat2), math.cos(lat1), math.cos(lat2)
-    return math.degrees(math.atan2(math.hypot(c2 * sdlon, c1 * s2 - s1 * c2 * cdlon), s1 * s2 + c1 * c2 * cdlon))
 
 
 def _feature(name: str, hdu_type: str, loaded: dict, params: FeatureParams, offset: float) -> tuple[float | None, str | None]:

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from ..errors import InputError
 from ..gadf._gzip import GZIP_ERRORS
 from ..gadf.fits import FitsError, read_tables
-from ..query.selection import Criterion, no_observation_error
+from ..query.criteria import Criterion
+from ..query.explain import no_observation_error
 from ..results import PointingReport
 from ..store.db import bulk_insert, check_observations_unchanged, connect, write_transaction
 from ..store.file_versions import read_versions, record_uses

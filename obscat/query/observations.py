@@ -11,16 +11,17 @@ from ..errors import ParameterError, did_you_mean
 from ..results import LeftOut
 from ..store.db import reading, store_id
 from ..store.models import OBSERVATION_COLUMNS, DataStore, Observation, observation_column
-from .selection import And, Cone, Criterion, TimeRange, explain_empty, from_gammapy, without
+from .cone import Cone
+from .criteria import Criterion, TimeRange
+from .explain import explain_empty, without
+from .gammapy import as_criterion
 
 __all__ = ["OBSERVATION_COLUMNS", "criterion", "observation_rows", "left_out"]
 
 def criterion(selection) -> Criterion:
     """A criterion from one, Gammapy ``select_observations`` dicts (one, or a list meaning AND),
     or None (every observation)."""
-    if selection is None:
-        return And(())
-    return selection if isinstance(selection, Criterion) else from_gammapy(selection)
+    return as_criterion(selection)
 
 
 def observation_rows(bind: Engine | Connection, names: Sequence[str], selection: Criterion,

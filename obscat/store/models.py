@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 #: Height of the declination zones of ``observation.sky_zone``.
 SKY_ZONE_HEIGHT_DEG = 0.5
@@ -414,8 +414,12 @@ class Grouping(Base):
     method: Mapped[str] = mapped_column(String(20))
     #: Everything the method was given (column, edges, thresholds, ...).
     params: Mapped[dict[str, Any]]
-    #: The selection the observations came from, as text.
+    #: The selection the observations came from as a Python repr (groupings made before revision
+    #: 0007; NULL since).
     selection: Mapped[str | None]
+    #: The selection as canonical JSON (obscat.query.criterion_from_json reads it back); NULL
+    #: for groupings made before revision 0007.
+    selection_json: Mapped[str | None]
     feature_set_id: Mapped[int | None] = mapped_column(ForeignKey("feature_set.id", ondelete="SET NULL"))
     #: Per label: its size and, per grouped quantity, min/max/std.
     summary: Mapped[dict[str, Any]]
