@@ -20,11 +20,11 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import Angle
 from astropy.io import fits
 from astropy.table import Table
 
 from ._gzip import GZIP_ERRORS, gzip
+from .header import header_number, header_quantity
 from ..errors import InputError, one_line
 
 __all__ = [
@@ -69,7 +69,7 @@ class IndexTable:
     """The first binary table of an index file, as whole columns."""
 
     path: Path
-    header: fits.Header
+    header: fits.Header | dict  # a dict when read by obscat.gadf.header (an EVENTS header standing in)
     table: Table | None
     warnings: list[str] = field(default_factory=list)  # accepted oddities, reported by ingest
 
@@ -271,10 +271,10 @@ def time_reference(index: IndexTable) -> TimeReference | None:
     """The time reference in an index header, or None if it has no MJDREF."""
     header = index.header
     if "MJDREFI" in header:
-        mjdrefi = _header_number(index, "MJDREFI")
-        mjdreff = _header_number(index, "MJDREFF", default=0.0)
+        mjdrefi = header_number(header, "MJDREFI", index.path)
+        mjdreff = header_number(header, "MJDREFF", index.path, default=0.0)
     elif "MJDREF" in header:
-        mjdref = _header_number(index, "MJDREF")
+        mjdref = header_number(header, "MJDREF", index.path)
         mjdrefi, mjdreff = int(mjdref // 1), mjdref % 1
     else:
         return None
@@ -299,27 +299,12 @@ def time_reference(index: IndexTable) -> TimeReference | None:
 
 def site_location(index: IndexTable) -> Site:
     """GEOLON/GEOLAT (deg) and ALTITUDE (m) from a header; absent ones are None."""
+    header, where = index.header, index.path
     return Site(
-        geolon_deg=_header_quantity(index, "GEOLON", "deg"),
-        geolat_deg=_header_quantity(index, "GEOLAT", "deg"),
-        altitude_m=_header_quantity(index, "GEOALT" if "GEOALT" in index.header else "ALTITUDE", "m"),
+        geolon_deg=header_quantity(header, "GEOLON", "deg", where),
+        geolat_deg=header_quantity(header, "GEOLAT", "deg", where),
+        altitude_m=header_quantity(header, "GEOALT" if "GEOALT" in header else "ALTITUDE", "m", where),
     )
-
-
-def _header_quantity(index: IndexTable, key: str, unit: str) -> float | None:
-    """A header number in ``unit``; text is read as Gammapy reads it (``Angle('-67d40m35s', 'deg')``,
-    ``Quantity('4780 m', 'm')``)."""
-    value = index.header.get(key)
-    if not isinstance(value, str):
-        return _header_number(index, key, default=None)
-    try:
-        quantity = u.Quantity(value, unit) if unit == "m" else Angle(value, unit)
-        number = float(quantity.to_value(unit))
-    except (ValueError, TypeError, u.UnitsError):
-        raise InputError(f"{index.path}: header keyword {key}={value!r} is not a number") from None
-    if not np.isfinite(number):
-        raise InputError(f"{index.path}: header keyword {key}={value!r} is not finite")
-    return number
 
 
 def check_hdu_index(index: IndexTable) -> tuple[np.ndarray, np.ndarray]:
@@ -448,18 +433,3 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value
-
-
-def _header_number(index: IndexTable, key: str, default: Any = ...) -> Any:
-    if key not in index.header:
-        if default is ...:
-            raise InputError(f"{index.path}: missing header keyword {key}")
-        return default
-    value = index.header[key]
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except ValueError:
-        raise InputError(f"{index.path}: header keyword {key}={value!r} is not a number") from None
-    if not np.isfinite(number):
-        raise InputError(f"{index.path}: header keyword {key}={value!r} is not finite")
-    return number
