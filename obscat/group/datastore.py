@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from ..errors import NotFoundError, ObscatError, ParameterError
 from ..query.selection import Criterion, explain_empty
 from ..store.db import connect, id_by_name
-from ..store.models import GroupMember, Grouping, Observation
+from ..store.models import Grouping, GroupMember, Observation
 from .export import INDEX_COLUMNS, hdu_index_table, hdu_rows, member_rows, obs_header, obs_index_table, store_rows
 
 __all__ = ["gammapy_datastore"]

@@ -27,7 +27,7 @@ from ..catalog import OBSERVATION_COLUMNS
 from ..store.db import connect, id_by_name
 from ..errors import InputError
 from ..formats import to_csv, to_table
-from ..gadf.index import is_regular_file
+from ..gadf.files import is_regular_file
 from ..store.models import DataStore, Grouping, GroupMember, Hdu, HduFile, Observation, observation_column
 
 __all__ = ["export_gadf", "export_table", "MissingFilesWarning"]

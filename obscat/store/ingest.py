@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..gadf import index as gadf
 from ..gadf._gzip import GZIP_ERRORS
+from ..gadf.files import check_regular_file, file_sha256
 from ..gadf.fits import read_header
 from ..gadf.header import header_text
 from .._version import __version__
@@ -105,7 +106,7 @@ def ingest(
     start = time.perf_counter()
     obs_path, hdu_path = _locate(path, obs_index, hdu_index)
     name = _check_name(name if name is not None else _default_name(path, obs_path))
-    digests = gadf.file_sha256(obs_path), gadf.file_sha256(hdu_path)
+    digests = file_sha256(obs_path), file_sha256(hdu_path)
 
     with connect(engine) as conn:
         existing = _store_named(conn, name)
@@ -280,7 +281,7 @@ def _first_events_header(hdus: HduColumns, report: IngestReport) -> tuple[gadf.I
     for row in rows[:1]:
         path = hdus.paths[hdus.file_index[row]]
         try:
-            gadf.check_regular_file(path)  # never open a FIFO or a device
+            check_regular_file(path)  # never open a FIFO or a device
             header = read_header(path, names[name_codes[row]]).header
         except InputError as exc:
             report.warnings.append(f"cannot read EVENTS header of OBS_ID {hdus.obs_id[row]}: {exc}")
