@@ -160,6 +160,15 @@ class Catalog:
 
         return left_out(self.engine, criterion(selection))
 
+    def datastore(self, selection=None, *, grouping: str | None = None, label: str | None = None):
+        """The observations of ``selection`` (a criterion or Gammapy dicts; default: all), or of stored
+        ``grouping`` (its group ``label`` only, if given; then also kept by ``selection``), as a
+        ``gammapy.data.DataStore`` built in memory with absolute file paths; nothing is written.
+        Needs the ``obscat[gammapy]`` extra. See :mod:`obscat.group.datastore`."""
+        from .group.datastore import gammapy_datastore
+
+        return gammapy_datastore(self.engine, _criterion(selection), grouping=grouping, label=label)
+
     def observation(self, obs_id: int, store: str | None = None) -> Observation:
         """One observation (detached, with its store and HDUs loaded) by OBS_ID.
 

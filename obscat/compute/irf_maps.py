@@ -19,6 +19,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..errors import InputError
+from ..gadf.fits import read_header
 from .irf import Axis, Irf, _rebuilt
 from .irf_features import _inside, _lerp, psf_containment_radius
 
@@ -116,7 +117,7 @@ def read_map_centre(path: str, extname: str, where: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _centre(fits.getheader(path, extname))
+            return _centre(read_header(path, extname).astropy_header())
     except (KeyError, IndexError, ValueError) as exc:
         raise InputError(f"{where}: not a map image HDU ({exc})") from None
 

@@ -17,9 +17,11 @@ import numpy as np
 import sqlalchemy as sa
 from astropy import units as u
 
-from . import index as gadf
 from ..errors import InputError
 from ..store.models import gadf_columns, sky_derived
+from . import index as gadf
+from .files import is_regular_file
+from .text_codes import dtype_text, json_safe, text_codes
 
 __all__ = [
     "REQUIRED_OBS_COLUMNS",
@@ -95,13 +97,13 @@ def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit:
     source = index.table[name]
     python_type = column.type.python_type
     if python_type is str:
-        uniques, inverse = gadf.text_codes(index, name)  # also validates the UTF-8
+        uniques, inverse = text_codes(index, name)  # also validates the UTF-8
         data = np.asarray(source)
         if data.dtype.kind == "S" and len(uniques) > len(data) // 8 and not _embedded_nul(data):
             return np.char.strip(data)  # mostly distinct (dates): bytes take a quarter of the memory
         return np.array([v.strip() for v in uniques], dtype=object)[inverse]
     if source.dtype.kind not in "biuf":
-        raise InputError(f"{index.path}: column {name} holds {gadf.dtype_text(source.dtype)}, expected numbers")
+        raise InputError(f"{index.path}: column {name} holds {dtype_text(source.dtype)}, expected numbers")
     if source.ndim != 1:
         raise InputError(f"{index.path}: column {name} has shape {source.shape[1:]} per row, expected a scalar")
     values = np.array(source, dtype=float)
@@ -246,7 +248,7 @@ class ExtraJson:
         prefix = json.dumps(name) + ': {"value": '
         suffix = (', "unit": ' + json.dumps(unit) + "}") if unit else "}"
         if source.dtype.kind in "SU" and source.ndim == 1:
-            values, inverse = gadf.text_codes(index, name)
+            values, inverse = text_codes(index, name)
         else:
             data = np.asarray(source)
             flat = data.reshape(n, -1) if data.ndim > 1 else data
@@ -266,7 +268,7 @@ def _json_value(value: Any) -> Any:
         return [_json_value(v) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
-    return gadf.json_safe(value)
+    return json_safe(value)
 
 
 @dataclass
@@ -299,14 +301,14 @@ def hdu_columns(index: gadf.IndexTable) -> HduColumns:
     hdu_type, hdu_class = gadf.check_hdu_index(index)
     source_ids = index.table["OBS_ID"]
     if source_ids.dtype.kind not in "iu":
-        raise InputError(f"{index.path}: column OBS_ID holds {gadf.dtype_text(source_ids.dtype)}, expected integers")
+        raise InputError(f"{index.path}: column OBS_ID holds {dtype_text(source_ids.dtype)}, expected integers")
     hdu_obs = np.asarray(source_ids, dtype=np.int64)
-    names, name_codes = gadf.text_codes(index, "HDU_NAME")
+    names, name_codes = text_codes(index, "HDU_NAME")
     size = None
     if "SIZE" in index.table.colnames:
         column = index.table["SIZE"]
         if column.dtype.kind not in "iu" or column.ndim != 1:
-            raise InputError(f"{index.path}: column SIZE holds {gadf.dtype_text(column.dtype)}, expected integers")
+            raise InputError(f"{index.path}: column SIZE holds {dtype_text(column.dtype)}, expected integers")
         raw = np.asarray(column)
         mask = np.asarray(getattr(column, "mask", np.zeros(len(raw), bool)))
         bad = ~mask & ((raw < 0) | (raw > np.iinfo(np.int64).max))
@@ -324,5 +326,5 @@ def hdu_columns(index: gadf.IndexTable) -> HduColumns:
         size=size,
         file_index=file_index,
         paths=paths,
-        exists=[gadf.is_regular_file(p) for p in paths],  # a FIFO or device is never opened
+        exists=[is_regular_file(p) for p in paths],  # a FIFO or device is never opened
     )

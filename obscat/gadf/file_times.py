@@ -9,15 +9,12 @@ relative to the file's own MJDREF, which GADF requires to be the store's.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from astropy.io import fits
+from astropy import units as u
 
-from . import index as gadf
 from ._gzip import GZIP_ERRORS
-from ..errors import InputError
 from .columns import HduColumns
+from .fits import FitsError, read_header, read_tables
 
 __all__ = ["fill_times_from_files"]
 
@@ -61,26 +58,21 @@ def _read_times(path: str, extname: str, hdu_type: str) -> tuple[float, float] |
     """(start, stop) in seconds of a GTI table (first START, last STOP) or an EVENTS
     header (TSTART, TSTOP); None if the HDU is absent, empty or unreadable."""
     try:
-        gadf.check_regular_file(path)  # never open a FIFO or a device
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with fits.open(path, memmap=False) as hdul:
-                hdu = hdul[extname]
-                if hdu_type == "events":
-                    start, stop = hdu.header.get("TSTART"), hdu.header.get("TSTOP")
-                    if start is None or stop is None:
-                        return None
-                    return _seconds(float(start), hdu.header), _seconds(float(stop), hdu.header)
-                if len(hdu.data) == 0:
-                    return None
-                start, stop = np.asarray(hdu.data["START"], float), np.asarray(hdu.data["STOP"], float)
-                return _seconds(float(start[0]), hdu.header), _seconds(float(stop[-1]), hdu.header)
-    except (InputError, OSError, KeyError, IndexError, ValueError, TypeError, *GZIP_ERRORS):
+        if hdu_type == "events":
+            header = read_header(path, extname).header
+            start, stop = header.get("TSTART"), header.get("TSTOP")
+            if start is None or stop is None:
+                return None
+            return _seconds(float(start), header), _seconds(float(stop), header)
+        gti = read_tables(path, {extname}).get(extname.upper())
+        if gti is None or isinstance(gti, FitsError) or len(gti.data) == 0:
+            return None
+        start, stop = np.asarray(gti.data["START"], float), np.asarray(gti.data["STOP"], float)
+        return _seconds(float(start[0]), gti.header), _seconds(float(stop[-1]), gti.header)
+    except (OSError, KeyError, IndexError, ValueError, TypeError, *GZIP_ERRORS):
         return None
 
 
-def _seconds(value: float, header: fits.Header) -> float:
+def _seconds(value: float, header: dict) -> float:
     unit = str(header.get("TIMEUNIT", "s")).strip() or "s"
-    from astropy import units as u
-
     return float(u.Quantity(value, unit).to_value(u.s))

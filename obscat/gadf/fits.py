@@ -3,9 +3,14 @@
 Feature computation reads two or three small IRF tables from each of
 thousands of files; astropy's general machinery spends most of its time
 building column objects for them.  This reader streams the file once, parses
-only the header cards it needs, skips the other HDUs and maps the wanted
-tables onto numpy structured arrays (big-endian, as stored).  Variable-length
-(P/Q) and bit (X) columns are not supported; IRF tables do not use them.
+only the header cards (:mod:`obscat.gadf.header`), skips the other HDUs and
+maps the wanted tables onto numpy structured arrays.  Columns are the values
+astropy's ``fits.open`` gives: TZERO/TSCAL applied (``I``/``J``/``K`` with TZERO
+2**15/2**31/2**63 as unsigned integers, other scaled columns as float64),
+logical (``L``) columns as booleans (``T`` is True, ``F`` and undefined are False),
+text as bytes as stored.  An integer column holding its TNULL value (a null,
+which astropy masks) is refused with an error naming it.  Variable-length
+(P/Q), bit (X) and complex (C/M) columns are refused; IRF tables do not use them.
 """
 
 from __future__ import annotations
@@ -17,27 +22,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._gzip import gzip
+from .header import BLOCK as _BLOCK
+from .header import FitsError, parse_cards, read_cards
 
-__all__ = ["FitsError", "Table", "read_tables"]
+__all__ = ["FitsError", "Table", "read_tables", "read_header"]
 
-_BLOCK = 2880
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}  # fmt: skip
-_MAX_CARDS = 100_000  # 8 MB of header: far more than any IRF or events HDU has
 _TYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "A": "S"}
+_UNSIGNED = {"I": (2**15, ">u2"), "J": (2**31, ">u4"), "K": (2**63, ">u8")}  # TZERO making an unsigned integer
 
 
 @dataclass(frozen=True)
 class Table:
-    """One binary table: its header (keyword → value), columns and units."""
+    """One HDU: its header (keyword → value) and cards, and for a binary table its columns and units."""
 
     header: dict
     data: np.ndarray | None  # None when only the header was read
     units: dict[str, str]
+    cards: tuple[str, ...] = ()
 
+    def astropy_header(self):
+        """The header as an astropy ``fits.Header`` (for WCS)."""
+        from astropy.io import fits
 
-class FitsError(ValueError):
-    """The file is not the FITS the reader expects."""
+        return fits.Header.fromstring("".join(self.cards))
 
 
 #: The most data read from one HDU (IRF tables are kilobytes to a few MiB); a larger
@@ -58,41 +67,27 @@ def read_tables(path: str, names: set[str], headers_only: set[str] = frozenset()
     wanted = {n.upper() for n in names}
     header_names = {n.upper() for n in headers_only}
     found: dict[str, Table] = {}
-    mode = os.stat(path).st_mode  # a missing file or a link loop raises OSError here
-    if not stat.S_ISREG(mode):  # a FIFO would block forever, /dev/zero never ends
-        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
-        raise FitsError(f"{kind}, not a regular file: not read")
-    with open(path, "rb") as raw:
-        gz = raw.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rb") if gz else open(path, "rb")) as stream:
+    with _open(path) as stream:
         first = True
         while len(found) < len(wanted):
-            cards = _read_header(stream, first)
-            if cards is None:
-                if first:
-                    raise FitsError("empty file (0 bytes)")
+            hdu = _next_hdu(stream, first)
+            if hdu is None:
                 break
-            header = _parse(cards)
-            name = str(header.get("EXTNAME", "")).strip().upper()
-            try:
-                size = _data_size(header)
-            except (KeyError, ValueError, TypeError) as exc:
-                raise FitsError(f"HDU {name or '(no EXTNAME)'}: malformed header ({_describe(exc)})") from None
+            cards, header, name, size = hdu
             is_wanted = not first and str(header.get("XTENSION", "")).strip() == "BINTABLE" and name in wanted
             if is_wanted and (name in header_names or size > MAX_TABLE_BYTES):
-                found[name] = Table(header, None, {}) if name in header_names else FitsError(
+                found[name] = Table(header, None, {}, tuple(cards)) if name in header_names else FitsError(
                     f"HDU {name} holds {size / 2**20:.3g} MiB of data, more than the {MAX_TABLE_BYTES / 2**20:.3g} "
                     "MiB obscat reads from one HDU")  # fmt: skip
-                try:
-                    _skip(stream, size + (-size % _BLOCK))
-                except FitsError:
-                    raise FitsError(f"HDU {name} is truncated") from None
+                _skip_data(stream, name, size)
             elif is_wanted:
                 raw_data = _read_exact(stream, size)
                 if len(raw_data) < size:
                     raise FitsError(f"HDU {name} is truncated")
                 try:
-                    found[name] = _table(header, raw_data)
+                    found[name] = _table(header, raw_data, tuple(cards))
+                except FitsError as exc:
+                    found[name] = exc
                 except (KeyError, ValueError, TypeError, OverflowError, MemoryError) as exc:
                     found[name] = FitsError(f"malformed table header ({_describe(exc)})")
                 stream.read(-size % _BLOCK)
@@ -102,28 +97,55 @@ def read_tables(path: str, names: set[str], headers_only: set[str] = frozenset()
     return found
 
 
-def _read_header(stream, first: bool) -> list[str] | None:
-    cards: list[str] = []
-    while True:
-        block = stream.read(_BLOCK)
-        if not block:
-            return None if not cards else _truncated()
-        if not cards and not block.startswith(b"SIMPLE  =" if first else b"XTENSION="):
-            if first:
-                raise FitsError("not a FITS file")
-            if not block.strip(b"\x00 "):
-                return None  # zero padding after the last HDU: the end of the file
-            raise FitsError("no FITS header where the next HDU should start")
-        if len(block) < _BLOCK:
-            _truncated()
-        if len(cards) >= _MAX_CARDS:
-            raise FitsError(f"a header of more than {_MAX_CARDS} cards: no END card")
-        text = block.decode("ascii", "replace")
-        for i in range(0, _BLOCK, 80):
-            card = text[i:i + 80]
-            if card.startswith("END") and card[3:].strip() == "":
-                return cards + [card]
-            cards.append(card)
+def read_header(path: str, extname: str) -> Table:
+    """The header of HDU ``extname`` (EXTNAME, case-insensitive; a table or an image) of
+    ``path``, its data skipped: a :class:`Table` with ``data=None``.  An HDU not in the
+    file, like a damaged file, raises :class:`FitsError`."""
+    wanted = extname.strip().upper()
+    with _open(path) as stream:
+        first = True
+        while (hdu := _next_hdu(stream, first)) is not None:
+            cards, header, name, size = hdu
+            if not first and name == wanted:
+                return Table(header, None, {}, tuple(cards))
+            _skip(stream, size + (-size % _BLOCK))
+            first = False
+    raise FitsError(f"no HDU named {extname}")
+
+
+def _open(path: str):
+    """``path`` opened for streaming (gunzipped if gzip); only a regular file is opened."""
+    mode = os.stat(path).st_mode  # a missing file or a link loop raises OSError here
+    if not stat.S_ISREG(mode):  # a FIFO would block forever, /dev/zero never ends
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise FitsError(f"{kind}, not a regular file: not read")
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _next_hdu(stream, first: bool) -> tuple[list[str], dict, str, int] | None:
+    """(cards, header, upper-case EXTNAME, data bytes) of the next HDU, its data still to be
+    read or skipped; None at the end of the file."""
+    cards = read_cards(stream, first)
+    if cards is None:
+        if first:
+            raise FitsError("empty file (0 bytes)")
+        return None
+    header = parse_cards(cards)
+    name = str(header.get("EXTNAME", "")).strip().upper()
+    try:
+        size = _data_size(header)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise FitsError(f"HDU {name or '(no EXTNAME)'}: malformed header ({_describe(exc)})") from None
+    return cards, header, name, size
+
+
+def _skip_data(stream, name: str, size: int) -> None:
+    try:
+        _skip(stream, size + (-size % _BLOCK))
+    except FitsError:
+        raise FitsError(f"HDU {name} is truncated") from None
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -140,36 +162,6 @@ def _read_exact(stream, n: int) -> bytes:
 
 def _describe(exc: BaseException) -> str:
     return f"no keyword {exc}" if isinstance(exc, KeyError) else (str(exc) or type(exc).__name__)
-
-
-def _truncated():
-    raise FitsError("truncated header")
-
-
-def _parse(cards: list[str]) -> dict:
-    header = {}
-    for card in cards:
-        if card[8:10] != "= ":
-            continue
-        key, text = card[:8].strip(), card[10:].strip()
-        if text.startswith("'"):
-            end = text.find("'", 1)
-            while end != -1 and text[end + 1:end + 2] == "'":  # '' is an escaped quote
-                end = text.find("'", end + 2)
-            header[key] = text[1:end].replace("''", "'").rstrip()
-            continue
-        value = text.split("/", 1)[0].strip()
-        if value in ("T", "F"):
-            header[key] = value == "T"
-            continue
-        try:
-            header[key] = int(value)
-        except ValueError:
-            try:
-                header[key] = float(value.replace("D", "E"))
-            except ValueError:
-                header[key] = value
-    return header
 
 
 def _data_size(header: dict) -> int:
@@ -193,8 +185,8 @@ def _skip(stream, n: int) -> None:
         n -= len(chunk)
 
 
-def _table(header: dict, raw: bytes) -> Table:
-    fields, units = [], {}
+def _table(header: dict, raw: bytes, cards: tuple[str, ...]) -> Table:
+    fields, units, codes = [], {}, {}
     for i in range(1, int(header["TFIELDS"]) + 1):
         name = str(header[f"TTYPE{i}"]).strip()
         form = str(header[f"TFORM{i}"]).strip()
@@ -203,6 +195,7 @@ def _table(header: dict, raw: bytes) -> Table:
         repeat = int(digits) if digits else 1
         if code not in _TYPES:
             raise FitsError(f"column {name} has TFORM {form!r}, not supported")
+        codes[name] = (i, code)
         if code == "A":
             fields.append((name, f"S{repeat}"))
         else:
@@ -216,4 +209,43 @@ def _table(header: dict, raw: bytes) -> Table:
     rows = int(header["NAXIS2"])
     if dtype.itemsize != int(header["NAXIS1"]):
         raise FitsError(f"row size {dtype.itemsize} does not match NAXIS1 = {header['NAXIS1']}")
-    return Table(header=header, data=np.frombuffer(raw, dtype=dtype, count=rows), units=units)
+    data = np.frombuffer(raw, dtype=dtype, count=rows)
+    physical = {name: _physical(header, i, code, name, data[name]) for name, (i, code) in codes.items()}
+    changed = {name: column for name, column in physical.items() if column is not None}
+    if changed:  # a copy with the converted columns; tables without scaled or logical columns stay a view
+        out = np.empty(rows, dtype=[(name, *_field(changed.get(name, data[name]))) for name in data.dtype.names])
+        for name in data.dtype.names:
+            out[name] = changed.get(name, data[name])
+        data = out
+    return Table(header=header, data=data, units=units, cards=cards)
+
+
+def _field(column: np.ndarray) -> tuple:
+    return (column.dtype, column.shape[1:]) if column.ndim > 1 else (column.dtype,)
+
+
+def _physical(header: dict, i: int, code: str, name: str, column: np.ndarray) -> np.ndarray | None:
+    """Column ``name`` (number ``i``) as astropy's ``fits.open`` gives it, None when it is as stored."""
+    if code == "L":
+        return column == ord("T")
+    if code == "A":
+        return None
+    scale, zero = header.get(f"TSCAL{i}", 1), header.get(f"TZERO{i}", 0)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, zero)):
+        raise FitsError(f"column {name}: TSCAL{i} = {scale!r} / TZERO{i} = {zero!r} is not a number")
+    null, converted = header.get(f"TNULL{i}"), None
+    if scale == 1 and code in _UNSIGNED and zero == _UNSIGNED[code][0]:
+        unsigned = _UNSIGNED[code][1]
+        converted = (column.view(unsigned) ^ np.array(zero, unsigned)).astype(unsigned[1:])
+    elif scale != 1 or zero != 0:
+        converted = np.array(column, dtype=np.float64)
+        if scale != 1:
+            np.multiply(converted, scale, converted)
+        if zero != 0:
+            converted += zero
+    if null is not None and code in "BIJK":  # astropy masks the cells equal to TNULL, after scaling
+        hits = int(np.count_nonzero((column if converted is None else converted) == null))
+        if hits:
+            raise FitsError(f"column {name} holds its null value (TNULL{i} = {null}) in {hits} of {column.size} "
+                            "cells; obscat does not read integer columns with nulls")  # fmt: skip
+    return converted

@@ -8,24 +8,22 @@ counted from 1, as in FITS viewers).
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import stat
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import Angle
 from astropy.io import fits
 from astropy.table import Table
 
 from ..errors import InputError, ParameterError, one_line
 from ._gzip import GZIP_ERRORS, gzip
+from .files import open_file
+from .header import header_number, header_quantity
+from .text_codes import json_safe, text_codes
 
 __all__ = [
     "HDU_TYPES",
@@ -33,17 +31,11 @@ __all__ = [
     "IndexTable",
     "TimeReference",
     "find_index_files",
-    "file_sha256",
     "read_index",
     "time_reference",
     "site_location",
     "resolve_file_paths",
     "check_hdu_index",
-    "factorize",
-    "text_codes",
-    "check_regular_file",
-    "is_regular_file",
-    "dtype_text",
     "MAX_PATH_BYTES",
 ]
 
@@ -69,7 +61,7 @@ class IndexTable:
     """The first binary table of an index file, as whole columns."""
 
     path: Path
-    header: fits.Header
+    header: fits.Header | dict  # a dict when read by obscat.gadf.header (an EVENTS header standing in)
     table: Table | None
     warnings: list[str] = field(default_factory=list)  # accepted oddities, reported by ingest
 
@@ -138,68 +130,6 @@ def find_index_files(path: Path) -> tuple[Path, Path]:
     return found[0], found[1]
 
 
-@contextlib.contextmanager
-def _open_file(path: Path) -> Iterator[BinaryIO]:
-    """The file opened for binary reading; failures to open it are InputError.
-
-    Only regular files are opened: a FIFO would block forever and a device
-    (``/dev/zero``) never ends.
-    """
-    check_regular_file(path)
-    try:
-        stream = open(path, "rb")  # closed by the with below
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a FITS file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read file ({exc.strerror})") from None
-    with stream:
-        yield stream
-
-
-_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-               (stat.S_ISSOCK, "a socket"))  # fmt: skip
-
-
-def check_regular_file(path: str | os.PathLike) -> None:
-    """Raise InputError unless ``path`` is (a symbolic link to) a regular file, naming what it is instead."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        if os.path.islink(path):
-            raise InputError(f"{path}: broken symbolic link (to {os.readlink(path)})") from None
-        raise InputError(f"{path}: file not found") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError(f"{path}: symbolic link loop") from None
-        raise InputError(f"{path}: cannot read file ({exc.strerror})") from None
-    if stat.S_ISDIR(mode):
-        raise InputError(f"{path}: is a directory, not a FITS file")
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
-        raise InputError(f"{path}: {kind}, not a regular file: not read")
-
-
-def is_regular_file(path: str) -> bool:
-    """Whether ``path`` is (a symbolic link to) a regular file; never raises, never blocks."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):  # missing, a loop, a name too long, an embedded NUL ...
-        return False
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with _open_file(path) as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_index(path: Path, extname: str | None = None) -> IndexTable:
     """Read the binary table ``extname`` of a (possibly gzipped) FITS index file: else
     its only binary table, or the first of several (with a warning).
@@ -251,7 +181,7 @@ def read_index(path: Path, extname: str | None = None) -> IndexTable:
 
 def _opener(path: Path):
     """``gzip.open`` for gzip data (by its magic bytes), else ``open``."""
-    with _open_file(path) as stream:
+    with open_file(path) as stream:
         magic = stream.read(2)
     return gzip.open if magic == b"\x1f\x8b" else open
 
@@ -271,10 +201,10 @@ def time_reference(index: IndexTable) -> TimeReference | None:
     """The time reference in an index header, or None if it has no MJDREF."""
     header = index.header
     if "MJDREFI" in header:
-        mjdrefi = _header_number(index, "MJDREFI")
-        mjdreff = _header_number(index, "MJDREFF", default=0.0)
+        mjdrefi = header_number(header, "MJDREFI", index.path)
+        mjdreff = header_number(header, "MJDREFF", index.path, default=0.0)
     elif "MJDREF" in header:
-        mjdref = _header_number(index, "MJDREF")
+        mjdref = header_number(header, "MJDREF", index.path)
         mjdrefi, mjdreff = int(mjdref // 1), mjdref % 1
     else:
         return None
@@ -299,27 +229,12 @@ def time_reference(index: IndexTable) -> TimeReference | None:
 
 def site_location(index: IndexTable) -> Site:
     """GEOLON/GEOLAT (deg) and ALTITUDE (m) from a header; absent ones are None."""
+    header, where = index.header, index.path
     return Site(
-        geolon_deg=_header_quantity(index, "GEOLON", "deg"),
-        geolat_deg=_header_quantity(index, "GEOLAT", "deg"),
-        altitude_m=_header_quantity(index, "GEOALT" if "GEOALT" in index.header else "ALTITUDE", "m"),
+        geolon_deg=header_quantity(header, "GEOLON", "deg", where),
+        geolat_deg=header_quantity(header, "GEOLAT", "deg", where),
+        altitude_m=header_quantity(header, "GEOALT" if "GEOALT" in header else "ALTITUDE", "m", where),
     )
-
-
-def _header_quantity(index: IndexTable, key: str, unit: str) -> float | None:
-    """A header number in ``unit``; text is read as Gammapy reads it (``Angle('-67d40m35s', 'deg')``,
-    ``Quantity('4780 m', 'm')``)."""
-    value = index.header.get(key)
-    if not isinstance(value, str):
-        return _header_number(index, key, default=None)
-    try:
-        quantity = u.Quantity(value, unit) if unit == "m" else Angle(value, unit)
-        number = float(quantity.to_value(unit))
-    except (ValueError, TypeError, u.UnitsError):
-        raise InputError(f"{index.path}: header keyword {key}={value!r} is not a number") from None
-    if not np.isfinite(number):
-        raise InputError(f"{index.path}: header keyword {key}={value!r} is not finite")
-    return number
 
 
 def check_hdu_index(index: IndexTable) -> tuple[np.ndarray, np.ndarray]:
@@ -369,97 +284,3 @@ def resolve_file_paths(index: IndexTable) -> tuple[np.ndarray, list[str]]:
                              f"bytes, longer than the {MAX_PATH_BYTES} obscat stores")  # fmt: skip
         code[k] = paths.setdefault(path, len(paths))
     return code[inverse.reshape(-1)], list(paths)
-
-
-def text_codes(index: IndexTable, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A text column as its distinct values (Python str, object array) and, per row,
-    the index of its value.  Masked cells are ''.
-
-    Index tables repeat few values in millions of rows, so decoding only the
-    distinct ones is what keeps a 6-million-row HDU index fast and small.
-    """
-    column = index.table[name]
-    if column.dtype.kind not in "SU":
-        raise InputError(f"{index.path}: column {name} holds {dtype_text(column.dtype)}, expected text")
-    if column.ndim != 1:
-        raise InputError(f"{index.path}: column {name} has shape {column.shape[1:]} per row, expected one string")
-    data = np.asarray(column)
-    mask = getattr(column, "mask", None)
-    if mask is not None and np.any(mask):
-        data = np.where(mask, data.dtype.type(), data)
-    uniques, inverse = factorize(data)
-    decoded = np.empty(len(uniques), dtype=object)
-    for k, value in enumerate(uniques.tolist()):
-        if isinstance(value, bytes):
-            value = value.split(b"\x00", 1)[0]  # FITS: an ASCII NUL ends the string, what follows is undefined
-            try:
-                value = value.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                row = int(np.flatnonzero(inverse == k)[0])
-                raise InputError(
-                    f"{index.path}: row {row + 1}: column {name} is not valid UTF-8 ({exc.reason})"
-                ) from None
-        else:
-            value = value.split("\x00", 1)[0]
-        decoded[k] = value
-    return decoded, inverse.reshape(-1)
-
-
-def dtype_text(dtype: np.dtype) -> str:
-    """A column's type in words: ``text (32 characters)``, ``64-bit floats`` ..."""
-    kind, bits = dtype.kind, dtype.itemsize * 8
-    if kind in "SU":
-        return f"text ({dtype.itemsize // (4 if kind == 'U' else 1)} characters)"
-    words = {"f": "floats", "i": "integers", "u": "unsigned integers", "c": "complex numbers"}
-    return f"{bits}-bit {words[kind]}" if kind in words else ("booleans" if kind == "b" else f"{dtype} values")
-
-
-def factorize(data: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of a fixed-width string array and, per element, the index of its value.
-
-    Like ``np.unique(data, return_inverse=True)`` (but the distinct values are
-    not sorted): it sorts 64-bit hashes of the strings instead of the strings,
-    several times faster on millions of rows, and checks there was no collision.
-    """
-    n, width = len(data), data.dtype.itemsize
-    if n == 0 or width == 0 or data.dtype.kind != "S":
-        return np.unique(data, return_inverse=True)
-    words = -(-width // 8)
-    hashes = np.empty(n, dtype=np.uint64)
-    for lo in range(0, n, chunk):
-        part = np.ascontiguousarray(data[lo:lo + chunk])
-        buf = np.zeros((len(part), words * 8), dtype=np.uint8)
-        buf[:, :width] = part.view(np.uint8).reshape(len(part), width)
-        word = buf.view("<u8")
-        h = word[:, 0].copy()
-        for k in range(1, words):
-            h = (h * np.uint64(0x9E3779B97F4A7C15)) ^ word[:, k]
-        hashes[lo:lo + chunk] = h
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    uniques = data[first]
-    for lo in range(0, n, chunk):
-        if not np.array_equal(uniques[inverse[lo:lo + chunk]], data[lo:lo + chunk]):
-            return np.unique(data, return_inverse=True)  # a hash collision: sort the strings
-    return uniques, inverse
-
-
-def json_safe(value: Any) -> Any:
-    """A value JSON can hold losslessly: non-finite floats become strings."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    return value
-
-
-def _header_number(index: IndexTable, key: str, default: Any = ...) -> Any:
-    if key not in index.header:
-        if default is ...:
-            raise InputError(f"{index.path}: missing header keyword {key}")
-        return default
-    value = index.header[key]
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except ValueError:
-        raise InputError(f"{index.path}: header keyword {key}={value!r} is not a number") from None
-    if not np.isfinite(number):
-        raise InputError(f"{index.path}: header keyword {key}={value!r} is not finite")
-    return number

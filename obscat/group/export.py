@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from .._version import __version__
 from ..errors import InputError, ParameterError
 from ..formats import to_csv, to_table
-from ..gadf.index import is_regular_file
+from ..gadf.files import is_regular_file
 from ..store.db import connect, id_by_name
 from ..store.models import (
     OBSERVATION_COLUMNS,
@@ -42,6 +42,8 @@ __all__ = ["export_gadf", "export_table", "MissingFilesWarning"]
 
 #: observation columns filled from the obs index, written back under their GADF names.
 _GADF_COLUMNS = [c for c in Observation.__table__.columns if "gadf" in c.info]
+#: the observation columns :func:`obs_index_table` needs.
+INDEX_COLUMNS = ["id", *(c.name for c in _GADF_COLUMNS), "extra"]
 _INDEX_HEADER = {
     "HDUCLASS": "GADF",
     "HDUDOC": "https://github.com/open-gamma-ray-astro/gamma-astro-data-formats",
@@ -79,12 +81,12 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
     _check_target(directory)
     with connect(engine) as conn:
         grouping = _grouping(conn, name)
-        members = _members(conn, grouping["id"], ["id", *(c.name for c in _GADF_COLUMNS), "extra"])
-        stores = _stores(conn, {m["store"] for m in members})
-        hdus = _hdus(conn, grouping["id"])
+        members = member_rows(conn, INDEX_COLUMNS, grouping_id=grouping["id"])
+        stores = store_rows(conn, {m["store"] for m in members})
+        hdus = hdu_rows(conn, _member_ids(grouping["id"]))
     _check_files(name, hdus, allow_missing)
     folders = _folders(name, sorted({m["label"] for m in members}))
-    obs_index = _obs_index(members)
+    obs_index = obs_index_table(members)
     labels = np.array([m["label"] for m in members])
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp"
@@ -95,10 +97,10 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
             rows = [m for m in members if m["label"] == label]
             group_stores = [stores[s] for s in sorted({m["store"] for m in rows})]
             table = obs_index[labels == label]
-            table.meta.update(_obs_header(name, label, rows, group_stores))
+            table.meta.update(obs_header(f"grouping {name!r}: group {label!r}", rows, group_stores))
             (tmp / folder).mkdir()
             table.write(tmp / folder / "obs-index.fits.gz", format="fits")
-            hdu_index = _hdu_index({m["id"]: m["obs_id"] for m in rows}, hdus)
+            hdu_index = hdu_index_table({m["id"]: m["obs_id"] for m in rows}, hdus)
             hdu_index.write(tmp / folder / "hdu-index.fits.gz", format="fits")
             obs_ids: dict[str, list[int]] = {}
             for m in rows:
@@ -129,7 +131,7 @@ def export_table(engine: Engine, name: str, path: Path, fmt: str) -> Path:
         raise InputError(f"{path}: exists, not overwritten")
     with connect(engine) as conn:
         grouping = _grouping(conn, name)
-        members = _members(conn, grouping["id"], list(OBSERVATION_COLUMNS))
+        members = member_rows(conn, list(OBSERVATION_COLUMNS), grouping_id=grouping["id"])
     names = ["label", "store", *OBSERVATION_COLUMNS]
     rows = [tuple(m[c] for c in names) for m in members]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,29 +161,50 @@ def _grouping(conn: Connection, name: str) -> dict[str, Any]:
     return dict(conn.execute(sa.select(g).where(g.c.id == grouping_id)).mappings().one())
 
 
-def _members(conn: Connection, grouping_id: int, columns: list[str]) -> list[dict[str, Any]]:
-    """label, store and the given observation columns of every member, by label, store, OBS_ID."""
+def member_rows(conn: Connection, columns: list[str], *, grouping_id: int | None = None, label: str | None = None,
+                criterion=None) -> list[dict[str, Any]]:
+    """store and the given observation columns (with ``label`` first for a grouping's members) of
+    the members of grouping ``grouping_id`` (of its group ``label`` only, if given), else of every
+    observation; only those ``criterion`` (a :mod:`obscat.query.selection` criterion) keeps, if given;
+    by label, store, OBS_ID."""
     m, o, s = GroupMember.__table__, Observation.__table__, DataStore.__table__
-    query = (
-        sa.select(m.c.label, s.c.name.label("store"), *(observation_column(c) for c in columns))
-        .join_from(m, o, m.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
-        .where(m.c.grouping_id == grouping_id).order_by(m.c.label, s.c.name, o.c.obs_id)
-    )  # fmt: skip
+    observations = (*(observation_column(c) for c in columns),)
+    if grouping_id is None:
+        query = (
+            sa.select(s.c.name.label("store"), *observations).join_from(o, s, s.c.id == o.c.store_id)
+            .order_by(s.c.name, o.c.obs_id)
+        )  # fmt: skip
+    else:
+        query = (
+            sa.select(m.c.label, s.c.name.label("store"), *observations)
+            .join_from(m, o, m.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
+            .where(m.c.grouping_id == grouping_id).order_by(m.c.label, s.c.name, o.c.obs_id)
+        )  # fmt: skip
+        if label is not None:
+            query = query.where(m.c.label == label)
+    if criterion is not None:
+        query = query.where(criterion.clause())
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def _stores(conn: Connection, names: set[str]) -> dict[str, dict[str, Any]]:
+def store_rows(conn: Connection, names: set[str]) -> dict[str, dict[str, Any]]:
+    """store name -> its data_store row."""
     s = DataStore.__table__
     return {row["name"]: dict(row) for row in conn.execute(sa.select(s).where(s.c.name.in_(names))).mappings()}
 
 
-def _hdus(conn: Connection, grouping_id: int) -> dict[int, list[dict[str, Any]]]:
-    """observation.id -> its HDUs in HDU-index order, with their file's path, for the grouping's observations."""
-    h, f, m = Hdu.__table__, HduFile.__table__, GroupMember.__table__
-    members = sa.select(m.c.observation_id).where(m.c.grouping_id == grouping_id)
+def _member_ids(grouping_id: int) -> sa.Select:
+    m = GroupMember.__table__
+    return sa.select(m.c.observation_id).where(m.c.grouping_id == grouping_id)
+
+
+def hdu_rows(conn: Connection, observation_ids) -> dict[int, list[dict[str, Any]]]:
+    """observation.id -> its HDUs in HDU-index order, with their file's path, for the observations
+    ``observation_ids`` (ids, or a SELECT of them)."""
+    h, f = Hdu.__table__, HduFile.__table__
     query = (
         sa.select(h.c.observation_id, h.c.hdu_type, h.c.hdu_class, h.c.hdu_name, h.c.size_bytes, f.c.path)
-        .join_from(h, f, h.c.file_id == f.c.id).where(h.c.observation_id.in_(members)).order_by(h.c.id)
+        .join_from(h, f, h.c.file_id == f.c.id).where(h.c.observation_id.in_(observation_ids)).order_by(h.c.id)
     )  # fmt: skip
     out: dict[int, list[dict[str, Any]]] = {}
     for row in conn.execute(query).mappings():
@@ -216,7 +239,7 @@ def _folders(name: str, labels: list[str]) -> dict[str, str]:
     return folders
 
 
-def _obs_index(members: list[dict[str, Any]]):
+def obs_index_table(members: list[dict[str, Any]]):
     """The obs-index columns of every member (GADF names and units; all-NULL columns left out)."""
     from astropy.table import MaskedColumn
 
@@ -257,18 +280,19 @@ def _from_json(value: Any) -> Any:
     return _SPECIAL_FLOATS.get(value, value) if isinstance(value, str) else value
 
 
-def _obs_header(name: str, label: str, rows: list[dict[str, Any]], stores: list[dict[str, Any]]) -> dict[str, Any]:
-    """The obs-index header of one group; its stores must share their time reference."""
+def obs_header(what: str, rows: list[dict[str, Any]], stores: list[dict[str, Any]]) -> dict[str, Any]:
+    """The obs-index header of observations ``rows`` (``what`` names them in errors); their stores must
+    share their time reference."""
     obs_ids = [m["obs_id"] for m in rows]
     if len(set(obs_ids)) < len(obs_ids):
         duplicate = next(o for o in obs_ids if obs_ids.count(o) > 1)
-        raise InputError(f"grouping {name!r}: group {label!r} holds OBS_ID {duplicate} of several stores "
+        raise InputError(f"{what} holds OBS_ID {duplicate} of several stores "
                          "(a GADF index needs unique OBS_IDs)")  # fmt: skip
     header = {"EXTNAME": "OBS_INDEX", **_INDEX_HEADER, "HDUCLAS2": "OBS", "TIMEUNIT": "s"}
     for key, column in _STORE_HEADER.items():
         values = {store[column] for store in stores}
         if len(values) > 1 and column in _TIME_REFERENCE:
-            raise InputError(f"grouping {name!r}: group {label!r} mixes stores with different time references "
+            raise InputError(f"{what} mixes stores with different time references "
                              f"({', '.join(store['name'] for store in stores)})")  # fmt: skip
         if len(values) == 1 and None not in values:
             header[key] = values.pop()
@@ -276,7 +300,7 @@ def _obs_header(name: str, label: str, rows: list[dict[str, Any]], stores: list[
     return header
 
 
-def _hdu_index(obs_ids: dict[int, int], hdus: dict[int, list[dict[str, Any]]]):
+def hdu_index_table(obs_ids: dict[int, int], hdus: dict[int, list[dict[str, Any]]]):
     """The HDU index of the observations ``obs_ids`` (observation.id -> OBS_ID).
 
     FILE_DIR is absolute: Gammapy resolves FILE_DIR against the index's own

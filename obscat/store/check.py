@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from .db import connect, id_by_name
 from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
-from ..gadf.index import file_sha256
+from ..gadf.files import file_sha256
 from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
 from ..text import plural
 

@@ -22,7 +22,6 @@ from typing import Any
 import erfa
 import numpy as np
 import sqlalchemy as sa
-from astropy.io import fits
 from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
@@ -33,6 +32,9 @@ from ..gadf.columns import HduColumns, check_hdu_observations, observation_colum
 from ..gadf.file_times import fill_times_from_files
 from ..gadf.times import absolute_times
 from ..text import plural
+from ..gadf.files import check_regular_file, file_sha256
+from ..gadf.fits import read_header
+from ..gadf.header import header_text
 from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
 from .derived import DerivedCounts, count_derived, remove_observations
 from .file_versions import file_version
@@ -104,7 +106,7 @@ def ingest(
     start = time.perf_counter()
     obs_path, hdu_path = _locate(path, obs_index, hdu_index)
     name = _check_name(name if name is not None else _default_name(path, obs_path))
-    digests = gadf.file_sha256(obs_path), gadf.file_sha256(hdu_path)
+    digests = file_sha256(obs_path), file_sha256(hdu_path)
 
     with connect(engine) as conn:
         existing = _store_named(conn, name)
@@ -255,9 +257,9 @@ def _store_row(name, obs_table, hdu_table, digests: tuple[str, str], hdus: HduCo
         "obs_index_sha256": digests[0],
         "hdu_index_path": str(hdu_table.path.resolve()),
         "hdu_index_sha256": digests[1],
-        "hduvers": _header_text(obs_table.header, "HDUVERS"),
-        "telescope": _header_text(header, "TELESCOP"),
-        "instrument": _header_text(header, "INSTRUME"),
+        "hduvers": header_text(obs_table.header, "HDUVERS"),
+        "telescope": header_text(header, "TELESCOP"),
+        "instrument": header_text(header, "INSTRUME"),
         "geolon_deg": site.geolon_deg,
         "geolat_deg": site.geolat_deg,
         "altitude_m": site.altitude_m,
@@ -279,24 +281,17 @@ def _first_events_header(hdus: HduColumns, report: IngestReport) -> tuple[gadf.I
     for row in rows[:1]:
         path = hdus.paths[hdus.file_index[row]]
         try:
-            gadf.check_regular_file(path)  # never open a FIFO or a device
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # astropy's notes on damaged headers: the error says enough
-                header = fits.getheader(path, extname=names[name_codes[row]])
+            check_regular_file(path)  # never open a FIFO or a device
+            header = read_header(path, names[name_codes[row]]).header
         except InputError as exc:
             report.warnings.append(f"cannot read EVENTS header of OBS_ID {hdus.obs_id[row]}: {exc}")
             return None
-        except (OSError, KeyError, IndexError, ValueError, *GZIP_ERRORS) as exc:
+        except (OSError, ValueError, *GZIP_ERRORS) as exc:
             report.warnings.append(f"cannot read EVENTS header of OBS_ID {hdus.obs_id[row]} in {path}: {one_line(exc)}")
             return None
         source = f"EVENTS header of OBS_ID {hdus.obs_id[row]}"
         return gadf.IndexTable(path=Path(path), header=header, table=None), source
     return None
-
-
-def _header_text(header, key: str) -> str | None:
-    value = header.get(key)
-    return None if value is None else str(value).strip()
 
 
 def _times(tref: gadf.TimeReference | None, columns: dict[str, Any], obs_table, report: IngestReport) -> dict[str, Any]:
