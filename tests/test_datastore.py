@@ -78,7 +78,7 @@ def test_a_selection_gives_the_runs_and_irfs_gammapy_reads_from_the_directory(he
 
 
 def test_a_grouping_label_gives_its_runs(hess, hess_dir):
-    result = hess.group("zenith-split", "split", "zen_pnt_deg", selection=CRAB)
+    result = hess.split("zenith-split", "zen_pnt_deg", selection=CRAB)
     low = result.groups["low_zenith"]
     assert len(low) == 2
     observations = _quiet(hess.datastore(grouping="zenith-split", label="low_zenith").get_observations)
@@ -116,7 +116,7 @@ def test_swgo_map_irfs_in_file_names_with_spaces(catalog, swgo_dir):
 
 
 def test_errors_name_the_parameter_or_the_grouping_and_change_nothing(hess, magic_dir, db_url, monkeypatch):
-    hess.group("zenith-split", "split", "zen_pnt_deg", selection=CRAB)
+    hess.split("zenith-split", "zen_pnt_deg", selection=CRAB)
     before = snapshot(db_url)
     cases = [
         (ParameterError, {"label": "low_zenith"}, "`label='low_zenith'` needs `grouping`, the grouping it is a label of"),

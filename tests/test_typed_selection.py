@@ -160,7 +160,7 @@ def test_stored_selection_reruns_to_the_same_observations(hess, db_url):
     selection = _complex()
     kept = hess.select(selection)
     assert 5 < len(kept) < 105
-    made = hess.group("z", "split", "zen_pnt_deg", selection=selection)
+    made = hess.split("z", "zen_pnt_deg", selection=selection)
     stored = hess.grouping("z")
     assert stored.selection.to_json() == selection.to_json()
     assert hess.select(stored.selection) == kept == sorted((s, o) for s, o, _ in made.members)
@@ -174,7 +174,7 @@ def test_stored_selection_reruns_to_the_same_observations(hess, db_url):
         assert conn.execute(sa.text("SELECT selection_json, selection FROM grouping")).one() == (stored.selection_text, None)
     engine.dispose()
     assert stored.selection_text == selection.to_json()
-    again = hess.group("again", "split", "zen_pnt_deg", selection=criterion_from_json(stored.selection_text))
+    again = hess.split("again", "zen_pnt_deg", selection=criterion_from_json(stored.selection_text))
     assert again.members == made.members and hess.grouping("again").selection_text == stored.selection_text
     from obscat.group.stored import groupings
 
@@ -186,7 +186,7 @@ def test_stored_selection_reruns_to_the_same_observations(hess, db_url):
 def test_groupings_made_before_0007_keep_their_text(db_url, hess_dir):
     with Catalog(db_url) as cat:
         cat.ingest(hess_dir, name="hess")
-        cat.group("old", "by", "n_tels")
+        cat.group_by("old", "n_tels")
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "0006"]).exit_code == 0
     engine = create_engine(db_url)
@@ -206,21 +206,21 @@ def test_typed_split_points_and_edges(hess, db_url, hess_dir):
     from astropy.table import Table
 
     zen = np.array(Table.read(hess_dir / "obs-index.fits.gz")["ZEN_PNT"], float)
-    median = hess.group("m", "split", "zen_pnt_deg")  # Median() by default
+    median = hess.split("m", "zen_pnt_deg")  # Median() by default
     assert len(median.groups["low_zenith"]) == int((zen < np.median(zen)).sum())
-    quartiles = hess.group("q", "split", "zen_pnt_deg", at=Quantiles([0.25, 0.5, 0.75]))
+    quartiles = hess.split("q", "zen_pnt_deg", at=Quantiles([0.25, 0.5, 0.75]))
     cuts = np.quantile(zen, [0.25, 0.5, 0.75])
     assert sorted(map(len, quartiles.groups.values())) == sorted(np.bincount(np.searchsorted(cuts, zen, side="right")))
     assert hess.grouping("q").params["at"] == {"type": "quantiles", "fractions": [0.25, 0.5, 0.75]}
-    in_rad = hess.group("r", "split", "zen_pnt_deg", at=(math.pi / 6) * u.rad)
-    assert in_rad.labels == hess.group("d", "split", "zen_pnt_deg", at=30).labels
+    in_rad = hess.split("r", "zen_pnt_deg", at=(math.pi / 6) * u.rad)
+    assert in_rad.labels == hess.split("d", "zen_pnt_deg", at=30).labels
     assert len(in_rad.groups["low_zenith"]) == int((zen < 30).sum())
     assert hess.grouping("d").params["at"] == {"type": "value", "unit": "deg", "value": 30.0}
-    other = hess.group("o", "split", "zen_pnt_deg", at=Median(of="az_pnt_deg"))
+    other = hess.split("o", "zen_pnt_deg", at=Median(of="az_pnt_deg"))
     az = np.array(Table.read(hess_dir / "obs-index.fits.gz")["AZ_PNT"], float)
     assert len(other.groups["low_zenith"]) == int((zen < np.median(az)).sum())
-    binned = hess.group("b", "bins", "zen_pnt_deg", edges=[0, 20, 40, 60] * u.deg)
-    assert binned.labels == hess.group("f", "bins", "zen_pnt_deg", edges=[0, 20, 40, 60]).labels
+    binned = hess.bins("b", "zen_pnt_deg", edges=[0, 20, 40, 60] * u.deg)
+    assert binned.labels == hess.bins("f", "zen_pnt_deg", edges=[0, 20, 40, 60]).labels
     for label, stats in binned.summary.items():  # per label, as numpy computes them
         lo, hi = (float(x) for x in label[len("zenith_["):-1].split(","))
         part = zen[(zen >= lo) & (zen < hi)]
@@ -231,10 +231,10 @@ def test_typed_split_points_and_edges(hess, db_url, hess_dir):
                                    "not 'median'"),
                         (30 * u.m, "`at` must be in deg (the column's unit), not 30.0 m")]:  # fmt: skip
         with pytest.raises(ParameterError) as error:
-            hess.group("x", "split", "zen_pnt_deg", at=at)
+            hess.split("x", "zen_pnt_deg", at=at)
         assert str(error.value) == message
     with pytest.raises(ParameterError, match=r"^`edges` must be in deg \(the unit of zen_pnt_deg\), not m$"):
-        hess.group("x", "bins", "zen_pnt_deg", edges=[0, 1] * u.m)
+        hess.bins("x", "zen_pnt_deg", edges=[0, 1] * u.m)
     assert snapshot(db_url) == before
 
 
