@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session, selectinload
 from .store.config import resolve_url
 from .store.db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
 from .errors import InputError, NotFoundError, did_you_mean
-from .store.models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, observation_column
+from .store.models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, Pointing
 from .query.selection import explain_empty
 
 if TYPE_CHECKING:
     from astropy.table import Table
 
+    from .formats import RowStream
     from .store.check import CheckReport
     from .store.derived import StoreRemoval
     from .store.ingest import IngestReport, Progress
@@ -161,25 +162,37 @@ class Catalog:
     ) -> tuple[list[str], list[tuple]]:
         """Column names (``store`` first) and rows of the observations, by store and OBS_ID
         (only those a :mod:`obscat.query.selection` criterion keeps, if given)."""
+        with self.iter_observations(selection, store=store, columns=columns) as stream:
+            return stream.names, list(stream)
+
+    def iter_observations(self, selection=None, *, store: str | None = None,
+                          columns: Sequence[str] | None = None) -> RowStream:  # fmt: skip
+        """The observations' columns (``store`` first, then ``columns``, default all) as a
+        :class:`~obscat.formats.RowStream` read in batches, by store and OBS_ID; only those
+        ``selection`` keeps, if given.  Close it (or read it to the end) to release the connection."""
+        from .formats import RowStream, column_unit
+        from .store.stream import count_rows, open_rows
+
         names = list(columns or OBSERVATION_COLUMNS)
         unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
         if unknown:
             raise InputError(f"unknown observation column {unknown[0]!r}{did_you_mean(unknown[0], OBSERVATION_COLUMNS)}")
-        o, s = Observation.__table__, DataStore.__table__
+        o, s, p = Observation.__table__, DataStore.__table__, Pointing.__table__
         query = (
-            sa.select(s.c.name.label("store"), *(observation_column(c) for c in names))
-            .join_from(o, s, o.c.store_id == s.c.id)
-            .order_by(s.c.name, o.c.obs_id)
-        )
+            sa.select(s.c.name.label("store"), *(p.c[c] if c in POINTING_COLUMNS else o.c[c] for c in names))
+            .join_from(o, s, o.c.store_id == s.c.id).order_by(s.c.name, o.c.obs_id)
+        )  # fmt: skip
+        if any(c in POINTING_COLUMNS for c in names):
+            query = query.outerjoin(p, p.c.observation_id == o.c.id)
         if selection is not None:
-            query = query.where(selection.clause())
-        with connect(self.engine) as conn:
-            if store is not None:
+            query = query.where(_criterion(selection).clause())
+        if store is not None:
+            with connect(self.engine) as conn:
                 query = query.where(o.c.store_id == store_id(conn, store))
-            rows = [tuple(row) for row in conn.execute(query)]
-            if not rows:
-                explain_empty(conn, _criterion(selection))
-            return ["store", *names], rows
+        criterion = _criterion(selection)
+        rows = open_rows(self.engine, query, on_empty=lambda conn: explain_empty(conn, criterion))
+        return RowStream(["store", *names], {n: column_unit(n) for n in ["store", *names]}, rows,
+                         lambda: count_rows(self.engine, query))  # fmt: skip
 
     def select(self, selection, store: str | None = None) -> list[tuple[str, int]]:
         """``(store, obs_id)`` of the observations a selection keeps, by store and OBS_ID.
@@ -364,10 +377,7 @@ class Catalog:
             obs_ids=obs_ids, selection=selection, workers=workers, strict=strict, missing_only=missing_only,
             progress=progress,
         )  # fmt: skip
-        table = self.feature_table(name, obs_ids=obs_ids, store=store)
-        if selection is not None:
-            keep = set(self.select(selection))
-            table = table[[(s, o) in keep for s, o in zip(table["store"], table["obs_id"])]]
+        table = self.feature_table(name, obs_ids=obs_ids, store=store, selection=selection)
         table.meta["n_computed"] = n_computed
         table.meta["n_kept"] = n_kept
         return table
@@ -400,22 +410,47 @@ class Catalog:
         return compute_features(self.engine, params, selection=None if selection is None else _criterion(selection),
                                 workers=workers or default_workers(), **options)  # fmt: skip
 
-    def feature_table(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None) -> Table:
-        """A stored feature set as an astropy Table (``store``, ``obs_id``, one column per feature)."""
-        from .formats import to_table
-        from .compute.features import feature_table
-
-        names, rows, units = feature_table(self.engine, name)
-        if obs_ids is not None:
-            wanted = {int(i) for i in obs_ids}
-            rows = [r for r in rows if r[1] in wanted]
-        if store is not None:
-            rows = [r for r in rows if r[0] == store]
-        table = to_table(names, rows)
-        for feature, unit in units.items():
-            table[feature].unit = unit or None
+    def feature_table(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None,
+                      selection=None) -> Table:  # fmt: skip
+        """A stored feature set as an astropy Table (``store``, ``obs_id``, one column per feature),
+        only the observations of ``store``, ``obs_ids`` and ``selection`` if given (filtered in SQL)."""
+        table = self.iter_feature_set(name, obs_ids=obs_ids, store=store, selection=selection).to_table()
         table.meta["feature_set"] = name
         return table
+
+    def iter_feature_set(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None,
+                         selection=None) -> RowStream:  # fmt: skip
+        """A stored feature set's rows (``store``, ``obs_id``, one column per feature) as a
+        :class:`~obscat.formats.RowStream`, by store and OBS_ID; filters as :meth:`feature_table`'s."""
+        from .compute.features import feature_query
+        from .formats import RowStream
+        from .store.stream import count_rows, open_rows
+
+        with connect(self.engine) as conn:
+            query, units = feature_query(conn, name, obs_ids=obs_ids, store=store,
+                                         selection=None if selection is None else _criterion(selection))  # fmt: skip
+        names = ["store", "obs_id", *units]
+        return RowStream(names, {"store": None, "obs_id": None, **{f: u or None for f, u in units.items()}},
+                         open_rows(self.engine, query), lambda: count_rows(self.engine, query))  # fmt: skip
+
+    def iter_grouping_members(self, name: str) -> RowStream:
+        """A stored grouping's members (``label``, ``store``, ``obs_id``, by label, store and OBS_ID) as a
+        :class:`~obscat.formats.RowStream`."""
+        from .formats import RowStream
+        from .group.grouping import members_query
+        from .store.stream import count_rows, open_rows
+
+        with connect(self.engine) as conn:
+            query = members_query(conn, name)
+        return RowStream(["label", "store", "obs_id"], {"label": None, "store": None, "obs_id": None},
+                         open_rows(self.engine, query), lambda: count_rows(self.engine, query))  # fmt: skip
+
+    def iter_sql(self, statement: str, params: dict | None = None, *, limit: int | None = None) -> RowStream:
+        """The rows of one read-only query (``:name`` placeholders bound from ``params``), at most
+        ``limit``, as a :class:`~obscat.formats.RowStream`; see :mod:`obscat.store.sql`."""
+        from .store.sql import stream_query
+
+        return stream_query(self.url, statement, params, limit=limit)
 
 
 def _criterion(selection):

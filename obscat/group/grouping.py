@@ -40,7 +40,7 @@ from ..query.selection import (
 )
 from ..text import plural
 
-__all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "delete", "rename"]
+__all__ = ["GroupingResult", "MemberValues", "member_values", "linkage_tree", "split", "bins", "by", "cluster", "groupings", "grouping_rows", "members_query", "delete", "rename"]
 
 _WORDS = {"zen_pnt_deg": "zenith", "alt_pnt_deg": "altitude", "az_pnt_deg": "azimuth", "zen_tmid_deg": "zenith",
           "alt_tmid_deg": "altitude", "az_tmid_deg": "azimuth", "livetime_s": "livetime", "ontime_s": "ontime"}  # fmt: skip
@@ -419,16 +419,23 @@ def _check_name(name: str) -> None:
 
 def grouping_rows(engine: Engine, name: str) -> GroupingResult:
     """A stored grouping's members, by label then store and OBS_ID."""
-    g, m, o, s = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
+    g = Grouping.__table__
     with connect(engine) as conn:
-        grouping_id = id_by_name(conn, Grouping.__table__, name, "grouping")
-        method = conn.execute(sa.select(g.c.method).where(g.c.id == grouping_id)).scalar_one()
-        rows = conn.execute(
-            sa.select(s.c.name, o.c.obs_id, m.c.label).join_from(m, o, m.c.observation_id == o.c.id)
-            .join(s, s.c.id == o.c.store_id).where(m.c.grouping_id == grouping_id)
-            .order_by(m.c.label, s.c.name, o.c.obs_id)
-        ).all()  # fmt: skip
-    return GroupingResult(name, method, [tuple(r) for r in rows])
+        query = members_query(conn, name)
+        method = conn.execute(sa.select(g.c.method).where(g.c.name == name)).scalar_one()
+        rows = conn.execute(query).all()
+    return GroupingResult(name, method, [(store, obs_id, label) for label, store, obs_id in rows])
+
+
+def members_query(conn: Connection, name: str) -> sa.Select:
+    """The query of a stored grouping's members: ``label``, ``store``, ``obs_id``, by label then store and OBS_ID."""
+    m, o, s = (t.__table__ for t in (GroupMember, Observation, DataStore))
+    grouping_id = id_by_name(conn, Grouping.__table__, name, "grouping")
+    return (
+        sa.select(m.c.label, s.c.name.label("store"), o.c.obs_id).join_from(m, o, m.c.observation_id == o.c.id)
+        .join(s, s.c.id == o.c.store_id).where(m.c.grouping_id == grouping_id)
+        .order_by(m.c.label, s.c.name, o.c.obs_id)
+    )  # fmt: skip
 
 
 @dataclass

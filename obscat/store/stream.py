@@ -1,0 +1,109 @@
+"""Rows of a query fetched in batches from a server-side cursor, the connection held only while needed.
+
+:func:`open_rows` runs the query at once (so a bad statement fails at the call), then hands out its
+rows batch by batch: SQLAlchemy's ``stream_results`` (a named cursor on PostgreSQL with psycopg;
+SQLite's cursor steps through the result as it is read).  Rows are read from the driver's cursor
+with ``fetchmany``, converted only where a column's type needs it (JSON text on SQLite): at
+10^6 rows SQLAlchemy's per-row objects would cost more than the reading.  The connection goes back
+to the pool when the rows are exhausted or :meth:`Rows.close` is called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .db import connect
+from ..errors import InputError
+
+__all__ = ["BATCH_ROWS", "Rows", "open_rows", "count_rows"]
+
+#: Rows fetched per round trip: enough to amortise it, few enough to keep memory flat.
+BATCH_ROWS = 2_000
+
+
+class Rows:
+    """An open query's column names and lazily fetched rows (tuples); close it, or read it to the end."""
+
+    def __init__(self, keys: list[str], head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]], batch: int,
+                 stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
+                 conn: Connection) -> None:  # fmt: skip
+        self.keys = keys
+        self._head = head
+        self._cursor = cursor
+        self._processors = processors
+        self._batch = batch
+        self._stack = stack
+        self._on_empty = on_empty
+        self._conn = conn
+
+    def __iter__(self) -> Iterator[tuple]:
+        try:
+            with self._stack:  # releases the connection, turning driver errors into obscat's
+                yield from self._head
+                while self._cursor is not None and (batch := self._cursor.fetchmany(self._batch)):
+                    if self._processors:
+                        batch = [self._processed(row) for row in batch]
+                    yield from batch
+                if not self._head and self._on_empty is not None:
+                    self._on_empty(self._conn)
+        finally:
+            self.close()
+
+    def _processed(self, row: tuple) -> tuple:
+        values = list(row)
+        for i, process in self._processors:
+            values[i] = process(values[i])
+        return tuple(values)
+
+    def close(self) -> None:
+        """Stop reading and give the connection back (safe to call again)."""
+        self._stack.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._conn.closed
+
+
+def open_rows(bind: Engine, query: sa.Executable, params: Mapping[str, Any] | None = None, *,
+              batch: int = BATCH_ROWS, on_empty: Callable[[Connection], None] | None = None,
+              dispose: bool = False) -> Rows:  # fmt: skip
+    """Run ``query`` on a new connection of ``bind`` with a server-side cursor; its rows, unread.
+
+    ``on_empty(conn)`` runs if the query returns no row (to raise why); ``dispose`` disposes
+    of the engine too when the rows are closed (an engine made for this query alone).
+    """
+    stack = contextlib.ExitStack()
+    if dispose:
+        stack.callback(bind.dispose)
+    try:
+        conn = stack.enter_context(connect(bind))
+        result = conn.execution_options(stream_results=True).execute(query, dict(params or {}))
+        stack.callback(result.close)  # the cursor (a named one on PostgreSQL) before the connection
+        if not result.returns_rows:
+            raise InputError("the SQL statement returns no rows")
+        cursor = result.cursor
+        processors = _processors(query, conn.dialect, cursor.description)
+        head = [tuple(row) for row in result.fetchmany(1)]  # the row SQLAlchemy's buffer may have read ahead
+    except BaseException:
+        stack.close()
+        raise
+    return Rows(list(result.keys()), head, cursor if head else None, processors, batch, stack, on_empty, conn)
+
+
+def _processors(query: sa.Executable, dialect, description) -> list[tuple[int, Callable]]:
+    """(column index, converter) of the selected columns whose driver values need converting."""
+    columns = query.selected_columns if isinstance(query, sa.Select) else ()
+    found = ((i, c.type.dialect_impl(dialect).result_processor(dialect, d[1]))
+             for i, (c, d) in enumerate(zip(columns, description)))  # fmt: skip
+    return [(i, process) for i, process in found if process is not None]
+
+
+def count_rows(bind: Engine, query: sa.Select) -> int:
+    """``SELECT count(*)`` of ``query``'s rows, counted by the database."""
+    with connect(bind) as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
