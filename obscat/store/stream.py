@@ -27,46 +27,52 @@ BATCH_ROWS = 2_000
 
 
 class Rows:
-    """An open query's column names and lazily fetched rows (tuples); close it, or read it to the end."""
+    """An open query's column names and lazily fetched rows (tuples); close it, or read it to the end.
 
-    def __init__(self, keys: list[str], head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]], batch: int,
-                 stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
+    Dropped unread, it closes itself: its reader holds the cursor but not the :class:`Rows`, so
+    no reference cycle leaves the cursor to the garbage collector (and psycopg's warning).
+    """
+
+    def __init__(self, keys: list[str], head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]],
+                 batch: int, stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
                  conn: Connection) -> None:  # fmt: skip
         self.keys = keys
-        self._head = head
-        self._cursor = cursor
-        self._processors = processors
-        self._batch = batch
         self._stack = stack
-        self._on_empty = on_empty
         self._conn = conn
+        self._iterator = _read(head, cursor, processors, batch, stack, on_empty, conn)
 
     def __iter__(self) -> Iterator[tuple]:
-        try:
-            with self._stack:  # releases the connection, turning driver errors into obscat's
-                yield from self._head
-                while self._cursor is not None and (batch := self._cursor.fetchmany(self._batch)):
-                    if self._processors:
-                        batch = [self._processed(row) for row in batch]
-                    yield from batch
-                if not self._head and self._on_empty is not None:
-                    self._on_empty(self._conn)
-        finally:
-            self.close()
-
-    def _processed(self, row: tuple) -> tuple:
-        values = list(row)
-        for i, process in self._processors:
-            values[i] = process(values[i])
-        return tuple(values)
+        return self._iterator  # one iterator: rows are read once
 
     def close(self) -> None:
         """Stop reading and give the connection back (safe to call again)."""
         self._stack.close()
 
+    def __del__(self) -> None:
+        self.close()
+
     @property
     def closed(self) -> bool:
         return self._conn.closed
+
+
+def _read(head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]], batch: int,
+          stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
+          conn: Connection) -> Iterator[tuple]:  # fmt: skip
+    """The rows, batch by batch; the connection released after the last (or on an error)."""
+    with stack:  # also turns driver errors into obscat's (see db.connect)
+        yield from head
+        while cursor is not None and (rows := cursor.fetchmany(batch)):
+            yield from ([_processed(row, processors) for row in rows] if processors else rows)
+        if not head and on_empty is not None:
+            on_empty(conn)
+
+
+def _processed(row: tuple, processors: list[tuple[int, Callable]]) -> tuple:
+    values = list(row)
+    for i, process in processors:
+        values[i] = process(values[i])
+    return tuple(values)
 
 
 def open_rows(bind: Engine, query: sa.Executable, params: Mapping[str, Any] | None = None, *,
