@@ -24,13 +24,14 @@ __all__ = ["BATCH_ROWS", "Rows", "open_rows", "count_rows"]
 
 #: Rows fetched per round trip: enough to amortise it, few enough to keep memory flat.
 BATCH_ROWS = 2_000
+#: SQLite page cache of a streaming connection (KiB); the engine's own is sized for bulk ingest.
+STREAM_CACHE_KIB = 2_048
 
 
 class Rows:
     """An open query's column names and lazily fetched rows (tuples); close it, or read it to the end.
 
-    Dropped unread, it closes itself: its reader holds the cursor but not the :class:`Rows`, so
-    no reference cycle leaves the cursor to the garbage collector (and psycopg's warning).
+    Dropped (read or not) it closes itself: see :class:`_Releasing`.
     """
 
     def __init__(self, keys: list[str], head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]],
@@ -48,12 +49,18 @@ class Rows:
         """Stop reading and give the connection back (safe to call again)."""
         self._stack.close()
 
-    def __del__(self) -> None:
-        self.close()
-
     @property
     def closed(self) -> bool:
         return self._conn.closed
+
+
+class _Releasing(contextlib.ExitStack):
+    """What to close (cursor, connection), closed when nothing refers to it any more: the rows and
+    their reader both hold it, and neither holds the other, so there is no reference cycle that
+    would leave the cursor to the garbage collector (and psycopg's warning)."""
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _read(head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]], batch: int,
@@ -83,11 +90,15 @@ def open_rows(bind: Engine, query: sa.Executable, params: Mapping[str, Any] | No
     ``on_empty(conn)`` runs if the query returns no row (to raise why); ``dispose`` disposes
     of the engine too when the rows are closed (an engine made for this query alone).
     """
-    stack = contextlib.ExitStack()
+    stack = _Releasing()
     if dispose:
         stack.callback(bind.dispose)
     try:
         conn = stack.enter_context(connect(bind))
+        if conn.dialect.name == "sqlite":  # pages read once need no cache: keep memory flat
+            cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+            conn.exec_driver_sql(f"PRAGMA cache_size = {-STREAM_CACHE_KIB}")
+            stack.callback(conn.exec_driver_sql, f"PRAGMA cache_size = {int(cache)}")
         result = conn.execution_options(stream_results=True).execute(query, dict(params or {}))
         stack.callback(result.close)  # the cursor (a named one on PostgreSQL) before the connection
         if not result.returns_rows:
