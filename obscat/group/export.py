@@ -77,25 +77,25 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
     _check_files(name, hdus, allow_missing)
     folders = _folders(name, sorted({m["label"] for m in members}))
     obs_index = _obs_index(members)
-    labels = np.array([m["label"] for m in members])
+    labels = obs_index.meta.pop("labels")
+    member_stores = np.array([m["store"] for m in members], dtype=object)
+    member_ids = np.array([m["id"] for m in members], dtype=np.int64)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir()
     try:
         groups = {}
         for label, folder in folders.items():
-            rows = [m for m in members if m["label"] == label]
-            group_stores = [stores[s] for s in sorted({m["store"] for m in rows})]
-            table = obs_index[labels == label]
-            table.meta.update(_obs_header(name, label, rows, group_stores))
+            in_group = labels == label
+            table = obs_index[in_group]
+            stores_in_group = sorted(set(member_stores[in_group]))
+            table.meta.update(_obs_header(name, label, list(table["OBS_ID"]), [stores[s] for s in stores_in_group]))
             (tmp / folder).mkdir()
             table.write(tmp / folder / "obs-index.fits.gz", format="fits")
-            hdu_index = _hdu_index({m["id"]: m["obs_id"] for m in rows}, hdus)
-            hdu_index.write(tmp / folder / "hdu-index.fits.gz", format="fits")
-            obs_ids: dict[str, list[int]] = {}
-            for m in rows:
-                obs_ids.setdefault(m["store"], []).append(m["obs_id"])
-            groups[label] = {"directory": folder, "n_obs": len(rows), "obs_ids": obs_ids}
+            _hdu_index(member_ids[in_group], table["OBS_ID"], hdus).write(tmp / folder / "hdu-index.fits.gz",
+                                                                        format="fits")  # fmt: skip
+            obs_ids = {s: [int(i) for i in table["OBS_ID"][member_stores[in_group] == s]] for s in stores_in_group}
+            groups[label] = {"directory": folder, "n_obs": int(in_group.sum()), "obs_ids": obs_ids}
         (tmp / "grouping.json").write_text(json.dumps(_description(grouping, groups), indent=1) + "\n")
         try:
             os.replace(tmp, directory)  # replaces an empty directory, fails on a non-empty one
@@ -167,23 +167,23 @@ def _stores(conn: Connection, names: set[str]) -> dict[str, dict[str, Any]]:
     return {row["name"]: dict(row) for row in conn.execute(sa.select(s).where(s.c.name.in_(names))).mappings()}
 
 
-def _hdus(conn: Connection, grouping_id: int) -> dict[int, list[dict[str, Any]]]:
-    """observation.id -> its HDUs in HDU-index order, with their file's path, for the grouping's observations."""
+def _hdus(conn: Connection, grouping_id: int) -> dict[str, np.ndarray]:
+    """The HDUs of the grouping's observations in HDU-index order, with their file's path, as columns."""
     h, f, m = Hdu.__table__, HduFile.__table__, GroupMember.__table__
     members = sa.select(m.c.observation_id).where(m.c.grouping_id == grouping_id)
+    names = ["observation_id", "hdu_type", "hdu_class", "hdu_name", "size_bytes", "path"]
     query = (
-        sa.select(h.c.observation_id, h.c.hdu_type, h.c.hdu_class, h.c.hdu_name, h.c.size_bytes, f.c.path)
+        sa.select(*(h.c[n] for n in names[:-1]), f.c.path)
         .join_from(h, f, h.c.file_id == f.c.id).where(h.c.observation_id.in_(members)).order_by(h.c.id)
     )  # fmt: skip
-    out: dict[int, list[dict[str, Any]]] = {}
-    for row in conn.execute(query).mappings():
-        out.setdefault(row["observation_id"], []).append(dict(row))
-    return out
+    rows = conn.execute(query).all()
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    return {n: np.array(c, dtype=object) for n, c in zip(names, columns)}
 
 
-def _check_files(name: str, hdus: dict[int, list[dict[str, Any]]], allow_missing: bool) -> None:
+def _check_files(name: str, hdus: dict[str, np.ndarray], allow_missing: bool) -> None:
     """Refuse (or, with ``allow_missing``, warn about) data files that do not exist."""
-    paths = sorted({h["path"] for rows in hdus.values() for h in rows})
+    paths = sorted(set(hdus["path"]))
     missing = [p for p in paths if not is_regular_file(p)]
     if not missing:
         return
@@ -214,6 +214,7 @@ def _obs_index(members: list[dict[str, Any]]):
 
     names = [c.name for c in _GADF_COLUMNS]
     table = to_table(names, [tuple(m[c] for c in names) for m in members])
+    table.meta["labels"] = np.array([m["label"] for m in members], dtype=object)
     for column in _GADF_COLUMNS:
         if isinstance(table[column.name], MaskedColumn) and table[column.name].mask.all():
             table.remove_column(column.name)
@@ -249,11 +250,11 @@ def _from_json(value: Any) -> Any:
     return _SPECIAL_FLOATS.get(value, value) if isinstance(value, str) else value
 
 
-def _obs_header(name: str, label: str, rows: list[dict[str, Any]], stores: list[dict[str, Any]]) -> dict[str, Any]:
+def _obs_header(name: str, label: str, obs_ids: list[int], stores: list[dict[str, Any]]) -> dict[str, Any]:
     """The obs-index header of one group; its stores must share their time reference."""
-    obs_ids = [m["obs_id"] for m in rows]
-    if len(set(obs_ids)) < len(obs_ids):
-        duplicate = next(o for o in obs_ids if obs_ids.count(o) > 1)
+    unique, counts = np.unique(obs_ids, return_counts=True)
+    if (counts > 1).any():
+        duplicate = int(unique[counts > 1][0])
         raise InputError(f"grouping {name!r}: group {label!r} holds OBS_ID {duplicate} of several stores "
                          "(a GADF index needs unique OBS_IDs)")  # fmt: skip
     header = {"EXTNAME": "OBS_INDEX", **_INDEX_HEADER, "HDUCLAS2": "OBS", "TIMEUNIT": "s"}
@@ -268,26 +269,40 @@ def _obs_header(name: str, label: str, rows: list[dict[str, Any]], stores: list[
     return header
 
 
-def _hdu_index(obs_ids: dict[int, int], hdus: dict[int, list[dict[str, Any]]]):
-    """The HDU index of the observations ``obs_ids`` (observation.id -> OBS_ID).
+def _hdu_index(observation_ids: np.ndarray, obs_ids: np.ndarray, hdus: dict[str, np.ndarray]):
+    """The HDU index of the observations ``observation_ids`` (observation.id, in obs-index order;
+    their OBS_IDs ``obs_ids``): each observation's HDUs in HDU-index order.
 
     FILE_DIR is absolute: Gammapy resolves FILE_DIR against the index's own
     directory and ignores a BASE_DIR header keyword.
     """
     from astropy.table import MaskedColumn, Table
 
-    rows = [h for observation_id in obs_ids for h in hdus.get(observation_id, [])]
+    order = np.argsort(observation_ids, kind="stable")
+    found = np.searchsorted(observation_ids, hdus["observation_id"].astype(np.int64), sorter=order)
+    found = np.minimum(found, len(order) - 1)
+    member = order[found]
+    keep = observation_ids[member] == hdus["observation_id"].astype(np.int64)
+    rows = np.flatnonzero(keep)[np.argsort(member[keep], kind="stable")]  # by member, then HDU-index order
+    paths = hdus["path"][rows].astype(str)
+    parts = np.char.rpartition(paths, "/")
     table = Table(meta={"EXTNAME": "HDU_INDEX", **_INDEX_HEADER, "HDUCLAS2": "HDU"})
-    table["OBS_ID"] = np.array([obs_ids[h["observation_id"]] for h in rows], dtype=np.int64)
-    table["HDU_TYPE"] = np.array([h["hdu_type"] for h in rows], dtype=str)
-    table["HDU_CLASS"] = np.array([h["hdu_class"] for h in rows], dtype=str)
-    table["FILE_DIR"] = np.array([os.path.dirname(h["path"]) for h in rows], dtype=str)
-    table["FILE_NAME"] = np.array([os.path.basename(h["path"]) for h in rows], dtype=str)
-    table["HDU_NAME"] = np.array([h["hdu_name"] for h in rows], dtype=str)
-    sizes = [h["size_bytes"] for h in rows]
-    if any(size is not None for size in sizes):
-        table["SIZE"] = MaskedColumn([size or 0 for size in sizes], dtype=np.int64, mask=[s is None for s in sizes])
+    table["OBS_ID"] = np.asarray(obs_ids, dtype=np.int64)[member[rows]]
+    table["HDU_TYPE"] = hdus["hdu_type"][rows].astype(str)
+    table["HDU_CLASS"] = hdus["hdu_class"][rows].astype(str)
+    table["FILE_DIR"] = _tight(np.where((parts[:, 0] == "") & (parts[:, 1] == "/"), "/", parts[:, 0]))  # dirname
+    table["FILE_NAME"] = _tight(parts[:, 2])
+    table["HDU_NAME"] = hdus["hdu_name"][rows].astype(str)
+    sizes = hdus["size_bytes"][rows]
+    missing = np.equal(sizes, None)
+    if not missing.all():
+        table["SIZE"] = MaskedColumn(np.where(missing, 0, sizes).astype(np.int64), mask=missing)
     return table
+
+
+def _tight(strings: np.ndarray) -> np.ndarray:
+    """Strings as wide as the longest, as ``np.array(list_of_str)`` makes them (FITS column widths)."""
+    return strings.astype(f"<U{max(1, int(np.char.str_len(strings).max(initial=0)))}")
 
 
 def _description(grouping: dict[str, Any], groups: dict[str, Any] | None) -> dict[str, Any]:
