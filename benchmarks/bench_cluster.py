@@ -95,14 +95,12 @@ def main() -> None:
     args.work_dir.mkdir(parents=True, exist_ok=True)
 
     from obscat import Catalog
-    from obscat.compute.features import feature_sets, feature_table
     from obscat.query import ValueRange
 
     url = build(args.work_dir, max(args.sizes))
     catalog = Catalog(url)
-    feature_set = feature_sets(catalog.engine)[0][0]
-    _, rows, _ = feature_table(catalog.engine, feature_set)
-    everything = np.array([r[1:] for r in rows], dtype=float)  # obs_id, edisp-res, psf-radius by obs_id
+    table = catalog.feature_set(catalog.feature_sets()[0].name)
+    everything = np.array([table[c] for c in table.colnames[1:]], dtype=float).T  # obs_id, edisp-res, psf-radius by obs_id
     reference = have_gammapy()
     script = args.work_dir / "gammapy_cluster.py"
     script.write_text(REFERENCE)

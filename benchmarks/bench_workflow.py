@@ -130,15 +130,13 @@ def make_cold(url: str) -> None:
     import sqlalchemy as sa
 
     from obscat import Catalog
-    from obscat.compute.features import delete_feature_set, feature_sets
-    from obscat.store.models import Observation
+    from obscat.store.models import Pointing
 
     with Catalog(url) as cat:
-        for row in feature_sets(cat.engine):
-            delete_feature_set(cat.engine, row[0])
-        with cat.engine.begin() as conn:
-            conn.execute(sa.update(Observation.__table__).values(
-                tmid_gti_mjd=None, zen_tmid_deg=None, alt_tmid_deg=None, az_tmid_deg=None))  # fmt: skip
+        for summary in cat.feature_sets():
+            cat.delete_feature_set(summary.name)
+        with cat.session(write=True) as session:
+            session.execute(sa.delete(Pointing))
 
 
 def cli_workflow(url: str, feature_set: str, cold: bool) -> tuple[float, float | None]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from sqlalchemy.orm import Session
 
+    from .formats import RowStream
     from .group.grouping import GroupingResult, StoredGrouping
     from .store.check import CheckReport
     from .store.derived import StoreRemoval
@@ -130,6 +131,15 @@ class Catalog:
 
     # -- observations --------------------------------------------------------------------
 
+    def iter_observations(self, selection=None, *, store: str | None = None,
+                          columns: Sequence[str] | None = None) -> RowStream:  # fmt: skip
+        """As :meth:`observations`, as a :class:`~obscat.formats.RowStream` read in batches from a
+        server-side cursor (memory stays flat); close it, or read it to the end, to release the connection."""
+        from .query.observations import OBSERVATION_COLUMNS, criterion, observation_stream
+
+        names = list(OBSERVATION_COLUMNS if columns is None else columns)
+        return observation_stream(self.engine, names, criterion(selection), store)
+
     def select(self, selection=None, *, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations ``selection`` keeps, by store and OBS_ID, as Gammapy's ObservationTable
         shows them: ``store``, ``obs_id``, ``pointing_radec`` (ICRS SkyCoord; NaN where unknown),
@@ -147,11 +157,7 @@ class Catalog:
                      columns: Sequence[str] | None = None) -> Table:  # fmt: skip
         """``store`` and the observation ``columns`` (default: all) with their units, NULL masked,
         by store and OBS_ID, of the observations ``selection`` keeps (of ``store`` only, if given)."""
-        from .formats import to_table
-        from .query.observations import OBSERVATION_COLUMNS, criterion, observation_rows
-
-        names = list(OBSERVATION_COLUMNS if columns is None else columns)
-        return to_table(["store", *names], observation_rows(self.engine, names, criterion(selection), store))
+        return self.iter_observations(selection, store=store, columns=columns).to_table()
 
     def left_out(self, selection) -> LeftOut:
         """How many observations ``selection`` left out only because they have no sky pointing (its
@@ -231,11 +237,7 @@ class Catalog:
             self.engine, params, store=store, obs_ids=obs_ids, selection=selection, workers=workers,
             strict=strict, missing_only=missing_only, progress=progress,
         )  # fmt: skip
-        table = self.feature_set(name, selection=selection)
-        if obs_ids is not None:
-            table = table[[int(o) in {int(i) for i in obs_ids} for o in table["obs_id"]]]
-        if store is not None:
-            table = table[table["store"] == store]
+        table = self.feature_set(name, obs_ids=obs_ids, store=store, selection=selection)
         table.meta.update(n_computed=n_computed, n_kept=n_kept)
         return table
 
@@ -245,22 +247,23 @@ class Catalog:
 
         return feature_sets(self.engine)
 
-    def feature_set(self, name: str, *, selection=None) -> Table:
+    def feature_set(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None,
+                    selection=None) -> Table:  # fmt: skip
         """A stored feature set: ``store``, ``obs_id`` and one column per feature with its unit (NULL
-        masked), by store and OBS_ID, of the observations ``selection`` keeps (default: all it holds);
-        ``table.meta["feature_set"]`` is ``name``."""
-        from .compute.features import feature_table
-        from .formats import to_table
-
-        names, rows, units = feature_table(self.engine, name)
-        if selection is not None:
-            keep = {(s, int(o)) for s, o in self.observations(selection, columns=["obs_id"]).iterrows()}
-            rows = [r for r in rows if (r[0], r[1]) in keep]
-        table = to_table(names, rows)
-        for feature, unit in units.items():
-            table[feature].unit = unit or None
+        masked), by store and OBS_ID, of the observations of ``store``, ``obs_ids`` and ``selection``
+        if given (filtered in SQL); ``table.meta["feature_set"]`` is ``name``."""
+        table = self.iter_feature_set(name, obs_ids=obs_ids, store=store, selection=selection).to_table()
         table.meta["feature_set"] = name
         return table
+
+    def iter_feature_set(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None,
+                         selection=None) -> RowStream:  # fmt: skip
+        """As :meth:`feature_set`, as a :class:`~obscat.formats.RowStream`."""
+        from .compute.features import feature_stream
+        from .query.observations import criterion
+
+        return feature_stream(self.engine, name, obs_ids=obs_ids, store=store,
+                              selection=None if selection is None else criterion(selection))  # fmt: skip
 
     def delete_feature_set(self, name: str) -> FeatureSetRemoval:
         """Delete a stored feature set and its values; say how many went."""
@@ -360,6 +363,13 @@ class Catalog:
 
         return stored_grouping(self.engine, name)
 
+    def iter_grouping_members(self, name: str) -> RowStream:
+        """Stored grouping ``name``'s members (``label``, ``store``, ``obs_id``, by label, store and
+        OBS_ID) as a :class:`~obscat.formats.RowStream`."""
+        from .group.stored import member_stream
+
+        return member_stream(self.engine, name)
+
     def rename_grouping(self, old: str, new: str) -> None:
         """Rename a stored grouping (``new`` must be free)."""
         from .group.grouping import rename
@@ -406,6 +416,12 @@ class Catalog:
         raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky' or 'dendrogram'")
 
     # -- SQL -----------------------------------------------------------------------------
+
+    def iter_sql(self, statement: str, params: dict | None = None, *, limit: int | None = None) -> RowStream:
+        """As :meth:`sql`, as a :class:`~obscat.formats.RowStream` read in batches."""
+        from .store.sql import stream_query
+
+        return stream_query(self.url, statement, params, limit=limit)
 
     def sql(self, statement: str, params: dict | None = None, *, limit: int | None = None) -> Table:
         """The rows of one read-only SQL query (``SELECT``/``WITH``/``VALUES``/``TABLE``/``EXPLAIN``)

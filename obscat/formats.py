@@ -1,16 +1,20 @@
-"""Catalogue rows → astropy Table (with units), CSV and JSON text."""
+"""Catalogue rows → astropy Table (with units), CSV and JSON text; :class:`RowStream`, rows read lazily."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .store.models import Base
 
-__all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_json", "with_sky_and_times"]
+if TYPE_CHECKING:
+    from .store.stream import Rows
+
+__all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_json", "with_sky_and_times", "RowStream"]
 
 
 def _schema_column(name: str):
@@ -101,3 +105,48 @@ def with_sky_and_times(table, columns: Sequence[str]):
         if name not in out.colnames:
             out[name] = table[name]
     return out
+@dataclass
+class RowStream:
+    """Rows of a catalogue query, fetched in batches from a server-side cursor as they are iterated.
+
+    ``names`` are the columns, ``units`` their units (None: none known).  Iterating yields each row
+    as a tuple, once; memory stays flat whatever the number of rows.  The database connection is
+    released when the rows are exhausted or the stream is closed (``with`` closes it).
+    :meth:`count` asks the database for the number of rows (``COUNT(*)``, no row fetched) and
+    :meth:`to_table` reads the rest into an astropy Table.
+    """
+
+    names: list[str]
+    units: dict[str, str | None]
+    rows: Rows = field(repr=False)
+    counter: Callable[[], int | None] | None = field(default=None, repr=False)
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self.rows)
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        self.rows.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.rows.closed
+
+    def __enter__(self) -> RowStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def count(self) -> int | None:
+        """The query's total number of rows, counted in SQL (None if the query cannot be counted)."""
+        return None if self.counter is None else self.counter()
+
+    def to_table(self):
+        """The remaining rows as an astropy Table with units; closes the stream."""
+        with self:
+            table = to_table(self.names, list(self))
+        for name, unit in self.units.items():
+            if unit and name in table.colnames:
+                table[name].unit = unit
+        return table

@@ -78,14 +78,32 @@ def test_obs_list_formats_agree_with_database(hess_url):
     assert [int(r["obs_id"]) for r in rows] == list(expected["obs_id"])
     assert [float(r["zen_pnt_deg"]) for r in rows] == list(expected["zen_pnt_deg"])  # full precision
     assert rows[0]["nsblevel"] == ""  # NULL
-    records = json.loads(run("--db", hess_url, "obs", "list", "-f", "json", "-c", "obs_id,muoneff").stdout)
+    lines = run("--db", hess_url, "obs", "list", "-f", "json", "-c", "obs_id,muoneff").stdout.splitlines()
+    records = [json.loads(line) for line in lines]  # NDJSON: one object per line
+    assert len(records) == 105
     assert records[0] == {"store": "hess", "obs_id": 20136, "muoneff": float(expected["muoneff"][0])}
-    table = run("--db", hess_url, "obs", "list", "--store", "hess").stdout.splitlines()
+    assert [r["obs_id"] for r in records] == list(expected["obs_id"])
+    table = run("--db", hess_url, "obs", "list", "--store", "hess", "--all").stdout.splitlines()
     assert table[0].split() == ["store", "obs_id", "object", "ra_pnt_deg", "dec_pnt_deg", "zen_pnt_deg",
                                 "livetime_s", "tstart_utc", "n_tels", "quality", "muoneff"]
     assert len(table) == 2 + 105
     widths = {len(line) for line in table[2:]}
     assert len(widths) == 1  # aligned
+
+
+def test_obs_list_table_shows_first_rows_and_counts_the_rest(hess_url):
+    with Catalog(hess_url) as cat:
+        obs_ids = list(cat.observations(store="hess")["obs_id"])
+    table = run("--db", hess_url, "obs", "list").stdout.splitlines()
+    assert len(table) == 2 + 50 + 1
+    assert [int(line.split()[1]) for line in table[2:52]] == obs_ids[:50]
+    assert table[-1] == "… 55 more rows (--limit N or --all to print them)"
+    table = run("--db", hess_url, "obs", "list", "--limit", "3", "-c", "obs_id").stdout.splitlines()
+    assert [line.split() for line in table[2:5]] == [["hess", str(i)] for i in obs_ids[:3]]
+    assert table[5:] == ["… 102 more rows (--limit N or --all to print them)"]
+    assert run("--db", hess_url, "obs", "list", "--limit", "105").stdout.splitlines()[-1].split()[0] == "hess"
+    assert len(run("--db", hess_url, "obs", "list", "-f", "csv", "--limit", "7").stdout.splitlines()) == 1 + 7
+    assert len(run("--db", hess_url, "obs", "list", "-f", "json", "--all").stdout.splitlines()) == 105
 
 
 def test_obs_show(hess_url):

@@ -152,3 +152,26 @@ def test_groups_export_command(hess, db_url, tmp_path):
     assert table.exit_code == 0 and len(Table.read(tmp_path / "z.ecsv")) == 21
     again = runner.invoke(app, ["--db", db_url, "groups", "export", "z", str(tmp_path / "gadf")])
     assert (again.exit_code, again.stderr) == (1, f"Error: {tmp_path / 'gadf'}: exists and is not an empty directory\n")
+
+
+def test_hdu_index_columns_match_the_original_index(hess, hess_store, tmp_path):
+    """The vectorised HDU index: every column as in the store's own HDU index (rows of the group's
+    observations, in obs-index then HDU order), string columns as wide as their longest value."""
+    from astropy.io import fits
+
+    result = hess.group("z", "bins", "zen_pnt_deg", edges=[0, 30, 45, 70])
+    export_gadf(hess.engine, "z", tmp_path / "out")
+    original = hess_store.hdu_table
+    for label, obs_ids in result.groups.items():
+        path = tmp_path / "out" / label / "hdu-index.fits.gz"
+        exported = Table.read(path)
+        order = np.concatenate([np.flatnonzero(original["OBS_ID"] == o) for o in obs_ids])
+        expected = original[order]
+        assert len(exported) == 6 * len(obs_ids)
+        for name in ("OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_NAME", "HDU_NAME"):
+            assert [str(v).strip() for v in exported[name]] == [str(v).strip() for v in expected[name]], name
+        with fits.open(path) as hdus:
+            columns = hdus[1].columns
+            for name in ("FILE_DIR", "FILE_NAME", "HDU_TYPE"):
+                width = max(len(str(v)) for v in exported[name])
+                assert columns[name].format == f"{width}A", name

@@ -142,6 +142,8 @@ def _root(
 _FEATURE_NAMES = ", ".join(FEATURES)
 StoreOption = Annotated[str | None, typer.Option("--store", "-s", help="Only this data store.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+LimitOption = Annotated[int | None, typer.Option("--limit", min=0, help="Print at most this many rows.  [default: 50 for tables, all for csv/json]")]
+AllOption = Annotated[bool, typer.Option("--all", help="table: print every row, not only the first 50.")]
 
 
 @app.command()
@@ -236,9 +238,11 @@ def select(
     ctx: typer.Context,
     selection=None,
     fmt: Annotated[SelectFormat, typer.Option("--format", "-f", help="Output format; ids prints one OBS_ID per line (STORE<tab>OBS_ID if an OBS_ID is in several stores).")] = SelectFormat.table,
+    limit: LimitOption = None,
+    all_rows: AllOption = False,
 ) -> None:
     """Select observations: criteria combine with AND."""
-    from .output import render
+    from .output import render_stream
 
     if fmt is SelectFormat.ids:
         found = table_rows(ctx.obj.catalog.observations(selection, columns=["obs_id"]))
@@ -246,8 +250,9 @@ def select(
         for store, obs_id in found:
             typer.echo(f"{store}\t{obs_id}" if repeated else obs_id)
     else:
-        table = ctx.obj.catalog.observations(selection, columns=TABLE_COLUMNS if fmt is SelectFormat.table else None)
-        render(table.colnames, table_rows(table), fmt.value)
+        columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
+        stream = ctx.obj.catalog.iter_observations(selection, columns=columns)
+        render_stream(stream, fmt.value, limit, all_rows)
     left_out = ctx.obj.catalog.left_out(selection)
     if left_out.without_pointing:
         typer.echo(f"Warning: the cone left out {plural(left_out.without_pointing, 'observation')} without a sky "
@@ -357,12 +362,11 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 @groups_app.command("show")
 def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
-                fmt: FormatOption = Format.table) -> None:  # fmt: skip
+                fmt: FormatOption = Format.table, limit: LimitOption = None, all_rows: AllOption = False) -> None:  # fmt: skip
     """Print a grouping's members: label, store, OBS_ID."""
-    from .output import render
+    from .output import render_stream
 
-    result = ctx.obj.catalog.grouping(name)
-    render(["label", "store", "obs_id"], [(label, store, obs_id) for store, obs_id, label in result.members], fmt.value)
+    render_stream(ctx.obj.catalog.iter_grouping_members(name), fmt.value, limit, all_rows)
 
 
 class ExportFormat(enum.StrEnum):
@@ -436,12 +440,13 @@ def sql(
     ctx: typer.Context,
     statement: Annotated[str, typer.Argument(metavar="STATEMENT", help='One query, e.g. "SELECT obs_id FROM observation WHERE zen_pnt_deg < :z".')],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="NAME=VALUE bound to :NAME (repeatable; numbers stay numbers).")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=0, help="Print at most this many rows.")] = None,
+    limit: LimitOption = None,
+    all_rows: AllOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Run one read-only SQL query (SELECT/WITH/VALUES/TABLE/EXPLAIN) over the catalogue."""
     from ..errors import InputError
-    from .output import render
+    from .output import render_stream
 
     params = {}
     for item in param or []:
@@ -449,8 +454,7 @@ def sql(
         if not sep or not key.isidentifier():
             raise InputError(f"--param takes NAME=VALUE with NAME a plain name, not {item!r}")
         params[key] = _typed(value)
-    table = ctx.obj.catalog.sql(statement, params, limit=limit)
-    render(table.colnames, table_rows(table), fmt.value)
+    render_stream(ctx.obj.catalog.iter_sql(statement, params), fmt.value, limit, all_rows)
 
 
 def _typed(text: str) -> int | float | str:
@@ -508,13 +512,15 @@ def obs_list(
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
     columns: Annotated[str | None, typer.Option("--columns", "-c", help="Comma-separated columns.  [default: a summary for tables, all for csv/json]")] = None,
+    limit: LimitOption = None,
+    all_rows: AllOption = False,
 ) -> None:
     """List observations (by store, then OBS_ID)."""
-    from .output import render
+    from .output import render_stream
 
     chosen = columns.split(",") if columns else (TABLE_COLUMNS if fmt is Format.table else None)
-    table = ctx.obj.catalog.observations(store=store, columns=[c.strip() for c in chosen] if chosen else None)
-    render(table.colnames, table_rows(table), fmt.value)
+    stream = ctx.obj.catalog.iter_observations(store=store, columns=[c.strip() for c in chosen] if chosen else None)
+    render_stream(stream, fmt.value, limit, all_rows)
 
 
 @obs_app.command("show")
@@ -595,12 +601,11 @@ def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 @features_app.command("show")
 def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name (see `features list`).")],
-                  fmt: FormatOption = Format.table) -> None:  # fmt: skip
+                  fmt: FormatOption = Format.table, limit: LimitOption = None, all_rows: AllOption = False) -> None:  # fmt: skip
     """Print a feature set: obs_id and one column per feature."""
-    from .output import render
+    from .output import render_stream
 
-    table = ctx.obj.catalog.feature_set(name)
-    render(table.colnames, table_rows(table), fmt.value)
+    render_stream(ctx.obj.catalog.iter_feature_set(name), fmt.value, limit, all_rows)
 
 
 @features_app.command("delete")

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import itertools
 import json
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, printable
 from ..formats import column_unit, to_csv, to_json
 from ..text import plural
 
-__all__ = ["render", "render_record", "render_observation", "render_grouping", "progress_bar", "save_figure",
-           "as_flags", "table_rows"]  # fmt: skip
+if TYPE_CHECKING:
+    from ..formats import RowStream
+
+__all__ = ["render", "render_stream", "render_record", "render_observation", "render_grouping", "progress_bar",
+           "save_figure", "as_flags", "table_rows", "TABLE_ROWS"]  # fmt: skip
+
+#: Rows a table shows unless told otherwise (``--limit N``, ``--all``).
+TABLE_ROWS = 50
 
 #: Library parameters whose command-line flag has another name (the others: the option of the same name).
 FLAG_NAMES = {"fixed_offset": "--offset", "containment_fraction": "--containment", "energy_true": "--energy-true",
@@ -52,6 +60,44 @@ def render(names: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "tabl
         sys.stdout.write(to_json(names, rows) + "\n")
     else:
         _print_table(names, rows)
+
+
+def render_stream(stream: RowStream, fmt: str = "table", limit: int | None = None, all_rows: bool = False) -> None:
+    """Print a :class:`~obscat.formats.RowStream` as it is read: CSV, NDJSON (one JSON object per line)
+    or, for people, a table of its first ``limit`` rows (default ``TABLE_ROWS``; every row with
+    ``all_rows``) followed by how many more there are (counted in SQL).  CSV and NDJSON print every
+    row unless ``limit`` is given.  Closes the stream."""
+    with stream:
+        if fmt == "table":
+            shown = None if all_rows else TABLE_ROWS if limit is None else limit
+            rows = list(itertools.islice(stream, None if shown is None else shown + 1))
+            more = shown is not None and len(rows) > shown
+            _print_table(stream.names, rows[:shown])
+            if more:
+                total = stream.count()
+                count = f"{total - shown:,} more rows" if total is not None else "more rows"
+                print(f"… {count} (--limit N or --all to print them)")
+            return
+        rows = itertools.islice(stream, limit) if limit is not None else iter(stream)
+        (_write_csv if fmt == "csv" else _write_ndjson)(stream.names, rows)
+
+
+def _write_csv(names: Sequence[str], rows: Iterable[tuple]) -> None:
+    """CSV as :func:`obscat.formats.to_csv` writes it, row by row."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        if dict in map(type, row):  # JSON columns as JSON text (csv writes None as empty)
+            row = [json.dumps(v) if type(v) is dict else v for v in row]
+        writer.writerow(row)
+
+
+def _write_ndjson(names: Sequence[str], rows: Iterable[tuple]) -> None:
+    """One JSON object per line (NULL as null), written a batch of lines at a time."""
+    encode = json.JSONEncoder(default=str).encode
+    write = sys.stdout.write
+    for batch in iter(lambda: list(itertools.islice(rows, 1000)), []):
+        write("".join([encode(dict(zip(names, row))) + "\n" for row in batch]))
 
 
 def render_record(record: dict[str, Any]) -> None:

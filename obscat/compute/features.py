@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -46,7 +46,10 @@ from .irf_features import (
 from .sky import separation_deg
 from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
 
-__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features", "feature_table", "feature_sets",
+if TYPE_CHECKING:
+    from ..formats import RowStream
+
+__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features", "feature_stream", "feature_sets",
            "delete_feature_set"]  # fmt: skip
 
 Progress = Callable[[str, int, int], None]
@@ -444,23 +447,40 @@ def _feature_set_row(conn, params: FeatureParams) -> tuple[int, str]:
     return set_id, name
 
 
-def feature_table(engine: Engine, name: str) -> tuple[list[str], list[tuple], dict[str, str]]:
-    """``obs_id`` and one column per feature of a set: (names, rows, units)."""
+def feature_query(conn: Connection, name: str, *, store: str | None = None, obs_ids: Sequence[int] | None = None,
+                  selection=None) -> tuple[sa.Select, dict[str, str | None]]:  # fmt: skip
+    """The query of a feature set's rows (``store``, ``obs_id``, one column per feature, by store and
+    OBS_ID), pivoted and filtered (by store name, OBS_IDs, a selection criterion) in SQL; and each
+    feature's unit."""
     v, o, s = FeatureValue.__table__, Observation.__table__, DataStore.__table__
+    set_id = id_by_name(conn, FeatureSet.__table__, name, "feature set")
+    units = dict(conn.execute(sa.select(v.c.feature, sa.func.max(v.c.unit)).where(v.c.feature_set_id == set_id)
+                              .group_by(v.c.feature).order_by(v.c.feature)).all())  # fmt: skip
+    query = (
+        sa.select(s.c.name.label("store"), o.c.obs_id,
+                  *(sa.func.max(sa.case((v.c.feature == f, v.c.value))).label(f) for f in units))
+        .join_from(v, o, v.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
+        .where(v.c.feature_set_id == set_id).group_by(o.c.id, s.c.name, o.c.obs_id).order_by(s.c.name, o.c.obs_id)
+    )  # fmt: skip
+    if store is not None:
+        query = query.where(o.c.store_id == store_id(conn, store))
+    if obs_ids is not None:
+        query = query.where(o.c.obs_id.in_(sorted({int(i) for i in obs_ids})))
+    if selection is not None:
+        query = query.where(selection.clause())
+    return query, units
+
+
+def feature_stream(engine: Engine, name: str, **filters) -> RowStream:
+    """``store``, ``obs_id`` and one column per feature of a set, with units, as a
+    :class:`~obscat.formats.RowStream`; ``filters`` as :func:`feature_query`'s."""
+    from ..formats import RowStream
+    from ..store.stream import count_rows, open_rows
+
     with connect(engine) as conn:
-        set_id = id_by_name(conn, FeatureSet.__table__, name, "feature set")
-        result = conn.execute(
-            sa.select(s.c.name, o.c.obs_id, v.c.feature, v.c.value, v.c.unit)
-            .join_from(v, o, v.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
-            .where(v.c.feature_set_id == set_id).order_by(s.c.name, o.c.obs_id)
-        ).all()  # fmt: skip
-    features = sorted({r.feature for r in result})
-    units = {r.feature: r.unit for r in result}
-    table: dict[tuple[str, int], dict[str, float | None]] = {}
-    for store, obs_id, feature, value, _ in result:
-        table.setdefault((store, obs_id), {})[feature] = value
-    rows = [(store, obs_id, *(vals.get(f) for f in features)) for (store, obs_id), vals in table.items()]
-    return ["store", "obs_id", *features], rows, units
+        query, units = feature_query(conn, name, **filters)
+    return RowStream(["store", "obs_id", *units], {"store": None, "obs_id": None, **{f: u or None for f, u in units.items()}},
+                     open_rows(engine, query), lambda: count_rows(engine, query))  # fmt: skip
 
 
 def feature_sets(engine: Engine) -> list[FeatureSetSummary]:

@@ -18,10 +18,11 @@ from .stored import (
     grouping_rows,
     groupings,
     member_values,
+    members_query,
     rename,
     stored_grouping,
 )
 
 __all__ = ["Median", "Quantiles", "parse_at", "split", "bins", "by", "cluster", "linkage_tree", "standardized",
            "MAX_CLUSTER_OBS", "MAX_DISTANCE_MATRIX_BYTES", "GroupingResult", "GroupingSummary", "StoredGrouping",
-           "MemberValues", "member_values", "stored_grouping", "groupings", "grouping_rows", "delete", "rename"]  # fmt: skip
+           "MemberValues", "member_values", "members_query", "stored_grouping", "groupings", "grouping_rows", "delete", "rename"]  # fmt: skip

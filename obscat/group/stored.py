@@ -24,9 +24,10 @@ from ..query.columns import NUMERIC_COLUMNS
 from ..store.models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation, observation_column
 
 if TYPE_CHECKING:
+    from ..formats import RowStream
     from astropy.table import Table
 
-__all__ = ["GroupingResult", "StoredGrouping", "GroupingSummary", "store_grouping", "stored_grouping", "groupings",
+__all__ = ["members_query", "member_stream", "GroupingResult", "StoredGrouping", "GroupingSummary", "store_grouping", "stored_grouping", "groupings",
            "grouping_rows", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
 
 _G, _M, _O, _S = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
@@ -128,12 +129,33 @@ def check_name(name: str) -> None:
         raise InputError(f"grouping name {name!r} must be 1-200 printable characters")
 
 
-def _member_rows(conn, grouping_id: int) -> list[tuple]:
-    return conn.execute(
-        sa.select(_M.c.label, _S.c.name, _O.c.obs_id).join_from(_M, _O, _M.c.observation_id == _O.c.id)
+def members_query(conn, name: str) -> sa.Select:
+    """The query of stored grouping ``name``'s members: ``label``, ``store``, ``obs_id``, by label then
+    store and OBS_ID."""
+    return _members_of(id_by_name(conn, _G, name, "grouping"))
+
+
+def member_stream(engine, name: str) -> RowStream:
+    """Stored grouping ``name``'s members as a :class:`~obscat.formats.RowStream`."""
+    from ..formats import RowStream
+    from ..store.stream import count_rows, open_rows
+
+    with connect(engine) as conn:
+        query = members_query(conn, name)
+    return RowStream(["label", "store", "obs_id"], {"label": None, "store": None, "obs_id": None},
+                     open_rows(engine, query), lambda: count_rows(engine, query))  # fmt: skip
+
+
+def _members_of(grouping_id: int) -> sa.Select:
+    return (
+        sa.select(_M.c.label, _S.c.name.label("store"), _O.c.obs_id).join_from(_M, _O, _M.c.observation_id == _O.c.id)
         .join(_S, _S.c.id == _O.c.store_id).where(_M.c.grouping_id == grouping_id)
         .order_by(_M.c.label, _S.c.name, _O.c.obs_id)
-    ).all()  # fmt: skip
+    )  # fmt: skip
+
+
+def _member_rows(conn, grouping_id: int) -> list[tuple]:
+    return conn.execute(_members_of(grouping_id)).all()
 
 
 def stored_grouping(bind, name: str) -> StoredGrouping:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -10,13 +11,16 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import ParameterError, did_you_mean
 from ..results import LeftOut
 from ..store.db import reading, store_id
-from ..store.models import OBSERVATION_COLUMNS, DataStore, Observation, observation_column
+from ..store.models import OBSERVATION_COLUMNS, POINTING_COLUMNS, DataStore, Observation, Pointing
 from .cone import Cone
 from .criteria import Criterion, TimeRange
 from .explain import explain_empty, without
 from .gammapy import as_criterion
 
-__all__ = ["OBSERVATION_COLUMNS", "criterion", "observation_rows", "left_out"]
+if TYPE_CHECKING:
+    from ..formats import RowStream
+
+__all__ = ["OBSERVATION_COLUMNS", "criterion", "observation_stream", "left_out"]
 
 def criterion(selection) -> Criterion:
     """A criterion from one, Gammapy ``select_observations`` dicts (one, or a list meaning AND),
@@ -24,26 +28,30 @@ def criterion(selection) -> Criterion:
     return as_criterion(selection)
 
 
-def observation_rows(bind: Engine | Connection, names: Sequence[str], selection: Criterion,
-                     store: str | None = None) -> list[tuple]:  # fmt: skip
-    """``(store, *names)`` of the observations ``selection`` keeps (of ``store`` only, if given),
-    by store and OBS_ID; an empty result raises why, if it is not the criteria's values."""
+def observation_stream(engine: Engine, names: Sequence[str], selection: Criterion,
+                       store: str | None = None) -> RowStream:  # fmt: skip
+    """``store`` and ``names`` of the observations ``selection`` keeps (of ``store`` only, if given),
+    by store and OBS_ID, as a :class:`~obscat.formats.RowStream`; an empty result raises why, if it
+    is not the criteria's values."""
+    from ..formats import RowStream, column_unit
+    from ..store.stream import count_rows, open_rows
+
     unknown = [c for c in names if c not in OBSERVATION_COLUMNS]
     if unknown:
         raise ParameterError(f"unknown observation column {unknown[0]!r}{did_you_mean(unknown[0], OBSERVATION_COLUMNS)}")
-    o, s = Observation.__table__, DataStore.__table__
+    o, s, p = Observation.__table__, DataStore.__table__, Pointing.__table__
     query = (
-        sa.select(s.c.name, *(observation_column(c) for c in names))
-        .join_from(o, s, o.c.store_id == s.c.id)
-        .where(selection.clause()).order_by(s.c.name, o.c.obs_id)
+        sa.select(s.c.name.label("store"), *(p.c[c] if c in POINTING_COLUMNS else o.c[c] for c in names))
+        .join_from(o, s, o.c.store_id == s.c.id).where(selection.clause()).order_by(s.c.name, o.c.obs_id)
     )  # fmt: skip
-    with reading(bind) as conn:
-        if store is not None:
+    if any(c in POINTING_COLUMNS for c in names):
+        query = query.outerjoin(p, p.c.observation_id == o.c.id)
+    if store is not None:
+        with reading(engine) as conn:
             query = query.where(o.c.store_id == store_id(conn, store))
-        rows = [tuple(row) for row in conn.execute(query)]
-        if not rows:
-            explain_empty(conn, selection)
-    return rows
+    rows = open_rows(engine, query, on_empty=lambda conn: explain_empty(conn, selection))
+    columns = ["store", *names]
+    return RowStream(columns, {n: column_unit(n) for n in columns}, rows, lambda: count_rows(engine, query))
 
 
 def left_out(bind: Engine | Connection, selection: Criterion) -> LeftOut:

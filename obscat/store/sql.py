@@ -9,22 +9,34 @@ see :func:`obscat.store.db.create_engine`), which also stops data-modifying CTEs
 
 from __future__ import annotations
 
+import itertools
 import re
+import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 
-from .db import connect, create_engine
+try:
+    import psycopg
+except ImportError:  # the postgres extra not installed
+    psycopg = None
+
+from .db import create_engine
+from .stream import open_rows
 from ..errors import InputError, one_line
 
-__all__ = ["run_query", "check_query", "QUERY_KEYWORDS"]
+if TYPE_CHECKING:
+    from ..formats import RowStream
+
+__all__ = ["run_query", "stream_query", "check_query", "QUERY_KEYWORDS"]
 
 QUERY_KEYWORDS = ("select", "with", "values", "table", "explain")
 
 # comments, string literals, quoted identifiers and PostgreSQL dollar-quoted strings
 _OPAQUE = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(\$\w*\$).*?\1", re.S)
+_DBAPI_ERRORS = tuple(error for error in (sqlite3.Error, getattr(psycopg, "Error", None)) if error is not None)
 _WRITE_ERRORS = ("readonly database", "read-only transaction", "attempt to write", "query_only")
 
 
@@ -47,19 +59,73 @@ def check_query(statement: str) -> None:
 def run_query(url: str | None, statement: str, params: Mapping[str, Any] | None = None,
               limit: int | None = None) -> tuple[list[str], list[tuple]]:  # fmt: skip
     """Column names and rows of ``statement`` with ``params`` bound (``:name`` in the SQL)."""
+    with stream_query(url, statement, params, limit=limit) as stream:
+        return stream.names, list(stream)
+
+
+def stream_query(url: str | None, statement: str, params: Mapping[str, Any] | None = None, *,
+                 limit: int | None = None) -> RowStream:  # fmt: skip
+    """``statement``'s rows as a :class:`~obscat.formats.RowStream` (at most ``limit``), on a
+    read-only engine of its own that is disposed of when the stream is closed or read to the end."""
+    from ..formats import RowStream
+
     check_query(statement)
+    params = dict(params or {})
     engine = create_engine(url, read_only=True)
     try:
-        with connect(engine) as conn:
-            result = conn.execute(sa.text(statement), dict(params or {}))
-            if not result.returns_rows:
-                raise InputError("the SQL statement returns no rows")
-            rows = result.fetchmany(limit) if limit is not None else result.fetchall()
-            return list(result.keys()), [tuple(row) for row in rows]
+        rows = _Checked(open_rows(engine, sa.text(statement), params, dispose=True), limit)
     except StatementError as exc:  # from the database, or a :name left without --param
-        message = one_line(exc.orig if exc.orig is not None else exc).split(" (Background on this error")[0]
-        if any(fragment in message.lower() for fragment in _WRITE_ERRORS):
-            raise InputError(f"obscat sql is read-only: the statement tried to write ({message})") from None
-        raise InputError(f"SQL error: {message}") from None
-    finally:
-        engine.dispose()
+        raise _sql_error(exc) from None
+
+    def count() -> int | None:
+        """COUNT(*) of the statement as a subquery; None where it cannot be one (EXPLAIN, TABLE on SQLite)."""
+        counting = create_engine(url, read_only=True)
+        try:
+            with counting.connect() as conn:
+                body = statement.strip().rstrip(";")
+                total = conn.execute(sa.text(f"SELECT count(*) FROM ({body}) AS counted"), params).scalar_one()
+        except sa.exc.DBAPIError:
+            return None
+        finally:
+            counting.dispose()
+        return total if limit is None else min(total, limit)
+
+    return RowStream(rows.keys, {name: None for name in rows.keys}, rows, count)
+
+
+class _Checked:
+    """Open rows (the first ``limit``), database errors met while reading them reported as by
+    :func:`_sql_error`."""
+
+    def __init__(self, rows, limit: int | None) -> None:
+        self.keys, self._rows = rows.keys, rows
+        self._iterator = itertools.islice(iter(rows), limit)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple:
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self.close()
+            raise
+        except (StatementError, *_DBAPI_ERRORS) as exc:
+            self.close()
+            raise _sql_error(exc) from None
+
+    def close(self) -> None:
+        self._rows.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._rows.closed
+
+
+def _sql_error(exc: Exception) -> InputError:
+    """A database error as one line; a refused write said to be one."""
+    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    message = one_line(cause).split(" (Background on this error")[0]
+    if any(fragment in message.lower() for fragment in _WRITE_ERRORS):
+        return InputError(f"obscat sql is read-only: the statement tried to write ({message})")
+    return InputError(f"SQL error: {message}")

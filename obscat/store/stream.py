@@ -1,0 +1,126 @@
+"""Rows of a query fetched in batches from a server-side cursor, the connection held only while needed.
+
+:func:`open_rows` runs the query at once (so a bad statement fails at the call), then hands out its
+rows batch by batch: SQLAlchemy's ``stream_results`` (a named cursor on PostgreSQL with psycopg;
+SQLite's cursor steps through the result as it is read).  Rows are read from the driver's cursor
+with ``fetchmany``, converted only where a column's type needs it (JSON text on SQLite): at
+10^6 rows SQLAlchemy's per-row objects would cost more than the reading.  The connection goes back
+to the pool when the rows are exhausted or :meth:`Rows.close` is called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .db import connect
+from ..errors import InputError
+
+__all__ = ["BATCH_ROWS", "Rows", "open_rows", "count_rows"]
+
+#: Rows fetched per round trip: enough to amortise it, few enough to keep memory flat.
+BATCH_ROWS = 2_000
+#: SQLite page cache of a streaming connection (KiB); the engine's own is sized for bulk ingest.
+STREAM_CACHE_KIB = 2_048
+
+
+class Rows:
+    """An open query's column names and lazily fetched rows (tuples); close it, or read it to the end.
+
+    Dropped (read or not) it closes itself: see :class:`_Releasing`.
+    """
+
+    def __init__(self, keys: list[str], head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]],
+                 batch: int, stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
+                 conn: Connection) -> None:  # fmt: skip
+        self.keys = keys
+        self._stack = stack
+        self._conn = conn
+        self._iterator = _read(head, cursor, processors, batch, stack, on_empty, conn)
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self._iterator  # one iterator: rows are read once
+
+    def close(self) -> None:
+        """Stop reading and give the connection back (safe to call again)."""
+        self._stack.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._conn.closed
+
+
+class _Releasing(contextlib.ExitStack):
+    """What to close (cursor, connection), closed when nothing refers to it any more: the rows and
+    their reader both hold it, and neither holds the other, so there is no reference cycle that
+    would leave the cursor to the garbage collector (and psycopg's warning)."""
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _read(head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]], batch: int,
+          stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
+          conn: Connection) -> Iterator[tuple]:  # fmt: skip
+    """The rows, batch by batch; the connection released after the last (or on an error)."""
+    with stack:  # also turns driver errors into obscat's (see db.connect)
+        yield from head
+        while cursor is not None and (rows := cursor.fetchmany(batch)):
+            yield from ([_processed(row, processors) for row in rows] if processors else rows)
+        if not head and on_empty is not None:
+            on_empty(conn)
+
+
+def _processed(row: tuple, processors: list[tuple[int, Callable]]) -> tuple:
+    values = list(row)
+    for i, process in processors:
+        values[i] = process(values[i])
+    return tuple(values)
+
+
+def open_rows(bind: Engine, query: sa.Executable, params: Mapping[str, Any] | None = None, *,
+              batch: int = BATCH_ROWS, on_empty: Callable[[Connection], None] | None = None,
+              dispose: bool = False) -> Rows:  # fmt: skip
+    """Run ``query`` on a new connection of ``bind`` with a server-side cursor; its rows, unread.
+
+    ``on_empty(conn)`` runs if the query returns no row (to raise why); ``dispose`` disposes
+    of the engine too when the rows are closed (an engine made for this query alone).
+    """
+    stack = _Releasing()
+    if dispose:
+        stack.callback(bind.dispose)
+    try:
+        conn = stack.enter_context(connect(bind))
+        if conn.dialect.name == "sqlite":  # pages read once need no cache: keep memory flat
+            cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+            conn.exec_driver_sql(f"PRAGMA cache_size = {-STREAM_CACHE_KIB}")
+            stack.callback(conn.exec_driver_sql, f"PRAGMA cache_size = {int(cache)}")
+        result = conn.execution_options(stream_results=True).execute(query, dict(params or {}))
+        stack.callback(result.close)  # the cursor (a named one on PostgreSQL) before the connection
+        if not result.returns_rows:
+            raise InputError("the SQL statement returns no rows")
+        cursor = result.cursor
+        processors = _processors(query, conn.dialect, cursor.description)
+        head = [tuple(row) for row in result.fetchmany(1)]  # the row SQLAlchemy's buffer may have read ahead
+    except BaseException:
+        stack.close()
+        raise
+    return Rows(list(result.keys()), head, cursor if head else None, processors, batch, stack, on_empty, conn)
+
+
+def _processors(query: sa.Executable, dialect, description) -> list[tuple[int, Callable]]:
+    """(column index, converter) of the selected columns whose driver values need converting."""
+    columns = query.selected_columns if isinstance(query, sa.Select) else ()
+    found = ((i, c.type.dialect_impl(dialect).result_processor(dialect, d[1]))
+             for i, (c, d) in enumerate(zip(columns, description)))  # fmt: skip
+    return [(i, process) for i, process in found if process is not None]
+
+
+def count_rows(bind: Engine, query: sa.Select) -> int:
+    """``SELECT count(*)`` of ``query``'s rows, counted by the database."""
+    with connect(bind) as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
