@@ -54,7 +54,8 @@ def build(work: Path, n: int) -> str:
     import sqlalchemy as sa
 
     from obscat import Catalog
-    from obscat.store.db import bulk_insert, write_transaction
+    from obscat.store.engine import write_transaction
+    from obscat.store.rows import bulk_insert
     from obscat.compute.features import FeatureParams, _feature_set_row
     from obscat.store.models import FeatureValue, Observation
     from obscat.gadf.synthetic import make_data_store

@@ -12,7 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from .store.config import resolve_url
-from .store.db import connect, create_engine, display_url, empty_catalog_error, ensure_schema, store_id, write_transaction
+from .store.engine import connect, create_engine, display_url, write_transaction
+from .store.rows import empty_catalog_error, store_id
+from .store.schema import ensure_schema
 from .errors import InputError, NotFoundError, did_you_mean
 from .store.models import POINTING_COLUMNS, DataStore, Hdu, HduFile, Observation, observation_column
 from .query.selection import explain_empty

@@ -111,7 +111,7 @@ TUTORIAL_CONE = (329.71693826, -30.2255, 2.0)
 
 def snapshot(url: str) -> dict[str, list[tuple]]:
     """Every row of every table (sorted), to prove a failed command changed nothing."""
-    from obscat.store.db import create_engine
+    from obscat.store.engine import create_engine
 
     engine = create_engine(url)
     out = {}

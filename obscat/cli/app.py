@@ -645,7 +645,7 @@ def demo(
 
 
 def _alembic(ctx: typer.Context, action: str, revision: str) -> None:
-    from ..store.db import migrate
+    from ..store.schema import migrate
 
     migrate(ctx.obj.url, action, revision)
 
@@ -667,7 +667,8 @@ def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(metava
 @db_app.command("grant-readonly")
 def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metavar="ROLE", help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
     """Let a PostgreSQL role read, and only read, the catalogue (tables, views, future tables)."""
-    from ..store.db import display_url, grant_read_only
+    from ..store.engine import display_url
+    from ..store.schema import grant_read_only
 
     engine = ctx.obj.catalog.engine
     created = grant_read_only(engine, role)
@@ -677,7 +678,8 @@ def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metav
 @db_app.command()
 def current(ctx: typer.Context) -> None:
     """Show the database's schema revision."""
-    from ..store.db import archived_tables, connect, create_engine, schema_revision
+    from ..store.engine import connect, create_engine
+    from ..store.schema import archived_tables, schema_revision
     from ..store.models import SCHEMA_REVISION
 
     engine = create_engine(ctx.obj.url)
@@ -696,7 +698,7 @@ def history(ctx: typer.Context) -> None:
     """List the schema revisions."""
     from alembic import command
 
-    from ..store.db import alembic_config
+    from ..store.schema import alembic_config
 
     command.history(alembic_config())
 

@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..gadf._gzip import GZIP_ERRORS
 from .._version import __version__
-from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, store_id, write_transaction
+from ..store.engine import connect, write_transaction
+from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name, store_id
 from ..errors import InputError, NotFoundError, ObscatError, did_you_mean
 from .feature_names import DEFAULT_FEATURES, FEATURES
 from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count

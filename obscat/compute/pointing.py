@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..gadf._gzip import GZIP_ERRORS
-from ..store.db import bulk_insert, check_observations_unchanged, connect, write_transaction
+from ..store.engine import connect, write_transaction
+from ..store.rows import bulk_insert, check_observations_unchanged
 from ..errors import InputError
 from ..store.file_versions import read_versions, record_uses
 from ..gadf.fits import FitsError, read_tables

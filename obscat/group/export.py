@@ -24,7 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
 from ..catalog import OBSERVATION_COLUMNS
-from ..store.db import connect, id_by_name
+from ..store.engine import connect
+from ..store.rows import id_by_name
 from ..errors import InputError
 from ..formats import to_csv, to_table
 from ..gadf.index import is_regular_file

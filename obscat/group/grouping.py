@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
-from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
+from ..store.engine import connect, reading, write_transaction, writing
+from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name
 from ..errors import InputError, one_line
 from ..store.models import (
     POINTING_COLUMNS,

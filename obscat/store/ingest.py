@@ -28,7 +28,8 @@ from sqlalchemy.engine import Connection, Engine
 from ..gadf import index as gadf
 from ..gadf._gzip import GZIP_ERRORS
 from .._version import __version__
-from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
+from .engine import connect, write_transaction
+from .rows import bulk_insert, bulk_load, bulk_update, delete_cascade
 from .derived import DerivedCounts, count_derived, remove_observations
 from ..errors import InputError, one_line
 from ..gadf.file_times import fill_times_from_files

@@ -4,7 +4,7 @@ Two locks keep it from writing: the statement must be a single query
 (``SELECT``, ``WITH``, ``VALUES``, ``TABLE`` or ``EXPLAIN``; checked here on the text
 with its comments, strings and quoted names blanked out), and the connection
 itself cannot write (SQLite opened read-only, PostgreSQL transactions READ ONLY:
-see :func:`obscat.store.db.create_engine`), which also stops data-modifying CTEs.
+see :func:`obscat.store.engine.create_engine`), which also stops data-modifying CTEs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 
-from .db import connect, create_engine
+from .engine import connect, create_engine
 from ..errors import InputError, one_line
 
 __all__ = ["run_query", "check_query", "QUERY_KEYWORDS"]
