@@ -22,12 +22,24 @@ from ..store.config import ENV_VAR
 from ..errors import ObscatError, one_line
 from ..compute.feature_names import DEFAULT_FEATURES, FEATURES
 from ..text import plural
+from .params import install as install_plain_params
 
 __all__ = ["app", "main"]
 
 
 class _Group(TyperGroup):
-    """Turns every exception into ``Error: <one line>`` and exit code 1."""
+    """Turns every exception into ``Error: <one line>`` and exit code 1; converts plain
+    parameter values without Pydantic (see :mod:`obscat.cli.params`)."""
+
+    def parse_args(self, ctx, args):
+        install_plain_params(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            install_plain_params(command.get_params(ctx))
+        return name, command, rest
 
     def invoke(self, ctx):
         try:
