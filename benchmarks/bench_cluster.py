@@ -96,7 +96,7 @@ def main() -> None:
     args.work_dir.mkdir(parents=True, exist_ok=True)
 
     from obscat import Catalog
-    from obscat.compute.features import feature_sets, feature_table
+    from obscat.compute.feature_sets import feature_sets, feature_table
     from obscat.query.selection import ValueRange
 
     url = build(args.work_dir, max(args.sizes))

@@ -129,7 +129,7 @@ def make_cold(url: str) -> None:
     import sqlalchemy as sa
 
     from obscat import Catalog
-    from obscat.compute.features import delete_feature_set, feature_sets
+    from obscat.compute.feature_sets import delete_feature_set, feature_sets
     from obscat.store.models import Observation
 
     with Catalog(url) as cat:

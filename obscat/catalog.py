@@ -121,9 +121,9 @@ class Catalog:
         """Every ingested store with its counts, by name."""
         o, h, f, s = (m.__table__ for m in (Observation, Hdu, HduFile, DataStore))
         n_obs = sa.select(sa.func.count()).where(o.c.store_id == s.c.id).scalar_subquery()
-        n_hdu = (
-            sa.select(sa.func.count()).select_from(h.join(o, h.c.observation_id == o.c.id))
-            .where(o.c.store_id == s.c.id).scalar_subquery()
+        n_hdu = (  # through the files (10 per 10^6 observations, say), not every observation
+            sa.select(sa.func.count()).where(h.c.file_id.in_(sa.select(f.c.id).where(f.c.store_id == s.c.id)))
+            .scalar_subquery()
         )  # fmt: skip
         n_files = sa.select(sa.func.count()).where(f.c.store_id == s.c.id).scalar_subquery()
         n_missing = (
@@ -405,7 +405,7 @@ class Catalog:
     def feature_table(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None) -> Table:
         """A stored feature set as an astropy Table (``store``, ``obs_id``, one column per feature)."""
         from .formats import to_table
-        from .compute.features import feature_table
+        from .compute.feature_sets import feature_table
 
         names, rows, units = feature_table(self.engine, name)
         if obs_ids is not None:

@@ -193,7 +193,7 @@ def test_counts_agree_with_their_nouns(db_url, magic_dir):
 def test_timestamps_are_utc_aware_on_both_backends(db_url, magic_dir):
     import datetime as dt
 
-    from obscat.compute.features import feature_sets
+    from obscat.compute.feature_sets import feature_sets
     from obscat.group.grouping import groupings
     from obscat.store.models import DataStore
 

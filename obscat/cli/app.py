@@ -613,7 +613,7 @@ def _rows(table) -> list[tuple]:
 @features_app.command("list")
 def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """List the stored feature sets with their parameters."""
-    from ..compute.features import feature_sets
+    from ..compute.feature_sets import feature_sets
     from .output import render
 
     names = ["name", "energy_true_tev", "position_ra_deg", "position_dec_deg", "fixed_offset_deg",
@@ -625,7 +625,7 @@ def features_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name (see `features list`).")],
                   fmt: FormatOption = Format.table) -> None:  # fmt: skip
     """Print a feature set: obs_id and one column per feature."""
-    from ..compute.features import feature_table
+    from ..compute.feature_sets import feature_table
     from .output import render
 
     names, rows, _ = feature_table(ctx.obj.catalog.engine, name)
@@ -635,7 +635,7 @@ def features_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metava
 @features_app.command("delete")
 def features_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Feature set name.")]) -> None:
     """Delete a feature set and its values."""
-    from ..compute.features import delete_feature_set
+    from ..compute.feature_sets import delete_feature_set
 
     delete_feature_set(ctx.obj.catalog.engine, name)
     typer.echo(f"deleted feature set {name!r}")

@@ -26,10 +26,10 @@ from sqlalchemy.engine import Connection, Engine
 from ..gadf._gzip import GZIP_ERRORS
 from .._version import __version__
 from ..store.engine import connect, write_transaction
-from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name, store_id
+from ..store.rows import bulk_insert, check_observations_unchanged, store_id
 from ..errors import InputError, NotFoundError, ObscatError, did_you_mean
 from .feature_names import DEFAULT_FEATURES, FEATURES
-from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations, stale_value_count
+from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations
 from ..gadf.fits import FitsError, read_tables
 from .irf import Irf, read_irf
 from .irf_features import (
@@ -45,8 +45,7 @@ from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_ce
 from ..store.models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
 from ..query.selection import And, no_observation_error
 
-__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features", "feature_table", "feature_sets",
-           "delete_feature_set"]  # fmt: skip
+__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "compute_features"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -503,48 +502,6 @@ def _feature_set_row(conn, params: FeatureParams) -> tuple[int, str]:
     name = f"fs-{digest[:8]}"
     set_id = conn.execute(sa.insert(table).values(name=name, params_sha256=digest, **values).returning(table.c.id)).scalar_one()
     return set_id, name
-
-
-def feature_table(engine: Engine, name: str) -> tuple[list[str], list[tuple], dict[str, str]]:
-    """``obs_id`` and one column per feature of a set: (names, rows, units)."""
-    v, o, s = FeatureValue.__table__, Observation.__table__, DataStore.__table__
-    with connect(engine) as conn:
-        set_id = id_by_name(conn, FeatureSet.__table__, name, "feature set")
-        result = conn.execute(
-            sa.select(s.c.name, o.c.obs_id, v.c.feature, v.c.value, v.c.unit)
-            .join_from(v, o, v.c.observation_id == o.c.id).join(s, s.c.id == o.c.store_id)
-            .where(v.c.feature_set_id == set_id).order_by(s.c.name, o.c.obs_id)
-        ).all()  # fmt: skip
-    features = sorted({r.feature for r in result})
-    units = {r.feature: r.unit for r in result}
-    table: dict[tuple[str, int], dict[str, float | None]] = {}
-    for store, obs_id, feature, value, _ in result:
-        table.setdefault((store, obs_id), {})[feature] = value
-    rows = [(store, obs_id, *(vals.get(f) for f in features)) for (store, obs_id), vals in table.items()]
-    return ["store", "obs_id", *features], rows, units
-
-
-def feature_sets(engine: Engine) -> list[tuple]:
-    """Every stored set: name, parameters, observation count, NULL count, stale count (values
-    computed from files that changed since), version, created_at."""
-    t, v = FeatureSet.__table__, FeatureValue.__table__
-    n_obs = sa.select(sa.func.count(sa.distinct(v.c.observation_id))).where(v.c.feature_set_id == t.c.id).scalar_subquery()
-    n_null = sa.select(sa.func.count()).where(v.c.feature_set_id == t.c.id, v.c.value.is_(None)).scalar_subquery()
-    out = []
-    with connect(engine) as conn:
-        for row in conn.execute(sa.select(
-            t.c.id, t.c.name, t.c.energy_true_tev, t.c.position_ra_deg, t.c.position_dec_deg, t.c.fixed_offset_deg,
-            t.c.containment_fraction, n_obs, n_null, t.c.obscat_version, t.c.created_at,
-        ).order_by(t.c.id)).all():  # fmt: skip
-            out.append((*row[1:9], stale_value_count(conn, row.id), *row[9:]))
-    return out
-
-
-def delete_feature_set(engine: Engine, name: str) -> None:
-    """Delete a feature set and its values."""
-    with write_transaction(engine) as conn:
-        set_id = id_by_name(conn, FeatureSet.__table__, name, "feature set")
-        conn.execute(sa.delete(FeatureSet.__table__).where(FeatureSet.__table__.c.id == set_id))
 
 
 def default_workers() -> int:
