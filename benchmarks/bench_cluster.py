@@ -54,7 +54,8 @@ def build(work: Path, n: int) -> str:
     import sqlalchemy as sa
 
     from obscat import Catalog
-    from obscat.store.db import bulk_insert, write_transaction
+    from obscat.store.engine import write_transaction
+    from obscat.store.rows import bulk_insert
     from obscat.compute.features import FeatureParams, _feature_set_row
     from obscat.store.models import FeatureValue, Observation
     from obscat.gadf.synthetic import make_data_store
@@ -99,7 +100,8 @@ def main() -> None:
 
     url = build(args.work_dir, max(args.sizes))
     catalog = Catalog(url)
-    table = catalog.feature_set(catalog.feature_sets()[0].name)
+    feature_set = catalog.feature_sets()[0].name
+    table = catalog.feature_set(feature_set)
     everything = np.array([table[c] for c in table.colnames[1:]], dtype=float).T  # obs_id, edisp-res, psf-radius by obs_id
     reference = have_gammapy()
     script = args.work_dir / "gammapy_cluster.py"

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from obscat.store.db import create_engine, write_transaction
+from obscat.store.engine import create_engine, write_transaction
 from obscat.store.models import Base
 
 config = context.config

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-#: Prefix of the archive tables (obscat.store.db.ARCHIVE_PREFIX recognises them).
+#: Prefix of the archive tables (obscat.store.schema.ARCHIVE_PREFIX recognises them).
 PREFIX = "obscat_archive_"
 
 __all__ = ["archive", "restore", "MigrationRefused"]

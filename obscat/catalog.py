@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from .errors import ParameterError
 from .results import FeatureSetRemoval, FeatureSetSummary, GroupingSummary, LeftOut, PointingReport, StoreSummary
 from .store.config import resolve_url
-from .store.db import create_engine, display_url, ensure_schema
+from .store.engine import create_engine, display_url
+from .store.schema import ensure_schema
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -42,7 +43,7 @@ class Catalog:
         A new (empty) database is created at the current schema; one at an
         older schema revision is refused until ``obscat db upgrade`` is run.
 
-    ``selection`` arguments take a criterion of :mod:`obscat.query.selection`, Gammapy
+    ``selection`` arguments take a criterion of :mod:`obscat.query`, Gammapy
     ``select_observations`` dicts (one, or a list meaning AND), or None (every observation).
 
     Examples
@@ -172,8 +173,9 @@ class Catalog:
         ``gammapy.data.DataStore`` built in memory with absolute file paths; nothing is written.
         Needs the ``obscat[gammapy]`` extra. See :mod:`obscat.group.datastore`."""
         from .group.datastore import gammapy_datastore
+        from .query.observations import criterion
 
-        return gammapy_datastore(self.engine, _criterion(selection), grouping=grouping, label=label)
+        return gammapy_datastore(self.engine, criterion(selection), grouping=grouping, label=label)
 
     def observation(self, obs_id: int, store: str | None = None) -> Observation:
         """One observation (detached, with its store and HDUs loaded) by OBS_ID.
@@ -243,7 +245,7 @@ class Catalog:
 
     def feature_sets(self) -> list[FeatureSetSummary]:
         """Every stored feature set with its parameters and counts, oldest first."""
-        from .compute.features import feature_sets
+        from .compute.feature_sets import feature_sets
 
         return feature_sets(self.engine)
 
@@ -259,7 +261,7 @@ class Catalog:
     def iter_feature_set(self, name: str, *, obs_ids: Sequence[int] | None = None, store: str | None = None,
                          selection=None) -> RowStream:  # fmt: skip
         """As :meth:`feature_set`, as a :class:`~obscat.formats.RowStream`."""
-        from .compute.features import feature_stream
+        from .compute.feature_sets import feature_stream
         from .query.observations import criterion
 
         return feature_stream(self.engine, name, obs_ids=obs_ids, store=store,
@@ -267,7 +269,7 @@ class Catalog:
 
     def delete_feature_set(self, name: str) -> FeatureSetRemoval:
         """Delete a stored feature set and its values; say how many went."""
-        from .compute.features import delete_feature_set
+        from .compute.feature_sets import delete_feature_set
 
         return delete_feature_set(self.engine, name)
 

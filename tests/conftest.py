@@ -121,7 +121,7 @@ def sky_cone(ra_deg: float, dec_deg: float, radius_deg: float):
 
 def snapshot(url: str) -> dict[str, list[tuple]]:
     """Every row of every table (sorted), to prove a failed command changed nothing."""
-    from obscat.store.db import create_engine
+    from obscat.store.engine import create_engine
 
     engine = create_engine(url)
     out = {}

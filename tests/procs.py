@@ -188,7 +188,7 @@ def integrity_problems(url: str) -> list[str]:
     invalid index or unvalidated constraint, no lock held on the catalogue's tables by
     another backend, no session idle in a transaction, no prepared transaction.
     """
-    from obscat.store.db import create_engine
+    from obscat.store.engine import create_engine
     from obscat.store.models import Base
 
     problems = []

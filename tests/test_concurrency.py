@@ -151,7 +151,7 @@ def writer_lock_held(url: str):
     """Hold the lock obscat's writers queue on, as a writer in its transaction does:
     SQLite's write lock (``BEGIN IMMEDIATE``), PostgreSQL's advisory lock of the schema.
     Yields ``execute(sql)`` in that transaction, committed at the end."""
-    from obscat.store.db import _WRITER_LOCK
+    from obscat.store.engine import _WRITER_LOCK
 
     if backend(url) == "sqlite":
         conn = sqlite3.connect(sqlite_path(url), isolation_level=None)
@@ -233,13 +233,13 @@ def test_a_writer_kept_waiting_too_long_is_told_to_retry(db_url, stores, monkeyp
     kept waiting, and nothing is written."""
     from typer.testing import CliRunner
 
-    from obscat.store import db
+    from obscat.store import engine
     from obscat.cli.app import app
 
     with Catalog(db_url) as cat:
         cat.ingest(stores / "base", name="base")
     before = counts(db_url)
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT_S", 0.5)
     with writer_lock_held(db_url):
         start = time.perf_counter()
         result = CliRunner().invoke(app, ["--db", db_url, "group", "split", "zen_pnt_deg", "--name", "z"])

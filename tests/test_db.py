@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from obscat.store.config import resolve_url
-from obscat.store.db import BUSY_TIMEOUT_S, create_engine
+from obscat.store.engine import BUSY_TIMEOUT_S, create_engine
 
 
 def test_sqlite_connections_enforce_foreign_keys_with_wal_and_busy_timeout(tmp_path):
@@ -33,7 +33,7 @@ def test_url_resolution(monkeypatch):
 
 def test_writes_are_serialised_not_failed(tmp_path):
     """A second SQLite writer waits for the first instead of failing."""
-    from obscat.store.db import write_transaction
+    from obscat.store.engine import write_transaction
 
     engine = create_engine(f"sqlite:///{tmp_path / 'w.db'}")
     with write_transaction(engine) as conn:

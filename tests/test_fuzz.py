@@ -26,7 +26,7 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 
 
 def _schema(url: str) -> tuple:
-    from obscat.store.db import create_engine
+    from obscat.store.engine import create_engine
 
     engine = create_engine(url)
     with engine.connect() as conn:

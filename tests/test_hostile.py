@@ -37,7 +37,7 @@ def run(url: str, *args: str):
 
 def checksums(url: str) -> dict[str, tuple]:
     """PostgreSQL: per table, its row count and the md5 of its rows ordered by primary key."""
-    from obscat.store.db import create_engine
+    from obscat.store.engine import create_engine
 
     engine = create_engine(url)
     out = {}
@@ -96,7 +96,7 @@ def assert_succeeded(result, step: hc.Step, ctx: dict, url: str) -> None:
         assert matching, (message, warnings)
         assert_names(matching[0], step, ctx)
     if step.check is not None:
-        from obscat.store.db import create_engine
+        from obscat.store.engine import create_engine
 
         engine = create_engine(url)
         try:
@@ -107,7 +107,7 @@ def assert_succeeded(result, step: hc.Step, ctx: dict, url: str) -> None:
 
 
 def null_reason(url: str, obs_id: int, feature: str) -> str | None:
-    from obscat.store.db import create_engine
+    from obscat.store.engine import create_engine
 
     engine = create_engine(url)
     try:

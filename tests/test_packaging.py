@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import obscat
 from obscat.cli.app import app
-from obscat.store.db import ARCHIVE_PREFIX, alembic_config, migrations_dir
+from obscat.store.schema import alembic_config, ARCHIVE_PREFIX, migrations_dir
 from obscat.store.models import SCHEMA_REVISION
 
 MIGRATIONS = REPO / "migrations"
@@ -162,7 +162,7 @@ def test_wheel_runs_from_a_fresh_venv(venv, db_url, tmp_path):
         assert result.returncode == 0, _tail(result)
         return result.stdout
 
-    where = _run([bin_dir / "python", "-c", "import obscat, obscat.store.db as d; print(obscat.__file__); print(d.migrations_dir())"],
+    where = _run([bin_dir / "python", "-c", "import obscat, obscat.store.schema as d; print(obscat.__file__); print(d.migrations_dir())"],
                  tmp_path).stdout.split()  # fmt: skip
     package = Path(where[0]).parent
     assert package.parent.name == "site-packages" and package.is_relative_to(bin_dir.parent)  # not the checkout

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from obscat import InputError
 from obscat.cli.app import app
-from obscat.store.db import create_engine
+from obscat.store.engine import create_engine
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from conftest import sky_cone
 from obscat import Catalog
-from obscat.query.selection import Cone, parse_where
+from obscat.query import parse_where
 from obscat.store.models import DataStore, Observation
 
 REPO = Path(__file__).resolve().parent.parent
-PKS = Cone(329.71693826, -30.2255, 2.0)  # (H2 makes it Cone(SkyCoord, Angle)) the Gammapy tutorial's 21 observations
+PKS = sky_cone(329.71693826, -30.2255, 2.0)  # the Gammapy tutorial's 21 observations
 
 
 def test_iter_observations_releases_the_connection(hess):

@@ -23,7 +23,7 @@ from obscat.cli.app import app
 from obscat.errors import NotFoundError, ParameterError
 from obscat.group.points import Median, Quantiles
 from obscat.query import And, Cone, Ids, Not, ObjectName, Or, Store, TimeRange, ValueRange, Where, criterion_from_json
-from obscat.store.db import create_engine
+from obscat.store.engine import create_engine
 
 PKS = SkyCoord(329.71693826 * u.deg, -30.2255 * u.deg)
 PKS_DICT = dict(type="sky_circle", frame="icrs", lon="329.71693826 deg", lat="-30.2255 deg", radius="2 deg")

@@ -61,7 +61,7 @@ EMPTY_COMMANDS = [
 @pytest.mark.parametrize("command", EMPTY_COMMANDS, ids=" ".join)
 def test_empty_catalogue_says_run_ingest(db_url, command):
     from obscat.store.config import resolve_url
-    from obscat.store.db import display_url
+    from obscat.store.engine import display_url
 
     Catalog(db_url).close()  # the schema exists, no observation
     before = snapshot(db_url)

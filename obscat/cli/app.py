@@ -23,12 +23,24 @@ from ..errors import ObscatError, one_line
 from ..store.config import ENV_VAR
 from ..text import plural
 from .output import as_flags, table_rows
+from .params import install as install_plain_params
 
 __all__ = ["app", "main"]
 
 
 class _Group(TyperGroup):
-    """Turns every exception into ``Error: <one line>`` and exit code 1."""
+    """Turns every exception into ``Error: <one line>`` and exit code 1; converts plain
+    parameter values without Pydantic (see :mod:`obscat.cli.params`)."""
+
+    def parse_args(self, ctx, args):
+        install_plain_params(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            install_plain_params(command.get_params(ctx))
+        return name, command, rest
 
     def invoke(self, ctx):
         try:
@@ -631,7 +643,7 @@ def demo(
 
 
 def _alembic(ctx: typer.Context, action: str, revision: str) -> None:
-    from ..store.db import migrate
+    from ..store.schema import migrate
 
     migrate(ctx.obj.url, action, revision)
 
@@ -654,7 +666,8 @@ def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(metava
 def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metavar="ROLE", help="PostgreSQL role for analysts (created with LOGIN if missing).")]) -> None:
     """Let a PostgreSQL role read, and only read, the catalogue (tables, views, future tables)."""
     from ..store.config import resolve_url
-    from ..store.db import display_url, grant_read_only
+    from ..store.engine import display_url
+    from ..store.schema import grant_read_only
 
     created = grant_read_only(ctx.obj.url, role)
     typer.echo(f"{'created' if created else 'updated'} role {role!r}: read-only access to "
@@ -664,7 +677,7 @@ def grant_readonly(ctx: typer.Context, role: Annotated[str, typer.Argument(metav
 @db_app.command()
 def current(ctx: typer.Context) -> None:
     """Show the database's schema revision."""
-    from ..store.db import current_revision
+    from ..store.schema import current_revision
     from ..store.models import SCHEMA_REVISION
 
     revision, archives = current_revision(ctx.obj.url)
@@ -678,7 +691,7 @@ def history(ctx: typer.Context) -> None:
     """List the schema revisions."""
     from alembic import command
 
-    from ..store.db import alembic_config
+    from ..store.schema import alembic_config
 
     command.history(alembic_config())
 

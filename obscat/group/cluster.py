@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from ..errors import InputError, ParameterError, one_line
 from ..query.criteria import Criterion
-from ..store.db import id_by_name, reading
+from ..store.engine import reading
+from ..store.rows import id_by_name
 from ..store.models import FeatureSet, FeatureValue, Observation
 from ..text import plural
 from .split import selected_values

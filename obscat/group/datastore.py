@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..errors import NotFoundError, ObscatError, ParameterError
-from ..query.selection import Criterion, explain_empty
-from ..store.db import connect, id_by_name
+from ..query.criteria import Criterion
+from ..query.explain import explain_empty
+from ..store.engine import connect
+from ..store.rows import id_by_name
 from ..store.models import Grouping, GroupMember, Observation
 from .export import INDEX_COLUMNS, hdu_index_table, hdu_rows, member_rows, obs_header, obs_index_table, store_rows
 

@@ -26,7 +26,8 @@ from .._version import __version__
 from ..errors import InputError, ParameterError
 from ..formats import to_csv, to_table
 from ..gadf.files import is_regular_file
-from ..store.db import connect, id_by_name
+from ..store.engine import connect
+from ..store.rows import id_by_name
 from ..store.models import (
     OBSERVATION_COLUMNS,
     DataStore,
@@ -165,7 +166,7 @@ def member_rows(conn: Connection, columns: list[str], *, grouping_id: int | None
                 criterion=None) -> list[dict[str, Any]]:
     """store and the given observation columns (with ``label`` first for a grouping's members) of
     the members of grouping ``grouping_id`` (of its group ``label`` only, if given), else of every
-    observation; only those ``criterion`` (a :mod:`obscat.query.selection` criterion) keeps, if given;
+    observation; only those ``criterion`` (a :mod:`obscat.query` criterion) keeps, if given;
     by label, store, OBS_ID."""
     m, o, s = GroupMember.__table__, Observation.__table__, DataStore.__table__
     observations = (*(observation_column(c) for c in columns),)
@@ -206,14 +207,15 @@ def hdu_rows(conn: Connection, observation_ids) -> dict[int, list[dict[str, Any]
         sa.select(h.c.observation_id, h.c.hdu_type, h.c.hdu_class, h.c.hdu_name, h.c.size_bytes, f.c.path)
         .join_from(h, f, h.c.file_id == f.c.id).where(h.c.observation_id.in_(observation_ids)).order_by(h.c.id)
     )  # fmt: skip
-    rows = conn.execute(query).all()
-    columns = list(zip(*rows)) if rows else [()] * len(names)
-    return {n: np.array(c, dtype=object) for n, c in zip(names, columns)}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in conn.execute(query).mappings():
+        out.setdefault(row["observation_id"], []).append(dict(row))
+    return out
 
 
-def _check_files(name: str, hdus: dict[str, np.ndarray], allow_missing: bool) -> None:
+def _check_files(name: str, hdus: dict[int, list[dict[str, Any]]], allow_missing: bool) -> None:
     """Refuse (or, with ``allow_missing``, warn about) data files that do not exist."""
-    paths = sorted(set(hdus["path"]))
+    paths = sorted({h["path"] for rows in hdus.values() for h in rows})
     missing = [p for p in paths if not is_regular_file(p)]
     if not missing:
         return
@@ -244,7 +246,6 @@ def obs_index_table(members: list[dict[str, Any]]):
 
     names = [c.name for c in _GADF_COLUMNS]
     table = to_table(names, [tuple(m[c] for c in names) for m in members])
-    table.meta["labels"] = np.array([m["label"] for m in members], dtype=object)
     for column in _GADF_COLUMNS:
         if isinstance(table[column.name], MaskedColumn) and table[column.name].mask.all():
             table.remove_column(column.name)
@@ -308,31 +309,18 @@ def hdu_index_table(obs_ids: dict[int, int], hdus: dict[int, list[dict[str, Any]
     """
     from astropy.table import MaskedColumn, Table
 
-    order = np.argsort(observation_ids, kind="stable")
-    found = np.searchsorted(observation_ids, hdus["observation_id"].astype(np.int64), sorter=order)
-    found = np.minimum(found, len(order) - 1)
-    member = order[found]
-    keep = observation_ids[member] == hdus["observation_id"].astype(np.int64)
-    rows = np.flatnonzero(keep)[np.argsort(member[keep], kind="stable")]  # by member, then HDU-index order
-    paths = hdus["path"][rows].astype(str)
-    parts = np.char.rpartition(paths, "/")
+    rows = [h for observation_id in obs_ids for h in hdus.get(observation_id, [])]
     table = Table(meta={"EXTNAME": "HDU_INDEX", **_INDEX_HEADER, "HDUCLAS2": "HDU"})
-    table["OBS_ID"] = np.asarray(obs_ids, dtype=np.int64)[member[rows]]
-    table["HDU_TYPE"] = hdus["hdu_type"][rows].astype(str)
-    table["HDU_CLASS"] = hdus["hdu_class"][rows].astype(str)
-    table["FILE_DIR"] = _tight(np.where((parts[:, 0] == "") & (parts[:, 1] == "/"), "/", parts[:, 0]))  # dirname
-    table["FILE_NAME"] = _tight(parts[:, 2])
-    table["HDU_NAME"] = hdus["hdu_name"][rows].astype(str)
-    sizes = hdus["size_bytes"][rows]
-    missing = np.equal(sizes, None)
-    if not missing.all():
-        table["SIZE"] = MaskedColumn(np.where(missing, 0, sizes).astype(np.int64), mask=missing)
+    table["OBS_ID"] = np.array([obs_ids[h["observation_id"]] for h in rows], dtype=np.int64)
+    table["HDU_TYPE"] = np.array([h["hdu_type"] for h in rows], dtype=str)
+    table["HDU_CLASS"] = np.array([h["hdu_class"] for h in rows], dtype=str)
+    table["FILE_DIR"] = np.array([os.path.dirname(h["path"]) for h in rows], dtype=str)
+    table["FILE_NAME"] = np.array([os.path.basename(h["path"]) for h in rows], dtype=str)
+    table["HDU_NAME"] = np.array([h["hdu_name"] for h in rows], dtype=str)
+    sizes = [h["size_bytes"] for h in rows]
+    if any(size is not None for size in sizes):
+        table["SIZE"] = MaskedColumn([size or 0 for size in sizes], dtype=np.int64, mask=[s is None for s in sizes])
     return table
-
-
-def _tight(strings: np.ndarray) -> np.ndarray:
-    """Strings as wide as the longest, as ``np.array(list_of_str)`` makes them (FITS column widths)."""
-    return strings.astype(f"<U{max(1, int(np.char.str_len(strings).max(initial=0)))}")
 
 
 def _description(grouping: dict[str, Any], groups: dict[str, Any] | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ..errors import InputError, ParameterError
 from ..query.columns import NUMERIC_COLUMNS, POINTING_COLUMNS, TEXT_COLUMNS, pointing_not_computed, unknown_column
 from ..query.criteria import Criterion
 from ..query.explain import no_observation_error
-from ..store.db import reading
+from ..store.engine import reading
 from ..store.models import DataStore, GroupMember, Observation, observation_column, observation_column_info
 from ..text import plural
 from .points import Median, Quantiles, at_params, at_value

@@ -19,7 +19,9 @@ from .._version import __version__
 from ..errors import InputError, ParameterError
 from ..query.canonical import plain
 from ..query.criteria import Criterion, criterion_from_json
-from ..store.db import bulk_insert, check_observations_unchanged, connect, id_by_name, reading, write_transaction, writing
+from ..results import GroupingSummary
+from ..store.engine import connect, reading, write_transaction, writing
+from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name
 from ..query.columns import NUMERIC_COLUMNS
 from ..store.models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation, observation_column
 
@@ -224,7 +226,7 @@ class MemberValues:
     units: dict[str, str]
 
 
-def member_values(engine: Engine, name: str, quantities: Sequence[str], feature_set: str | None = None) -> MemberValues:
+def member_values(engine, name: str, quantities: Sequence[str], feature_set: str | None = None) -> MemberValues:
     """Members of grouping ``name`` with observation columns and/or features (of ``feature_set``,
     by default the one the grouping was clustered on) named in ``quantities``."""
     from ..formats import column_unit

@@ -30,7 +30,7 @@ def nodes(criterion: Criterion) -> Iterator[Criterion]:
 def explain_empty(conn, criterion: Criterion) -> None:
     """Raise why ``criterion`` keeps nothing if it is not the criteria's values: an empty
     catalogue, a store that does not exist, a pointing column not computed yet."""
-    from ..store.db import empty_catalog_error, store_id
+    from ..store.rows import empty_catalog_error, store_id
 
     if (error := empty_catalog_error(conn)) is not None:
         raise error

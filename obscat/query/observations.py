@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ParameterError, did_you_mean
 from ..results import LeftOut
-from ..store.db import reading, store_id
+from ..store.engine import reading
+from ..store.rows import store_id
 from ..store.models import OBSERVATION_COLUMNS, POINTING_COLUMNS, DataStore, Observation, Pointing
 from .cone import Cone
 from .criteria import Criterion, TimeRange

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .db import connect, id_by_name
+from .engine import connect
+from .rows import id_by_name
 from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
 from ..gadf.files import file_sha256
 from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .db import delete_cascade
+from .rows import delete_cascade
 from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
 from ..text import plural
 

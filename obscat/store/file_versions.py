@@ -88,7 +88,7 @@ def record_uses(conn: Connection, feature_set_id: int | None, uses: dict[int, It
                 versions: dict[str, tuple]) -> None:  # fmt: skip
     """Replace the ``file_use`` rows of ``(feature_set_id, observation)`` for the observations
     in ``uses`` (observation id -> paths read), with the ``versions`` (from :func:`read_versions`)."""
-    from .db import bulk_insert
+    from .rows import bulk_insert
     from .models import FileUse
 
     table = FileUse.__table__

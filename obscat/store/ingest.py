@@ -35,7 +35,8 @@ from ..text import plural
 from ..gadf.files import check_regular_file, file_sha256
 from ..gadf.fits import read_header
 from ..gadf.header import header_text
-from .db import bulk_insert, bulk_load, bulk_update, connect, delete_cascade, write_transaction
+from .engine import connect, write_transaction
+from .rows import bulk_insert, bulk_load, bulk_update, delete_cascade
 from .derived import DerivedCounts, count_derived, remove_observations
 from .file_versions import file_version
 from .models import DataStore, Hdu, HduFile, JSONDocument, Observation

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 #: Height of the declination zones of ``observation.sky_zone``.
 SKY_ZONE_HEIGHT_DEG = 0.5
@@ -171,6 +171,8 @@ class Observation(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "obs_id"),
         Index("ix_observation_sky_zone_ra", "sky_zone", "ra_pnt_deg"),
+        Index("ix_observation_store_tstart", "store_id", "tstart_utc"),  # a store's first and last times
+        Index("ix_observation_store_tstop", "store_id", "tstop_utc"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import DatabaseError, NotFoundError, ParameterError, one_line
-from .db import connect, empty_catalog_error, store_id, write_transaction
+from .engine import connect, write_transaction
+from .rows import empty_catalog_error, store_id
 from .models import DataStore, Observation
 
 __all__ = ["orm_session", "observation"]

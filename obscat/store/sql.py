@@ -4,7 +4,7 @@ Two locks keep it from writing: the statement must be a single query
 (``SELECT``, ``WITH``, ``VALUES``, ``TABLE`` or ``EXPLAIN``; checked here on the text
 with its comments, strings and quoted names blanked out), and the connection
 itself cannot write (SQLite opened read-only, PostgreSQL transactions READ ONLY:
-see :func:`obscat.store.db.create_engine`), which also stops data-modifying CTEs.
+see :func:`obscat.store.engine.create_engine`), which also stops data-modifying CTEs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ try:
 except ImportError:  # the postgres extra not installed
     psycopg = None
 
-from .db import create_engine
+from .engine import create_engine
 from .stream import open_rows
 from ..errors import InputError, one_line
 

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .db import connect
+from .engine import connect
 from ..errors import InputError
 
 __all__ = ["BATCH_ROWS", "Rows", "open_rows", "count_rows"]

@@ -1,0 +1,148 @@
+"""Row-level helpers over a connection: bulk writes, cascading deletes, lookups by name."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..errors import DatabaseError
+from .engine import display_url
+
+__all__ = [
+    "bulk_insert",
+    "bulk_load",
+    "bulk_update",
+    "check_observations_unchanged",
+    "delete_cascade",
+    "empty_catalog_error",
+    "id_by_name",
+    "store_id",
+]
+
+def check_observations_unchanged(conn: Connection, observations: Iterable[tuple[int, int]]) -> None:
+    """Inside a write transaction: every ``(observation.id, OBS_ID)`` read before it still
+    names the same observation. (SQLite reuses the ids of deleted rows: a store removed
+    and another ingested meanwhile must not receive rows meant for the first.)"""
+    from .models import Observation
+
+    table = Observation.__table__
+    expected = dict(observations)
+    ids = sorted(expected)
+    for lo in range(0, len(ids), 10_000):
+        found = dict(conn.execute(sa.select(table.c.id, table.c.obs_id).where(table.c.id.in_(ids[lo:lo + 10_000]))).all())
+        changed = [i for i in ids[lo:lo + 10_000] if found.get(i) != expected[i]]
+        if changed:
+            raise DatabaseError(f"{len(changed)} of the selected observations were removed or replaced by another "
+                                "obscat process meanwhile; nothing was written: retry")  # fmt: skip
+
+
+def delete_cascade(conn: Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> None:
+    """Delete ``table``'s rows matching ``where`` and, first, every row that refers to
+    them through an ``ON DELETE CASCADE`` foreign key, recursively: what the
+    database does itself when its foreign keys are enforced."""
+    for child in table.metadata.sorted_tables:
+        for fk in child.foreign_keys:
+            if fk.column.table is table and fk.ondelete == "CASCADE":
+                delete_cascade(conn, child, fk.parent.in_(sa.select(fk.column).where(where)))
+    conn.execute(sa.delete(table).where(where))
+
+
+def id_by_name(conn: Connection, table: sa.Table, name: str, kind: str) -> int:
+    """The id of ``table``'s row named ``name``; ``NotFoundError("no {kind} named ...")`` if none."""
+    from ..errors import NotFoundError
+
+    # no row holds a NUL (PostgreSQL text cannot): not found, rather than the driver's refusal
+    found = None if "\x00" in name else conn.execute(sa.select(table.c.id).where(table.c.name == name)).scalar()
+    if found is None:
+        raise NotFoundError(f"no {kind} named {name!r}")
+    return found
+
+
+def store_id(conn: Connection, name: str) -> int:
+    """The id of the store named ``name``; else :class:`NotFoundError` listing the stores
+    (:class:`EmptyCatalogError` if the catalogue holds none)."""
+    from ..errors import NotFoundError
+    from .models import DataStore
+
+    s = DataStore.__table__
+    names = {n: i for i, n in conn.execute(sa.select(s.c.id, s.c.name).order_by(s.c.name))}
+    if name in names:
+        return names[name]
+    raise empty_catalog_error(conn) or NotFoundError(f"no store {name!r} (stores: {', '.join(names)})")
+
+
+def empty_catalog_error(conn: Connection):
+    """An :class:`EmptyCatalogError` naming the database if it holds no observation, else None."""
+    from ..errors import EmptyCatalogError
+    from .models import Observation
+
+    if conn.execute(sa.select(Observation.__table__.c.id).limit(1)).first() is not None:
+        return None
+    return EmptyCatalogError(f"the catalogue is empty: run `obscat ingest` (database {display_url(conn.engine.url)})")
+
+
+def bulk_insert(conn: Connection, table: sa.Table, columns: list[str], rows: Iterable[tuple]) -> None:
+    """Insert many rows fast: ``COPY`` on PostgreSQL, ``executemany`` on SQLite.
+
+    Table and column names come from obscat's models, never from users; the
+    values travel as parameters (or COPY data), never as SQL text.
+    """
+    names = ", ".join(columns)
+    driver_conn = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with driver_conn.cursor() as cursor:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    else:
+        marks = ", ".join("?" * len(columns))
+        cursor = driver_conn.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+        finally:
+            cursor.close()
+
+
+@contextlib.contextmanager
+def bulk_load(conn: Connection, table: sa.Table, n_new: int) -> Iterator[None]:
+    """Defer ``table``'s non-unique indexes (and, on PostgreSQL, its foreign keys)
+    while a large batch is inserted.
+
+    When the batch outnumbers the rows already there, rebuilding an index
+    (or validating a foreign key with one join) afterwards is much faster than
+    maintaining it row by row.  It all happens inside the caller's
+    transaction, so nobody ever sees the table without them; on PostgreSQL
+    the table is locked against readers until the commit.  (SQLite's foreign
+    keys are left unchecked by ``write_transaction(bulk=True)`` instead.)
+    """
+    indexes, foreign_keys = [], []
+    if n_new > 10_000:
+        existing = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        if n_new > existing:
+            indexes = [index for index in table.indexes if not index.unique]
+            if conn.dialect.name == "postgresql":
+                foreign_keys = list(table.foreign_key_constraints)
+    for constraint in foreign_keys:
+        conn.execute(sa.schema.DropConstraint(constraint))
+    for index in indexes:
+        index.drop(conn)
+    yield
+    for index in indexes:
+        index.create(conn)
+    for constraint in foreign_keys:
+        conn.execute(sa.schema.AddConstraint(constraint))
+
+
+def bulk_update(conn: Connection, table: sa.Table, columns: list[str], key: str, rows: Iterable[tuple]) -> None:
+    """Update many rows by ``key``: each row holds the ``columns`` values, then the key."""
+    style = "%s" if conn.dialect.name == "postgresql" else "?"
+    assignments = ", ".join(f"{name} = {style}" for name in columns)
+    driver_conn = conn.connection.driver_connection
+    cursor = driver_conn.cursor()
+    try:
+        cursor.executemany(f"UPDATE {table.name} SET {assignments} WHERE {key} = {style}", rows)
+    finally:
+        cursor.close()
