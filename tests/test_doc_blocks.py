@@ -297,3 +297,16 @@ def test_no_issue_numbers():
         text = path.read_text()
         assert not re.search(r"(?<![\w&])#\d", text), f"{path.name} refers to an issue number"
         assert "issue" not in text.lower(), f"{path.name} mentions issues"
+
+
+def test_readme_shows_the_python_tutorial_verbatim():
+    tutorial = (REPO / "docs" / "examples" / "tutorial.py").read_text().rstrip("\n")
+    assert f"```python\n{tutorial}\n```" in (REPO / "README.md").read_text()
+
+
+def test_the_readme_tutorial_table_commands_are_the_ones_tested():
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("| Gammapy 2.1 | obscat |")[1].split("\n\n")[0]
+    tested = {c for b in blocks(REPO / "README.md") if b.lang == "console" for c in re.findall(r"^\$ (.*)$", b.text, re.M)}
+    for command in re.findall(r"\| `(obscat [^`]*)` \|$", table, re.M):
+        assert command in tested, command
