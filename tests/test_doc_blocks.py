@@ -56,6 +56,7 @@ OPTED_OUT = {
     ("README.md", 'python3 -m pip install -e ".[test]" && python3 -m pytest -n 2'),
     ("docs/packaging.md", "alembic.ini                      # for the `alembic` command only; obscat never reads it"),
     ("docs/packaging.md", "rm -f /tmp/gen.db"),
+    ("docs/packaging.md", "from migration_archive import archive, restore"),
     ("docs/packaging.md", "python3 -m build && python3 -m venv /tmp/obscat-venv && /tmp/obscat-venv/bin/pip install "
                           '"$(ls dist/obscat-*.whl)[postgres,plot]" && cd /tmp && /tmp/obscat-venv/bin/obscat '
                           "--version && /tmp/obscat-venv/bin/obscat demo"),
@@ -211,13 +212,14 @@ def runnable(path: Path) -> list[Block]:
     return [b for b in blocks(path) if b.skip is None and str(path.relative_to(REPO)) not in GENERATED]
 
 
-@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+RUN_HERE = ("console", "bash", "python", "toml")
+
+
+@pytest.mark.parametrize("path", [p for p in DOCS if any(b.lang in RUN_HERE for b in runnable(p))],
+                         ids=lambda p: str(p.relative_to(REPO)))  # fmt: skip
 def test_doc_file(path, tmp_path, monkeypatch):
-    todo = [b for b in runnable(path) if b.lang in ("console", "bash", "python", "toml")]
-    if not todo:
-        pytest.skip("no console, bash, python or toml blocks")
-    env = {"GAMMAPY_DATA": str(DATA), "OBSCAT_DB_URL": "sqlite:///obscat.db", "COLUMNS": "200",
-           "MPLBACKEND": "Agg", "OBSCAT_CACHE_DIR": os.environ.get("OBSCAT_CACHE_DIR", str(tmp_path / "cache"))}  # fmt: skip
+    todo = [b for b in runnable(path) if b.lang in RUN_HERE]
+    env = {"GAMMAPY_DATA": str(DATA), "OBSCAT_DB_URL": "sqlite:///obscat.db", "COLUMNS": "200", "MPLBACKEND": "Agg"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
@@ -246,16 +248,16 @@ def test_doc_file(path, tmp_path, monkeypatch):
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def tutorial_db(request, tmp_path_factory):
     """The catalogue the README's tutorial builds, on each backend."""
+    if not (DATA / "hess-dl3-dr1" / "obs-index.fits.gz").exists():
+        unavailable(f"shared data not found at {DATA}")
+    schema = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sql') / 'obscat.db'}"
     else:
         base = request.getfixturevalue("pg_database")
         schema = f"t_{uuid.uuid4().hex[:12]}"
-        with sa.create_engine(base).begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        _pg(base, f'CREATE SCHEMA "{schema}"')
         url = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    if not (DATA / "hess-dl3-dr1" / "obs-index.fits.gz").exists():
-        unavailable(f"shared data not found at {DATA}")
     cone = ["--cone", "329.71693826 -30.2255 2"]
     position = ["-e", "1 TeV", "--position", "329.71693826 -30.2255890"]
     for args in (
@@ -266,7 +268,16 @@ def tutorial_db(request, tmp_path_factory):
     ):
         result = CliRunner().invoke(app, ["--db", url, *args])
         assert result.exit_code == 0, result.output
-    return url
+    yield url
+    if schema:
+        _pg(base, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _pg(url, statement: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(statement)
+    engine.dispose()
 
 
 SQL_BLOCKS = [b for path in DOCS for b in runnable(path) if b.lang == "sql"]
@@ -315,6 +326,26 @@ def test_readme_shows_the_python_tutorial_verbatim():
 def test_the_readme_tutorial_table_commands_are_the_ones_tested():
     readme = (REPO / "README.md").read_text()
     table = readme.split("| Gammapy 2.1 | obscat |")[1].split("\n\n")[0]
-    tested = {c for b in blocks(REPO / "README.md") if b.lang == "console" for c in re.findall(r"^\$ (.*)$", b.text, re.M)}
+    consoles = [b.text for b in blocks(REPO / "README.md") if b.lang == "console"]
+    tested = {command for text in consoles for command in re.findall(r"^\$ (.*)$", text, re.M)}
     for command in re.findall(r"\| `(obscat [^`]*)` \|$", table, re.M):
         assert command in tested, command
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.*)$", path.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_links_between_the_docs_resolve():
+    broken = []
+    for path in DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
+            if re.match(r"https?://", target):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            if not linked.exists() or (anchor and anchor not in _anchors(linked)):
+                broken.append(f"{path.relative_to(REPO)}: {target}")
+    assert not broken, "broken links:\n" + "\n".join(broken)
