@@ -349,3 +349,12 @@ def test_links_between_the_docs_resolve():
             if not linked.exists() or (anchor and anchor not in _anchors(linked)):
                 broken.append(f"{path.relative_to(REPO)}: {target}")
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_pages_using_hess_data_carry_its_attribution():
+    attribution = ("This work made use of data from the H.E.S.S. DL3 public test data release 1 "
+                   "(HESS DL3 DR1, H.E.S.S. collaboration, 2018).")  # fmt: skip
+    for path in DOCS:
+        text = path.read_text()
+        if re.search("hess", text, re.I):
+            assert attribution in " ".join(text.split()), f"{path.name} uses HESS data without its attribution"
