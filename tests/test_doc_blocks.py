@@ -358,3 +358,9 @@ def test_pages_using_hess_data_carry_its_attribution():
         text = path.read_text()
         if re.search("hess", text, re.I):
             assert attribution in " ".join(text.split()), f"{path.name} uses HESS data without its attribution"
+
+
+def test_ci_runs_the_readme_test_command():
+    command = 'python3 -m pip install -e ".[test]" && python3 -m pytest -n 2'
+    assert f"```bash\n{command}\n```" in (REPO / "README.md").read_text()
+    assert (REPO / ".ci" / "run").read_text().rstrip().endswith(command)
