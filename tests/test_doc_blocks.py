@@ -172,8 +172,7 @@ class Shell:
         words = shlex.split(self._expand(command)) if not re.search(r"[|&;<>`]|\$\(", command) else []
         if words[:1] == ["obscat"]:
             result = CliRunner().invoke(app, words[1:], env=self.env, prog_name="obscat")
-            if result.exit_code not in (0, 1, 2):
-                raise result.exception
+            assert result.exit_code in (0, 1, 2), f"`{command}` crashed:\n{result.output}"
             return result.exit_code, result.output
         done = subprocess.run(["bash", "-c", command], cwd=self.cwd, capture_output=True, text=True,
                               env={**os.environ, **self.env, **self.vars}, timeout=120)  # fmt: skip
