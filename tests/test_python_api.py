@@ -78,7 +78,8 @@ def test_tutorial_script_gives_gammapys_groups(db_url, hess_dir, tmp_path):
     assert lines[0] == "21 observations, 7.23 < zenith < 50.42 deg"  # the tutorial's printed range
     assert eval(lines[1]) == {k: sorted(v) for k, v in zenith.items()}  # noqa: S307 - our own printed dict
     assert eval(lines[2]) == clusters  # noqa: S307
-    assert lines[3:] == [f"irf-groups/{label}" for label in sorted(clusters)]
+    assert lines[3:5] == [f"irf-groups/{label}" for label in sorted(clusters)]
+    assert lines[5] == f"{len(clusters['cluster_1'])} observations of cluster_1 open in Gammapy"
     assert (tmp_path / "irf-clusters.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Catalog(db_url) as cat:
         members = cat.grouping("irf").groups

@@ -81,6 +81,14 @@ class StoredGrouping:
     #: ``label``, ``store``, ``obs_id``, by label, store and OBS_ID.
     members: Table
 
+    @property
+    def groups(self) -> dict[str, list[int]]:
+        """label → its members' OBS_IDs, as :attr:`GroupingResult.groups`."""
+        groups: dict[str, list[int]] = {}
+        for label, obs_id in zip(self.members["label"], self.members["obs_id"]):
+            groups.setdefault(str(label), []).append(int(obs_id))
+        return groups
+
 
 def summarize(labels: Sequence[str], quantities: dict[str, np.ndarray]) -> dict:
     """Per label (sorted): ``n`` and, per quantity, its ``min``, ``max`` and (population) ``std``."""
