@@ -18,9 +18,9 @@ def store_summaries(engine: Engine) -> list[StoreSummary]:
     """Every ingested store with its counts, by name."""
     o, h, f, s = (m.__table__ for m in (Observation, Hdu, HduFile, DataStore))
     n_obs = sa.select(sa.func.count()).where(o.c.store_id == s.c.id).scalar_subquery()
-    n_hdu = (  # through the files (few), not every observation
-        sa.select(sa.func.count()).where(h.c.file_id.in_(sa.select(f.c.id).where(f.c.store_id == s.c.id)))
-        .scalar_subquery()
+    n_hdu = (
+        sa.select(sa.func.count()).select_from(h.join(o, h.c.observation_id == o.c.id))
+        .where(o.c.store_id == s.c.id).scalar_subquery()
     )  # fmt: skip
     n_files = sa.select(sa.func.count()).where(f.c.store_id == s.c.id).scalar_subquery()
     n_missing = (
