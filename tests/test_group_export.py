@@ -159,7 +159,7 @@ def test_hdu_index_columns_match_the_original_index(hess, hess_store, tmp_path):
     observations, in obs-index then HDU order), string columns as wide as their longest value."""
     from astropy.io import fits
 
-    result = hess.group("z", "bins", "zen_pnt_deg", edges=[0, 30, 45, 70])
+    result = hess.bins("z", "zen_pnt_deg", [0, 30, 45, 70])
     export_gadf(hess.engine, "z", tmp_path / "out")
     original = hess_store.hdu_table
     for label, obs_ids in result.groups.items():

@@ -76,7 +76,7 @@ def test_names_replace_rename_delete(hess, db_url):
         (["split", "zenith", "--name", "x"], "unknown column 'zenith'"),
         (["split", "nsblevel", "--name", "x"], "nsblevel is NULL for 105 selected observations: hess:20136"),
         (["bins", "zen_pnt_deg", "--name", "x", "--edges", "0,20"], "selected observations have zen_pnt_deg outside [0, 20)"),
-        (["bins", "zen_pnt_deg", "--name", "x", "--edges", "20,10"], "edges` must be at least two increasing numbers"),
+        (["bins", "zen_pnt_deg", "--name", "x", "--edges", "20,10"], "--edges must be at least two increasing numbers"),
         (["split", "zen_pnt_deg", "--name", "x", "--at", "q:2"], "quantiles are q:F1,F2,... with 0 < F < 1"),
     ],
 )

@@ -273,7 +273,7 @@ def test_cli_uses_only_the_public_api():
         "store.config": {"ENV_VAR", "resolve_url"},  # the --db option's environment variable
         "store.schema": {"migrate", "current_revision", "grant_read_only", "alembic_config"},  # obscat db
         "store.engine": {"display_url"},
-        "group.points": {"parse_at"},  # --at text to a split point
+        "group.points": {"parse_at", "Median"},  # --at text to a split point; the demo's split
         "store.models": {"SCHEMA_REVISION", "OBSERVATION_COLUMNS"},
         "compute.feature_names": {"DEFAULT_FEATURES", "FEATURES"},  # help texts
         "gadf.synthetic": {"make_data_store"},  # the demo's sample data
@@ -281,7 +281,7 @@ def test_cli_uses_only_the_public_api():
     found = {}
     for path in sorted((REPO / "obscat" / "cli").glob("*.py")):
         text = path.read_text()
-        for pattern in (r"\.engine\b", r"\bsqlalchemy\b", r"\bsa\.", r"\bimport sqlalchemy"):
+        for pattern in (r"(?<!store)\.engine\b", r"\bsqlalchemy\b", r"\bsa\.", r"\bimport sqlalchemy"):
             assert not re.search(pattern, text), f"{path.name}: {pattern}"
         for layer, module, names in re.findall(r"from \.\.(store|compute|group|gadf)\.(\w+) import ([^\n]+)", text):
             found.setdefault(f"{layer}.{module}", set()).update(n.strip() for n in names.split(","))

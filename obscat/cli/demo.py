@@ -25,7 +25,7 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
     from astropy.coordinates import SkyCoord
 
     from ..gadf.synthetic import make_data_store
-    from ..group import Median
+    from ..group.points import Median
 
     directory.mkdir(parents=True, exist_ok=True)
     url = url or f"sqlite:///{directory.resolve() / 'obscat.db'}"
