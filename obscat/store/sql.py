@@ -12,16 +12,12 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
-
-try:
-    import psycopg
-except ImportError:  # the postgres extra not installed
-    psycopg = None
 
 from .engine import create_engine
 from .stream import open_rows
@@ -36,8 +32,13 @@ QUERY_KEYWORDS = ("select", "with", "values", "table", "explain")
 
 # comments, string literals, quoted identifiers and PostgreSQL dollar-quoted strings
 _OPAQUE = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(\$\w*\$).*?\1", re.S)
-_DBAPI_ERRORS = tuple(error for error in (sqlite3.Error, getattr(psycopg, "Error", None)) if error is not None)
 _WRITE_ERRORS = ("readonly database", "read-only transaction", "attempt to write", "query_only")
+
+
+def _dbapi_errors() -> tuple[type[Exception], ...]:
+    """The drivers' own errors: psycopg's only once a PostgreSQL catalogue has loaded it."""
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error, *((psycopg.Error,) if psycopg is not None else ()))
 
 
 def check_query(statement: str) -> None:
@@ -110,7 +111,7 @@ class _Checked:
         except StopIteration:
             self.close()
             raise
-        except (StatementError, *_DBAPI_ERRORS) as exc:
+        except (StatementError, *_dbapi_errors()) as exc:
             self.close()
             raise _sql_error(exc) from None
 
