@@ -257,7 +257,7 @@ def select(
     from .output import render_stream
 
     if fmt is SelectFormat.ids:
-        found = table_rows(ctx.obj.catalog.observations(selection, columns=["obs_id"]))
+        found = list(ctx.obj.catalog.iter_observations(selection, columns=["obs_id"]))
         repeated = len({obs_id for _, obs_id in found}) < len(found)
         for store, obs_id in found:
             typer.echo(f"{store}\t{obs_id}" if repeated else obs_id)

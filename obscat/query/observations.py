@@ -16,18 +16,11 @@ from ..store.models import OBSERVATION_COLUMNS, POINTING_COLUMNS, DataStore, Obs
 from .cone import Cone
 from .criteria import Criterion, TimeRange
 from .explain import explain_empty, without
-from .gammapy import as_criterion
 
 if TYPE_CHECKING:
     from ..formats import RowStream
 
-__all__ = ["OBSERVATION_COLUMNS", "criterion", "observation_stream", "left_out"]
-
-def criterion(selection) -> Criterion:
-    """A criterion from one, Gammapy ``select_observations`` dicts (one, or a list meaning AND),
-    or None (every observation)."""
-    return as_criterion(selection)
-
+__all__ = ["OBSERVATION_COLUMNS", "observation_stream", "left_out"]
 
 def observation_stream(engine: Engine, names: Sequence[str], selection: Criterion,
                        store: str | None = None) -> RowStream:  # fmt: skip
