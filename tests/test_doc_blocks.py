@@ -131,8 +131,22 @@ def missing_api(names: list[str]) -> list[str]:
     return missing
 
 
+def _data_spellings() -> list[tuple[str, str]]:
+    """Every spelling of the shared data directory and its datasets, longest first: each dataset
+    may itself be a symlink elsewhere (a "copy" of ../shared/data made of links), and obscat stores
+    real paths."""
+    pairs = [(str(DATA.resolve()), "$GAMMAPY_DATA"), (str(DATA), "$GAMMAPY_DATA")]
+    if DATA.is_dir():
+        pairs += [(os.path.realpath(child), f"$GAMMAPY_DATA/{child.name}") for child in DATA.iterdir()]
+    return sorted(set(pairs), key=lambda pair: -len(pair[0]))
+
+
+DATA_SPELLINGS = _data_spellings()
+
+
 def normalised(text: str) -> list[str]:
-    text = text.replace(str(DATA.resolve()), "$GAMMAPY_DATA").replace(str(DATA), "$GAMMAPY_DATA")
+    for spelling, placeholder in DATA_SPELLINGS:
+        text = text.replace(spelling, placeholder)
     text = re.sub(r"\b\d+\.\d+ s\b", "N s", text)
     return [line.rstrip() for line in text.strip("\n").splitlines()]
 
