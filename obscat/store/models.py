@@ -12,7 +12,7 @@ declared.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -103,6 +104,7 @@ class UtcDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
+    __table__: ClassVar[Table]  # every model is mapped to a Table (the default annotation is FromClause)
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         dict[str, Any]: JSONDocument(),
