@@ -31,10 +31,12 @@ def unavailable(reason: str):
 
 
 def _data_dir(*parts: str) -> Path:
+    """A dataset's real directory: obscat stores real paths, and the shared data may be a
+    symlink, a copy, or a folder of symlinks to each dataset."""
     path = DATA.joinpath(*parts)
     if not (path / "obs-index.fits.gz").exists():
         unavailable(f"shared data not found at {path} (set OBSCAT_TEST_DATA)")
-    return path
+    return path.resolve()
 
 
 @pytest.fixture(scope="session")
