@@ -123,7 +123,8 @@ def compute_features(
 MIN_TASKS_PER_POOL = 48
 
 
-def _evaluate_all(tasks: list[Task], params: FeatureParams, workers: int, progress: Progress | None) -> list[FeatureRow]:
+def _evaluate_all(tasks: list[Task], params: FeatureParams, workers: int,
+                  progress: Progress | None) -> list[FeatureRow]:  # fmt: skip
     """Evaluate every task, in ``workers`` processes; tasks sharing files stay together."""
     tasks = sorted(tasks, key=lambda t: sorted(p for _, p, _ in t.hdus.values()))
     if workers <= 1 or len(tasks) < MIN_TASKS_PER_POOL:

@@ -14,8 +14,9 @@ from .orm import Base, UtcDateTime
 from .orm import gadf_column as _gadf
 from .orm import unit_column as _unit
 
-__all__ = ["SKY_ZONE_HEIGHT_DEG", "DataStore", "Observation", "Pointing", "POINTING_COLUMNS", "OBSERVATION_COLUMNS",
-           "observation_column", "observation_column_info", "HduFile", "Hdu", "sky_derived", "gadf_columns"]  # fmt: skip
+__all__ = ["SKY_ZONE_HEIGHT_DEG", "DataStore", "Observation", "Pointing", "POINTING_COLUMNS",
+           "OBSERVATION_COLUMNS", "observation_column", "observation_column_info", "HduFile", "Hdu", "sky_derived",
+           "gadf_columns"]  # fmt: skip
 
 #: Height of the declination zones of ``observation.sky_zone``.
 SKY_ZONE_HEIGHT_DEG = 0.5
