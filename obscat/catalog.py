@@ -7,6 +7,7 @@ results are astropy Tables with units or the frozen dataclasses of :mod:`obscat.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -91,16 +92,9 @@ class Catalog:
 
     # -- stores --------------------------------------------------------------------------
 
-    def ingest(
-        self,
-        path: str | os.PathLike | None = None,
-        *,
-        obs_index: str | os.PathLike | None = None,
-        hdu_index: str | os.PathLike | None = None,
-        name: str | None = None,
-        replace: bool = False,
-        progress: Progress | None = None,
-    ) -> IngestReport:
+    def ingest(self, path: str | os.PathLike | None = None, *, obs_index: str | os.PathLike | None = None,
+               hdu_index: str | os.PathLike | None = None, name: str | None = None, replace: bool = False,
+               progress: Progress | None = None) -> IngestReport:  # fmt: skip
         """Ingest a GADF data store; see :func:`obscat.store.ingest.ingest` (``replace``: a store of
         this name ingested from other index files). ``$VARS`` in paths are expanded."""
         from .store.ingest import ingest
@@ -198,24 +192,11 @@ class Catalog:
 
     # -- features ------------------------------------------------------------------------
 
-    def compute_features(
-        self,
-        energy_true,
-        *,
-        features: Sequence[str] | None = None,
-        position=None,
-        fixed_offset=None,
-        containment_fraction: float = 0.68,
-        aeff_threshold_fraction: float = 0.1,
-        psf_containment: str = "gammapy",
-        store: str | None = None,
-        obs_ids: Sequence[int] | None = None,
-        selection=None,
-        workers: int | None = None,
-        strict: bool = False,
-        missing_only: bool = False,
-        progress=None,
-    ) -> Table:
+    def compute_features(self, energy_true, *, features: Sequence[str] | None = None, position=None, fixed_offset=None,
+                         containment_fraction: float = 0.68, aeff_threshold_fraction: float = 0.1,
+                         psf_containment: str = "gammapy", store: str | None = None,
+                         obs_ids: Sequence[int] | None = None, selection=None, workers: int | None = None,
+                         strict: bool = False, missing_only: bool = False, progress=None) -> Table:  # fmt: skip
         """Compute (or recompute) and store IRF features; return them as an astropy Table.
 
         ``energy_true`` is a Quantity or a string such as ``"1 TeV"``;
@@ -304,27 +285,11 @@ class Catalog:
 
         return grouping.by(self.engine, name, column, as_criterion(selection), replace=replace)
 
-    def cluster(
-        self,
-        name: str,
-        features: Sequence[str],
-        *,
-        feature_set: str | None = None,
-        energy_true=None,
-        position=None,
-        fixed_offset=None,
-        containment_fraction: float = 0.68,
-        selection=None,
-        n_groups: int | None = None,
-        max_distance: float | None = None,
-        inconsistent: float | None = None,
-        max_spread: dict | None = None,
-        standardize: str = "zscore",
-        method: str = "ward",
-        replace: bool = False,
-        workers: int | None = None,
-        progress=None,
-    ) -> GroupingResult:
+    def cluster(self, name: str, features: Sequence[str], *, feature_set: str | None = None, energy_true=None,
+                position=None, fixed_offset=None, containment_fraction: float = 0.68, selection=None,
+                n_groups: int | None = None, max_distance: float | None = None, inconsistent: float | None = None,
+                max_spread: dict | None = None, standardize: str = "zscore", method: str = "ward",
+                replace: bool = False, workers: int | None = None, progress=None) -> GroupingResult:  # fmt: skip
         """Cluster the selected observations on IRF features and store the groups; see
         :func:`obscat.group.grouping.cluster`.
 
@@ -341,17 +306,19 @@ class Catalog:
         if (feature_set is None) == (energy_true is None):
             raise ParameterError("give `feature_set` (a stored feature set) or `energy_true` (to compute one), "
                                  "not both or neither")  # fmt: skip
-        options = dict(n_groups=n_groups, max_distance=max_distance, inconsistent=inconsistent,
-                       max_spread=max_spread, standardize=standardize, method=method, replace=replace)  # fmt: skip
+        cluster = functools.partial(grouping.cluster, n_groups=n_groups, max_distance=max_distance,
+                                    inconsistent=inconsistent, max_spread=max_spread, standardize=standardize,
+                                    method=method, replace=replace)  # fmt: skip
         if feature_set is not None:
-            return grouping.cluster(self.engine, name, feature_set, features, selection, **options)
+            return cluster(self.engine, name, feature_set, features, selection)
         params = feature_params(energy_true, features=list(dict.fromkeys([*features, *(max_spread or {})])),
                                 position=position, fixed_offset=fixed_offset,
                                 containment_fraction=containment_fraction)  # fmt: skip
         *_, result = compute_features(
             self.engine, params, selection=selection, workers=workers, missing_only=True, progress=progress,
-            then=lambda conn, set_name: grouping.cluster(conn, name, set_name, features, selection, **options),
+            then=lambda conn, set_name: cluster(conn, name, set_name, features, selection),
         )  # fmt: skip
+        assert result is not None  # what `then` returned
         return result
 
     def groupings(self) -> list[GroupingSummary]:

@@ -156,7 +156,7 @@ def test_failure_during_write_rolls_back(populated, hess_dir, monkeypatch):
         raise RuntimeError("disk full")
 
     before = snapshot(populated)
-    monkeypatch.setattr(ingest, "_write_hdus", boom)
+    monkeypatch.setattr(ingest, "write_hdus", boom)
     result = run(populated, "ingest", str(hess_dir), "--name", "hess")
     assert_error(result, "internal error: RuntimeError: disk full (rerun with --debug)", exit_code=3)
     assert snapshot(populated) == before

@@ -73,7 +73,9 @@ def run_demo(directory: Path, *, n_obs: int = 180, url: str | None = None) -> No
         _step("10. the groups as GADF data stores Gammapy opens (obscat groups export)")
         export = directory / "export"
         shutil.rmtree(export, ignore_errors=True)
-        for group in cat.export_grouping("demo-irf", export):
+        stores = cat.export_grouping("demo-irf", export)
+        assert isinstance(stores, list)  # format "gadf": a data store per group
+        for group in stores:
             typer.echo(f"   {group}")
 
         _step("11. plots (obscat plot)")

@@ -1,6 +1,6 @@
 """IRF features per observation, computed once and stored as a feature set.
 
-The flow: select observations and their IRF HDUs from the catalogue, read
+The flow: select observations and their IRF HDUs from the catalogue (:mod:`.feature_tasks`), read
 every needed FITS file once (an HDU shared by many observations is read once
 per worker), evaluate the features (:mod:`obscat.compute.irf_features`) and store
 them with their parameters in one transaction.
@@ -12,9 +12,8 @@ import datetime as dt
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -22,17 +21,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
-from ..errors import InputError, NotFoundError, ObscatError
+from ..errors import InputError, ObscatError
 from ..gadf._gzip import GZIP_ERRORS
 from ..gadf.fits import FitsError, read_tables
-from ..query.criteria import And
-from ..query.explain import no_observation_error
-from ..store.engine import connect, write_transaction
-from ..store.rows import bulk_insert, check_observations_unchanged, store_id
-from ..store.file_versions import gone_observations, read_versions, record_uses, stale_observations
-from ..store.models import DataStore, FeatureSet, FeatureValue, Hdu, HduFile, Observation
+from ..query.criteria import Criterion
+from ..store.engine import write_transaction
+from ..store.file_versions import read_versions, record_uses
+from ..store.models import FeatureSet, FeatureValue
+from ..store.rows import bulk_insert, check_observations_unchanged
 from .feature_names import DEFAULT_FEATURES, FEATURES
 from .feature_params import FeatureParams, feature_params
+from .feature_tasks import MAP_HDU_CLASSES, Task, computed, select_tasks
 from .irf import Irf, read_irf
 from .irf_features import (
     aeff_at_edges,
@@ -43,22 +42,17 @@ from .irf_features import (
     psf_containment_radius,
     value_at,
 )
-from .sky import separation_deg
 from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
+from .sky import separation_deg
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features"]  # fmt: skip
 
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class _Task:
-    """One observation: where its HDUs are (type -> (class, path, hdu name))."""
-
-    observation_id: int
-    obs_id: int
-    hdus: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-
+#: ``(observation_id, feature, value, unit, null_reason, offset_deg)``: one ``feature_value`` row.
+FeatureRow = tuple[int, str, float | None, str, str | None, float | None]
+#: What reading a damaged map HDU raises, and opening a damaged or unreadable file.
+_MAP_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, TypeError, *GZIP_ERRORS)
+_FILE_ERRORS: tuple[type[Exception], ...] = (OSError, *GZIP_ERRORS, FitsError)
 
 T = TypeVar("T")
 
@@ -69,7 +63,7 @@ def compute_features(
     *,
     store: str | None = None,
     obs_ids: Sequence[int] | None = None,
-    selection=None,
+    selection: Criterion | None = None,
     workers: int | None = None,
     strict: bool = False,
     missing_only: bool = False,
@@ -91,13 +85,13 @@ def compute_features(
     fails, nothing is written (the files are read before, outside it).
     """
     workers = workers or default_workers()
-    tasks = _select(engine, params, store, obs_ids, selection)
+    tasks = select_tasks(engine, params, store, obs_ids, selection)
     kept: set[int] = set()
     if missing_only:
-        done, kept = _computed(engine, params)
+        done, kept = computed(engine, params)
         kept &= {t.observation_id for t in tasks}
         tasks = [t for t in tasks if t.observation_id not in done]
-    uses = {t.observation_id: [p for _, p, _ in t.hdus.values()] for t in tasks}
+    uses: dict[int, Iterable[str]] = {t.observation_id: [p for _, p, _ in t.hdus.values()] for t in tasks}
     versions = read_versions(uses)  # before the files are read
     rows = _evaluate_all(tasks, params, workers, progress) if tasks else []
     if strict:
@@ -124,77 +118,13 @@ def compute_features(
     return name, len(tasks), len(kept), result
 
 
-def _computed(engine: Engine, params: FeatureParams) -> tuple[set[int], set[int]]:
-    """Observation ids for which the set of ``params`` holds every feature (NULL or not), not stale or
-    stale only because a file they were read from has gone; and those kept for that reason."""
-    fs, v = FeatureSet.__table__, FeatureValue.__table__
-    query = (
-        sa.select(v.c.observation_id).join_from(v, fs, fs.c.id == v.c.feature_set_id)
-        .where(fs.c.params_sha256 == params.sha256).group_by(v.c.observation_id)
-        .having(sa.func.count() == len(params.features))
-    )  # fmt: skip
-    with connect(engine) as conn:
-        done = set(conn.execute(query).scalars())
-        set_id = conn.execute(sa.select(fs.c.id).where(fs.c.params_sha256 == params.sha256)).scalar()
-        if not done:
-            return done, set()
-        stale = stale_observations(conn, set_id, done)
-        kept = gone_observations(conn, set_id, stale) if stale else set()
-        return done - (stale - kept), kept
-
-
-def _select(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None,
-            selection=None) -> list[_Task]:  # fmt: skip
-    o, s, h, f = (m.__table__ for m in (Observation, DataStore, Hdu, HduFile))
-    obs_ids = None if obs_ids is None else [int(i) for i in obs_ids]
-    types = {FEATURES[name][1] for name in params.features}
-    psf_for_centre = params.position is None and "edisp" in types and "psf" not in types
-    if params.position is not None:
-        types.add("events")  # the pointing, from the EVENTS header as Gammapy takes it
-    if psf_for_centre:
-        types.add("psf")  # an edisp map's default position is the PSF map's centre
-    if "rad-max" in params.features:
-        types.update({"aeff", "edisp"})  # a point-like IRF may give RAD_MAX as a header constant
-    query = (
-        sa.select(o.c.id, o.c.obs_id, h.c.hdu_type, h.c.hdu_class, h.c.hdu_name, f.c.path)
-        .join_from(o, s, o.c.store_id == s.c.id)
-        .outerjoin(h, sa.and_(h.c.observation_id == o.c.id, h.c.hdu_type.in_(sorted(types))))
-        .outerjoin(f, f.c.id == h.c.file_id)
-        .order_by(o.c.id, h.c.id)
-    )
-    if store is not None:
-        query = query.where(s.c.name == store)
-    if obs_ids is not None:
-        query = query.where(o.c.obs_id.in_(sorted(set(obs_ids))))
-    if selection is not None:
-        query = query.where(selection.clause())
-    tasks: dict[int, _Task] = {}
-    with connect(engine) as conn:
-        if store is not None:
-            store_id(conn, store)  # a named store must exist
-        for observation_id, obs_id, hdu_type, hdu_class, hdu_name, path in conn.execute(query):
-            task = tasks.setdefault(observation_id, _Task(observation_id, obs_id))
-            if hdu_type is not None:
-                task.hdus.setdefault(hdu_type, (hdu_class, path, hdu_name))  # the first row wins
-    if psf_for_centre:  # only edisp maps need it
-        for task in tasks.values():
-            if task.hdus.get("edisp", ("",))[0] not in MAP_HDU_CLASSES:
-                task.hdus.pop("psf", None)
-    if obs_ids is not None:
-        missing = sorted(set(obs_ids) - {t.obs_id for t in tasks.values()})
-        if missing:
-            raise NotFoundError(f"no observation with OBS_ID {', '.join(map(str, missing[:10]))}")
-    if not tasks:
-        with connect(engine) as conn:
-            raise no_observation_error(conn, selection if selection is not None else And(()))
-    return list(tasks.values())
-
 
 #: Below this many observations a process pool costs more (about 0.2 s to start) than it saves.
 MIN_TASKS_PER_POOL = 48
 
 
-def _evaluate_all(tasks: list[_Task], params: FeatureParams, workers: int, progress: Progress | None) -> list[tuple]:
+def _evaluate_all(tasks: list[Task], params: FeatureParams, workers: int,
+                  progress: Progress | None) -> list[FeatureRow]:  # fmt: skip
     """Evaluate every task, in ``workers`` processes; tasks sharing files stay together."""
     tasks = sorted(tasks, key=lambda t: sorted(p for _, p, _ in t.hdus.values()))
     if workers <= 1 or len(tasks) < MIN_TASKS_PER_POOL:
@@ -211,7 +141,7 @@ def _evaluate_all(tasks: list[_Task], params: FeatureParams, workers: int, progr
     return rows
 
 
-def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | None = None) -> list[tuple]:
+def _evaluate(tasks: list[Task], params: FeatureParams, progress: Progress | None = None) -> list[FeatureRow]:
     """Feature rows ``(observation_id, feature, value, unit, null_reason, offset_deg)``.
 
     Each file is opened once per call and every HDU any task needs from it
@@ -243,9 +173,6 @@ def _evaluate(tasks: list[_Task], params: FeatureParams, progress: Progress | No
     return rows
 
 
-#: HDU classes of map IRFs (image HDUs, as Gammapy's PSFMap, EDispKernelMap, EDispMap and Map).
-MAP_HDU_CLASSES = ("map", "psf_map", "psf_map_reco", "edisp_map", "edisp_kernel_map")
-#: The map classes obscat evaluates: reader and what the error calls it.
 _MAP_READERS = {"psf_map": (read_psf_map, "PSF map"),
                 "edisp_kernel_map": (read_edisp_kernel_map, "energy dispersion kernel map")}  # fmt: skip
 #: Why a map class has no features where the reason is more than "not computed".
@@ -269,14 +196,14 @@ def _load(path: str, hdus: set[tuple[str, str]], psf_centre_only: bool = False) 
             out[(path, name)] = (reader(path, name, where), None)
         except ObscatError as exc:
             out[(path, name)] = exc
-        except (OSError, ValueError, TypeError, *GZIP_ERRORS) as exc:
+        except _MAP_ERRORS as exc:
             out[(path, name)] = InputError(f"{where}: unreadable {what} ({exc})")
     hdus = hdus - maps
     if not hdus:
         return out
     try:
         tables = read_tables(path, {name for name, _ in hdus}, headers_only={n for n, c in hdus if c == "events"})
-    except (OSError, *GZIP_ERRORS, FitsError) as exc:
+    except _FILE_ERRORS as exc:
         error = InputError(f"{path}: cannot read the file ({exc})")
         return {(path, name): error for name, _ in hdus}
     for name, hdu_class in hdus:
@@ -298,7 +225,7 @@ def _load(path: str, hdus: set[tuple[str, str]], psf_centre_only: bool = False) 
     return out
 
 
-def _observation_features(task: _Task, params: FeatureParams, cache: dict, evaluated: dict) -> list[tuple]:
+def _observation_features(task: Task, params: FeatureParams, cache: dict, evaluated: dict) -> list[FeatureRow]:
     """One task's feature rows; ``evaluated`` memoises features of IRFs shared by many
     observations (same HDUs, same offset: evaluated once)."""
     def irf(hdu_type: str) -> tuple[Irf | None, object | None, str | None]:
@@ -318,7 +245,7 @@ def _observation_features(task: _Task, params: FeatureParams, cache: dict, evalu
     maps = {t for t, (hdu_class, _, _) in task.hdus.items() if hdu_class in MAP_HDU_CLASSES}
     offset, reason = _offset(task, params, cache, {t: (None, None, None) if t in maps else v for t, v in loaded.items()})
     irfs = frozenset((t, location) for t, location in task.hdus.items() if t != "events")
-    rows = []
+    rows: list[FeatureRow] = []
     for name in params.features:
         unit, hdu_type = FEATURES[name]
         value, why = None, reason
@@ -326,7 +253,7 @@ def _observation_features(task: _Task, params: FeatureParams, cache: dict, evalu
             value, why = _map_feature(name, loaded, params)
             rows.append((task.observation_id, name, value if why is None else None, unit, why, None))
             continue
-        if why is None:
+        if offset is not None:  # else ``reason`` says why there is none
             key = (name, offset, irfs)
             if key not in evaluated:
                 try:
@@ -367,7 +294,7 @@ def _map_feature(name: str, loaded: dict, params: FeatureParams) -> tuple[float 
     return None, f"{irf_map.where} is not a map IRF"
 
 
-def _offset(task: _Task, params: FeatureParams, cache: dict, loaded: dict) -> tuple[float | None, str | None]:
+def _offset(task: Task, params: FeatureParams, cache: dict, loaded: dict) -> tuple[float, None] | tuple[None, str]:
     if params.fixed_offset_deg is not None:
         return params.fixed_offset_deg, None
     if params.position is None:
