@@ -239,7 +239,7 @@ def test_typed_split_points_and_edges(hess, db_url, hess_dir):
 
 
 def test_one_vincenty_matches_astropy_for_floats_numpy_and_sql(db_url):
-    from obscat.compute.sky import separation_deg
+    from obscat.query.sky import separation_deg
 
     rng = np.random.default_rng(1)
     lon1, lon2 = rng.uniform(0, 360, (2, 300))

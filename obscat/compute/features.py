@@ -43,7 +43,7 @@ from .irf_features import (
     value_at,
 )
 from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
-from .sky import separation_deg
+from ..query.sky import separation_deg
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features"]  # fmt: skip
 

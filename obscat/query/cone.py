@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from ..compute.sky import separation_deg
+from .sky import separation_deg
 from ..errors import ParameterError
 from ..store.models import SKY_ZONE_HEIGHT_DEG, Observation
 from .canonical import quantity_from_json, quantity_json
