@@ -72,9 +72,8 @@ def render_stream(stream: RowStream, fmt: str = "table", limit: int | None = Non
         if fmt == "table":
             shown = None if all_rows else TABLE_ROWS if limit is None else limit
             rows = list(itertools.islice(stream, None if shown is None else shown + 1))
-            more = shown is not None and len(rows) > shown
             _print_table(stream.names, rows[:shown])
-            if more:
+            if shown is not None and len(rows) > shown:
                 total = stream.count()
                 count = f"{total - shown:,} more rows" if total is not None else "more rows"
                 print(f"… {count} (--limit N or --all to print them)")
