@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .store.models import Base
-
-if TYPE_CHECKING:
-    from .store.stream import Rows
+from .store.stream import BATCH_ROWS, Rows
 
 __all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_json", "with_sky_and_times", "RowStream"]
 
@@ -105,6 +104,19 @@ def with_sky_and_times(table, columns: Sequence[str]):
         if name not in out.colnames:
             out[name] = table[name]
     return out
+
+
+class RowSource(Protocol):
+    """What a :class:`RowStream` reads: rows once, closable (:class:`~obscat.store.stream.Rows` and wrappers)."""
+
+    def __iter__(self) -> Iterator[tuple]: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+
 @dataclass
 class RowStream:
     """Rows of a catalogue query, fetched in batches from a server-side cursor as they are iterated.
@@ -118,11 +130,34 @@ class RowStream:
 
     names: list[str]
     units: dict[str, str | None]
-    rows: Rows = field(repr=False)
+    rows: RowSource = field(repr=False)
     counter: Callable[[], int | None] | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[tuple]:
         return iter(self.rows)
+
+    def batches(self, limit: int | None = None, convert: bool = True) -> Iterator[list[tuple]]:
+        """The rows (the first ``limit``) a list at a time, as read; ``convert=False`` leaves the
+        columns of :attr:`converters` as the driver gave them (JSON text on SQLite), or converted."""
+        read = self.rows.batches(convert) if isinstance(self.rows, Rows) else _chunks(iter(self.rows), BATCH_ROWS)
+        left = limit
+        for rows in read:
+            if left is not None:
+                rows, left = rows[:left], left - min(left, len(rows))
+            if rows:
+                yield rows
+            if left == 0:
+                return
+
+    @property
+    def converters(self) -> dict[int, Callable[[Any], Any]]:
+        """Column index → the conversion ``batches(convert=False)`` leaves out (JSON text on SQLite)."""
+        return dict(self.rows.processors) if isinstance(self.rows, Rows) else {}
+
+    @property
+    def json_columns(self) -> list[int]:
+        """Indexes of the columns the driver decodes from JSON (PostgreSQL's json and jsonb)."""
+        return self.rows.json_columns if isinstance(self.rows, Rows) else []
 
     def close(self) -> None:
         """Stop reading and release the connection."""
@@ -150,3 +185,7 @@ class RowStream:
             if unit and name in table.colnames:
                 table[name].unit = unit
         return table
+
+
+def _chunks(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
+    return iter(lambda: list(itertools.islice(rows, size)), [])

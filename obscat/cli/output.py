@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import itertools
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,33 +72,64 @@ def render_stream(stream: RowStream, fmt: str = "table", limit: int | None = Non
         if fmt == "table":
             shown = None if all_rows else TABLE_ROWS if limit is None else limit
             rows = list(itertools.islice(stream, None if shown is None else shown + 1))
-            more = shown is not None and len(rows) > shown
             _print_table(stream.names, rows[:shown])
-            if more:
+            if shown is not None and len(rows) > shown:
                 total = stream.count()
                 count = f"{total - shown:,} more rows" if total is not None else "more rows"
                 print(f"… {count} (--limit N or --all to print them)")
             return
-        rows = itertools.islice(stream, limit) if limit is not None else iter(stream)
-        (_write_csv if fmt == "csv" else _write_ndjson)(stream.names, rows)
+        (_write_csv if fmt == "csv" else _write_ndjson)(stream, limit)
 
 
-def _write_csv(names: Sequence[str], rows: Iterable[tuple]) -> None:
-    """CSV as :func:`obscat.formats.to_csv` writes it, row by row."""
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(names)
-    for row in rows:
-        if dict in map(type, row):  # JSON columns as JSON text (csv writes None as empty)
-            row = [json.dumps(v) if type(v) is dict else v for v in row]
-        writer.writerow(row)
+def _write_csv(stream: RowStream, limit: int | None) -> None:
+    """CSV as :func:`obscat.formats.to_csv` writes it, a batch of rows at a time: ``csv.writer.writerows``
+    on the driver's rows, only the columns that need it converted (JSON objects as JSON text, each
+    distinct driver value converted once)."""
+    cells = {i: _csv_cell(process) for i, process in stream.converters.items()}
+    cells.update((i, _csv_cell(None)) for i in stream.json_columns)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(stream.names)
+    for rows in stream.batches(limit, convert=False):
+        if cells:
+            columns = list(zip(*rows))
+            for i, cell in cells.items():
+                columns[i] = tuple(map(cell, columns[i]))
+            rows = list(zip(*columns))
+        writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+        out.seek(0)
+        out.truncate()
+    sys.stdout.write(out.getvalue())
 
 
-def _write_ndjson(names: Sequence[str], rows: Iterable[tuple]) -> None:
+def _csv_cell(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """A column's value → the value csv writes: ``process``-ed (a driver value), a JSON object as
+    JSON text; each distinct driver value converted once (a few thousand remembered)."""
+    memo: dict[Any, Any] = {}
+
+    def cell(value: Any) -> Any:
+        if type(value) is dict:
+            return json.dumps(value)
+        if process is None or value is None:
+            return value
+        found = memo.get(value, memo)
+        if found is memo:
+            if len(memo) >= 4096:
+                memo.clear()
+            found = memo[value] = cell(process(value))
+        return found
+
+    return cell
+
+
+def _write_ndjson(stream: RowStream, limit: int | None) -> None:
     """One JSON object per line (NULL as null), written a batch of lines at a time."""
     encode = json.JSONEncoder(default=str).encode
+    names = stream.names
     write = sys.stdout.write
-    for batch in iter(lambda: list(itertools.islice(rows, 1000)), []):
-        write("".join([encode(dict(zip(names, row))) + "\n" for row in batch]))
+    for rows in stream.batches(limit):
+        write("".join([encode(dict(zip(names, row))) + "\n" for row in rows]))
 
 
 def render_record(record: dict[str, Any]) -> None:
@@ -136,7 +168,9 @@ def _print_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         numeric = any(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in rows:
-        table.add_row(*(Text(_cell(v, time)) for v, time in zip(row, times)))  # Text: "[red]" in a value is data, not rich markup
+        table.add_row(
+            *(Text(_cell(v, time)) for v, time in zip(row, times))
+        )  # Text: "[red]" in a value is data, not rich markup
     Console(width=max(_terminal_width(), 80), soft_wrap=True, highlight=False).print(table)
     if not rows:
         print("(no rows)")

@@ -95,7 +95,7 @@ def summarize(labels: Sequence[str], quantities: dict[str, np.ndarray]) -> dict:
     names, inverse, counts = np.unique(np.asarray(labels, dtype=str), return_inverse=True, return_counts=True)
     order = np.argsort(inverse, kind="stable")
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    summary = {str(label): {"n": int(n)} for label, n in zip(names, counts)}
+    summary: dict[str, dict[str, Any]] = {str(label): {"n": int(n)} for label, n in zip(names, counts)}
     for quantity, values in quantities.items():
         grouped = np.asarray(values, float)[order]
         mean = np.add.reduceat(grouped, starts) / counts

@@ -11,19 +11,22 @@ to the pool when the rows are exhausted or :meth:`Rows.close` is called.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .engine import connect
 from ..errors import InputError
+from .engine import connect
 
 __all__ = ["BATCH_ROWS", "Rows", "open_rows", "count_rows"]
 
 #: Rows fetched per round trip: enough to amortise it, few enough to keep memory flat.
 BATCH_ROWS = 2_000
+#: PostgreSQL's type OIDs of json and jsonb (cursor.description); SQLite gives no types.
+JSON_TYPE_CODES = (114, 3802)
 #: SQLite page cache of a streaming connection (KiB); the engine's own is sized for bulk ingest.
 STREAM_CACHE_KIB = 2_048
 
@@ -31,19 +34,34 @@ STREAM_CACHE_KIB = 2_048
 class Rows:
     """An open query's column names and lazily fetched rows (tuples); close it, or read it to the end.
 
-    Dropped (read or not) it closes itself: see :class:`_Releasing`.
+    Iterate over the rows, or over :meth:`batches` of them (lists of up to ``batch`` rows, each column
+    converted once per batch): the same rows, read once.  Dropped (read or not) it closes itself:
+    see :class:`_Releasing`.
     """
 
-    def __init__(self, keys: list[str], head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]],
-                 batch: int, stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
+    def __init__(self, keys: list[str], json_columns: list[int], head: list[tuple], cursor: Any,
+                 processors: list[tuple[int, Callable]], batch: int, stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
                  conn: Connection) -> None:  # fmt: skip
         self.keys = keys
+        #: (column index, conversion) of the columns whose driver values :meth:`batches` converts
+        self.processors = processors
+        #: indexes of the columns the driver decodes from JSON (PostgreSQL's json and jsonb)
+        self.json_columns = json_columns
+        self._head = head  # read through SQLAlchemy: converted already
+        self.processors = processors
         self._stack = stack
         self._conn = conn
-        self._iterator = _read(head, cursor, processors, batch, stack, on_empty, conn)
+        self._batches = _read(head, cursor, batch, stack, on_empty, conn)
+
+    def batches(self, convert: bool = True) -> Iterator[list[tuple]]:
+        """The rows, a batch (list) at a time; ``convert=False`` leaves the :attr:`converted` columns
+        as the driver gives them (but for the first row, read through SQLAlchemy, converted)."""
+        if not convert or not self.processors:
+            return self._batches
+        return (rows if rows is self._head else _converted(rows, self.processors) for rows in self._batches)
 
     def __iter__(self) -> Iterator[tuple]:
-        return self._iterator  # one iterator: rows are read once
+        return itertools.chain.from_iterable(self.batches())  # one reader: rows are read once
 
     def close(self) -> None:
         """Stop reading and give the connection back (safe to call again)."""
@@ -63,23 +81,24 @@ class _Releasing(contextlib.ExitStack):
         self.close()
 
 
-def _read(head: list[tuple], cursor: Any, processors: list[tuple[int, Callable]], batch: int,
-          stack: contextlib.ExitStack, on_empty: Callable[[Connection], None] | None,
-          conn: Connection) -> Iterator[tuple]:  # fmt: skip
-    """The rows, batch by batch; the connection released after the last (or on an error)."""
+def _read(head: list[tuple], cursor: Any, batch: int, stack: contextlib.ExitStack,
+          on_empty: Callable[[Connection], None] | None, conn: Connection) -> Iterator[list[tuple]]:  # fmt: skip
+    """The driver's rows, batch by batch; the connection released after the last (or on an error)."""
     with stack:  # also turns driver errors into obscat's (see db.connect)
-        yield from head
+        if head:
+            yield head
         while cursor is not None and (rows := cursor.fetchmany(batch)):
-            yield from ([_processed(row, processors) for row in rows] if processors else rows)
+            yield rows
         if not head and on_empty is not None:
             on_empty(conn)
 
 
-def _processed(row: tuple, processors: list[tuple[int, Callable]]) -> tuple:
-    values = list(row)
+def _converted(rows: list[tuple], processors: list[tuple[int, Callable]]) -> list[tuple]:
+    """``rows`` with each processed column converted, a column at a time."""
+    columns = list(zip(*rows))
     for i, process in processors:
-        values[i] = process(values[i])
-    return tuple(values)
+        columns[i] = tuple(map(process, columns[i]))
+    return list(zip(*columns))
 
 
 def open_rows(bind: Engine, query: sa.Executable, params: Mapping[str, Any] | None = None, *,
@@ -109,7 +128,10 @@ def open_rows(bind: Engine, query: sa.Executable, params: Mapping[str, Any] | No
     except BaseException:
         stack.close()
         raise
-    return Rows(list(result.keys()), head, cursor if head else None, processors, batch, stack, on_empty, conn)
+    json_columns = [i for i, d in enumerate(cursor.description) if d[1] in JSON_TYPE_CODES]
+    return Rows(
+        list(result.keys()), json_columns, head, cursor if head else None, processors, batch, stack, on_empty, conn
+    )
 
 
 def _processors(query: sa.Executable, dialect, description) -> list[tuple[int, Callable]]:
