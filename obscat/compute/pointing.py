@@ -99,19 +99,20 @@ def _read(found: dict) -> tuple:
         else:
             events = read_tables(events_path, {events_name}, headers_only={events_name}).get(events_name.upper())
             gti = read_tables(gti_path, {gti_name}).get(gti_name.upper())
-    except (OSError, *GZIP_ERRORS, FitsError) as exc:
+    except (OSError, FitsError) + GZIP_ERRORS as exc:
         raise InputError(f"cannot read {events_path} ({exc})") from None
     if events is None or gti is None:
         raise InputError(f"{events_path}: no {events_name if events is None else gti_name} table")
-    for table, path, name in ((events, events_path, events_name), (gti, gti_path, gti_name)):
-        if isinstance(table, FitsError):
-            raise InputError(f"{path} [{name}]: {table}")
+    if isinstance(events, FitsError):
+        raise InputError(f"{events_path} [{events_name}]: {events}")
+    if isinstance(gti, FitsError):
+        raise InputError(f"{gti_path} [{gti_name}]: {gti}")
     header = events.header
     try:
         values = [float(header[k]) for k in ("RA_PNT", "DEC_PNT", "GEOLON", "GEOLAT", "ALTITUDE")]
         ref = float(gti.header["MJDREFI"]) + float(gti.header.get("MJDREFF", 0.0))
         scale = str(gti.header.get("TIMESYS", "TT")).strip().lower() or "tt"
-        start, stop = float(gti.data["START"][0]), float(gti.data["STOP"][0])
+        start, stop = float(gti.rows["START"][0]), float(gti.rows["STOP"][0])
     except (KeyError, ValueError, IndexError) as exc:
         raise InputError(f"{events_path}: missing or bad keyword/column {exc}") from None
     return (*values, ref, scale, start, stop)

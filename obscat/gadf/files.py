@@ -45,7 +45,7 @@ _FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), 
                (stat.S_ISSOCK, "a socket"))  # fmt: skip
 
 
-def check_regular_file(path: str | os.PathLike) -> None:
+def check_regular_file(path: str | os.PathLike[str]) -> None:
     """Raise InputError unless ``path`` is (a symbolic link to) a regular file, naming what it is instead."""
     try:
         mode = os.stat(path).st_mode
