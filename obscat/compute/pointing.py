@@ -18,9 +18,9 @@ from ..query.criteria import Criterion
 from ..query.explain import no_observation_error
 from ..results import PointingReport
 from ..store.engine import connect, write_transaction
-from ..store.rows import bulk_insert, check_observations_unchanged
 from ..store.file_versions import read_versions, record_uses
 from ..store.models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
+from ..store.rows import bulk_insert, check_observations_unchanged
 
 __all__ = ["compute_pointing"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 
 from ..errors import InputError
+from .columns import NUMERIC_COLUMNS, unknown_column
 from .cone import Cone
 from .criteria import And, Criterion, Ids, Not, ObjectName, Store, TimeRange, ValueRange
-from .columns import NUMERIC_COLUMNS, unknown_column
 from .where import Where, parse_time
 
 __all__ = ["from_options", "sky_cone", "time_range", "value_range", "INVERTIBLE"]

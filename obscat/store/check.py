@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .engine import connect
-from .rows import id_by_name
-from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
 from ..gadf.files import file_sha256
-from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
 from ..text import plural
+from .engine import connect
+from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
+from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
+from .rows import id_by_name
 
 __all__ = ["FileProblem", "CheckReport", "check"]
 

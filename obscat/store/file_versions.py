@@ -88,8 +88,8 @@ def record_uses(conn: Connection, feature_set_id: int | None, uses: Mapping[int,
                 versions: dict[str, tuple]) -> None:  # fmt: skip
     """Replace the ``file_use`` rows of ``(feature_set_id, observation)`` for the observations
     in ``uses`` (observation id -> paths read), with the ``versions`` (from :func:`read_versions`)."""
-    from .rows import bulk_insert
     from .models import FileUse
+    from .rows import bulk_insert
 
     table = FileUse.__table__
     ids = sorted(uses)

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..errors import DatabaseError, NotFoundError, ParameterError, one_line
 from .engine import connect, dbapi_connection, write_transaction
-from .rows import empty_catalog_error, store_id
 from .models import DataStore, Observation
+from .rows import empty_catalog_error, store_id
 
 __all__ = ["orm_session", "observation"]
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 
+from ..errors import InputError, one_line
 from .engine import create_engine
 from .stream import Rows, open_rows
-from ..errors import InputError, one_line
 
 if TYPE_CHECKING:
     from ..formats import RowStream

@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..results import StoreSummary
-from .engine import connect, write_transaction
-from .rows import store_id
 from .derived import StoreRemoval, remove_observations
+from .engine import connect, write_transaction
 from .models import DataStore, Hdu, HduFile, Observation
+from .rows import store_id
 
 __all__ = ["store_summaries", "remove_store"]
 
