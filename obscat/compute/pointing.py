@@ -93,8 +93,9 @@ def _read(found: dict) -> tuple:
         raise InputError(f"no {'events' if 'events' not in found else 'gti'} HDU in the HDU index")
     (events_path, events_name), (gti_path, gti_name) = found["events"], found["gti"]
     try:
-        if events_path == gti_path:
-            tables = read_tables(events_path, {events_name, gti_name}, headers_only={events_name})
+        if events_path == gti_path:  # the EVENTS data is skipped, unless it is also the GTI
+            header_only = {events_name} if events_name.upper() != gti_name.upper() else set()
+            tables = read_tables(events_path, {events_name, gti_name}, headers_only=header_only)
             events, gti = tables.get(events_name.upper()), tables.get(gti_name.upper())
         else:
             events = read_tables(events_path, {events_name}, headers_only={events_name}).get(events_name.upper())
