@@ -84,7 +84,8 @@ class IndexTable:
     def header_dict(self) -> dict[str, Any]:
         """Non-structural header keywords, JSON-safe (COMMENT/HISTORY as lists)."""
         out: dict[str, Any] = {}
-        cards = self.header.items() if isinstance(self.header, dict) else ((c.keyword, c.value) for c in self.header.cards)
+        header = self.header
+        cards = header.items() if isinstance(header, dict) else ((card.keyword, card.value) for card in header.cards)
         for key, value in cards:
             if not key or key in _STRUCTURAL or key.startswith(_STRUCTURAL_PREFIXES):
                 continue

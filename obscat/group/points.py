@@ -30,7 +30,7 @@ class Median:
 class Quantiles:
     """Cuts at these quantiles of the column (fractions strictly between 0 and 1)."""
 
-    fractions: Sequence[float]  # kept as a tuple
+    fractions: Sequence[float]  # stored as a tuple
 
     def __post_init__(self) -> None:
         try:

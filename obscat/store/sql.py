@@ -96,9 +96,9 @@ def stream_query(url: str | None, statement: str, params: Mapping[str, Any] | No
 
 class _Checked(Rows):
     """Open rows (the first ``limit``), database errors met while reading them reported as by
-    :func:`_sql_error`: :class:`Rows` wrapping ``rows``, whose connection and cursor it closes."""
+    :func:`_sql_error`: :class:`Rows` that read through ``rows`` (and close it), with no cursor of their own."""
 
-    def __init__(self, rows: Rows, limit: int | None) -> None:  # wraps rows: Rows.__init__ opens nothing here
+    def __init__(self, rows: Rows, limit: int | None) -> None:
         self.keys, self._rows = rows.keys, rows
         self._limited = itertools.islice(iter(rows), limit)
 
