@@ -774,6 +774,21 @@ def _(store: Path) -> dict:
     return ctx
 
 
+@case("irf-node-migra", "value", "synthetic",
+      "EDISP's MIGRA_HI equals MIGRA_LO (a node axis): the migration bins edisp-res needs are not there",
+      *features_null("OBS_ID {obs1}: edisp-res: {store}/data/obs_0{obs1}.fits.gz [EDISP]: axis migra is given as "
+                     "nodes (_LO = _HI), not as the bins needed here", "{store}/data/obs_0{obs1}.fits.gz",
+                     hdu="[EDISP]", args=("-F", "edisp-res")))  # fmt: skip
+def _(store: Path) -> dict:
+    ctx = synthetic_store(store)
+
+    def edit(hdul):
+        hdul["EDISP"].data["MIGRA_HI"][0] = hdul["EDISP"].data["MIGRA_LO"][0]
+
+    edit_hdu(data_file(store, ctx["obs1"]), "EDISP", edit)
+    return ctx
+
+
 @case("events-header-nan-pointing", "value", "synthetic",
       "the EVENTS header's RA_PNT is NaN: offsets from --position are undefined, and clustering is refused",
       *features_null("OBS_ID {obs0}: edisp-res: {store}/data/obs_0{obs0}.fits.gz [EVENTS]: header RA_PNT/DEC_PNT "

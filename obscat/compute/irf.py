@@ -29,6 +29,12 @@ class Axis:
     nodes: np.ndarray
     edges: np.ndarray | None = None
 
+    def bin_edges(self, where: str) -> np.ndarray:
+        """The bin edges; an InputError (naming ``where``) for a node axis."""
+        if self.edges is None:
+            raise InputError(f"{where}: axis {self.name} is given as nodes (_LO = _HI), not as the bins needed here")
+        return self.edges
+
 
 @dataclass(frozen=True)
 class Irf:
@@ -48,6 +54,10 @@ class Irf:
     def axis(self, name: str) -> Axis:
         return next(a for a in self.axes if a.name == name)
 
+    def edges(self, name: str) -> np.ndarray:
+        """The bin edges of axis ``name`` (an InputError for a node axis)."""
+        return self.axis(name).bin_edges(self.where)
+
 
 # (column prefix, axis name, unit, centre rule) of each GADF axis
 _AXES = {
@@ -61,7 +71,7 @@ _AXES = {
 }
 
 # hdu_class -> (value column, its unit, axis prefixes in data order after transposing)
-IRF_READERS = {
+IRF_READERS: dict[str, tuple[str | tuple[str, ...], str, tuple[str, ...]]] = {
     "aeff_2d": ("EFFAREA", "m2", ("ENERG", "THETA")),
     "edisp_2d": ("MATRIX", "", ("ENERG", "MIGRA", "THETA")),
     "psf_table": ("RPSF", "sr-1", ("ENERG", "THETA", "RAD")),
@@ -80,21 +90,23 @@ def read_irf(table: Table, hdu_class: str, where: str) -> Irf:
         raise InputError(f"{where}: IRF class {hdu_class!r} is not supported for features")
     value_names, unit, prefixes = IRF_READERS[hdu_class]
     if isinstance(value_names, tuple):
-        values = [_values(table, hdu_class, name, None, prefixes, where) for name in value_names]
-        return Irf(hdu_class=hdu_class, axes=values[0][0], data=np.stack([v for _, v in values]), unit="",
+        params = [_values(table, hdu_class, name, None, prefixes, where) for name in value_names]
+        return Irf(hdu_class=hdu_class, axes=params[0][0], data=np.stack([v for _, v in params]), unit="",
                    where=where)  # fmt: skip
     if hdu_class.startswith("bkg") and not _has_column(table, "BKG") and _has_column(table, "BGD"):
         value_names = "BGD"  # CTA 1DC / prod3 background tables, read by Gammapy as BKG
     axes, values = _values(table, hdu_class, value_names, unit, prefixes, where)
-    dtype = np.dtype(np.float32) if table.data[value_names].dtype.base.itemsize == 4 else np.dtype(np.float64)
+    dtype = np.dtype(np.float32) if table.rows[value_names].dtype.base.itemsize == 4 else np.dtype(np.float64)
     return Irf(hdu_class=hdu_class, axes=axes, data=values, unit=unit, where=where, dtype=dtype)
 
 
-def _values(table: Table, hdu_class: str, value_name: str, unit: str | None, prefixes, where: str):
+def _values(
+    table: Table, hdu_class: str, value_name: str, unit: str | None, prefixes: tuple[str, ...], where: str
+) -> tuple[tuple[Axis, ...], np.ndarray]:
     """The axes and one value column of an IRF table, checked and in storage units
     (``unit=None``: a parameter of an analytic PSF, taken as stored, widths in deg)."""
-    data = table.data
-    names = [n.upper() for n in data.dtype.names]
+    data = table.rows
+    names = [n.upper() for n in data.dtype.names or ()]
     prefixes = tuple(_present_prefix(p, names) for p in prefixes)
     needed = [value_name] + [f"{p}_{s}" for p in prefixes for s in ("LO", "HI")]
     missing = [n for n in needed if n not in names]
@@ -119,7 +131,7 @@ def _values(table: Table, hdu_class: str, value_name: str, unit: str | None, pre
 
 
 def _has_column(table: Table, name: str) -> bool:
-    return name in (n.upper() for n in table.data.dtype.names)
+    return name in (n.upper() for n in table.rows.dtype.names or ())
 
 
 def _present_prefix(prefix: str, names: list[str]) -> str:
@@ -130,8 +142,8 @@ def _present_prefix(prefix: str, names: list[str]) -> str:
 
 def _axis(table: Table, prefix: str, where: str) -> Axis:
     name, unit, rule = _AXES[prefix]
-    lo = np.asarray(table.data[f"{prefix}_LO"][0], dtype=np.float64).ravel()
-    hi = np.asarray(table.data[f"{prefix}_HI"][0], dtype=np.float64).ravel()
+    lo = np.asarray(table.rows[f"{prefix}_LO"][0], dtype=np.float64).ravel()
+    hi = np.asarray(table.rows[f"{prefix}_HI"][0], dtype=np.float64).ravel()
     scale = _scale(table.units.get(f"{prefix}_LO"), unit, f"{where}: column {prefix}_LO")
     lo, hi = lo * scale, hi * scale
     if lo.shape != hi.shape or len(lo) == 0 or not np.all(np.isfinite(lo)) or not np.all(np.isfinite(hi)):

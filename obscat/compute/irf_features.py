@@ -63,7 +63,7 @@ def _offset_inside(irf: Irf, offset_deg: float) -> bool:
 
 
 def _true_energy_bin(irf: Irf, energy_tev: float) -> int:
-    edges = irf.axis("energy_true").edges
+    edges = irf.edges("energy_true")
     i = int(np.digitize(energy_tev, edges)) - 1
     if not 0 <= i < len(edges) - 1:
         raise InputError(f"{irf.where}: true energy {energy_tev:g} TeV is outside the IRF range "
@@ -82,9 +82,10 @@ def edisp_moments(irf: Irf, energy_tev: float, offset_deg: float) -> tuple[float
     ``E*`` the centre of the true-energy bin.
     """
     energy = irf.axis("energy_true")
-    migra = irf.axis("migra").edges
+    migra = irf.edges("migra")
     offset = irf.axis("offset").nodes
     i = _true_energy_bin(irf, energy_tev)
+    reco = irf.edges("energy_true")
     if not _offset_inside(irf, offset_deg):
         return np.nan, np.nan
     density = np.clip(_along(irf.data[i], offset, offset_deg, axis=1), 0.0, None)
@@ -92,10 +93,9 @@ def edisp_moments(irf: Irf, energy_tev: float, offset_deg: float) -> tuple[float
     norm = np.sum(density * width)
     if norm <= 0:  # Gammapy makes a kernel row out of 0/0 here; its bias and resolution mean nothing
         raise InputError(f"{irf.where}: no migration probability at {energy_tev:g} TeV (true-energy bin "
-                         f"[{energy.edges[i]:.6g}, {energy.edges[i + 1]:.6g}) TeV), offset {offset_deg:g} deg")  # fmt: skip
+                         f"[{reco[i]:.6g}, {reco[i + 1]:.6g}) TeV), offset {offset_deg:g} deg")  # fmt: skip
     cdf = np.concatenate([[0.0], np.cumsum(density / norm * width)])
     e_star = energy.nodes[i]
-    reco = energy.edges
     kernel = np.clip(np.diff(np.interp(reco / e_star, migra, cdf)), 0.0, None)
     kernel[kernel < KERNEL_THRESHOLD] = 0.0
     total = kernel.sum()
@@ -118,7 +118,7 @@ def psf_containment_radius(irf: Irf, energy_tev: float, offset_deg: float, fract
     """
     ln_e, ln_energy = _log_energy(irf, energy_tev)
     offset = irf.axis("offset").nodes
-    rad = irf.axis("rad").edges
+    rad = irf.edges("rad")
     if not _offset_inside(irf, offset_deg):
         return np.nan
     centres, widths = 0.5 * (rad[:-1] + rad[1:]), np.diff(rad)
@@ -258,7 +258,7 @@ def background_rate(irf: Irf, energy_tev: float, offset_deg: float) -> float:
 def aeff_at_edges(irf: Irf, offset_deg: float) -> np.ndarray:
     """Effective area (m²) at every true-energy bin edge at ``offset_deg``: Gammapy's
     ``aeff.evaluate(offset=offset, energy_true=aeff.axes["energy_true"].edges)``."""
-    return _interpolated(irf, irf.axis("energy_true").edges, offset_deg)
+    return _interpolated(irf, irf.edges("energy_true"), offset_deg)
 
 
 def energy_threshold(irf: Irf, offset_deg: float, fraction: float) -> float:
@@ -269,4 +269,4 @@ def energy_threshold(irf: Irf, offset_deg: float, fraction: float) -> float:
     peak = np.max(area)
     if not peak > 0:  # NaN outside the IRF's offsets, or no area: Gammapy raises (min of no edge)
         return np.nan
-    return float(irf.axis("energy_true").edges[np.argmax(area > fraction * peak)])
+    return float(irf.edges("energy_true")[np.argmax(area > fraction * peak)])

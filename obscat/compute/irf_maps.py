@@ -174,7 +174,7 @@ class EdispKernelMap:
         """``(edisp-res, edisp-bias)`` of the kernel at ``position``, as ``EDispKernel.get_resolution``
         and ``get_bias``: over the reco-energy centres of the true-energy row holding ``energy_tev``,
         relative to that row's centre."""
-        edges = self.energy_true.edges
+        edges = self.energy_true.bin_edges(self.where)
         i = int(np.digitize(energy_tev, edges)) - 1
         if not 0 <= i < len(edges) - 1:
             raise InputError(f"{self.where}: true energy {energy_tev:g} TeV is outside the map's range "

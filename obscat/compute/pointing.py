@@ -18,9 +18,9 @@ from ..query.criteria import Criterion
 from ..query.explain import no_observation_error
 from ..results import PointingReport
 from ..store.engine import connect, write_transaction
-from ..store.rows import bulk_insert, check_observations_unchanged
 from ..store.file_versions import read_versions, record_uses
 from ..store.models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
+from ..store.rows import bulk_insert, check_observations_unchanged
 
 __all__ = ["compute_pointing"]
 
@@ -93,25 +93,27 @@ def _read(found: dict) -> tuple:
         raise InputError(f"no {'events' if 'events' not in found else 'gti'} HDU in the HDU index")
     (events_path, events_name), (gti_path, gti_name) = found["events"], found["gti"]
     try:
-        if events_path == gti_path:
-            tables = read_tables(events_path, {events_name, gti_name}, headers_only={events_name})
+        if events_path == gti_path:  # the EVENTS data is skipped, unless it is also the GTI
+            header_only = {events_name} if events_name.upper() != gti_name.upper() else set()
+            tables = read_tables(events_path, {events_name, gti_name}, headers_only=header_only)
             events, gti = tables.get(events_name.upper()), tables.get(gti_name.upper())
         else:
             events = read_tables(events_path, {events_name}, headers_only={events_name}).get(events_name.upper())
             gti = read_tables(gti_path, {gti_name}).get(gti_name.upper())
-    except (OSError, *GZIP_ERRORS, FitsError) as exc:
+    except (OSError, FitsError) + GZIP_ERRORS as exc:
         raise InputError(f"cannot read {events_path} ({exc})") from None
     if events is None or gti is None:
         raise InputError(f"{events_path}: no {events_name if events is None else gti_name} table")
-    for table, path, name in ((events, events_path, events_name), (gti, gti_path, gti_name)):
-        if isinstance(table, FitsError):
-            raise InputError(f"{path} [{name}]: {table}")
+    if isinstance(events, FitsError):
+        raise InputError(f"{events_path} [{events_name}]: {events}")
+    if isinstance(gti, FitsError):
+        raise InputError(f"{gti_path} [{gti_name}]: {gti}")
     header = events.header
     try:
         values = [float(header[k]) for k in ("RA_PNT", "DEC_PNT", "GEOLON", "GEOLAT", "ALTITUDE")]
         ref = float(gti.header["MJDREFI"]) + float(gti.header.get("MJDREFF", 0.0))
         scale = str(gti.header.get("TIMESYS", "TT")).strip().lower() or "tt"
-        start, stop = float(gti.data["START"][0]), float(gti.data["STOP"][0])
+        start, stop = float(gti.rows["START"][0]), float(gti.rows["STOP"][0])
     except (KeyError, ValueError, IndexError) as exc:
         raise InputError(f"{events_path}: missing or bad keyword/column {exc}") from None
     return (*values, ref, scale, start, stop)

@@ -53,18 +53,18 @@ def observation_columns(index: gadf.IndexTable) -> dict[str, Any]:
     for gadf_name, column in gadf_columns().items():
         if column.name in columns and columns[column.name] is not None:
             continue  # filled from an earlier spelling
-        if gadf_name not in index.table.colnames:
+        if gadf_name not in index.data.colnames:
             columns.setdefault(column.name, None)
             continue
-        if gadf_name in _LABEL_COLUMNS and index.table[gadf_name].dtype.kind in "iu":
-            index.table[gadf_name] = index.table[gadf_name].astype(str)  # EVENT_TYPE 0, 1 ... is a label
+        if gadf_name in _LABEL_COLUMNS and index.data[gadf_name].dtype.kind in "iu":
+            index.data[gadf_name] = index.data[gadf_name].astype(str)  # EVENT_TYPE 0, 1 ... is a label
         default_unit = timeunit if gadf_name in _TIME_COLUMNS else None
-        source = index.table[gadf_name]
+        source = index.data[gadf_name]
         if (column.info.get("unit") and source.unit is None and source.dtype.kind in "biuf"
                 and not (default_unit and "TIMEUNIT" in index.header)):  # fmt: skip
             unitless.append(f"{gadf_name} (taken as {default_unit or column.info['unit']})")
         columns[column.name] = _convert(index, gadf_name, column, default_unit)
-        index.table.remove_column(gadf_name)  # converted: free it as we go
+        index.data.remove_column(gadf_name)  # converted: free it as we go
     if unitless:
         index.warnings.append(f"{index.path}: no unit (TUNIT) on column {', '.join(unitless)}")
 
@@ -85,16 +85,16 @@ def observation_columns(index: gadf.IndexTable) -> dict[str, Any]:
 def _require(index: gadf.IndexTable) -> None:
     index.require(REQUIRED_OBS_COLUMNS)
     for pair in PAIRED_OBS_COLUMNS:
-        missing = [name for name in pair if name not in index.table.colnames]
+        missing = [name for name in pair if name not in index.data.colnames]
         if len(missing) == 1:
             index.require(pair)
-    if "RA_PNT" not in index.table.colnames and "OBS_MODE" not in index.table.colnames:
+    if "RA_PNT" not in index.data.colnames and "OBS_MODE" not in index.data.colnames:
         raise InputError(f"{index.path}: missing required column RA_PNT, DEC_PNT (or OBS_MODE, for observations "
                          "without a sky pointing)")  # fmt: skip
 
 
 def _convert(index: gadf.IndexTable, name: str, column: sa.Column, default_unit: str | None) -> np.ndarray:
-    source = index.table[name]
+    source = index.data[name]
     python_type = column.type.python_type
     if python_type is str:
         uniques, inverse = text_codes(index, name)  # also validates the UTF-8
@@ -162,7 +162,7 @@ def _parse_unit(unit: u.UnitBase) -> u.UnitBase:
 
 def _check_unique(index: gadf.IndexTable, obs_id: np.ndarray) -> None:
     if obs_id.dtype == object:
-        row = int(np.flatnonzero(np.equal(obs_id, None))[0])
+        row = next(k for k, value in enumerate(obs_id) if value is None)
         raise InputError(f"{index.path}: row {row + 1}: OBS_ID is empty")
     uniques, first, counts = np.unique(obs_id, return_index=True, return_counts=True)
     if np.any(counts > 1):
@@ -226,7 +226,7 @@ class ExtraJson:
 
     def __init__(self, index: gadf.IndexTable, n: int) -> None:
         self.n = n
-        self.columns = [self._fragments(index, name, n) for name in index.table.colnames]
+        self.columns = [self._fragments(index, name, n) for name in index.data.colnames]
 
     def __len__(self) -> int:
         return self.n
@@ -234,19 +234,20 @@ class ExtraJson:
     def __getitem__(self, rows) -> np.ndarray:
         if not self.columns:
             return np.full(len(np.arange(self.n)[rows]), "{}", dtype=object)
-        text = None
-        for fragments, inverse in self.columns:
-            part = fragments[inverse[rows]]
-            text = part if text is None else text + ", " + part
+        parts = [fragments[inverse[rows]] for fragments, inverse in self.columns]
+        text = parts[0]
+        for part in parts[1:]:
+            text = text + ", " + part
         return "{" + text + "}"
 
     @staticmethod
     def _fragments(index: gadf.IndexTable, name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``'"NAME": {"value": v, "unit": "deg"}'`` per distinct value, and each row's value."""
-        source = index.table[name]
+        source = index.data[name]
         unit = None if source.unit is None else str(source.unit)
         prefix = json.dumps(name) + ': {"value": '
         suffix = (', "unit": ' + json.dumps(unit) + "}") if unit else "}"
+        values: np.ndarray | list[Any]
         if source.dtype.kind in "SU" and source.ndim == 1:
             values, inverse = text_codes(index, name)
         else:
@@ -299,14 +300,14 @@ def check_hdu_observations(index: gadf.IndexTable, hdus: HduColumns, obs_ids: np
 
 def hdu_columns(index: gadf.IndexTable) -> HduColumns:
     hdu_type, hdu_class = gadf.check_hdu_index(index)
-    source_ids = index.table["OBS_ID"]
+    source_ids = index.data["OBS_ID"]
     if source_ids.dtype.kind not in "iu":
         raise InputError(f"{index.path}: column OBS_ID holds {dtype_text(source_ids.dtype)}, expected integers")
     hdu_obs = np.asarray(source_ids, dtype=np.int64)
     names, name_codes = text_codes(index, "HDU_NAME")
     size = None
-    if "SIZE" in index.table.colnames:
-        column = index.table["SIZE"]
+    if "SIZE" in index.data.colnames:
+        column = index.data["SIZE"]
         if column.dtype.kind not in "iu" or column.ndim != 1:
             raise InputError(f"{index.path}: column SIZE holds {dtype_text(column.dtype)}, expected integers")
         raw = np.asarray(column)

@@ -28,9 +28,9 @@ def fill_times_from_files(columns: dict, hdus: HduColumns, notes: list[str]) -> 
     if not len(todo):
         return
     names, name_codes = hdus.hdu_name
-    first_row = {}
-    for row in range(len(hdus.obs_id) - 1, -1, -1):  # backwards: the first row of a type wins, as in Gammapy
-        first_row[(int(hdus.obs_id[row]), hdus.hdu_type[row])] = row
+    first_row: dict[tuple[int, str], int] = {}
+    for i in range(len(hdus.obs_id) - 1, -1, -1):  # backwards: the first row of a type wins, as in Gammapy
+        first_row[(int(hdus.obs_id[i]), hdus.hdu_type[i])] = i
     cache: dict[tuple[str, str, str], tuple[float, float] | None] = {}
     found = {"gti": 0, "events": 0}
     for k in todo:
@@ -41,8 +41,9 @@ def fill_times_from_files(columns: dict, hdus: HduColumns, notes: list[str]) -> 
             key = (hdus.paths[hdus.file_index[row]], str(names[name_codes[row]]), hdu_type)
             if key not in cache:
                 cache[key] = _read_times(*key)
-            if cache[key] is not None:
-                columns["tstart_s"][k], columns["tstop_s"][k] = cache[key]
+            times = cache[key]
+            if times is not None:
+                columns["tstart_s"][k], columns["tstop_s"][k] = times
                 found[hdu_type] += 1
                 break
     missing = len(todo) - sum(found.values())
@@ -65,11 +66,11 @@ def _read_times(path: str, extname: str, hdu_type: str) -> tuple[float, float] |
                 return None
             return _seconds(float(start), header), _seconds(float(stop), header)
         gti = read_tables(path, {extname}).get(extname.upper())
-        if gti is None or isinstance(gti, FitsError) or len(gti.data) == 0:
+        if gti is None or isinstance(gti, FitsError) or len(gti.rows) == 0:
             return None
-        start, stop = np.asarray(gti.data["START"], float), np.asarray(gti.data["STOP"], float)
+        start, stop = np.asarray(gti.rows["START"], float), np.asarray(gti.rows["STOP"], float)
         return _seconds(float(start[0]), gti.header), _seconds(float(stop[-1]), gti.header)
-    except (OSError, KeyError, IndexError, ValueError, TypeError, *GZIP_ERRORS):
+    except (OSError, KeyError, IndexError, ValueError, TypeError) + GZIP_ERRORS:
         return None
 
 

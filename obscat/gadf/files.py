@@ -13,16 +13,18 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InputError
 
 __all__ = ["check_regular_file", "file_sha256", "is_regular_file", "open_file"]
 
+#: A file name: text or a path object.
+FilePath = str | os.PathLike[str]
+
 
 @contextlib.contextmanager
-def open_file(path: Path) -> Iterator[BinaryIO]:
+def open_file(path: FilePath) -> Iterator[BinaryIO]:
     """The file opened for binary reading; failures to open it are InputError.
 
     Only regular files are opened: a FIFO would block forever and a device
@@ -45,7 +47,7 @@ _FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), 
                (stat.S_ISSOCK, "a socket"))  # fmt: skip
 
 
-def check_regular_file(path: str | os.PathLike) -> None:
+def check_regular_file(path: FilePath) -> None:
     """Raise InputError unless ``path`` is (a symbolic link to) a regular file, naming what it is instead."""
     try:
         mode = os.stat(path).st_mode
@@ -72,7 +74,7 @@ def is_regular_file(path: str) -> bool:
         return False
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: FilePath) -> str:
     """SHA-256 of a file's bytes (hex)."""
     digest = hashlib.sha256()
     with open_file(path) as stream:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,13 @@ class Table:
     units: dict[str, str]
     cards: tuple[str, ...] = ()
 
+    @property
+    def rows(self) -> np.ndarray:
+        """The table's data; a :class:`FitsError` when only its header was read."""
+        if self.data is None:
+            raise FitsError(f"HDU {self.header.get('EXTNAME', '')}: only its header was read, not its data")
+        return self.data
+
     def astropy_header(self):
         """The header as an astropy ``fits.Header`` (for WCS)."""
         from astropy.io import fits
@@ -54,7 +62,7 @@ class Table:
 MAX_TABLE_BYTES = 512 << 20
 
 
-def read_tables(path: str, names: set[str], headers_only: set[str] = frozenset()) -> dict[str, Table | FitsError]:
+def read_tables(path: str, names: Iterable[str], headers_only: Iterable[str] = ()) -> dict[str, Table | FitsError]:
     """The binary tables named (EXTNAME, case-insensitive) in ``names`` found in ``path``.
 
     A damaged file raises :class:`FitsError` (or OSError, or a gzip error); a wanted
@@ -66,7 +74,7 @@ def read_tables(path: str, names: set[str], headers_only: set[str] = frozenset()
     """
     wanted = {n.upper() for n in names}
     header_names = {n.upper() for n in headers_only}
-    found: dict[str, Table] = {}
+    found: dict[str, Table | FitsError] = {}
     with _open(path) as stream:
         first = True
         while len(found) < len(wanted):
@@ -186,7 +194,9 @@ def _skip(stream, n: int) -> None:
 
 
 def _table(header: dict, raw: bytes, cards: tuple[str, ...]) -> Table:
-    fields, units, codes = [], {}, {}
+    fields: list[tuple[str, str] | tuple[str, str, tuple[int, ...]]] = []
+    units: dict[str, str] = {}
+    codes: dict[str, tuple[int, str]] = {}
     for i in range(1, int(header["TFIELDS"]) + 1):
         name = str(header[f"TTYPE{i}"]).strip()
         form = str(header[f"TFORM{i}"]).strip()
@@ -199,7 +209,7 @@ def _table(header: dict, raw: bytes, cards: tuple[str, ...]) -> Table:
         if code == "A":
             fields.append((name, f"S{repeat}"))
         else:
-            shape = (repeat,)
+            shape: tuple[int, ...] = (repeat,)
             if f"TDIM{i}" in header:
                 shape = tuple(int(x) for x in str(header[f"TDIM{i}"]).strip("() ").split(","))[::-1]
             fields.append((name, _TYPES[code], shape) if repeat != 1 or f"TDIM{i}" in header else (name, _TYPES[code]))
@@ -213,8 +223,8 @@ def _table(header: dict, raw: bytes, cards: tuple[str, ...]) -> Table:
     physical = {name: _physical(header, i, code, name, data[name]) for name, (i, code) in codes.items()}
     changed = {name: column for name, column in physical.items() if column is not None}
     if changed:  # a copy with the converted columns; tables without scaled or logical columns stay a view
-        out = np.empty(rows, dtype=[(name, *_field(changed.get(name, data[name]))) for name in data.dtype.names])
-        for name in data.dtype.names:
+        out = np.empty(rows, dtype=[(name, *_field(changed.get(name, data[name]))) for name in codes])
+        for name in codes:
             out[name] = changed.get(name, data[name])
         data = out
     return Table(header=header, data=data, units=units, cards=cards)

@@ -62,7 +62,7 @@ def _truncated():
 
 def parse_cards(cards: list[str]) -> dict:
     """``{KEYWORD: value}`` of the ``KEY = value`` cards."""
-    header = {}
+    header: dict[str, str | bool | int | float] = {}
     for card in cards:
         if card[8:10] != "= ":
             continue

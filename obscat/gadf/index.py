@@ -62,26 +62,33 @@ class IndexTable:
 
     path: Path
     header: fits.Header | dict  # a dict when read by obscat.gadf.header (an EVENTS header standing in)
-    table: Table | None
+    table: Table | None  # None when only a header was read, or once ingest has converted the columns
     warnings: list[str] = field(default_factory=list)  # accepted oddities, reported by ingest
 
     @property
+    def data(self) -> Table:
+        """The table, which must be there (not freed, not a header alone)."""
+        if self.table is None:
+            raise RuntimeError(f"{self.path}: the index table is not loaded")
+        return self.table
+
+    @property
     def n_rows(self) -> int:
-        return len(self.table)
+        return len(self.data)
 
     def require(self, names: tuple[str, ...]) -> None:
-        missing = [name for name in names if name not in self.table.colnames]
+        missing = [name for name in names if name not in self.data.colnames]
         if missing:
             raise InputError(f"{self.path}: missing required column {', '.join(missing)}")
 
     def header_dict(self) -> dict[str, Any]:
         """Non-structural header keywords, JSON-safe (COMMENT/HISTORY as lists)."""
         out: dict[str, Any] = {}
-        for card in self.header.cards:
-            key = card.keyword
+        header = self.header
+        cards = header.items() if isinstance(header, dict) else ((card.keyword, card.value) for card in header.cards)
+        for key, value in cards:
             if not key or key in _STRUCTURAL or key.startswith(_STRUCTURAL_PREFIXES):
                 continue
-            value = card.value
             if key in ("COMMENT", "HISTORY"):
                 out.setdefault(key, []).append(str(value))
             elif isinstance(value, (bool, int, float, str)):
@@ -140,7 +147,7 @@ def read_index(path: Path, extname: str | None = None) -> IndexTable:
     try:
         with opener(path, "rb") as stream:
             head = stream.read(9)
-    except (*GZIP_ERRORS, OSError) as exc:
+    except (OSError,) + GZIP_ERRORS as exc:
         raise InputError(f"{path}: truncated or corrupt gzip data ({exc})") from None
     if head != b"SIMPLE  =":
         raise InputError(f"{path}: empty file (0 bytes)" if not head else f"{path}: not a FITS file")
@@ -248,7 +255,7 @@ def check_hdu_index(index: IndexTable) -> tuple[np.ndarray, np.ndarray]:
         if bad:
             row = int(np.flatnonzero(np.isin(inverse, bad))[0])
             raise InputError(
-                f"{index.path}: row {row + 1} (OBS_ID {index.table['OBS_ID'][row]}): unknown "
+                f"{index.path}: row {row + 1} (OBS_ID {index.data['OBS_ID'][row]}): unknown "
                 f"{name} {uniques[inverse[row]]!r} (valid: {', '.join(valid)})"
             )
         out.append(stripped[inverse])

@@ -126,7 +126,7 @@ def _events_hdus(obs: dict[str, np.ndarray], j: int, seed: int) -> list[fits.Bin
         sep,
     )
     energy = np.minimum(float(obs["SAFE_ENERGY_LO"][j]) * (1.0 - rng.random(n)) ** (-1.0 / 1.6), 100.0)
-    events = {
+    events: dict[str, np.ndarray] = {
         "EVENT_ID": np.arange(1, n + 1, dtype=np.int64),
         "TIME": np.sort(rng.uniform(t0, t1, n)),
         "RA": ra.astype(np.float32),

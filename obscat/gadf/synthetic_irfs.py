@@ -197,7 +197,9 @@ def _irf_hdu(
     for axis, edges, unit in axes:
         cols += [_array_column(f"{axis}_LO", edges[:-1], unit), _array_column(f"{axis}_HI", edges[1:], unit)]
     cols.append(_array_column(*value))
-    header = {**GADF_HEADER, "HDUCLAS1": "RESPONSE", "HDUCLAS2": hduclas2, "HDUCLAS3": "FULL-ENCLOSURE"}
+    header: dict[str, str | float] = {
+        **GADF_HEADER, "HDUCLAS1": "RESPONSE", "HDUCLAS2": hduclas2, "HDUCLAS3": "FULL-ENCLOSURE"
+    }  # fmt: skip
     # ZEN_PNT: zenith angle (deg) at which the closed-form models were evaluated.
     header.update(HDUCLAS4=hduclas4, **INSTRUMENT_HEADER, ZEN_PNT=float(zenith_deg))
     return fits.BinTableHDU.from_columns(cols, header=fits.Header(header), name=name)

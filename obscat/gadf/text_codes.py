@@ -25,7 +25,7 @@ def text_codes(index: IndexTable, name: str) -> tuple[np.ndarray, np.ndarray]:
     Index tables repeat few values in millions of rows, so decoding only the
     distinct ones is what keeps a 6-million-row HDU index fast and small.
     """
-    column = index.table[name]
+    column = index.data[name]
     if column.dtype.kind not in "SU":
         raise InputError(f"{index.path}: column {name} holds {dtype_text(column.dtype)}, expected text")
     if column.ndim != 1:

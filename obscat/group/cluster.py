@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from ..errors import InputError, ParameterError, one_line
 from ..query.criteria import Criterion
 from ..store.engine import reading
-from ..store.rows import id_by_name
 from ..store.models import FeatureSet, FeatureValue, Observation
+from ..store.rows import id_by_name
 from ..text import plural
 from .split import selected_values
 from .stored import GroupingResult, store_grouping
@@ -54,14 +54,15 @@ def cluster(
     """
     from scipy.cluster.hierarchy import fcluster
 
-    criteria = [c for c in (n_groups, max_distance, inconsistent, max_spread or None) if c is not None]
+    spread = dict(max_spread or {})
+    criteria = [c for c in (n_groups, max_distance, inconsistent, spread or None) if c is not None]
     if len(criteria) != 1:
         raise ParameterError("give one of `n_groups`, `max_distance`, `inconsistent` or `max_spread`")
     if method not in ("ward", "single", "complete", "average"):
         raise ParameterError(f"`method={method!r}` is not a linkage method (ward, single, complete, average)")
     if standardize not in ("zscore", "robust", "none"):
         raise ParameterError(f"`standardize={standardize!r}` is not a standardisation (zscore, robust, none)")
-    loaded = list(dict.fromkeys([*features, *(max_spread or {})]))
+    loaded = list(dict.fromkeys([*features, *spread]))
     ids, stores, obs_ids, matrix, units = _feature_matrix(engine, feature_set, features, loaded, selection)
     if len(matrix) < 2:
         raise InputError("clustering needs at least two observations")
@@ -85,7 +86,7 @@ def cluster(
     elif inconsistent is not None:
         numbers = fcluster(tree, t=inconsistent, criterion="inconsistent")
     else:
-        tolerances = {f: _tolerance(f, v, units[f]) for f, v in max_spread.items()}
+        tolerances = {f: _tolerance(f, v, units[f]) for f, v in spread.items()}
         columns = [matrix[:, loaded.index(f)] for f in tolerances]
         numbers = _smallest_within(tree, columns, list(tolerances.values()))
         n_groups = int(numbers.max())
@@ -133,7 +134,7 @@ def _feature_matrix(engine, feature_set: str, features: Sequence[str], loaded: S
     if absent:
         raise InputError(f"feature set {feature_set!r} was not computed for {len(absent)} selected observations: "
                          f"{', '.join(absent[:10])}")  # fmt: skip
-    rows_bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    rows_bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1)).tolist()
     bad = [f"{stores[k]}:{obs_ids[k]}" for k in rows_bad]
     if bad:
         why = next((f" ({stores[k]}:{obs_ids[k]} {reasons[k][min(reasons[k])]})" for k in rows_bad if k in reasons), "")
@@ -182,24 +183,24 @@ def _smallest_within(tree: np.ndarray, columns: list[np.ndarray], tolerances: li
     range within its tolerance (cuts of one tree are nested, so a bisection finds it)."""
     from scipy.cluster.hierarchy import fcluster
 
-    def within(k: int) -> np.ndarray | None:
+    def within(k: int) -> bool:
         numbers = fcluster(tree, t=k, criterion="maxclust")
         order = np.argsort(numbers, kind="stable")
         starts = np.flatnonzero(np.diff(numbers[order], prepend=0))
         for column, tolerance in zip(columns, tolerances):
             ranges = np.maximum.reduceat(column[order], starts) - np.minimum.reduceat(column[order], starts)
             if np.any(ranges > tolerance):
-                return None
-        return numbers
+                return False
+        return True
 
     lo, hi = 1, len(tree) + 1  # one group each always fits
     while lo < hi:
         mid = (lo + hi) // 2
-        if within(mid) is None:
-            lo = mid + 1
-        else:
+        if within(mid):
             hi = mid
-    return within(lo)
+        else:
+            lo = mid + 1
+    return fcluster(tree, t=lo, criterion="maxclust")
 
 
 def standardized(matrix: np.ndarray, how: str) -> np.ndarray:

@@ -17,8 +17,8 @@ from ..errors import NotFoundError, ObscatError, ParameterError
 from ..query.criteria import Criterion
 from ..query.explain import explain_empty
 from ..store.engine import connect
-from ..store.rows import id_by_name
 from ..store.models import Grouping, GroupMember, Observation
+from ..store.rows import id_by_name
 from .export import INDEX_COLUMNS, hdu_index_table, hdu_rows, member_rows, obs_header, obs_index_table, store_rows
 
 __all__ = ["gammapy_datastore"]

@@ -25,10 +25,12 @@ def _figure(width: float = 6.4):
     return Figure(figsize=(width, 4.8), layout="constrained")
 
 
-def _colours(labels: list[str]) -> dict[str, str]:
+def _colours(labels: list[str]) -> dict[str, tuple[float, float, float, float]]:
+    """An RGBA colour per label, from tab10 (tab20 for more than 10 labels)."""
     from matplotlib import colormaps
 
-    palette = colormaps["tab10" if len(set(labels)) <= 10 else "tab20"].colors
+    cmap = colormaps["tab10" if len(set(labels)) <= 10 else "tab20"]
+    palette = [cmap(i) for i in range(cmap.N)]
     return {label: palette[i % len(palette)] for i, label in enumerate(sorted(set(labels)))}
 
 
@@ -104,7 +106,7 @@ def dendrogram(engine, name: str):
         raise InputError(f"the feature set of grouping {name!r} no longer holds every member's features")
     tree = linkage_tree(standardized(matrix, probe.params["standardize"]), probe.params["method"])
     colours = _colours(data.labels)
-    below = list(data.labels)  # label of each node when all its leaves share one, else None
+    below: list[str | None] = list(data.labels)  # label of each node when all its leaves share one, else None
     for a, b, *_ in tree:
         la, lb = below[int(a)], below[int(b)]
         below.append(la if la == lb else None)

@@ -4,6 +4,7 @@ number in the column's unit); :func:`parse_at` reads the command line's ``--at``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,7 @@ class Median:
 class Quantiles:
     """Cuts at these quantiles of the column (fractions strictly between 0 and 1)."""
 
-    fractions: tuple[float, ...]
+    fractions: Sequence[float]  # stored as a tuple
 
     def __post_init__(self) -> None:
         try:
@@ -76,7 +77,7 @@ def at_value(at, unit: str | None) -> float:
     else:
         raise ParameterError(f"`at` must be Median(), Median(of=COLUMN), Quantiles([...]), a Quantity or a number, "
                              f"not {at!r}")  # fmt: skip
-    if not (np.isscalar(value) and math.isfinite(value)):
+    if not (np.ndim(value) == 0 and math.isfinite(value)):
         raise ParameterError(f"`at` must be one finite value, not {at}")
     return float(value)
 

@@ -24,7 +24,16 @@ __all__ = ["selected_values", "split", "bins", "by"]
 
 _WORDS = {"zen_pnt_deg": "zenith", "alt_pnt_deg": "altitude", "az_pnt_deg": "azimuth", "zen_tmid_deg": "zenith",
           "alt_tmid_deg": "altitude", "az_tmid_deg": "azimuth", "livetime_s": "livetime", "ontime_s": "ontime"}  # fmt: skip
-_MAX_LABEL = GroupMember.__table__.c.label.type.length
+
+
+def _varchar_length(column: sa.Column) -> int:
+    """The ``n`` of a ``VARCHAR(n)`` column."""
+    if not isinstance(column.type, sa.String) or column.type.length is None:
+        raise TypeError(f"column {column.name} is not a VARCHAR(n)")
+    return column.type.length
+
+
+_MAX_LABEL = _varchar_length(GroupMember.__table__.c.label)
 
 
 def _word(column: str) -> str:

@@ -76,8 +76,8 @@ class Criterion:
         return Not(self)
 
 
-def _parts(criterion: Criterion, kind: type) -> tuple[Criterion, ...]:
-    return criterion.criteria if type(criterion) is kind else (criterion,)
+def _parts(criterion: Criterion, kind: type[_Combination]) -> tuple[Criterion, ...]:
+    return criterion.criteria if isinstance(criterion, kind) else (criterion,)
 
 
 def criterion_from_json(text: str) -> Criterion:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..errors import InputError, ParameterError
 from .columns import NUMERIC_COLUMNS
 from .cone import Cone
@@ -26,7 +28,7 @@ def as_criterion(selection) -> Criterion:
                          f"dicts, not {selection!r}")  # fmt: skip
 
 
-def from_gammapy(selections: dict | list[dict]) -> Criterion:
+def from_gammapy(selections: dict | Iterable[dict]) -> Criterion:
     """A selection from Gammapy ``select_observations`` dicts (a list means AND)."""
     from astropy import units as u
     from astropy.coordinates import Angle, SkyCoord
@@ -37,6 +39,7 @@ def from_gammapy(selections: dict | list[dict]) -> Criterion:
         item = dict(item)
         kind = item.pop("type", None)
         inverted = bool(item.pop("inverted", False))
+        criterion: Criterion
         if kind == "sky_circle":
             lon, lat, radius, border = (Angle(item.pop(k, 0), "deg") for k in ("lon", "lat", "radius", "border"))
             frame = item.pop("frame")

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import ParameterError, did_you_mean
 from ..results import LeftOut
 from ..store.engine import reading
-from ..store.rows import store_id
 from ..store.models import OBSERVATION_COLUMNS, POINTING_COLUMNS, DataStore, Observation, Pointing
+from ..store.rows import store_id
 from .cone import Cone
 from .criteria import Criterion, TimeRange
 from .explain import explain_empty, without

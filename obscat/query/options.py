@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 
 from ..errors import InputError
+from .columns import NUMERIC_COLUMNS, unknown_column
 from .cone import Cone
 from .criteria import And, Criterion, Ids, Not, ObjectName, Store, TimeRange, ValueRange
-from .columns import NUMERIC_COLUMNS, unknown_column
 from .where import Where, parse_time
 
 __all__ = ["from_options", "sky_cone", "time_range", "value_range", "INVERTIBLE"]
@@ -97,13 +97,13 @@ def from_options(
     invert: list[str] | None = None,
 ) -> Criterion:
     """The AND of the criteria given as command-line options (``--invert NAME`` negates one)."""
-    invert = set(invert or ())
-    unknown = invert - set(INVERTIBLE)
+    inverted = set(invert or ())
+    unknown = inverted - set(INVERTIBLE)
     if unknown:
         raise InputError(f"--invert takes {', '.join(INVERTIBLE)}, not {sorted(unknown)[0]!r}")
 
     def flagged(criterion: Criterion, name: str) -> Criterion:
-        return Not(criterion) if name in invert else criterion
+        return Not(criterion) if name in inverted else criterion
 
     parts: list[Criterion] = []
     if store is not None:

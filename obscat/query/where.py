@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -115,11 +116,11 @@ def _node(node: ast.AST, text: str, depth: int = 0) -> Criterion:
     if isinstance(node, ast.Call):
         return _call(node, text)
     if isinstance(node, ast.Compare):
-        left, parts = node.left, []
+        left, compared = node.left, []
         for op, right in zip(node.ops, node.comparators):
-            parts.append(_compare(left, op, right, text))
+            compared.append(_compare(left, op, right, text))
             left = right
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return compared[0] if len(compared) == 1 else And(tuple(compared))
     raise InputError(f"malformed --where {text!r}: {_describe(node, text)} is not allowed")
 
 
@@ -137,7 +138,7 @@ def _time_range(start, stop) -> TimeRange:
 
 #: --where functions: name -> (argument kinds, criterion); "n" a number, "s" a quoted string,
 #: "t" either (a time: MJD or ISO), "?" starts the optional ones.
-_CALLS = {
+_CALLS: dict[str, tuple[str, Callable[..., Criterion]]] = {
     "cone": ("nnn?s", _cone),
     "time": ("tt", _time_range),
     "object": ("s", ObjectName),
@@ -157,7 +158,7 @@ def _call(node: ast.Call, text: str) -> Criterion:
     if not len(required) <= len(node.args) <= len(kinds.replace("?", "")):
         raise InputError(f"malformed --where {text!r}: {name}() takes {len(required)}"
                          f"{'' if '?' not in kinds else f' or {len(kinds) - 1}'} arguments")  # fmt: skip
-    args = []
+    args: list[float | str] = []
     for kind, arg in zip(kinds.replace("?", ""), node.args):
         if kind == "n" or (kind == "t" and not (isinstance(arg, ast.Constant) and isinstance(arg.value, str))):
             args.append(_number(arg, text))

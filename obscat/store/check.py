@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .engine import connect
-from .rows import id_by_name
-from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
 from ..gadf.files import file_sha256
-from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
 from ..text import plural
+from .engine import connect
+from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
+from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
+from .rows import id_by_name
 
 __all__ = ["FileProblem", "CheckReport", "check"]
 
@@ -110,9 +110,12 @@ def _check_file(conn, store: str, path: str, existed: bool, recorded) -> FilePro
     return None
 
 
-def _only_touched(conn, path: str, size: int) -> bool:
+def _only_touched(conn, path: str, size: int | None) -> bool:
     """Whether a file whose mtime moved still has the bytes a derived result read (same size and
-    CRC-32 as a ``file_use`` row): touched, not changed, as staleness judges it."""
+    CRC-32 as a ``file_use`` row): touched, not changed, as staleness judges it.  A file gone
+    (``size`` None) was not just touched."""
+    if size is None:
+        return False
     u = FileUse.__table__
     uses = {tuple(use) for use in conn.execute(sa.select(u.c.path, u.c.size_bytes, u.c.mtime_ns, u.c.crc32).where(
         u.c.path == path, u.c.size_bytes == size, u.c.crc32.is_not(None)).distinct())}  # fmt: skip

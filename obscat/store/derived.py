@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .rows import delete_cascade
-from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
 from ..text import plural
+from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
+from .rows import delete_cascade
 
 __all__ = ["DerivedCounts", "StoreRemoval", "count_derived", "mark_groupings", "remove_observations"]
 

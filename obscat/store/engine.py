@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
@@ -23,6 +24,7 @@ __all__ = [
     "write_transaction",
     "conflict_error",
     "driver_error",
+    "dbapi_connection",
 ]
 
 #: How long a writer waits for another writer's lock before failing (SQLite's busy
@@ -228,7 +230,7 @@ def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connect
         conn.execution_options(obscat_write=True)
         unchecked = bulk and conn.dialect.name == "sqlite"
         if unchecked:  # only takes effect outside a transaction, so on the raw connection
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            dbapi_connection(conn).execute("PRAGMA foreign_keys = OFF")
         try:
             with conn.begin():
                 if conn.dialect.name == "postgresql":
@@ -247,7 +249,15 @@ def write_transaction(engine: Engine, *, bulk: bool = False) -> Iterator[Connect
                                 "or a read-only database?)") from None  # fmt: skip
         finally:
             if unchecked:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                dbapi_connection(conn).execute("PRAGMA foreign_keys = ON")
+
+
+def dbapi_connection(conn: Connection) -> Any:
+    """The driver's own connection (sqlite3 or psycopg) under ``conn``."""
+    driver_conn = conn.connection.driver_connection
+    if driver_conn is None:  # an invalidated connection
+        raise DatabaseError("the database connection was lost")
+    return driver_conn
 
 
 def _is_refused_write(exc: DBAPIError) -> bool:

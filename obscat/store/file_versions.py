@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import stat
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -67,7 +67,7 @@ def changed_uses(uses: Iterable[Use]) -> set[Use]:
     and digested only if its mtime alone moved, once)."""
     current: dict[str, Version] = {}
     digests: dict[str, int | None] = {}
-    out = set()
+    out: set[Use] = set()
     for use in uses:
         path, size, mtime, crc = use
         if path not in current:
@@ -80,16 +80,16 @@ def changed_uses(uses: Iterable[Use]) -> set[Use]:
                 digests[path] = file_crc32(path)
             if digests[path] == crc:
                 continue  # touched, not changed
-        out.add(tuple(use))
+        out.add((path, size, mtime, crc))
     return out
 
 
-def record_uses(conn: Connection, feature_set_id: int | None, uses: dict[int, Iterable[str]],
+def record_uses(conn: Connection, feature_set_id: int | None, uses: Mapping[int, Iterable[str]],
                 versions: dict[str, tuple]) -> None:  # fmt: skip
     """Replace the ``file_use`` rows of ``(feature_set_id, observation)`` for the observations
     in ``uses`` (observation id -> paths read), with the ``versions`` (from :func:`read_versions`)."""
-    from .rows import bulk_insert
     from .models import FileUse
+    from .rows import bulk_insert
 
     table = FileUse.__table__
     ids = sorted(uses)
@@ -100,7 +100,7 @@ def record_uses(conn: Connection, feature_set_id: int | None, uses: dict[int, It
                 ((i, feature_set_id, p, *versions[p]) for i in ids for p in sorted(set(uses[i]))))  # fmt: skip
 
 
-def read_versions(uses: dict[int, Iterable[str]]) -> dict[str, tuple]:
+def read_versions(uses: Mapping[int, Iterable[str]]) -> dict[str, tuple]:
     """The versions of every file in ``uses``, taken before the files are read for a result."""
     return _versions(p for paths in uses.values() for p in paths)
 
@@ -130,7 +130,7 @@ def stale_value_count(conn: Connection, feature_set_id: int, observations=None) 
     query = sa.select(v.c.observation_id, sa.func.count()).where(v.c.feature_set_id == feature_set_id)
     if observations is not None:
         query = query.where(v.c.observation_id.in_(observations))
-    counts = dict(conn.execute(query.group_by(v.c.observation_id)).all())
+    counts: dict[int, int] = dict(conn.execute(query.group_by(v.c.observation_id)).all())
     return sum(counts[i] for i in stale_observations(conn, feature_set_id, counts)) if counts else 0
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..errors import DatabaseError
-from .engine import display_url
+from .engine import dbapi_connection, display_url
 
 __all__ = [
     "bulk_insert",
@@ -91,7 +91,7 @@ def bulk_insert(conn: Connection, table: sa.Table, columns: list[str], rows: Ite
     values travel as parameters (or COPY data), never as SQL text.
     """
     names = ", ".join(columns)
-    driver_conn = conn.connection.driver_connection
+    driver_conn = dbapi_connection(conn)
     if conn.dialect.name == "postgresql":
         with driver_conn.cursor() as cursor:
             with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
@@ -140,7 +140,7 @@ def bulk_update(conn: Connection, table: sa.Table, columns: list[str], key: str,
     """Update many rows by ``key``: each row holds the ``columns`` values, then the key."""
     style = "%s" if conn.dialect.name == "postgresql" else "?"
     assignments = ", ".join(f"{name} = {style}" for name in columns)
-    driver_conn = conn.connection.driver_connection
+    driver_conn = dbapi_connection(conn)
     cursor = driver_conn.cursor()
     try:
         cursor.executemany(f"UPDATE {table.name} SET {assignments} WHERE {key} = {style}", rows)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import DatabaseError, SchemaVersionError, one_line
@@ -104,7 +104,7 @@ def ensure_schema(engine: Engine) -> None:
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-def current_revision(url: str | URL | None) -> tuple[str | None, list[str]]:
+def current_revision(url: str | None) -> tuple[str | None, list[str]]:
     """The schema revision of the database at ``url`` (None: none) and the archive tables a
     downgrade to base left; creates and migrates nothing."""
     engine = create_engine(url)
@@ -115,7 +115,7 @@ def current_revision(url: str | URL | None) -> tuple[str | None, list[str]]:
         engine.dispose()
 
 
-def grant_read_only(url: str | URL | None, role: str) -> bool:
+def grant_read_only(url: str | None, role: str) -> bool:
     """Make ``role`` (created with LOGIN if missing) able to read, and only read, the
     catalogue's schema on PostgreSQL; returns whether the role was created.
 
@@ -189,7 +189,10 @@ def alembic_config(conn: Connection | None = None):
 
     directory = migrations_dir()
     if "migration_archive" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("migration_archive", directory / "migration_archive.py")
+        path = directory / "migration_archive.py"
+        spec = importlib.util.spec_from_file_location("migration_archive", path)
+        if spec is None or spec.loader is None:  # only for a path no loader knows (not a .py file)
+            raise ImportError(f"cannot load {path}")
         sys.modules["migration_archive"] = helper = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(helper)
     config = Config(stdout=sys.stdout)
@@ -200,7 +203,7 @@ def alembic_config(conn: Connection | None = None):
     return config
 
 
-def migrate(url: str | URL | None, action: str, revision: str) -> None:
+def migrate(url: str | None, action: str, revision: str) -> None:
     """``upgrade`` or ``downgrade`` the schema at ``url`` to ``revision`` in one write
     transaction (SQLite's foreign keys off, so a table a revision rebuilds keeps its
     children); a revision's refusal to lose data is an :class:`InputError`."""

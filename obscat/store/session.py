@@ -11,9 +11,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import DatabaseError, NotFoundError, ParameterError, one_line
-from .engine import connect, write_transaction
-from .rows import empty_catalog_error, store_id
+from .engine import connect, dbapi_connection, write_transaction
 from .models import DataStore, Observation
+from .rows import empty_catalog_error, store_id
 
 __all__ = ["orm_session", "observation"]
 
@@ -34,7 +34,7 @@ def orm_session(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     with connect(engine) as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:  # outside any transaction, on the driver's connection; undone before it goes back to the pool
-            conn.connection.driver_connection.execute("PRAGMA query_only = ON")
+            dbapi_connection(conn).execute("PRAGMA query_only = ON")
         else:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         try:
@@ -49,7 +49,7 @@ def orm_session(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         finally:
             conn.rollback()
             if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA query_only = OFF")
+                dbapi_connection(conn).execute("PRAGMA query_only = OFF")
 
 
 def _refused_write(exc: DBAPIError) -> bool:

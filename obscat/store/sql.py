@@ -13,15 +13,15 @@ import itertools
 import re
 import sqlite3
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 
-from .engine import create_engine
-from .stream import open_rows
 from ..errors import InputError, one_line
+from .engine import create_engine
+from .stream import Rows, open_rows
 
 if TYPE_CHECKING:
     from ..formats import RowStream
@@ -94,24 +94,24 @@ def stream_query(url: str | None, statement: str, params: Mapping[str, Any] | No
     return RowStream(rows.keys, {name: None for name in rows.keys}, rows, count)
 
 
-class _Checked:
+class _Checked(Rows):
     """Open rows (the first ``limit``), database errors met while reading them reported as by
-    :func:`_sql_error`."""
+    :func:`_sql_error`: :class:`Rows` that read through ``rows`` (and close it), with no cursor of their own."""
 
-    def __init__(self, rows, limit: int | None) -> None:
+    def __init__(self, rows: Rows, limit: int | None) -> None:
         self.keys, self._rows = rows.keys, rows
-        self._iterator = itertools.islice(iter(rows), limit)
+        self._limited = itertools.islice(iter(rows), limit)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple]:
         return self
 
     def __next__(self) -> tuple:
         try:
-            return next(self._iterator)
+            return next(self._limited)
         except StopIteration:
             self.close()
             raise
-        except (StatementError, *_dbapi_errors()) as exc:
+        except (StatementError,) + _dbapi_errors() as exc:
             self.close()
             raise _sql_error(exc) from None
 

@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..results import StoreSummary
-from .engine import connect, write_transaction
-from .rows import store_id
 from .derived import StoreRemoval, remove_observations
+from .engine import connect, write_transaction
 from .models import DataStore, Hdu, HduFile, Observation
+from .rows import store_id
 
 __all__ = ["store_summaries", "remove_store"]
 
@@ -30,10 +30,12 @@ def store_summaries(engine: Engine) -> list[StoreSummary]:
     first = sa.select(sa.func.min(o.c.tstart_utc)).where(o.c.store_id == s.c.id).scalar_subquery()
     last = sa.select(sa.func.max(o.c.tstop_utc)).where(o.c.store_id == s.c.id).scalar_subquery()
     query = sa.select(
-        s.c.name, n_obs, n_hdu, n_files, n_missing, s.c.telescope, first, last, s.c.ingested_at, s.c.root_path
-    ).order_by(s.c.name)
+        s.c.name, n_obs.label("n_obs"), n_hdu.label("n_hdu"), n_files.label("n_files"),
+        n_missing.label("n_missing_files"), s.c.telescope, first.label("first_utc"), last.label("last_utc"),
+        s.c.ingested_at, s.c.root_path,
+    ).order_by(s.c.name)  # fmt: skip
     with connect(engine) as conn:
-        return [StoreSummary(*row) for row in conn.execute(query)]
+        return [StoreSummary(**row._mapping) for row in conn.execute(query)]
 
 
 def remove_store(engine: Engine, name: str) -> StoreRemoval:
