@@ -25,6 +25,7 @@ from ..errors import InputError, ObscatError
 from ..gadf._gzip import GZIP_ERRORS
 from ..gadf.fits import FitsError, read_tables
 from ..query.criteria import Criterion
+from ..query.sky import separation_deg
 from ..store.engine import write_transaction
 from ..store.file_versions import read_versions, record_uses
 from ..store.models import FeatureSet, FeatureValue
@@ -43,7 +44,6 @@ from .irf_features import (
     value_at,
 )
 from .irf_maps import EdispKernelMap, PsfMap, read_edisp_kernel_map, read_map_centre, read_psf_map
-from ..query.sky import separation_deg
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features"]  # fmt: skip
 

@@ -12,16 +12,21 @@ and ``get_resolution`` do.  docs/ground-arrays.md has the details.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from astropy.io import fits
 
 from ..errors import InputError
 from ..gadf.fits import read_header
 from .irf import Axis, Irf, _rebuilt
 from .irf_features import _inside, _lerp, psf_containment_radius
+
+if TYPE_CHECKING:
+    from astropy.io import fits
 
 __all__ = ["PsfMap", "read_psf_map", "EdispKernelMap", "read_edisp_kernel_map", "read_map_centre"]
 
@@ -79,16 +84,12 @@ class PsfMap:
 def read_psf_map(path: str, extname: str, where: str) -> PsfMap:
     """The ``psf_map`` image HDU ``extname`` of ``path`` and its ``<extname>_BANDS`` axes table."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with fits.open(path, memmap=False) as hdul:
-                image = hdul[extname]
-                bands = hdul[f"{extname}_BANDS"].data
-                data = np.asarray(image.data, dtype=float)
-                header = image.header.copy()
-                rad_lo, rad_hi = np.asarray(bands["RAD_MIN"], float), np.asarray(bands["RAD_MAX"], float)
-                e_lo = np.asarray(bands["ENERGY_TRUE_MIN"], float)
-                e_hi = np.asarray(bands["ENERGY_TRUE_MAX"], float)
+        with _image_and_bands(path, extname) as (image, bands):
+            data = np.asarray(image.data, dtype=float)
+            header = image.header.copy()
+            rad_lo, rad_hi = np.asarray(bands.data["RAD_MIN"], float), np.asarray(bands.data["RAD_MAX"], float)
+            e_lo = np.asarray(bands.data["ENERGY_TRUE_MIN"], float)
+            e_hi = np.asarray(bands.data["ENERGY_TRUE_MAX"], float)
     except KeyError as exc:
         raise InputError(f"{where}: not a GADF PSF map ({exc})") from None
     if data.ndim != 4 or len(rad_lo) != data.shape[0] * data.shape[1]:
@@ -203,16 +204,10 @@ def _nearest(pixel: float, n: int) -> int:
 def read_edisp_kernel_map(path: str, extname: str, where: str) -> EdispKernelMap:
     """The ``edisp_kernel_map`` image HDU ``extname`` of ``path`` and its ``<extname>_BANDS`` axes."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with fits.open(path, memmap=False) as hdul:
-                image = hdul[extname]
-                bands = hdul[image.header.get("BANDSHDU", f"{extname}_BANDS")]
-                if image.data is None or not isinstance(bands, fits.BinTableHDU):
-                    raise KeyError("no image data or no bands table")
-                data = image.data.astype(image.data.dtype.newbyteorder("="))
-                header = image.header.copy()
-                axes = {name: _band_axis(bands, k, name, where) for k, name in enumerate(("energy", "energy_true"))}
+        with _image_and_bands(path, extname) as (image, bands):
+            data = image.data.astype(image.data.dtype.newbyteorder("="))
+            header = image.header.copy()
+            axes = {name: _band_axis(bands, k, name, where) for k, name in enumerate(("energy", "energy_true"))}
     except (KeyError, IndexError) as exc:
         raise InputError(f"{where}: not a GADF energy dispersion kernel map ({exc})") from None
     shape = (len(axes["energy_true"].nodes), len(axes["energy"].nodes))
@@ -220,6 +215,22 @@ def read_edisp_kernel_map(path: str, extname: str, where: str) -> EdispKernelMap
         raise InputError(f"{where}: energy dispersion kernel map of shape {data.shape} does not match its bands "
                          f"(energy_true {shape[0]}, energy {shape[1]}, lat, lon expected)")  # fmt: skip
     return EdispKernelMap(data, axes["energy_true"], axes["energy"], header, where)
+
+
+@contextlib.contextmanager
+def _image_and_bands(path: str, extname: str) -> Iterator[tuple[Any, fits.BinTableHDU]]:
+    """The image HDU ``extname`` of ``path`` and its bands table (``BANDSHDU``, by default
+    ``<extname>_BANDS``, as Gammapy finds it), astropy's warnings silenced; KeyError if either is missing."""
+    from astropy.io import fits  # only map IRFs need astropy's FITS reader
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fits.open(path, memmap=False) as hdul:
+            image = hdul[extname]
+            bands = hdul[image.header.get("BANDSHDU", f"{extname}_BANDS")]
+            if image.data is None or not isinstance(bands, fits.BinTableHDU):
+                raise KeyError("no image data or no bands table")
+            yield image, bands
 
 
 #: The min/max columns of each energy axis in a GADF ``*_BANDS`` table.

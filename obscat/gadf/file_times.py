@@ -13,8 +13,8 @@ import numpy as np
 from astropy import units as u
 
 from ._gzip import GZIP_ERRORS
-from .columns import HduColumns
 from .fits import FitsError, read_header, read_tables
+from .hdu_columns import HduColumns
 
 __all__ = ["fill_times_from_files"]
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import Angle
 
 from ..errors import InputError
 
@@ -110,6 +109,8 @@ def header_quantity(header, key: str, unit: str, where: object) -> float | None:
     value = header.get(key)
     if not isinstance(value, str):
         return header_number(header, key, where, default=None)
+    from astropy.coordinates import Angle  # rare (site positions as text): not paid by every reader
+
     try:
         quantity = u.Quantity(value, unit) if unit == "m" else Angle(value, unit)
         number = float(quantity.to_value(unit))

@@ -18,16 +18,17 @@ import sqlalchemy as sa
 from .._version import __version__
 from ..errors import InputError, ParameterError
 from ..query.canonical import plain
+from ..query.columns import NUMERIC_COLUMNS
 from ..query.criteria import Criterion, criterion_from_json
 from ..results import GroupingSummary
 from ..store.engine import connect, reading, write_transaction, writing
-from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name
-from ..query.columns import NUMERIC_COLUMNS
 from ..store.models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation, observation_column
+from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name
 
 if TYPE_CHECKING:
-    from ..formats import RowStream
     from astropy.table import Table
+
+    from ..formats import RowStream
 
 __all__ = ["members_query", "member_stream", "GroupingResult", "StoredGrouping", "GroupingSummary", "store_grouping", "stored_grouping", "groupings",
            "grouping_rows", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip

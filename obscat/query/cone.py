@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from .sky import separation_deg
 from ..errors import ParameterError
 from ..store.models import SKY_ZONE_HEIGHT_DEG, Observation
 from .canonical import quantity_from_json, quantity_json
 from .criteria import Criterion
+from .sky import separation_deg
 
 __all__ = ["Cone"]
 

@@ -17,9 +17,9 @@ import numpy as np
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from ..gadf import index as gadf
-from ..gadf.columns import HduColumns, check_hdu_observations, observation_columns, read_hdu_index
 from ..gadf.file_times import fill_times_from_files
 from ..gadf.files import file_sha256
+from ..gadf.hdu_columns import HduColumns, check_hdu_observations, read_hdu_index
 from ..text import plural
 from .derived import DerivedCounts, remove_observations
 from .engine import connect, write_transaction
@@ -36,6 +36,7 @@ from .ingest_identity import (
 from .ingest_metadata import absolute_observation_times, store_row
 from .ingest_rows import write_hdus, write_observations, write_store
 from .models import DataStore, Observation
+from .observation_columns import observation_columns
 from .rows import delete_cascade
 
 __all__ = ["IngestReport", "Progress", "ingest"]

@@ -16,9 +16,9 @@ from .._version import __version__
 from ..errors import InputError, one_line
 from ..gadf import index as gadf
 from ..gadf._gzip import GZIP_ERRORS
-from ..gadf.columns import HduColumns
 from ..gadf.files import check_regular_file
 from ..gadf.fits import read_header
+from ..gadf.hdu_columns import HduColumns
 from ..gadf.header import header_text
 from ..gadf.times import absolute_times
 from ..text import plural

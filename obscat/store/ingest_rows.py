@@ -12,7 +12,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..gadf.columns import HduColumns
+from ..gadf.hdu_columns import HduColumns
 from .derived import DerivedCounts, remove_observations
 from .file_versions import file_version
 from .models import DataStore, Hdu, HduFile, JSONDocument, Observation

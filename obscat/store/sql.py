@@ -9,7 +9,6 @@ see :func:`obscat.store.engine.create_engine`), which also stops data-modifying 
 
 from __future__ import annotations
 
-import itertools
 import re
 import sqlite3
 import sys
@@ -99,21 +98,23 @@ class _Checked(Rows):
     :func:`_sql_error`: :class:`Rows` that read through ``rows`` (and close it), with no cursor of their own."""
 
     def __init__(self, rows: Rows, limit: int | None) -> None:
-        self.keys, self._rows = rows.keys, rows
-        self._limited = itertools.islice(iter(rows), limit)
+        self.keys, self.processors, self.json_columns = rows.keys, rows.processors, rows.json_columns
+        self._rows, self._limit, self._row_reader = rows, limit, None
 
-    def __iter__(self) -> Iterator[tuple]:
-        return self
-
-    def __next__(self) -> tuple:
+    def batches(self, convert: bool = True) -> Iterator[list[tuple]]:
+        left = self._limit
         try:
-            return next(self._limited)
-        except StopIteration:
-            self.close()
-            raise
+            for rows in self._rows.batches(convert):
+                if left is not None:
+                    rows, left = rows[:left], left - len(rows[:left])
+                if rows:
+                    yield rows
+                if left == 0:
+                    break
         except (StatementError,) + _dbapi_errors() as exc:
-            self.close()
             raise _sql_error(exc) from None
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._rows.close()

@@ -48,7 +48,7 @@ class Rows:
         #: indexes of the columns the driver decodes from JSON (PostgreSQL's json and jsonb)
         self.json_columns = json_columns
         self._head = head  # read through SQLAlchemy: converted already
-        self.processors = processors
+        self._row_reader: Iterator[tuple] | None = None
         self._stack = stack
         self._conn = conn
         self._batches = _read(head, cursor, batch, stack, on_empty, conn)
@@ -61,7 +61,9 @@ class Rows:
         return (rows if rows is self._head else _converted(rows, self.processors) for rows in self._batches)
 
     def __iter__(self) -> Iterator[tuple]:
-        return itertools.chain.from_iterable(self.batches())  # one reader: rows are read once
+        if self._row_reader is None:  # one reader: iterating again goes on where the last stopped
+            self._row_reader = itertools.chain.from_iterable(self.batches())
+        return self._row_reader
 
     def close(self) -> None:
         """Stop reading and give the connection back (safe to call again)."""
