@@ -77,7 +77,8 @@ def member_query(
 @dataclass(frozen=True)
 class Members:
     """Observations' obs-index columns, by label, store, OBS_ID: ``values`` the fetched values of
-    each column (None for NULL), the others as arrays (``label`` None outside a grouping)."""
+    each column (None for NULL, ``extra`` as JSON text), the others as arrays (``label`` None
+    outside a grouping)."""
 
     values: dict[str, tuple]
     label: np.ndarray
@@ -101,9 +102,9 @@ def fetch_members(
     names = list(query.selected_columns.keys())
     rows = conn.execute(query).all()
     values = dict(zip(names, zip(*rows))) if rows else {name: () for name in names}
-    labels = values.get("label", (None,) * len(rows))
-    return Members(values, np.array(labels, dtype=object), np.array(values["store"], dtype=object), np.array(values["id"], dtype=np.int64),
-                   np.array(values["obs_id"], dtype=np.int64))  # fmt: skip
+    labels = np.array(values.get("label", (None,) * len(rows)), dtype=object)
+    ids, obs_ids = (np.array(values[name], dtype=np.int64) for name in ("id", "obs_id"))
+    return Members(values, labels, np.array(values["store"], dtype=object), ids, obs_ids)
 
 
 def store_rows(conn: Connection, names: set[str]) -> dict[str, dict[str, Any]]:
@@ -141,9 +142,13 @@ def fetch_hdus(conn: Connection, observation_ids, members: Members) -> Hdus:
     kept = np.flatnonzero(member >= 0)
     order = kept[np.argsort(member[kept], kind="stable")]  # by member; stable: HDU-index order within one
     paths, path_codes = _factorize(path)
-    text = {"HDU_TYPE": _factorize(hdu_type), "HDU_CLASS": _factorize(hdu_class),
-            "FILE_DIR": ([os.path.dirname(p) for p in paths], path_codes),
-            "FILE_NAME": ([os.path.basename(p) for p in paths], path_codes), "HDU_NAME": _factorize(hdu_name)}  # fmt: skip
+    text = {
+        "HDU_TYPE": _factorize(hdu_type),
+        "HDU_CLASS": _factorize(hdu_class),
+        "FILE_DIR": ([os.path.dirname(p) for p in paths], path_codes),
+        "FILE_NAME": ([os.path.basename(p) for p in paths], path_codes),
+        "HDU_NAME": _factorize(hdu_name),
+    }
     unknown = _is_null(size)
     sizes = np.array([s or 0 for s in size], dtype=np.int64)
     return Hdus(member[order], {k: (values, codes[order]) for k, (values, codes) in text.items()}, sizes[order],
