@@ -21,4 +21,13 @@ except ImportError:  # pragma: no cover - a platform without isal wheels
     gzip = _stdlib_gzip
     GZIP_ERRORS = (EOFError, zlib.error, _stdlib_gzip.BadGzipFile)
 
-__all__ = ["gzip", "GZIP_ERRORS"]
+__all__ = ["compress", "gzip", "GZIP_ERRORS"]
+
+#: ISA-L's level 2 compresses index tables many times faster than zlib's 9, files 10-60 % larger.
+_LEVEL = 6 if gzip is _stdlib_gzip else 2
+
+
+def compress(data: bytes) -> bytes:
+    """``data`` as gzip, fast (ISA-L level 2, or zlib level 6 without ``isal``), time stamp 0:
+    the same data always gives the same bytes."""
+    return gzip.compress(data, _LEVEL, mtime=0)

@@ -1,9 +1,9 @@
 """Catalogue observations as a Gammapy ``DataStore`` built in memory (the ``gammapy`` extra).
 
 :func:`gammapy_datastore` builds the same obs and HDU index tables that
-:mod:`obscat.group.export` writes for a group (FILE_DIR absolute, so each
-location is an absolute path), from the observation and HDU rows of a
-selection or of a stored grouping's group, and hands them to Gammapy as
+:mod:`obscat.group.export` writes for a group (:mod:`obscat.group.index_tables`;
+FILE_DIR absolute, so each location is an absolute path), from the observation
+and HDU rows of a selection or of a stored grouping's group, and hands them to Gammapy as
 ``DataStore(hdu_table=HDUIndexTable, obs_table=ObservationTable)``: nothing is
 written, no index file is read.
 """
@@ -19,7 +19,7 @@ from ..query.explain import explain_empty
 from ..store.engine import connect
 from ..store.models import Grouping, GroupMember, Observation
 from ..store.rows import id_by_name
-from .export import INDEX_COLUMNS, hdu_index_table, hdu_rows, member_rows, obs_header, obs_index_table, store_rows
+from .index_tables import fetch_hdus, fetch_members, hdu_index_table, obs_header, obs_index_table, store_rows
 
 __all__ = ["gammapy_datastore"]
 
@@ -38,22 +38,22 @@ def gammapy_datastore(engine: Engine, criterion: Criterion, *, grouping: str | N
     ids = sa.select(o.c.id).where(criterion.clause())
     with connect(engine) as conn:
         if grouping is None:
-            members, what = member_rows(conn, INDEX_COLUMNS, criterion=criterion), "the selection"
+            members, what = fetch_members(conn, criterion=criterion), "the selection"
         else:
             grouping_id = id_by_name(conn, Grouping.__table__, grouping, "grouping")
             _check_label(conn, grouping, grouping_id, label)
-            members = member_rows(conn, INDEX_COLUMNS, grouping_id=grouping_id, label=label, criterion=criterion)
+            members = fetch_members(conn, grouping_id=grouping_id, label=label, criterion=criterion)
             ids = ids.where(o.c.id.in_(sa.select(m.c.observation_id).where(
                 m.c.grouping_id == grouping_id, sa.true() if label is None else m.c.label == label)))  # fmt: skip
             what = f"grouping {grouping!r}" + ("" if label is None else f": group {label!r}")
-        if not members:
+        if not len(members):
             explain_empty(conn, criterion)
             raise NotFoundError(f"{what} holds no observation")
-        stores = store_rows(conn, {row["store"] for row in members})
-        hdus = hdu_rows(conn, ids)
+        stores = store_rows(conn, set(members.store.tolist()))
+        hdus = fetch_hdus(conn, ids, members)
     obs_table = obs_index_table(members)
-    obs_table.meta.update(obs_header(what, members, [stores[name] for name in sorted(stores)]))
-    hdu_table = hdu_index_table({row["id"]: row["obs_id"] for row in members}, hdus)
+    obs_table.meta.update(obs_header(what, members.obs_id, [stores[name] for name in sorted(stores)]))
+    hdu_table = hdu_index_table(members, hdus)
     return data.DataStore(hdu_table=data.HDUIndexTable(hdu_table), obs_table=data.ObservationTable(obs_table))
 
 
