@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from .store.models import Base
 from .store.stream import BATCH_ROWS, Rows
 
-__all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_json", "with_sky_and_times", "RowStream"]
+__all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_ndjson", "with_sky_and_times", "RowStream"]
 
 
 def _schema_column(name: str):
@@ -77,9 +77,10 @@ def to_csv(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return out.getvalue()
 
 
-def to_json(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A JSON array of objects, one per row; NULL as null."""
-    return json.dumps([dict(zip(names, row)) for row in rows], default=str, indent=1)
+def to_ndjson(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """NDJSON: one JSON object per row, one per line; NULL as null."""
+    encode = json.JSONEncoder(default=str).encode
+    return "".join([encode(dict(zip(names, row))) + "\n" for row in rows])
 
 
 def with_sky_and_times(table, columns: Sequence[str]):

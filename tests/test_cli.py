@@ -66,8 +66,8 @@ def test_stores_table_csv_json(hess_url, magic_dir):
     assert lines[3].split()[:5] == ["magic", "2", "10", "2", "0"]
     rows = list(csv.DictReader(io.StringIO(run("--db", hess_url, "stores", "--format", "csv").stdout)))
     assert [(r["name"], r["n_obs"], r["telescope"]) for r in rows] == [("hess", "105", "HESS"), ("magic", "2", "MAGIC")]
-    records = json.loads(run("--db", hess_url, "stores", "-f", "json").stdout)
-    assert [r["n_hdu"] for r in records] == [630, 10]
+    lines = run("--db", hess_url, "stores", "-f", "json").stdout.splitlines()  # NDJSON, as every json output
+    assert [json.loads(line)["n_hdu"] for line in lines] == [630, 10]
 
 
 def test_obs_list_formats_agree_with_database(hess_url):

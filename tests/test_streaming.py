@@ -5,6 +5,7 @@ Every test runs on SQLite and PostgreSQL (``db_url``).
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -46,6 +47,22 @@ def test_iter_observations_releases_the_connection(hess):
     assert stream.closed and pool.checkedout() == 0
     assert rows == [(s, int(o)) for s, o in zip(*(hess.select(PKS, columns=[])[c] for c in ("store", "obs_id")))]
     assert len(rows) == 21
+
+
+def test_a_half_read_stream_dropped_releases_its_connection_at_once(hess):
+    """No reference cycle keeps a dropped stream's connection for the garbage collector."""
+    pool = hess.engine.pool
+    gc.disable()
+    try:
+        for read in (lambda s: next(iter(s)), lambda s: [next(iter(s)) for _ in range(3)],
+                     lambda s: next(s.batches(limit=1))):  # fmt: skip
+            stream = hess.iter_observations(store="hess", columns=["obs_id", "extra"])
+            read(stream)
+            assert pool.checkedout() == 1
+            del stream
+            assert pool.checkedout() == 0
+    finally:
+        gc.enable()
 
 
 def test_iter_observations_to_table_and_errors(hess):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, printable
-from ..formats import column_unit, to_csv, to_json
+from ..formats import column_unit, to_csv, to_ndjson
 from ..text import plural
 
 if TYPE_CHECKING:
@@ -54,11 +54,11 @@ def as_flags(message: str, command=None) -> str:
 
 
 def render(names: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "table") -> None:
-    """Print rows as an aligned table, CSV or JSON on standard output."""
+    """Print rows as an aligned table, CSV or NDJSON (one object per row and line) on standard output."""
     if fmt == "csv":
         sys.stdout.write(to_csv(names, rows))
     elif fmt == "json":
-        sys.stdout.write(to_json(names, rows) + "\n")
+        sys.stdout.write(to_ndjson(names, rows))
     else:
         _print_table(names, rows)
 
@@ -125,11 +125,8 @@ def _csv_cell(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
 
 def _write_ndjson(stream: RowStream, limit: int | None) -> None:
     """One JSON object per line (NULL as null), written a batch of lines at a time."""
-    encode = json.JSONEncoder(default=str).encode
-    names = stream.names
-    write = sys.stdout.write
     for rows in stream.batches(limit):
-        write("".join([encode(dict(zip(names, row))) + "\n" for row in rows]))
+        sys.stdout.write(to_ndjson(stream.names, rows))
 
 
 def render_record(record: dict[str, Any]) -> None:
@@ -140,11 +137,11 @@ def render_record(record: dict[str, Any]) -> None:
 
 def render_observation(record: dict[str, Any], hdus: list[dict[str, Any]], fmt: str = "table") -> None:
     """One observation: a vertical record then its HDUs (table), one CSV row (no HDUs), or
-    one JSON object with an ``hdus`` array."""
+    one JSON object (one line, as every ``json`` output) with an ``hdus`` array."""
     if fmt == "csv":
         sys.stdout.write(to_csv(list(record), [tuple(record.values())]))
     elif fmt == "json":
-        sys.stdout.write(json.dumps({**record, "hdus": hdus}, default=str, indent=1) + "\n")
+        sys.stdout.write(to_ndjson([*record, "hdus"], [(*record.values(), hdus)]))
     else:
         render_record(record)
         print()

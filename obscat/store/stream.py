@@ -58,7 +58,8 @@ class Rows:
         as the driver gives them (but for the first row, read through SQLAlchemy, converted)."""
         if not convert or not self.processors:
             return self._batches
-        return (rows if rows is self._head else _converted(rows, self.processors) for rows in self._batches)
+        head, processors = self._head, self.processors  # not self: the reader must not refer back to the rows
+        return (rows if rows is head else _converted(rows, processors) for rows in self._batches)
 
     def __iter__(self) -> Iterator[tuple]:
         if self._row_reader is None:  # one reader: iterating again goes on where the last stopped
