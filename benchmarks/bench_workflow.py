@@ -97,9 +97,7 @@ import astropy.units as u
 from astropy.coordinates import SkyCoord
 import scipy.cluster.hierarchy  # imported before the clock, as the tutorial imports gammapy.utils.cluster
 from obscat import Catalog
-from obscat.group.grouping import cluster
-from obscat.compute.pointing import compute_pointing
-from obscat.group.points import Median
+from obscat.group import Median
 from obscat.query import Cone
 url, out, feature_set = sys.argv[1:4]
 start = time.perf_counter()
@@ -108,13 +106,14 @@ cat = Catalog(url)
 cone = Cone(SkyCoord(329.71693826 * u.deg, -30.2255 * u.deg), 2 * u.deg)
 selected = cat.select(cone)
 if feature_set == "cold":
-    compute_pointing(cat.engine, cone)
+    cat.compute_pointing(cone)
 split = cat.split("zenith", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=cone, replace=True)
 if feature_set == "cold":
     position = SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg, frame="icrs")
     table = cat.compute_features("1 TeV", features=["edisp-res", "psf-radius"], position=position, selection=cone)
     feature_set = table.meta["feature_set"]
-clusters = cluster(cat.engine, "irf", feature_set, ["edisp-res", "psf-radius"], cone, n_groups=2, replace=True)
+clusters = cat.cluster("irf", ["edisp-res", "psf-radius"], feature_set=feature_set, selection=cone, n_groups=2,
+                       replace=True)
 
 seconds = time.perf_counter() - start
 features = cat.feature_set(feature_set)
@@ -163,10 +162,9 @@ def cli_workflow(url: str, feature_set: str, cold: bool) -> tuple[float, float |
 def stored_groupings(url: str) -> dict:
     """What the CLI stored, in the shape the scripts print."""
     from obscat import Catalog
-    from obscat.group.grouping import grouping_rows
 
     with Catalog(url) as cat:
-        return {key: grouping_rows(cat.engine, name).groups for key, name in (("split", "zenith"), ("clusters", "irf"))}
+        return {key: cat.grouping(name).groups for key, name in (("split", "zenith"), ("clusters", "irf"))}
 
 
 def agreement(reference: dict, result: dict, label: str) -> list[str]:

@@ -87,6 +87,8 @@ def db_url(request, tmp_path) -> str:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     with engine.begin() as conn:
+        # a connection the test left open (a leak) holds locks: fail the test's teardown, never hang the run
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
         conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     engine.dispose()
 

@@ -102,19 +102,7 @@ class _Checked(Rows):
         self._rows, self._limit, self._row_reader = rows, limit, None
 
     def batches(self, convert: bool = True) -> Iterator[list[tuple]]:
-        left = self._limit
-        try:
-            for rows in self._rows.batches(convert):
-                if left is not None:
-                    rows, left = rows[:left], left - len(rows[:left])
-                if rows:
-                    yield rows
-                if left == 0:
-                    break
-        except (StatementError,) + _dbapi_errors() as exc:
-            raise _sql_error(exc) from None
-        finally:
-            self.close()
+        return _checked_batches(self._rows, self._limit, convert)  # refers to the rows, not to self: no cycle
 
     def close(self) -> None:
         self._rows.close()
@@ -122,6 +110,24 @@ class _Checked(Rows):
     @property
     def closed(self) -> bool:
         return self._rows.closed
+
+
+def _checked_batches(rows: Rows, limit: int | None, convert: bool) -> Iterator[list[tuple]]:
+    """The batches of ``rows`` (the first ``limit`` rows), database errors as :func:`_sql_error`; ``rows``
+    closed at the end."""
+    left = limit
+    try:
+        for batch in rows.batches(convert):
+            if left is not None:
+                batch, left = batch[:left], left - min(left, len(batch))
+            if batch:
+                yield batch
+            if left == 0:
+                break
+    except (StatementError,) + _dbapi_errors() as exc:
+        raise _sql_error(exc) from None
+    finally:
+        rows.close()
 
 
 def _sql_error(exc: Exception) -> InputError:
