@@ -127,11 +127,12 @@ def open_rows(bind: Engine, query: sa.Executable, params: Mapping[str, Any] | No
             raise InputError("the SQL statement returns no rows")
         cursor = result.cursor
         processors = _processors(query, conn.dialect, cursor.description)
+        json_columns = [i for i, d in enumerate(cursor.description) if d[1] in JSON_TYPE_CODES]  # before an
+        # empty result's fetch closes the cursor (its description then None)
         head = [tuple(row) for row in result.fetchmany(1)]  # the row SQLAlchemy's buffer may have read ahead
     except BaseException:
         stack.close()
         raise
-    json_columns = [i for i, d in enumerate(cursor.description) if d[1] in JSON_TYPE_CODES]
     return Rows(
         list(result.keys()), json_columns, head, cursor if head else None, processors, batch, stack, on_empty, conn
     )
