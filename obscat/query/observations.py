@@ -53,8 +53,9 @@ def left_out(bind: Engine | Connection, selection: Criterion) -> LeftOut:
     and only because of its time ranges (no times)."""
     o = Observation.__table__
     with reading(bind) as conn:
+        # no pointing ⇔ sky_zone NULL (sky_derived), found through the (sky_zone, ra) index, not a scan
         return LeftOut(*(_left_out(conn, selection, kind, column)
-                         for kind, column in ((Cone, o.c.ra_pnt_deg), (TimeRange, o.c.tstart_mjd))))  # fmt: skip
+                         for kind, column in ((Cone, o.c.sky_zone), (TimeRange, o.c.tstart_mjd))))  # fmt: skip
 
 
 def _left_out(conn: Connection, selection: Criterion, kind: type[Criterion], column) -> int:

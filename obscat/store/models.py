@@ -55,4 +55,4 @@ __all__ = [
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"

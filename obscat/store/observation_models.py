@@ -73,6 +73,7 @@ class Observation(Base):
         Index("ix_observation_sky_zone_ra", "sky_zone", "ra_pnt_deg"),
         Index("ix_observation_store_tstart", "store_id", "tstart_utc"),  # a store's first and last times
         Index("ix_observation_store_tstop", "store_id", "tstop_utc"),
+        Index("ix_observation_obs_id", "obs_id"),  # lookups by OBS_ID alone (obs show, --obs-id)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
