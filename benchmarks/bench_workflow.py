@@ -117,7 +117,7 @@ clusters = cat.cluster("irf", ["edisp-res", "psf-radius"], feature_set=feature_s
 
 seconds = time.perf_counter() - start
 features = cat.feature_set(feature_set)
-json.dump({"seconds": seconds, "obs_ids": [o for _, o in selected], "split": split.groups, "clusters": clusters.groups,
+json.dump({"seconds": seconds, "obs_ids": [int(o) for o in selected["obs_id"]], "split": split.groups, "clusters": clusters.groups,
            "feature_set": feature_set,
            "features": {str(r["obs_id"]): [float(r[n]) for n in ("edisp-res", "psf-radius")] for r in features}},
           open(out, "w"))
