@@ -25,8 +25,6 @@ HEAVY = ("pydantic", "alembic", "astropy", "numpy", "scipy", "matplotlib", "gamm
 #: ... but these, which they still import today (shrink this, never grow it).
 STILL_IMPORTED = {
     "groups show": {"numpy"},  # obscat.group.grouping imports numpy at the top
-    # the --cone flags become a typed Cone (a SkyCoord and an Angle); ids come from a Table
-    "select": {"astropy", "erfa", "numpy"},
 }
 #: ... and all of them: the schema's tables are declared as ORM models (obscat.store.models).
 STILL_IMPORTED_BY_ALL = {"sqlalchemy.orm"}

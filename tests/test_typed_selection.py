@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from obscat import Catalog
 from obscat.cli.app import app
-from obscat.errors import NotFoundError, ParameterError
+from obscat.errors import InputError, NotFoundError, ParameterError
 from obscat.group.points import Median, Quantiles
 from obscat.query import And, Cone, Ids, Not, ObjectName, Or, Store, TimeRange, ValueRange, Where, criterion_from_json
 from obscat.store.engine import create_engine
@@ -264,3 +264,32 @@ def _keys(cat, selection) -> list[tuple[str, int]]:
     table = cat.select(selection, columns=[])
     return [(str(s), int(o)) for s, o in zip(table["store"], table["obs_id"])]
 
+
+
+@pytest.mark.parametrize("lon, lat, radius, border", [
+    (83.63, 22.01, 3.0, 0.0), (329.71693826, -30.2255, 2.0, 0.5), (-10.25, 45.0, 1.0, 0.0),
+    (360.0, -90.0, 0.1, 0.0), (725.5, 89.999, 10.0, 0.0), (-0.0, 0.0, 0.0, 0.0), (359.9999999999, 1e-9, 180.0, 0.0),
+])  # fmt: skip
+def test_a_cone_from_degrees_is_the_cone_of_a_skycoord(lon, lat, radius, border):
+    """The CLI's cone (numbers, no astropy) and the typed one are the same criterion: same JSON, same SQL."""
+    typed = Cone(SkyCoord(lon * u.deg, lat * u.deg), radius * u.deg, border=border * u.deg)
+    plain = Cone.from_degrees(lon, lat, radius, border)
+    assert plain.to_json() == typed.to_json()
+    assert plain == typed
+    clause = str(plain.clause().compile(compile_kwargs={"literal_binds": True}))
+    assert clause == str(typed.clause().compile(compile_kwargs={"literal_binds": True}))
+    assert (plain.center.ra.deg, plain.center.dec.deg) == (typed.center.ra.deg, typed.center.dec.deg)
+    assert (plain.radius, plain.border) == (typed.radius, typed.border)
+
+
+def test_a_galactic_cone_from_degrees_and_bad_degrees():
+    typed = Cone(SkyCoord(184.5575 * u.deg, -5.7843 * u.deg, frame="galactic"), 1 * u.deg)
+    assert Cone.from_degrees(184.5575, -5.7843, 1.0, frame="galactic").to_json() == typed.to_json()
+    for args, message in [((1.0, 95.0, 1.0), "cone latitude 95.0 is outside [-90, 90] deg"),
+                          ((1.0, 2.0, -1.0), "cone radius -1.0 deg is negative"),
+                          ((float("nan"), 2.0, 1.0), "cone values must be finite numbers, got (nan, 2.0, 1.0, 0.0)")]:  # fmt: skip
+        with pytest.raises(InputError) as error:
+            Cone.from_degrees(*args)
+        assert str(error.value) == message
+    with pytest.raises(InputError, match=r"unknown frame 'fk4' \(icrs or galactic\)"):
+        Cone.from_degrees(1.0, 2.0, 1.0, frame="fk4")

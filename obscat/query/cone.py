@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import sqlalchemy as sa
 
-from ..errors import ParameterError
+from ..errors import InputError, ParameterError
 from ..store.models import SKY_ZONE_HEIGHT_DEG, Observation
-from .canonical import quantity_from_json, quantity_json
+from .canonical import quantity_from_json
 from .criteria import Criterion
 from .sky import separation_deg
 
@@ -31,7 +31,21 @@ def _angle(value, parameter: str):
     return Angle(value).to(u.deg)
 
 
-@dataclass(frozen=True)
+def _degrees(value: float) -> dict:
+    """As :func:`~obscat.query.canonical.quantity_json` writes an angle in degrees."""
+    return {"unit": "deg", "value": value}
+
+
+def _wrapped(lon: float) -> float:
+    """``lon`` wrapped into [0, 360) as astropy's ``Longitude`` wraps it."""
+    wraps = lon // 360.0
+    if wraps != 0:
+        lon -= wraps * 360.0
+        lon = lon - 360.0 if lon >= 360.0 else lon + 360.0 if lon < 0.0 else lon
+    return lon
+
+
+@dataclass(frozen=True, init=False)
 class Cone(Criterion):
     """Pointings strictly closer than ``radius + border`` to ``center``.
 
@@ -39,19 +53,23 @@ class Cone(Criterion):
     radius); ``radius`` and ``border`` are angles. The separation is the Vincenty great-circle
     formula astropy uses; a declination-zone and RA-range prefilter on the indexed
     (``sky_zone``, ``ra_pnt_deg``) columns keeps it from scanning the table.
+
+    The cone is held as numbers (``frame``, ``lon_deg``, ``lat_deg``, ``radius_deg``,
+    ``border_deg``): :meth:`from_degrees` makes an ICRS cone without importing astropy, and
+    ``center``, ``radius`` and ``border`` give it back as astropy objects.
     """
 
-    center: Any
-    radius: Any = None
-    border: Any = None
+    frame: str
+    lon_deg: float
+    lat_deg: float
+    radius_deg: float
+    border_deg: float
     kind: ClassVar[str] = "cone"
-    _icrs: tuple[float, float] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    def __init__(self, center, radius=None, border=None) -> None:
         from astropy import units as u
         from astropy.coordinates import SkyCoord
 
-        center, radius = self.center, self.radius
         if not isinstance(center, SkyCoord) and hasattr(center, "center") and hasattr(center, "radius"):
             if radius is not None:
                 raise ParameterError("give `radius` only with a SkyCoord `center`, not with a region")
@@ -61,7 +79,7 @@ class Cone(Criterion):
         if radius is None:
             raise ParameterError("`radius` is missing: give an angle, e.g. 2 * u.deg")
         radius = _angle(radius, "radius")
-        border = _angle(0 * u.deg if self.border is None else self.border, "border")
+        border = _angle(0 * u.deg if border is None else border, "border")
         if radius + border < 0:
             raise ParameterError(f"`radius` {radius} + `border` {border} is negative")
         if center.frame.name not in ("icrs", "galactic"):
@@ -69,14 +87,67 @@ class Cone(Criterion):
                 center = center.icrs
             except Exception as exc:  # frames needing an obstime or location to convert
                 raise ParameterError(f"`center` in frame {center.frame.name} cannot be converted to ICRS: {exc}") from None
-        icrs = center.icrs
-        for name, value in (("center", center), ("radius", radius), ("border", border)):
+        spherical, icrs = center.spherical, center.icrs
+        self._set(center.frame.name, float(spherical.lon.deg), float(spherical.lat.deg), float(radius.deg),
+                  float(border.deg), (float(icrs.ra.deg), float(icrs.dec.deg)))  # fmt: skip
+        object.__setattr__(self, "_center", center)
+
+    @classmethod
+    def from_degrees(cls, lon: float, lat: float, radius: float, border: float = 0.0, frame: str = "icrs") -> Cone:
+        """The cone of a position in ``frame`` (icrs or galactic) and angles, all in degrees, as ``Cone(SkyCoord(
+        lon * u.deg, lat * u.deg, frame=frame), radius * u.deg, border * u.deg)`` makes it; ICRS without astropy."""
+        values = (lon, lat, radius, border)
+        if not all(math.isfinite(v) for v in values):
+            raise InputError(f"cone values must be finite numbers, got {values}")
+        if not -90 <= lat <= 90:
+            raise InputError(f"cone latitude {lat} is outside [-90, 90] deg")
+        if radius + border < 0:
+            raise InputError(f"cone radius {radius!r} deg{f' + border {border!r} deg' if border else ''} is negative")
+        if frame not in ("icrs", "galactic"):
+            raise InputError(f"unknown frame {frame!r} (icrs or galactic)")
+        if frame == "galactic":  # converted to ICRS for the query: astropy's transformation
+            from astropy import units as u
+            from astropy.coordinates import SkyCoord
+
+            return cls(SkyCoord(lon * u.deg, lat * u.deg, frame=frame), radius * u.deg, border=border * u.deg)
+        cone = object.__new__(cls)
+        lon = _wrapped(float(lon))
+        cone._set("icrs", lon, float(lat), float(radius), float(border), (lon, float(lat)))
+        object.__setattr__(cone, "_center", None)
+        return cone
+
+    def _set(self, frame: str, lon: float, lat: float, radius: float, border: float, icrs: tuple[float, float]) -> None:
+        for name, value in (("frame", frame), ("lon_deg", lon), ("lat_deg", lat), ("radius_deg", radius),
+                            ("border_deg", border), ("_icrs", icrs)):  # fmt: skip
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "_icrs", (float(icrs.ra.deg), float(icrs.dec.deg)))
+
+    @property
+    def center(self):
+        """The position, a SkyCoord (in ``frame``)."""
+        if self._center is None:
+            from astropy import units as u
+            from astropy.coordinates import SkyCoord
+
+            object.__setattr__(self, "_center", SkyCoord(self.lon_deg * u.deg, self.lat_deg * u.deg, frame=self.frame))
+        return self._center
+
+    @property
+    def radius(self):
+        """The radius, an Angle in degrees."""
+        from astropy.coordinates import Angle
+
+        return Angle(self.radius_deg, "deg")
+
+    @property
+    def border(self):
+        """The border added to the radius, an Angle in degrees."""
+        from astropy.coordinates import Angle
+
+        return Angle(self.border_deg, "deg")
 
     def clause(self):
         ra0, dec0 = self._icrs
-        radius = float((self.radius + self.border).deg)
+        radius = self.radius_deg + self.border_deg
         separation = separation_deg(ra0, dec0, _O.c.ra_pnt_deg, _O.c.dec_pnt_deg, sa.func)
         return sa.and_(self._prefilter(ra0, dec0, radius), separation < sa.literal(radius))
 
@@ -100,11 +171,9 @@ class Cone(Criterion):
         return sa.and_(zones, ra.between(lo_ra, hi_ra))
 
     def to_dict(self) -> dict:
-        spherical = self.center.spherical
-        center = {"frame": self.center.frame.name, "lon": quantity_json(spherical.lon, "deg"),
-                  "lat": quantity_json(spherical.lat, "deg")}  # fmt: skip
-        return {"type": self.kind, "center": center, "radius": quantity_json(self.radius, "deg"),
-                "border": quantity_json(self.border, "deg")}  # fmt: skip
+        center = {"frame": self.frame, "lon": _degrees(self.lon_deg), "lat": _degrees(self.lat_deg)}
+        return {"type": self.kind, "center": center, "radius": _degrees(self.radius_deg),
+                "border": _degrees(self.border_deg)}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data):

@@ -20,20 +20,8 @@ INVERTIBLE = ("cone", "time", "range", "object", "obs-id", "where")
 
 
 def sky_cone(lon: float, lat: float, radius: float, *, frame: str = "icrs", border: float = 0.0) -> Cone:
-    """A :class:`Cone` from degrees in ``frame`` (icrs or galactic)."""
-    from astropy import units as u
-    from astropy.coordinates import SkyCoord
-
-    values = (lon, lat, radius, border)
-    if not all(math.isfinite(v) for v in values):
-        raise InputError(f"cone values must be finite numbers, got {values}")
-    if not -90 <= lat <= 90:
-        raise InputError(f"cone latitude {lat} is outside [-90, 90] deg")
-    if radius + border < 0:
-        raise InputError(f"cone radius {radius!r} deg{f' + border {border!r} deg' if border else ''} is negative")
-    if frame not in ("icrs", "galactic"):
-        raise InputError(f"unknown frame {frame!r} (icrs or galactic)")
-    return Cone(SkyCoord(lon * u.deg, lat * u.deg, frame=frame), radius * u.deg, border=border * u.deg)
+    """A :class:`Cone` from degrees in ``frame`` (icrs or galactic): :meth:`Cone.from_degrees`."""
+    return Cone.from_degrees(lon, lat, radius, border=border, frame=frame)
 
 
 def time_range(start, stop, *, partial_overlap: bool = False) -> TimeRange:
