@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .store.models import Base
-from .store.stream import BATCH_ROWS, Rows
+from .store.stream import BATCH_ROWS, Rows, first_rows
 
 __all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_ndjson", "with_sky_and_times", "RowStream"]
 
@@ -141,14 +141,7 @@ class RowStream:
         """The rows (the first ``limit``) a list at a time, as read; ``convert=False`` leaves the
         columns of :attr:`converters` as the driver gave them (JSON text on SQLite), or converted."""
         read = self.rows.batches(convert) if isinstance(self.rows, Rows) else _chunks(iter(self.rows), BATCH_ROWS)
-        left = limit
-        for rows in read:
-            if left is not None:
-                rows, left = rows[:left], left - min(left, len(rows))
-            if rows:
-                yield rows
-            if left == 0:
-                return
+        return first_rows(read, limit)
 
     @property
     def converters(self) -> dict[int, Callable[[Any], Any]]:

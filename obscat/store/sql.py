@@ -20,7 +20,7 @@ from sqlalchemy.exc import StatementError
 
 from ..errors import InputError, one_line
 from .engine import create_engine
-from .stream import Rows, open_rows
+from .stream import Rows, first_rows, open_rows
 
 if TYPE_CHECKING:
     from ..formats import RowStream
@@ -115,15 +115,8 @@ class _Checked(Rows):
 def _checked_batches(rows: Rows, limit: int | None, convert: bool) -> Iterator[list[tuple]]:
     """The batches of ``rows`` (the first ``limit`` rows), database errors as :func:`_sql_error`; ``rows``
     closed at the end."""
-    left = limit
     try:
-        for batch in rows.batches(convert):
-            if left is not None:
-                batch, left = batch[:left], left - min(left, len(batch))
-            if batch:
-                yield batch
-            if left == 0:
-                break
+        yield from first_rows(rows.batches(convert), limit)
     except (StatementError,) + _dbapi_errors() as exc:
         raise _sql_error(exc) from None
     finally:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import InputError
 from .engine import connect
 
-__all__ = ["BATCH_ROWS", "Rows", "open_rows", "count_rows"]
+__all__ = ["BATCH_ROWS", "Rows", "open_rows", "count_rows", "first_rows"]
 
 #: Rows fetched per round trip: enough to amortise it, few enough to keep memory flat.
 BATCH_ROWS = 2_000
@@ -94,6 +94,18 @@ def _read(head: list[tuple], cursor: Any, batch: int, stack: contextlib.ExitStac
             yield rows
         if not head and on_empty is not None:
             on_empty(conn)
+
+
+def first_rows(batches: Iterator[list[tuple]], limit: int | None) -> Iterator[list[tuple]]:
+    """``batches`` up to the first ``limit`` rows (all with None); no batch is read past the limit."""
+    left = limit
+    for rows in batches:
+        if left is not None:
+            rows, left = rows[:left], left - min(left, len(rows))
+        if rows:
+            yield rows
+        if left == 0:
+            return
 
 
 def _converted(rows: list[tuple], processors: list[tuple[int, Callable]]) -> list[tuple]:
