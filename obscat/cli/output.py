@@ -164,10 +164,8 @@ def _print_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     for i, name in enumerate(names):
         numeric = any(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
-    for row in rows:
-        table.add_row(
-            *(Text(_cell(v, time)) for v, time in zip(row, times))
-        )  # Text: "[red]" in a value is data, not rich markup
+    for row in rows:  # Text: "[red]" in a value is data, not rich markup
+        table.add_row(*(Text(_cell(v, time)) for v, time in zip(row, times)))
     Console(width=max(_terminal_width(), 80), soft_wrap=True, highlight=False).print(table)
     if not rows:
         print("(no rows)")

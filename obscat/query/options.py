@@ -14,14 +14,9 @@ from .cone import Cone
 from .criteria import And, Criterion, Ids, Not, ObjectName, Store, TimeRange, ValueRange
 from .where import Where, parse_time
 
-__all__ = ["from_options", "sky_cone", "time_range", "value_range", "INVERTIBLE"]
+__all__ = ["from_options", "time_range", "value_range", "INVERTIBLE"]
 
 INVERTIBLE = ("cone", "time", "range", "object", "obs-id", "where")
-
-
-def sky_cone(lon: float, lat: float, radius: float, *, frame: str = "icrs", border: float = 0.0) -> Cone:
-    """A :class:`Cone` from degrees in ``frame`` (icrs or galactic): :meth:`Cone.from_degrees`."""
-    return Cone.from_degrees(lon, lat, radius, border=border, frame=frame)
 
 
 def time_range(start, stop, *, partial_overlap: bool = False) -> TimeRange:
@@ -99,8 +94,8 @@ def from_options(
     if obs_ids:
         parts.append(flagged(Ids(tuple(obs_ids)), "obs-id"))
     if cone is not None:
-        values = _floats(cone, "--cone", 3)
-        parts.append(flagged(sky_cone(*values, frame=frame, border=border), "cone"))
+        lon, lat, radius = _floats(cone, "--cone", 3)
+        parts.append(flagged(Cone.from_degrees(lon, lat, radius, border=border, frame=frame), "cone"))
     if (time_start is None) != (time_stop is None):
         raise InputError("give both --time-start and --time-stop")
     if time_start is not None:

@@ -125,9 +125,7 @@ def _node(node: ast.AST, text: str, depth: int = 0) -> Criterion:
 
 
 def _cone(lon: float, lat: float, radius: float, frame: str = "icrs") -> Cone:
-    from .options import sky_cone
-
-    return sky_cone(lon, lat, radius, frame=frame)
+    return Cone.from_degrees(lon, lat, radius, frame=frame)
 
 
 def _time_range(start, stop) -> TimeRange:
