@@ -14,7 +14,8 @@ The convention (also in docs/index.md, "How the examples are tested"):
 * ```toml blocks are excerpts of pyproject.toml and must appear in it verbatim.
 * Expected output is compared line by line after stripping trailing blanks. `...` in a line stands
   for any text within that line; a line that is only `...` for any number of lines (none included).
-  Durations (`0.07 s`) and the data directory (`$GAMMAPY_DATA`) are normalised before comparing.
+  Durations (`0.07 s`), the data directory (`$GAMMAPY_DATA`) and table rules and padding (which
+  follow the data path's length) are normalised before comparing.
 * `<!-- doc-test: skip REASON -->` on the line before a block opts it out (listed in OPTED_OUT
   below, so adding one is a visible change). `<!-- doc-test: needs obscat.Catalog.datastore ... -->`
   runs the block only once that API exists; until then it and the later Python blocks of its file
@@ -148,6 +149,8 @@ def normalised(text: str) -> list[str]:
     for spelling, placeholder in DATA_SPELLINGS:
         text = text.replace(spelling, placeholder)
     text = re.sub(r"\b\d+\.\d+ s\b", "N s", text)
+    # a table's rule and column padding follow its widest cell, which holds the data path
+    text = re.sub("─+", "─", re.sub(r"(?<=\S) {2,}(?=\S)", "  ", text))
     return [line.rstrip() for line in text.strip("\n").splitlines()]
 
 
