@@ -10,7 +10,8 @@ the copies need no HDUs). PostgreSQL uses database ``obscat_listing`` on
 
 Then runs each listing R times (default 3), alternating, and reports the median wall time, rows/s
 and the peak RSS of the whole ``obscat`` process (GNU time), and rows per CPU second (user + system
-of the obscat process; on a shared machine wall time also counts other people's work).
+of the obscat process; on a shared machine wall time also counts other people's work). Beside them
+runs a floor: the standard library alone (sqlite3 + csv.writer) writing the same rows as csv.
 """
 
 from __future__ import annotations
@@ -70,6 +71,17 @@ def build(url: str, n_obs: int) -> None:
 
 CPU_SECONDS: dict[str, list[float]] = {}
 
+#: The least any Python listing can cost: the standard library fetching every row and column and
+#: writing it as csv, in batches as obscat does (no obscat, no SQLAlchemy, no NULL or unit handling).
+STDLIB_CSV = """
+import csv, sqlite3, sys
+cursor = sqlite3.connect(sys.argv[1]).execute("SELECT * FROM observation ORDER BY id")
+writer = csv.writer(sys.stdout)
+writer.writerow([d[0] for d in cursor.description])
+while rows := cursor.fetchmany(2000):
+    writer.writerows(rows)
+"""
+
 
 def run_listing(name: str, argv: list[str], env: dict) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one whole process, its CPU seconds noted in ``CPU_SECONDS``."""
@@ -121,6 +133,10 @@ def main() -> None:
         argv = [sys.executable, "-m", "obscat", "--db", url, "obs", "list"]
         name = f"{backend} obs list (table, first rows)"
         cases[name] = lambda name=name, argv=argv: run_listing(name, argv, env)
+        if backend == "sqlite":
+            name = "floor: sqlite3 + csv.writer, no obscat"
+            argv = [sys.executable, "-c", STDLIB_CSV, url.removeprefix("sqlite:///")]
+            cases[name] = lambda name=name, argv=argv: run_listing(name, argv, env)
     results = alternate(cases, args.repeat)
     rows = report(f"obs list of {args.n_obs:,} observations, whole process (stdout to /dev/null)", results)
     for m in results:
