@@ -54,11 +54,11 @@ def build(work: Path, n: int) -> str:
     import sqlalchemy as sa
 
     from obscat import Catalog
-    from obscat.store.engine import write_transaction
-    from obscat.store.rows import bulk_insert
     from obscat.compute.features import FeatureParams, _feature_set_row
-    from obscat.store.models import FeatureValue, Observation
     from obscat.gadf.synthetic import make_data_store
+    from obscat.store.engine import write_transaction
+    from obscat.store.models import FeatureValue, Observation
+    from obscat.store.rows import bulk_insert
 
     url = f"sqlite:///{work / f'cluster-{n}.db'}"
     with Catalog(url) as catalog:

@@ -233,8 +233,8 @@ def test_a_writer_kept_waiting_too_long_is_told_to_retry(db_url, stores, monkeyp
     kept waiting, and nothing is written."""
     from typer.testing import CliRunner
 
-    from obscat.store import engine
     from obscat.cli.app import app
+    from obscat.store import engine
 
     with Catalog(db_url) as cat:
         cat.ingest(stores / "base", name="base")

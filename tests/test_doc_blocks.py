@@ -41,11 +41,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import DATA, REPO, unavailable
 from typer.testing import CliRunner
 
 from obscat.cli.app import app
-
-from conftest import DATA, PG_URL, REPO, unavailable
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 GENERATED = {"docs/cli.md"}  # every block is a --help page, checked by tests/test_help.py

@@ -148,9 +148,8 @@ def test_event_type_is_selectable_and_groups(catalog, db_url, swgo_dir):
 
 
 def test_cone_reports_observations_without_pointing(catalog, db_url, swgo_dir, hess_dir):
-    from gammapy.data import DataStore
-
     from conftest import sky_cone
+    from gammapy.data import DataStore
 
     from obscat.query import parse_where
 
@@ -282,10 +281,10 @@ def test_cli_ingest_with_named_index_files(db_url, swgo_dir):
 
 def test_a_store_mixing_pointed_and_drift_observations(catalog, hess_dir, tmp_path):
     """With OBS_MODE, a row may lack both RA_PNT and DEC_PNT; without OBS_MODE it is refused."""
+    from conftest import sky_cone
     from gammapy.data import DataStore
 
     from obscat.errors import InputError
-    from conftest import sky_cone
 
     obs = Table.read(hess_dir / "obs-index.fits.gz")[:4]
     hdu = Table.read(hess_dir / "hdu-index.fits.gz")

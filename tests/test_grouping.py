@@ -300,9 +300,9 @@ def test_cached_earth_orientation_gives_gammapys_zenith(hess, hess_dir, tmp_path
 def test_rows_are_not_written_to_observations_replaced_meanwhile(hess, db_url, magic_dir, monkeypatch, command):
     """A store removed and another ingested between a command's read and its write (SQLite reuses
     the ids): the write is refused as retryable, nothing lands on the newcomer's observations."""
+    from obscat import DatabaseError
     from obscat.compute import features
     from obscat.group import cluster as grouping
-    from obscat import DatabaseError
 
     feature_set = hess.compute_features("1 TeV", features=["psf-radius"], selection=TUTORIAL).meta["feature_set"]
     after_swap = {}

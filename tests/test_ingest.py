@@ -235,8 +235,8 @@ def test_large_ingest_defers_and_restores_indexes(catalog, db_url, tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from obscat.store.models import Base
     from obscat.gadf.synthetic import make_data_store
+    from obscat.store.models import Base
 
     store = make_data_store(tmp_path / "big", 12_000, n_files=3)
     report = catalog.ingest(store, name="big")

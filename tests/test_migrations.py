@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from obscat import Catalog, SchemaVersionError
 from obscat.cli.app import app
 from obscat.store.engine import create_engine, write_transaction
-from obscat.store.schema import alembic_config
 from obscat.store.models import SCHEMA_REVISION, Base
+from obscat.store.schema import alembic_config
 
 
 def _tables(url: str) -> set[str]:

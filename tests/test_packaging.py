@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 import obscat
 from obscat.cli.app import app
-from obscat.store.schema import alembic_config, ARCHIVE_PREFIX, migrations_dir
 from obscat.store.models import SCHEMA_REVISION
+from obscat.store.schema import ARCHIVE_PREFIX, alembic_config, migrations_dir
 
 MIGRATIONS = REPO / "migrations"
 FROZEN = [*sorted((MIGRATIONS / "versions").glob("*.py")), MIGRATIONS / "migration_archive.py"]

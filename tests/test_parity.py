@@ -26,8 +26,6 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 
-from obscat.errors import InputError
-from obscat.gadf.fits import read_tables
 from obscat.compute.irf import read_irf
 from obscat.compute.irf_features import (
     aeff_at_edges,
@@ -38,6 +36,8 @@ from obscat.compute.irf_features import (
     psf_containment_radius,
     value_at,
 )
+from obscat.errors import InputError
+from obscat.gadf.fits import read_tables
 
 RTOL = 1e-9
 CRAB = SkyCoord(83.6331 * u.deg, 22.0145 * u.deg)

@@ -16,8 +16,8 @@ import astropy.units as u
 import numpy as np
 import pytest
 import sqlalchemy as sa
-
 from conftest import sky_cone
+
 from obscat import Catalog
 from obscat.query import parse_where
 from obscat.store.models import DataStore, Observation
