@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ParameterError
-from .results import FeatureSetRemoval, FeatureSetSummary, GroupingSummary, LeftOut, PointingReport, StoreSummary
+from .results import (
+    Explanation,
+    FeatureSetRemoval,
+    FeatureSetSummary,
+    GroupingSummary,
+    LeftOut,
+    PointingReport,
+    StoreSummary,
+)
 from .store.config import resolve_url
 from .store.engine import create_engine, display_url
 from .store.schema import ensure_schema
@@ -162,6 +170,14 @@ class Catalog:
         from .query.observations import left_out
 
         return left_out(self.engine, as_criterion(selection))
+
+    def explain(self, obs_id: int, selection=None, *, store: str | None = None) -> Explanation:
+        """Whether ``selection`` keeps observation ``obs_id`` (of ``store``, needed only when the
+        OBS_ID is in several stores), criterion by criterion with the observation's values."""
+        from .query.explain import explain_observation
+        from .query.gammapy import as_criterion
+
+        return explain_observation(self.engine, obs_id, as_criterion(selection), store)
 
     def datastore(self, selection=None, *, grouping: str | None = None, label: str | None = None):
         """The observations of ``selection`` (a criterion or Gammapy dicts; default: all), or of stored

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["StoreSummary", "LeftOut", "PointingReport", "FeatureSetSummary", "FeatureSetRemoval", "GroupingSummary"]
+__all__ = ["StoreSummary", "LeftOut", "Explanation", "PointingReport", "FeatureSetSummary", "FeatureSetRemoval", "GroupingSummary"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,19 @@ class LeftOut:
 
     without_pointing: int
     without_times: int
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """:meth:`Catalog.explain`: whether a selection keeps one observation, and why. ``steps`` is an
+    astropy Table, one row per criterion of the selection's tree, depth first: ``depth``,
+    ``criterion`` (indented by depth), ``value`` (the observation's values it tests) and ``result``
+    (``pass``, ``fail``, or ``unknown`` for a NULL value, which no selection keeps)."""
+
+    store: str
+    obs_id: int
+    kept: bool
+    steps: Any
 
 
 @dataclass(frozen=True)

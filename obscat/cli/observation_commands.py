@@ -27,10 +27,15 @@ def select(
     fmt: Annotated[SelectFormat, typer.Option("--format", "-f", help="Output format; ids prints one OBS_ID per line (STORE<tab>OBS_ID if an OBS_ID is in several stores).")] = SelectFormat.table,
     limit: LimitOption = None,
     all_rows: AllOption = False,
+    explain: Annotated[int | None, typer.Option("--explain", metavar="OBS_ID", help="Instead of listing, show whether the selection keeps this observation: each criterion with its values, pass or fail.")] = None,
+    store: StoreOption = None,
 ) -> None:
     """Select observations: criteria combine with AND."""
-    from .output import render_stream
+    from .output import render_explanation, render_stream
 
+    if explain is not None:
+        render_explanation(ctx.obj.catalog.explain(explain, selection, store=store))
+        return
     if fmt is SelectFormat.ids:
         found = list(ctx.obj.catalog.iter_observations(selection, columns=["obs_id"]))
         repeated = len({obs_id for _, obs_id in found}) < len(found)

@@ -188,6 +188,14 @@ def _terminal_width() -> int:
     return shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 10_000
 
 
+def render_explanation(explanation) -> None:
+    """``select --explain``: the criteria table, then whether the observation is kept."""
+    steps = explanation.steps
+    _print_table(["criterion", "value", "result"], [(r["criterion"], r["value"], r["result"]) for r in steps])
+    verdict = "kept" if explanation.kept else "left out"
+    print(f"observation {explanation.obs_id} of store {explanation.store}: {verdict} by the selection")
+
+
 def render_grouping(result, command=None) -> None:
     """Each group: its size, the spread (min, max, std) of every grouped quantity, its first OBS_IDs;
     notes in the words of the click ``command`` that made it (see :func:`as_flags`)."""

@@ -145,6 +145,14 @@ class Cone(Criterion):
 
         return Angle(self.border_deg, "deg")
 
+    def describe(self) -> str:
+        border = f" + border {self.border_deg:g} deg" if self.border_deg else ""
+        return f"cone({self.lon_deg:g}, {self.lat_deg:g}, {self.radius_deg:g} deg{border}, {self.frame})"
+
+    def shown(self):
+        ra0, dec0 = self._icrs
+        return {"separation_deg": separation_deg(ra0, dec0, _O.c.ra_pnt_deg, _O.c.dec_pnt_deg, sa.func)}
+
     def clause(self):
         ra0, dec0 = self._icrs
         radius = self.radius_deg + self.border_deg

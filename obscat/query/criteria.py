@@ -57,6 +57,15 @@ class Criterion:
     def from_dict(cls, data: dict) -> Criterion:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """The criterion in a few words, for ``select --explain``."""
+        return self.to_json()
+
+    def shown(self) -> dict[str, sa.ColumnElement]:
+        """What ``select --explain`` shows of an observation beside this criterion: label -> SQL
+        expression over ``observation`` (its store joined)."""
+        return {}
+
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, values in the units the SQL compares): the same
         criterion always gives the same text, and :func:`criterion_from_json` reads it back."""
@@ -126,6 +135,9 @@ class And(_Combination):
 
     kind: ClassVar[str] = "and"
 
+    def describe(self) -> str:
+        return "all of"
+
     def clause(self):
         return sa.and_(sa.true(), *(c.clause() for c in self.criteria))
 
@@ -135,6 +147,9 @@ class Or(_Combination):
     """Observations any criterion keeps (none for no criterion)."""
 
     kind: ClassVar[str] = "or"
+
+    def describe(self) -> str:
+        return "any of"
 
     def clause(self):
         return sa.or_(sa.false(), *(c.clause() for c in self.criteria))
@@ -150,6 +165,9 @@ class Not(Criterion):
 
     def __post_init__(self) -> None:
         _criteria((self.criterion,), "criterion")
+
+    def describe(self) -> str:
+        return "not"
 
     def clause(self):
         return sa.not_(self.criterion.clause())
@@ -189,6 +207,13 @@ class TimeRange(Criterion):
             raise ParameterError(f"`start` {self.start.tt.isot} TT is after `stop` {self.stop.tt.isot} TT: "
                                  "no observation can match")  # fmt: skip
         object.__setattr__(self, "_mjd", (start, stop))
+
+    def describe(self) -> str:
+        how = "overlaps" if self.partial_overlap else "within"
+        return f"time {how} {self.start.isot} {self.start.scale.upper()} .. {self.stop.isot} {self.stop.scale.upper()}"
+
+    def shown(self):
+        return {"tstart_mjd": _O.c.tstart_mjd, "tstop_mjd": _O.c.tstop_mjd}
 
     def clause(self):
         t0, t1 = sa.literal(self._mjd[0]), sa.literal(self._mjd[1])
@@ -250,6 +275,14 @@ class ValueRange(Criterion):
             raise ParameterError(f"`{parameter}` must be finite, not {value}")
         return value
 
+    def describe(self) -> str:
+        unit = observation_column_info(self.column).get("unit")
+        lo, hi = (f"{v:g}{f' {unit}' if unit else ''}" for v in self._values)
+        return f"{lo} <= {self.column} < {hi}"
+
+    def shown(self):
+        return {self.column: observation_column(self.column)}
+
     def clause(self):
         column = observation_column(self.column)
         lo, hi = self._values
@@ -284,6 +317,13 @@ class Ids(Criterion):
         if bad:
             raise ParameterError(f"`obs_ids` must be integers, not {bad[0]!r}")
         object.__setattr__(self, "obs_ids", tuple(int(i) for i in ids))
+
+    def describe(self) -> str:
+        ids = ", ".join(map(str, self.obs_ids[:5])) + (", …" if len(self.obs_ids) > 5 else "")
+        return f"obs_id in ({ids})"
+
+    def shown(self):
+        return {"obs_id": _O.c.obs_id}
 
     def clause(self):
         return _O.c.obs_id.in_(list(self.obs_ids))
@@ -321,6 +361,12 @@ class Store(Criterion):
     def __post_init__(self) -> None:
         _text(self.name, "name", "store name")
 
+    def describe(self) -> str:
+        return f"store == {self.name!r}"
+
+    def shown(self):
+        return {"store": _S.c.name}
+
     def clause(self):
         return _O.c.store_id.in_(sa.select(_S.c.id).where(_S.c.name == sa.literal(self.name)))
 
@@ -341,6 +387,12 @@ class ObjectName(Criterion):
 
     def __post_init__(self) -> None:
         _text(self.pattern, "pattern", "object pattern")
+
+    def describe(self) -> str:
+        return f"object matches {self.pattern!r}"
+
+    def shown(self):
+        return {"object": _O.c.object}
 
     def clause(self):
         like = self.pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,4 +1,5 @@
-"""Why a selection keeps nothing, and what it would keep but for its cones or time ranges."""
+"""Why a selection keeps nothing, what it would keep but for its cones or time ranges, and why it
+keeps or leaves out one observation."""
 
 from __future__ import annotations
 
@@ -6,25 +7,68 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from ..errors import InputError, ObscatError
-from ..store.models import POINTING_COLUMNS, Observation, Pointing
+from ..results import Explanation
+from ..store.engine import reading
+from ..store.models import POINTING_COLUMNS, DataStore, Observation, Pointing
 from .columns import pointing_not_computed
 from .criteria import And, Criterion, Not, Or, Store
 from .where import Where
 
-__all__ = ["explain_empty", "no_observation_error", "without", "nodes"]
+__all__ = ["explain_empty", "explain_observation", "no_observation_error", "without", "nodes", "steps"]
 
 
 def nodes(criterion: Criterion) -> Iterator[Criterion]:
     """``criterion`` and every criterion inside it (a --where expression's too)."""
-    yield criterion
+    return (node for _, node in steps(criterion))
+
+
+def steps(criterion: Criterion, depth: int = 0) -> Iterator[tuple[int, Criterion]]:
+    """``criterion`` and every criterion inside it, depth first, each with its depth."""
+    yield depth, criterion
     if isinstance(criterion, Where):
-        yield from nodes(criterion.tree)
+        yield from steps(criterion.tree, depth + 1)
     elif isinstance(criterion, Not):
-        yield from nodes(criterion.criterion)
+        yield from steps(criterion.criterion, depth + 1)
     for child in getattr(criterion, "criteria", ()):
-        yield from nodes(child)
+        yield from steps(child, depth + 1)
+
+
+def explain_observation(engine: Engine, obs_id: int, criterion: Criterion, store: str | None = None) -> Explanation:
+    """Whether ``criterion`` keeps observation ``obs_id`` (of ``store``, needed only when the OBS_ID
+    is in several stores), step by step: each criterion of the tree with the observation's values
+    it tests and its outcome, ``pass``, ``fail`` or ``unknown`` (a NULL value: SQL keeps nothing
+    unknown, negated or not)."""
+    from astropy.table import Table
+
+    from ..store.session import observation
+
+    found = observation(engine, obs_id, store)
+    o, s = Observation.__table__, DataStore.__table__
+    tree = list(steps(criterion))
+    columns = []
+    for i, (_, node) in enumerate(tree):
+        clause = node.clause()
+        columns.append(sa.case((clause, 1), (sa.not_(clause), 0), else_=None).label(f"r{i}"))
+        columns += [expr.label(f"v{i}_{j}") for j, expr in enumerate(node.shown().values())]
+    query = sa.select(*columns).select_from(o.join(s, o.c.store_id == s.c.id)).where(o.c.id == found.id)
+    with reading(engine) as conn:
+        row = conn.execute(query).one()._mapping
+    outcome = {1: "pass", 0: "fail", None: "unknown"}
+    rows = [(depth, "  " * depth + node.describe(),
+             ", ".join(f"{label} = {_value(row[f'v{i}_{j}'])}" for j, label in enumerate(node.shown())),
+             outcome[row[f"r{i}"]]) for i, (depth, node) in enumerate(tree)]  # fmt: skip
+    steps_table = Table(rows=rows or None, names=("depth", "criterion", "value", "result"),
+                        dtype=(int, str, str, str))  # fmt: skip
+    return Explanation(found.store.name, found.obs_id, row["r0"] == 1, steps_table)
+
+
+def _value(value) -> str:
+    if value is None:
+        return "NULL"
+    return f"{value:.10g}" if isinstance(value, float) else str(value)
 
 
 def explain_empty(conn, criterion: Criterion) -> None:

@@ -43,6 +43,9 @@ class Where(Criterion):
             raise ParameterError(f"`text` must be a string, not {self.text!r}")
         object.__setattr__(self, "tree", parse_where(self.text))
 
+    def describe(self) -> str:
+        return f"where {self.text!r}"
+
     def clause(self):
         return self.tree.clause()
 
@@ -62,6 +65,13 @@ class Compare(Criterion):
     op: str
     value: float | str
     kind: ClassVar[str] = "compare"
+
+    def describe(self) -> str:
+        symbol = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=", "__eq__": "==", "__ne__": "!="}[self.op]
+        return f"{self.column} {symbol} {self.value:g}" if isinstance(self.value, float) else f"{self.column} {symbol} {self.value!r}"
+
+    def shown(self):
+        return {self.column: observation_column(self.column)}
 
     def clause(self):
         return getattr(observation_column(self.column), self.op)(sa.literal(self.value))
