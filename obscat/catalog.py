@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from .formats import RowStream
     from .group.grouping import GroupingResult, StoredGrouping
+    from .group.match_stored import MatchResult
     from .store.check import CheckReport
     from .store.derived import StoreRemoval
     from .store.ingest import IngestReport, Progress
@@ -321,6 +322,34 @@ class Catalog:
         assert result is not None  # what `then` returned
         return result
 
+    def match(self, name: str, on, off_from, *, preset: str | None = None, max_delta: dict | None = None,
+              same: Sequence[str] | None = None, weights: dict | None = None, n_off: int | None = None,
+              livetime_ratio: float | None = None, unique: bool | None = None, exclusion_radius=None, sources=None,
+              min_abs_b=None, replace: bool = False) -> MatchResult:  # fmt: skip
+        """OFF runs for the ON runs ``on`` selects, among the observations ``off_from`` selects, stored as
+        grouping ``name`` (labels ``on``, ``off``, ``unmatched``, and its pairs); see
+        :mod:`obscat.group.match` and docs/matching.md.
+
+        ``on``/``off_from`` are selections (a criterion, Gammapy dicts, or ``--where`` text).
+        ``preset`` (``"veritas-mimic"``, ``"hess-runmatch"``) gives rules the other arguments
+        override. ``max_delta`` maps ``zenith``, ``azimuth`` (wrapped at 360 deg), ``airmass``
+        (``1/sin(elevation)``) or a numeric column to its tolerance (a Quantity, ``"5 deg"``, or a
+        number in the column's unit; None drops a preset's); ``same`` names columns whose values must
+        be equal; ``weights`` weigh the ranking's normalised differences (default 1). Each ON run takes
+        ``n_off`` OFF runs (default 1), or enough for ``livetime_ratio`` times its livetime; ``unique``
+        uses an OFF run once. OFF runs within ``exclusion_radius`` of any ON pointing or of
+        ``sources`` (a SkyCoord) or at ``|b| < min_abs_b`` are left out. ``replace`` overwrites a
+        grouping of that name. The result's ``pairs`` and ``unmatched`` are Tables.
+        """
+        from .group.match_rules import match_rules
+        from .group.match_stored import match
+
+        rules, params = match_rules(preset=preset, max_delta=max_delta, same=same, weights=weights, n_off=n_off,
+                                    livetime_ratio=livetime_ratio, unique=unique, exclusion_radius=exclusion_radius,
+                                    sources=sources, min_abs_b=min_abs_b)  # fmt: skip
+        return match(self.engine, name, _selection(on, "on"), _selection(off_from, "off_from"), rules, params,
+                     replace=replace)  # fmt: skip
+
     def groupings(self) -> list[GroupingSummary]:
         """Every stored grouping with its numbers of groups and observations, by name."""
         from .group.grouping import groupings
@@ -405,3 +434,12 @@ class Catalog:
         names, rows = run_query(self.url, statement, params, limit)
         return to_table(distinct_names(names), rows)
 
+
+def _selection(value, parameter: str):
+    """A selection argument as a criterion: ``--where`` text, or what ``as_criterion`` takes."""
+    from .query.gammapy import as_criterion
+    from .query.where import Where
+
+    if value is None:
+        raise ParameterError(f"`{parameter}` must be a selection, not None")
+    return Where(value) if isinstance(value, str) else as_criterion(value)
