@@ -370,6 +370,24 @@ class Catalog:
 
         return member_stream(self.engine, name)
 
+    def match_pairs(self, name: str) -> Table:
+        """Match ``name``'s ON runs with their OFF runs (``on_store``, ``on_obs_id``, ``off_store``,
+        ``off_obs_id``, ``rank``, ``distance``; OFF columns masked for an unmatched ON run), by ON run
+        and rank."""
+        return self.iter_match_pairs(name).to_table()
+
+    def iter_match_pairs(self, name: str) -> RowStream:
+        """As :meth:`match_pairs`, as a :class:`~obscat.formats.RowStream`."""
+        from .group.match_stored import pair_stream
+
+        return pair_stream(self.engine, name)
+
+    def grouping_method(self, name: str) -> str:
+        """How stored grouping ``name`` was made: ``split``, ``bins``, ``by``, ``cluster`` or ``match``."""
+        from .group.stored import grouping_method
+
+        return grouping_method(self.engine, name)
+
     def rename_grouping(self, old: str, new: str) -> None:
         """Rename a stored grouping (``new`` must be free)."""
         from .group.grouping import rename
@@ -398,13 +416,21 @@ class Catalog:
             return export_table(self.engine, name, target, format)
         raise ParameterError(f"`format={format!r}` must be 'gadf', 'csv' or 'ecsv'")
 
-    def plot(self, name: str, *, kind: str = "scatter", x: str | None = None, y: str | None = None,
+    def plot(self, name: str, *, kind: str | None = None, x: str | None = None, y: str | None = None,
              feature_set: str | None = None) -> Figure:  # fmt: skip
         """A matplotlib Figure of a stored grouping coloured by label (needs the plot extra):
         ``kind="scatter"`` of ``y`` against ``x`` (observation columns or features, of ``feature_set``,
-        by default the clustering's), ``"sky"`` (the pointings) or ``"dendrogram"`` (a clustering)."""
+        by default the clustering's), ``"sky"`` (the pointings), ``"dendrogram"`` (a clustering) or
+        ``"pairs"`` (a match: ON and OFF runs in zenith and azimuth, a line per pair). The default is
+        ``"pairs"`` for a match, else ``"scatter"``."""
         from .group import plot
 
+        if kind is None:
+            kind = "pairs" if self.grouping_method(name) == "match" else "scatter"
+        if kind == "pairs":
+            from .group.match_plot import pair_plot
+
+            return pair_plot(self.engine, name)
         if kind == "scatter":
             if x is None or y is None:
                 raise ParameterError("a scatter plot needs `x` and `y`")
@@ -413,7 +439,7 @@ class Catalog:
             return plot.sky_map(self.engine, name)
         if kind == "dendrogram":
             return plot.dendrogram(self.engine, name)
-        raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky' or 'dendrogram'")
+        raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky', 'dendrogram' or 'pairs'")
 
     # -- SQL -----------------------------------------------------------------------------
 

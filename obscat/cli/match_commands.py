@@ -25,18 +25,68 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
 def match(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Name of the stored match (a grouping).")],
-    on: Annotated[str, typer.Option("--on", metavar="SELECTION", help="The ON runs: a --where expression, e.g. \"object('PKS 2155*')\" or \"store('hess') and cone(329.7, -30.2, 2)\".")],
-    off_from: Annotated[str, typer.Option("--off-from", metavar="SELECTION", help="Where OFF runs may come from: a --where expression.")],
-    preset: Annotated[str | None, typer.Option("--preset", help="Rules to start from: veritas-mimic or hess-runmatch (see docs/matching.md).")] = None,
-    max_delta: Annotated[list[str] | None, typer.Option("--max-delta", metavar="QUANTITY=VALUE", help="Tolerance: zenith, azimuth (wraps at 360 deg), airmass (1/sin el) or a numeric column, e.g. zenith=5deg, muoneff=0.05; =none drops a preset's (repeatable).")] = None,
-    same: Annotated[list[str] | None, typer.Option("--same", metavar="COLUMN", help="A column whose values must be equal, e.g. n_tels (repeatable).")] = None,
-    weights: Annotated[list[str] | None, typer.Option("--weight", metavar="QUANTITY=W", help="Weight of a tolerance's normalised difference in the ranking (default 1; repeatable).")] = None,
+    on: Annotated[
+        str,
+        typer.Option(
+            "--on",
+            metavar="SELECTION",
+            help="The ON runs: a --where expression, e.g. \"object('PKS 2155*')\" or \"store('hess') and cone(329.7, -30.2, 2)\".",
+        ),
+    ],
+    off_from: Annotated[
+        str, typer.Option("--off-from", metavar="SELECTION", help="Where OFF runs may come from: a --where expression.")
+    ],
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", help="Rules to start from: veritas-mimic or hess-runmatch (see docs/matching.md)."),
+    ] = None,
+    max_delta: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-delta",
+            metavar="QUANTITY=VALUE",
+            help="Tolerance: zenith, azimuth (wraps at 360 deg), airmass (1/sin el) or a numeric column, e.g. zenith=5deg, muoneff=0.05; =none drops a preset's (repeatable).",
+        ),
+    ] = None,
+    same: Annotated[
+        list[str] | None,
+        typer.Option("--same", metavar="COLUMN", help="A column whose values must be equal, e.g. n_tels (repeatable)."),
+    ] = None,
+    weights: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--weight",
+            metavar="QUANTITY=W",
+            help="Weight of a tolerance's normalised difference in the ranking (default 1; repeatable).",
+        ),
+    ] = None,
     n_off: Annotated[int | None, typer.Option("--n-off", "-k", help="OFF runs per ON run.  [default: 1]")] = None,
-    livetime_ratio: Annotated[float | None, typer.Option("--livetime-ratio", help="Or: OFF runs until their livetime is this many times the ON run's.")] = None,
-    unique: Annotated[bool | None, typer.Option("--unique/--no-unique", help="Use each OFF run for one ON run at most (ON runs served by store and OBS_ID).  [default: the preset's, else no]")] = None,
-    exclusion_radius: Annotated[str | None, typer.Option("--exclusion-radius", help="Leave out OFF runs pointing this close to an ON run or a --source, e.g. 3deg.")] = None,
-    sources: Annotated[list[str] | None, typer.Option("--source", metavar='"RA DEC"', help="A known source (ICRS deg) for --exclusion-radius (repeatable).")] = None,
-    min_abs_b: Annotated[str | None, typer.Option("--min-abs-b", help="Leave out OFF runs at |b| below this, e.g. 10deg.")] = None,
+    livetime_ratio: Annotated[
+        float | None,
+        typer.Option("--livetime-ratio", help="Or: OFF runs until their livetime is this many times the ON run's."),
+    ] = None,
+    unique: Annotated[
+        bool | None,
+        typer.Option(
+            "--unique/--no-unique",
+            help="Use each OFF run for one ON run at most (ON runs served by store and OBS_ID).  [default: the preset's, else no]",
+        ),
+    ] = None,
+    exclusion_radius: Annotated[
+        str | None,
+        typer.Option(
+            "--exclusion-radius", help="Leave out OFF runs pointing this close to an ON run or a --source, e.g. 3deg."
+        ),
+    ] = None,
+    sources: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source", metavar='"RA DEC"', help="A known source (ICRS deg) for --exclusion-radius (repeatable)."
+        ),
+    ] = None,
+    min_abs_b: Annotated[
+        str | None, typer.Option("--min-abs-b", help="Leave out OFF runs at |b| below this, e.g. 10deg.")
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
 ) -> None:
     """Find OFF runs matching each ON run (zenith, azimuth, airmass, any column) and store the pairs."""
@@ -44,7 +94,9 @@ def match(
     from .options import sky_position
     from .output import render_grouping
 
-    deltas: dict[str, str | None] = {k: None if v.lower() == "none" else v for k, v in _pairs(max_delta, "--max-delta").items()}
+    deltas: dict[str, str | None] = {
+        k: None if v.lower() == "none" else v for k, v in _pairs(max_delta, "--max-delta").items()
+    }
     weight_values = {}
     for key, value in _pairs(weights, "--weight").items():
         try:

@@ -276,7 +276,9 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
                 taken, taken_dist = _take(found[free], dist[free], live_off, live_on[i], rules)
                 # unseen runs lie beyond the k-th nearest: the ranking is settled once the last taken is nearer
                 if complete or (len(taken) and taken_dist[-1] * math.sqrt(total_weight) < tree_dist[-1] * (1 - 1e-9)):
-                    exhausted = rules.unique and not len(taken) and len(_take(found, dist, live_off, live_on[i], rules)[0]) > 0
+                    exhausted = (
+                        rules.unique and not len(taken) and len(_take(found, dist, live_off, live_on[i], rules)[0]) > 0
+                    )
                     break
                 k = min(len(members), 4 * k)
         if len(taken):

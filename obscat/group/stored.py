@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..formats import RowStream
 
 __all__ = ["members_query", "member_stream", "GroupingResult", "StoredGrouping", "GroupingSummary", "store_grouping", "stored_grouping", "groupings",
-           "grouping_rows", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
+           "grouping_rows", "grouping_method", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
 
 _G, _M, _O, _S = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
 
@@ -138,6 +138,12 @@ def store_grouping(engine, name: str, method: str, params: dict, selection: Crit
         if then is not None:
             then(conn, grouping_id)
     return GroupingResult(name, method, list(zip(stores, obs_ids, labels)), summary)
+
+
+def grouping_method(engine, name: str) -> str:
+    """The method of stored grouping ``name``."""
+    with connect(engine) as conn:
+        return conn.execute(sa.select(_G.c.method).where(_G.c.id == id_by_name(conn, _G, name, "grouping"))).scalar_one()
 
 
 def check_name(name: str) -> None:
