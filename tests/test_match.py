@@ -118,6 +118,8 @@ def test_pks2155_against_extragalactic_fields_equals_brute_force(hess):
         assert abs(a["zen_pnt_deg"] - b["zen_pnt_deg"]) <= 10
         assert min(abs(a["az_pnt_deg"] - b["az_pnt_deg"]) % 360, 360 - abs(a["az_pnt_deg"] - b["az_pnt_deg"]) % 360) <= 60
         assert abs(a["muoneff"] - b["muoneff"]) <= 0.1 and a["n_tels"] == b["n_tels"] and 0 <= d <= 1
+        assert rank in (1, 2)
+    assert all(p[3] <= q[3] for p, q in zip(got[::2], got[1::2]))  # rank 1 no farther than rank 2
     # stored: labels, pairs and provenance
     stored = hess.grouping("pks-off")
     assert stored.method == "match"

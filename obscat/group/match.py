@@ -235,40 +235,43 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
     box = np.where(periodic, 360.0 * scale, 0.0)
     scaled_off = off_q * scale
     scaled_off[:, periodic] %= box[periodic]
-    groups: dict[tuple, np.ndarray] = {}
-    if len(cand) and not rules.same:
-        groups[()] = np.arange(len(cand))
-    elif len(cand):
-        keys_same, inverse = np.unique(off_same, axis=0, return_inverse=True)
-        for g, value in enumerate(keys_same):
-            groups[tuple(value)] = np.flatnonzero(inverse.ravel() == g)
-    trees = {value: cKDTree(scaled_off[members], boxsize=box if periodic.any() else None)
-             for value, members in groups.items()}  # fmt: skip
+    groups = _groups(off_same) if len(cand) else {}
+    trees = {value: cKDTree(scaled_off[members], boxsize=box if periodic.any() else None, balanced_tree=False,
+                            compact_nodes=False) for value, members in groups.items()}  # fmt: skip
     radius = math.sqrt(total_weight) * (1 + 1e-9) + 1e-12
+    point = on_q * scale
+    point[:, periodic] %= box[periodic]
 
     weights = np.array([rules.weight(k) for k in keys])
     used = np.zeros(len(cand), bool)
     typical = float(np.median(live_off)) if len(cand) else 1.0
+    need = np.full(len(on_ids), rules.n_off) if rules.n_off else \
+        (rules.livetime_ratio * np.nan_to_num(live_on) / max(typical, 1e-9)).astype(int) + 1  # fmt: skip
+    # the first k nearest of every ON run, one query per tree; more are asked for where too few
+    first: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+    valid = np.isfinite(on_q).all(axis=1)
+    for value, tree in trees.items():
+        rows = [i for i in np.flatnonzero(valid) if on_same[i] == value]
+        if rows:
+            k = min(len(groups[value]), max(8 * int(need[rows].max()), 16))
+            dist_k, found_k = tree.query(point[rows], k=k, distance_upper_bound=radius)
+            for n, i in enumerate(rows):
+                first[i] = (np.atleast_1d(dist_k[n]), np.atleast_1d(found_k[n]), k)
     out_on, out_off, out_rank, out_dist, unmatched = [], [], [], [], []
     windows = None
     for i in range(len(on_ids)):
         q = on_q[i]
-        members = groups.get(on_same[i]) if np.all(np.isfinite(q)) else None
         taken, taken_dist, n_passing, exhausted = np.zeros(0, int), np.zeros(0), 0, False
-        if members is not None:
-            need = rules.n_off or int(rules.livetime_ratio * live_on[i] / max(typical, 1e-9)) + 1
-            k = min(len(members), max(8 * need, 16))
-            point = q * scale
-            point[periodic] %= box[periodic]
+        if i in first:
+            members = groups[on_same[i]]
+            tree_dist, found, k = first[i]
             while True:  # the k nearest in scaled space, k growing until the ranking is settled
-                tree_dist, found = trees[on_same[i]].query(point, k=k, distance_upper_bound=radius)
-                tree_dist, found = np.atleast_1d(tree_dist), np.atleast_1d(found)
                 complete = k >= len(members) or found[-1] >= len(members)
                 found = members[found[found < len(members)]]
                 delta = _delta_rows(off_q[found], q, periodic)
                 inside = np.all(delta <= tolerance, axis=1)
                 found, delta = found[inside], delta[inside]
-                dist = np.sqrt((delta / tolerance) ** 2 @ weights / total_weight) if keys else np.zeros(len(found))
+                dist = np.sqrt((delta / tolerance) ** 2 @ weights / total_weight)
                 order = np.lexsort((found, dist))
                 found, dist = found[order], dist[order]
                 n_passing = len(found)
@@ -281,6 +284,8 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
                     )
                     break
                 k = min(len(members), 4 * k)
+                tree_dist, found = trees[on_same[i]].query(point[i], k=k, distance_upper_bound=radius)
+                tree_dist, found = np.atleast_1d(tree_dist), np.atleast_1d(found)
         if len(taken):
             if rules.unique:
                 used[taken] = True
@@ -295,6 +300,19 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
         unmatched.append(_unmatched(i, [*q, *on_same[i]], windows, n_passing, len(cand), exhausted))
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     return Pairs(cat(out_on, int), cat(out_off, int), cat(out_rank, int), cat(out_dist, float), unmatched, len(cand))
+
+
+def _groups(same: np.ndarray) -> dict[tuple, np.ndarray]:
+    """Candidate indices per distinct row of the ``same`` columns (all of them if none)."""
+    if not same.shape[1]:
+        return {(): np.arange(len(same))}
+    values, inverse = np.unique(same[:, 0] if same.shape[1] == 1 else same, axis=None if same.shape[1] == 1 else 0,
+                                return_inverse=True)  # fmt: skip
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
+    rows = values.reshape(len(values), -1)
+    return {tuple(rows[g]): order[bounds[g] : bounds[g + 1]] for g in range(len(values))}
 
 
 def _delta_rows(values: np.ndarray, point: np.ndarray, periodic: np.ndarray) -> np.ndarray:
