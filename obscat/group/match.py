@@ -169,8 +169,10 @@ def _candidates(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_
         idx = np.flatnonzero(keep)
         if len(centre) and len(idx):
             chord = 2 * math.sin(math.radians(min(rules.exclusion_radius_deg, 180.0)) / 2)
-            _, nearest = cKDTree(_unit_vectors(centre[:, 0], centre[:, 1])).query(
-                _unit_vectors(ra[idx], dec[idx]), distance_upper_bound=chord * (1 + 1e-9) + 1e-12)  # fmt: skip
+            centre_v, off_v = _unit_vectors(centre[:, 0], centre[:, 1]), _unit_vectors(ra[idx], dec[idx])
+            near_cell = _near_cells(centre_v, off_v, chord)  # only these can be within the radius
+            idx, off_v = idx[near_cell], off_v[near_cell]
+            _, nearest = cKDTree(centre_v).query(off_v, distance_upper_bound=chord * (1 + 1e-9) + 1e-12)
             found = nearest < len(centre)
             near = np.zeros(len(idx), bool)
             near[found] = separation_deg(centre[nearest[found], 0], centre[nearest[found], 1], ra[idx][found],
@@ -180,6 +182,22 @@ def _candidates(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_
         with np.errstate(invalid="ignore"):
             keep &= np.isfinite(quantity_values(key, off))
     return np.flatnonzero(keep)
+
+
+def _near_cells(centres: np.ndarray, points: np.ndarray, chord: float) -> np.ndarray:
+    """Which unit vectors ``points`` lie in a cube cell (of side >= ``chord``) next to a cell of
+    ``centres``: a cheap superset of those within ``chord`` of a centre."""
+    side = max(chord, 1e-3)
+    n = int(math.ceil(2.0 / side)) + 4
+
+    def cells(v: np.ndarray) -> np.ndarray:
+        return np.floor((v + 1.0) / side).astype(np.int64) + 1
+
+    c = cells(centres)
+    steps = np.array([(a, b, d) for a in (-1, 0, 1) for b in (-1, 0, 1) for d in (-1, 0, 1)])
+    around = (c[:, None, :] + steps[None]).reshape(-1, 3)
+    p = cells(points)
+    return np.isin((p[:, 0] * n + p[:, 1]) * n + p[:, 2], np.unique((around[:, 0] * n + around[:, 1]) * n + around[:, 2]))
 
 
 class _Window:
@@ -247,45 +265,37 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
     typical = float(np.median(live_off)) if len(cand) else 1.0
     need = np.full(len(on_ids), rules.n_off) if rules.n_off else \
         (rules.livetime_ratio * np.nan_to_num(live_on) / max(typical, 1e-9)).astype(int) + 1  # fmt: skip
-    # the first k nearest of every ON run, one query per tree; more are asked for where too few
-    first: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+    space = _Space(off_q, on_q, point, periodic, tolerance, weights / total_weight, radius)
+    # the k nearest of every ON run ranked, one query per tree; a run whose ranking is not settled asks for more
+    first: dict[int, tuple[np.ndarray, np.ndarray, bool, float, int]] = {}
     valid = np.isfinite(on_q).all(axis=1)
     for value, tree in trees.items():
-        rows = [i for i in np.flatnonzero(valid) if on_same[i] == value]
-        if rows:
+        rows = np.array([i for i in np.flatnonzero(valid) if on_same[i] == value], int)
+        if len(rows):
             k = min(len(groups[value]), max(8 * int(need[rows].max()), 16))
-            dist_k, found_k = tree.query(point[rows], k=k, distance_upper_bound=radius)
-            for n, i in enumerate(rows):
-                first[i] = (np.atleast_1d(dist_k[n]), np.atleast_1d(found_k[n]), k)
+            for i, ranked in zip(rows, space.ranked(tree, groups[value], rows, k)):
+                first[i] = (*ranked, k)
+    sqrt_w = math.sqrt(total_weight)
     out_on, out_off, out_rank, out_dist, unmatched = [], [], [], [], []
     windows = None
     for i in range(len(on_ids)):
         q = on_q[i]
         taken, taken_dist, n_passing, exhausted = np.zeros(0, int), np.zeros(0), 0, False
         if i in first:
-            members = groups[on_same[i]]
-            tree_dist, found, k = first[i]
-            while True:  # the k nearest in scaled space, k growing until the ranking is settled
-                complete = k >= len(members) or found[-1] >= len(members)
-                found = members[found[found < len(members)]]
-                delta = _delta_rows(off_q[found], q, periodic)
-                inside = np.all(delta <= tolerance, axis=1)
-                found, delta = found[inside], delta[inside]
-                dist = np.sqrt((delta / tolerance) ** 2 @ weights / total_weight)
-                order = np.lexsort((found, dist))
-                found, dist = found[order], dist[order]
+            found, dist, complete, kth, k = first[i]
+            while True:
                 n_passing = len(found)
-                free = ~used[found] if rules.unique else np.ones(len(found), bool)
+                free = ~used[found] if rules.unique else slice(None)
                 taken, taken_dist = _take(found[free], dist[free], live_off, live_on[i], rules)
                 # unseen runs lie beyond the k-th nearest: the ranking is settled once the last taken is nearer
-                if complete or (len(taken) and taken_dist[-1] * math.sqrt(total_weight) < tree_dist[-1] * (1 - 1e-9)):
+                if complete or (len(taken) and taken_dist[-1] * sqrt_w < kth * (1 - 1e-9)):
                     exhausted = (
                         rules.unique and not len(taken) and len(_take(found, dist, live_off, live_on[i], rules)[0]) > 0
                     )
                     break
+                members = groups[on_same[i]]
                 k = min(len(members), 4 * k)
-                tree_dist, found = trees[on_same[i]].query(point[i], k=k, distance_upper_bound=radius)
-                tree_dist, found = np.atleast_1d(tree_dist), np.atleast_1d(found)
+                (found, dist, complete, kth), = space.ranked(trees[on_same[i]], members, np.array([i]), k)
         if len(taken):
             if rules.unique:
                 used[taken] = True
@@ -302,6 +312,34 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
     return Pairs(cat(out_on, int), cat(out_off, int), cat(out_rank, int), cat(out_dist, float), unmatched, len(cand))
 
 
+class _Space:
+    """The scaled space of the k-d trees, and the exact tolerances and distances of the pairs they find."""
+
+    def __init__(self, off_q, on_q, point, periodic, tolerance, weight_fraction, radius) -> None:
+        self.off_q, self.on_q, self.point, self.periodic = off_q, on_q, point, periodic
+        self.tolerance, self.weight_fraction, self.radius = tolerance, weight_fraction, radius
+
+    def ranked(self, tree, members: np.ndarray, rows: np.ndarray, k: int):
+        """For each ON run of ``rows``: the candidates among its ``k`` nearest in ``tree`` that pass
+        every tolerance, by (distance, index), their distances, whether the tree holds no more
+        (``complete``), and the ``k``-th nearest's distance in the scaled space."""
+        tree_dist, idx = tree.query(self.point[rows], k=k, distance_upper_bound=self.radius)
+        tree_dist, idx = tree_dist.reshape(len(rows), k), idx.reshape(len(rows), k)
+        ok = idx < len(members)
+        found = members[np.where(ok, idx, 0)]
+        delta = np.abs(self.off_q[found] - self.on_q[rows][:, None, :])
+        delta[..., self.periodic] %= 360.0
+        delta[..., self.periodic] = np.minimum(delta[..., self.periodic], 360.0 - delta[..., self.periodic])
+        inside = ok & np.all(delta <= self.tolerance, axis=2)
+        dist = np.where(inside, np.sqrt((delta / self.tolerance) ** 2 @ self.weight_fraction), np.inf)
+        order = np.lexsort((found, dist), axis=-1)
+        found, dist = np.take_along_axis(found, order, -1), np.take_along_axis(dist, order, -1)
+        n_inside = inside.sum(axis=1)
+        complete = (k >= len(members)) | ~ok[:, -1]
+        return [(found[n, : n_inside[n]], dist[n, : n_inside[n]], bool(complete[n]), float(tree_dist[n, -1]))
+                for n in range(len(rows))]  # fmt: skip
+
+
 def _groups(same: np.ndarray) -> dict[tuple, np.ndarray]:
     """Candidate indices per distinct row of the ``same`` columns (all of them if none)."""
     if not same.shape[1]:
@@ -313,12 +351,6 @@ def _groups(same: np.ndarray) -> dict[tuple, np.ndarray]:
     bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
     rows = values.reshape(len(values), -1)
     return {tuple(rows[g]): order[bounds[g] : bounds[g + 1]] for g in range(len(values))}
-
-
-def _delta_rows(values: np.ndarray, point: np.ndarray, periodic: np.ndarray) -> np.ndarray:
-    d = np.abs(values - point)
-    d[:, periodic] = np.minimum(d[:, periodic] % 360.0, 360.0 - d[:, periodic] % 360.0)
-    return d
 
 
 def _take(found: np.ndarray, dist: np.ndarray, live_off: np.ndarray, live_on: float, rules: Rules):

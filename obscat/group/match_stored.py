@@ -49,18 +49,12 @@ class MatchResult(GroupingResult):
 
 def _runs(engine, criterion: Criterion, columns: list[str], parameter: str):
     """(ids, stores, obs_ids, {column: float array, NaN where NULL}) of a selection, by store and
-    OBS_ID. The rows are streamed into numpy batch by batch and sorted there (sorting 10^6 rows
-    in SQL, and building a Python row object each, took most of the time)."""
-    from ..store.stream import open_rows
+    OBS_ID (sorted in numpy: sorting 10^6 rows in SQL, and a Python row object each, took most of
+    the time)."""
+    from ..store.arrays import float_columns
 
-    query = sa.select(_O.c.id, _O.c.store_id, _O.c.obs_id, *(observation_column(c) for c in columns)).where(
-        criterion.clause())  # fmt: skip
-    rows = open_rows(engine, query)
-    try:
-        parts = [np.array(batch, dtype=float).reshape(len(batch), 3 + len(columns)) for batch in rows.batches(False)]
-    finally:
-        rows.close()
-    data = np.concatenate(parts) if parts else np.zeros((0, 3 + len(columns)))
+    data = float_columns(engine, [_O.c.id, _O.c.store_id, _O.c.obs_id, *(observation_column(c) for c in columns)],
+                         criterion.clause())  # fmt: skip
     if not len(data):
         raise ParameterError(f"`{parameter}` selects no observation")
     if np.abs(data[:, :3]).max() >= 2**53:  # integers a double does not hold exactly
