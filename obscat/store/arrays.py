@@ -36,7 +36,7 @@ def _aggregated(engine: Engine, query: sa.Select, n: int) -> np.ndarray:
     """Every row's float8 values packed by the server into one bytea (``float8send``: 8 bytes,
     big-endian, row after row), unpacked by numpy: one value crosses instead of a row per row."""
     sub = query.subquery()
-    parts = [sa.func.float8send(c, type_=sa.LargeBinary) for c in sub.c]
+    parts: list[sa.ColumnElement[bytes]] = [sa.func.float8send(c, type_=sa.LargeBinary) for c in sub.c]
     row = functools.reduce(lambda a, b: a.op("||", return_type=sa.LargeBinary)(b), parts)
     compiled = sa.select(sa.func.string_agg(row, sa.literal(b"", sa.LargeBinary))).compile(
         dialect=engine.dialect, compile_kwargs={"render_postcompile": True})  # fmt: skip
