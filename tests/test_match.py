@@ -43,7 +43,9 @@ def brute_force(on: list[dict], off: list[dict], tolerances: dict[str, float], *
             d = abs(a["az_pnt_deg"] - b["az_pnt_deg"]) % 360
             return min(d, 360 - d)
         if key == "airmass":
-            return abs(1 / math.sin(math.radians(90 - a["zen_pnt_deg"])) - 1 / math.sin(math.radians(90 - b["zen_pnt_deg"])))
+            return abs(
+                1 / math.sin(math.radians(90 - a["zen_pnt_deg"])) - 1 / math.sin(math.radians(90 - b["zen_pnt_deg"]))
+            )
         return abs(a[key] - b[key])
 
     def sky(r):
@@ -116,7 +118,9 @@ def test_pks2155_against_extragalactic_fields_equals_brute_force(hess):
     for on_id, off_id, rank, d in got:
         a, b = by_id[on_id], by_id[off_id]
         assert abs(a["zen_pnt_deg"] - b["zen_pnt_deg"]) <= 10
-        assert min(abs(a["az_pnt_deg"] - b["az_pnt_deg"]) % 360, 360 - abs(a["az_pnt_deg"] - b["az_pnt_deg"]) % 360) <= 60
+        assert (
+            min(abs(a["az_pnt_deg"] - b["az_pnt_deg"]) % 360, 360 - abs(a["az_pnt_deg"] - b["az_pnt_deg"]) % 360) <= 60
+        )
         assert abs(a["muoneff"] - b["muoneff"]) <= 0.1 and a["n_tels"] == b["n_tels"] and 0 <= d <= 1
         assert rank in (1, 2)
     assert all(p[3] <= q[3] for p, q in zip(got[::2], got[1::2]))  # rank 1 no farther than rank 2
@@ -179,7 +183,9 @@ def test_unmatched_on_runs_name_the_failing_tolerance(hess):
     reasons = dict(zip(result.unmatched["obs_id"].tolist(), result.unmatched["reason"].tolist()))
     assert reasons[33787] == "zenith fails for 27 of 28 OFF candidates; 0 pass every tolerance"
     assert reasons[33789] == "muoneff fails for 25 of 28 OFF candidates; 0 pass every tolerance"
-    assert "ON run hess:33787 unmatched: zenith fails for 27 of 28 OFF candidates; 0 pass every tolerance" in result.notes
+    assert (
+        "ON run hess:33787 unmatched: zenith fails for 27 of 28 OFF candidates; 0 pass every tolerance" in result.notes
+    )
     # each named tolerance is the one most OFF runs fail on their own (counted by loops)
     on = {r["obs_id"]: r for r in _rows(hess, ON)}
     off = _rows(hess, OFF)
@@ -248,13 +254,22 @@ def test_hess_runmatch_preset(hess):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"max_delta": {"zenit": "5 deg"}}, "unknown column 'zenit' in `max_delta` (or a quantity: zenith, azimuth, airmass)"),
+        (
+            {"max_delta": {"zenit": "5 deg"}},
+            "unknown column 'zenit' in `max_delta` (or a quantity: zenith, azimuth, airmass)",
+        ),
         ({"max_delta": {"zenith": "-5 deg"}}, "`max_delta` zenith=-5 deg: must be > 0"),
-        ({"max_delta": {"zenith": "5 m"}}, "`max_delta` zenith=5 m: 'm' (length) and 'deg' (angle) are not convertible (expected deg)"),
+        (
+            {"max_delta": {"zenith": "5 m"}},
+            "`max_delta` zenith=5 m: 'm' (length) and 'deg' (angle) are not convertible (expected deg)",
+        ),
         ({"max_delta": {"zenith": 5}, "same": ["telescopes"]}, "unknown column 'telescopes' in `same`"),
         ({"max_delta": {"zenith": 5}, "n_off": 2, "livetime_ratio": 2.0}, "give one of `n_off` or `livetime_ratio`"),
         ({"max_delta": {}}, "`max_delta` must name at least one tolerance (e.g. zenith)"),
-        ({"max_delta": {"zenith": 5}, "preset": "magic"}, "`preset='magic'` is not a preset (veritas-mimic, hess-runmatch)"),
+        (
+            {"max_delta": {"zenith": 5}, "preset": "magic"},
+            "`preset='magic'` is not a preset (veritas-mimic, hess-runmatch)",
+        ),
     ],
 )
 def test_bad_rules_are_one_line_errors_and_change_nothing(hess, db_url, kwargs, message):
@@ -293,7 +308,10 @@ def test_cli_match_show_refuse_replace(hess, db_url):
     assert "Note: ON run hess:33787 unmatched: " in made.stderr
     before = snapshot(db_url)
     refused = runner.invoke(app, args)
-    assert (refused.exit_code, refused.stderr) == (1, "Error: a grouping named 'pks' exists: pass --replace to overwrite it\n")
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        "Error: a grouping named 'pks' exists: pass --replace to overwrite it\n",
+    )
     assert snapshot(db_url) == before
     shown = runner.invoke(app, ["--db", db_url, "groups", "show", "pks", "--format", "csv"])
     lines = shown.stdout.splitlines()
@@ -313,7 +331,9 @@ def test_export_writes_on_off_stores_and_pairs(hess, tmp_path):
     pairs = Table.read(tmp_path / "out" / "pairs.ecsv")
     assert pairs.colnames == ["on_store", "on_obs_id", "off_store", "off_obs_id", "rank", "distance"]
     assert pairs.meta["method"] == "match" and pairs.meta["params"]["n_off"] == 2
-    assert [tuple(r)[:5] for r in pairs] == [tuple(r)[:5] for r in hess.match_pairs("pks") if not np.ma.is_masked(r["rank"])]
+    assert [tuple(r)[:5] for r in pairs] == [
+        tuple(r)[:5] for r in hess.match_pairs("pks") if not np.ma.is_masked(r["rank"])
+    ]
     on, off = DataStore.from_dir(tmp_path / "out" / "on"), DataStore.from_dir(tmp_path / "out" / "off")
     assert sorted(on.obs_ids) == sorted(set(pairs["on_obs_id"].tolist()))
     assert sorted(off.obs_ids) == sorted(set(pairs["off_obs_id"].tolist()))

@@ -197,7 +197,9 @@ def _near_cells(centres: np.ndarray, points: np.ndarray, chord: float) -> np.nda
     steps = np.array([(a, b, d) for a in (-1, 0, 1) for b in (-1, 0, 1) for d in (-1, 0, 1)])
     around = (c[:, None, :] + steps[None]).reshape(-1, 3)
     p = cells(points)
-    return np.isin((p[:, 0] * n + p[:, 1]) * n + p[:, 2], np.unique((around[:, 0] * n + around[:, 1]) * n + around[:, 2]))
+    return np.isin(
+        (p[:, 0] * n + p[:, 1]) * n + p[:, 2], np.unique((around[:, 0] * n + around[:, 1]) * n + around[:, 2])
+    )
 
 
 class _Window:
@@ -295,7 +297,7 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
                     break
                 members = groups[on_same[i]]
                 k = min(len(members), 4 * k)
-                (found, dist, complete, kth), = space.ranked(trees[on_same[i]], members, np.array([i]), k)
+                ((found, dist, complete, kth),) = space.ranked(trees[on_same[i]], members, np.array([i]), k)
         if len(taken):
             if rules.unique:
                 used[taken] = True
