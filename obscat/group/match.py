@@ -21,8 +21,10 @@
 
 Nothing is an N x M scan: the OFF candidates sit in one k-d tree per ``same`` value, in
 coordinates scaled by ``sqrt(w_q) / max_delta[q]`` (azimuth periodic), so that every passing pair
-lies in a ball the tree searches nearest first; the reasons for unmatched ON runs come from
-sorted 1-d columns and binary search.
+lies in a ball the tree searches nearest first (every ON run of a tree asks for its k nearest in
+one query, k growing only for a run whose ranking is not settled); the exclusion radius is one
+k-d tree of ON pointings and sources, asked only about OFF runs in cube cells next to theirs; the
+reasons for unmatched ON runs come from sorted 1-d columns and binary search.
 """
 
 from __future__ import annotations
@@ -240,8 +242,8 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
     cand = _candidates(on, off, on_ids, off_ids, rules, keys)
     scale = np.array([math.sqrt(rules.weight(k)) / rules.max_delta[k] for k in keys])
     total_weight = sum(rules.weight(k) for k in keys)
-    on_q = np.column_stack([quantity_values(k, on) for k in keys]) if keys else np.zeros((len(on_ids), 0))
-    off_q = np.column_stack([quantity_values(k, off)[cand] for k in keys]) if keys else np.zeros((len(cand), 0))
+    on_q = np.column_stack([quantity_values(k, on) for k in keys])  # Rules hold at least one tolerance
+    off_q = np.column_stack([quantity_values(k, off)[cand] for k in keys])
     periodic = np.array([k in PERIODIC for k in keys], bool)
     tolerance = np.array([rules.max_delta[k] for k in keys])
     on_same = [tuple(row) for row in np.column_stack([np.asarray(on[c], float) for c in rules.same])] if rules.same \
