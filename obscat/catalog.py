@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from .formats import RowStream
     from .group.grouping import GroupingResult, StoredGrouping
+    from .group.match_stored import MatchResult
     from .store.check import CheckReport
     from .store.derived import StoreRemoval
     from .store.ingest import IngestReport, Progress
@@ -337,6 +338,34 @@ class Catalog:
         assert result is not None  # what `then` returned
         return result
 
+    def match(self, name: str, on, off_from, *, preset: str | None = None, max_delta: dict | None = None,
+              same: Sequence[str] | None = None, weights: dict | None = None, n_off: int | None = None,
+              livetime_ratio: float | None = None, unique: bool | None = None, exclusion_radius=None, sources=None,
+              min_abs_b=None, replace: bool = False) -> MatchResult:  # fmt: skip
+        """OFF runs for the ON runs ``on`` selects, among the observations ``off_from`` selects, stored as
+        grouping ``name`` (labels ``on``, ``off``, ``unmatched``, and its pairs); see
+        :mod:`obscat.group.match` and docs/matching.md.
+
+        ``on``/``off_from`` are selections (a criterion, Gammapy dicts, or ``--where`` text).
+        ``preset`` (``"veritas-mimic"``, ``"hess-runmatch"``) gives rules the other arguments
+        override. ``max_delta`` maps ``zenith``, ``azimuth`` (wrapped at 360 deg), ``airmass``
+        (``1/sin(elevation)``) or a numeric column to its tolerance (a Quantity, ``"5 deg"``, or a
+        number in the column's unit; None drops a preset's); ``same`` names columns whose values must
+        be equal; ``weights`` weigh the ranking's normalised differences (default 1). Each ON run takes
+        ``n_off`` OFF runs (default 1), or enough for ``livetime_ratio`` times its livetime; ``unique``
+        uses an OFF run once. OFF runs within ``exclusion_radius`` of any ON pointing or of
+        ``sources`` (a SkyCoord) or at ``|b| < min_abs_b`` are left out. ``replace`` overwrites a
+        grouping of that name. The result's ``pairs`` and ``unmatched`` are Tables.
+        """
+        from .group.match_rules import match_rules
+        from .group.match_stored import match
+
+        rules, params = match_rules(preset=preset, max_delta=max_delta, same=same, weights=weights, n_off=n_off,
+                                    livetime_ratio=livetime_ratio, unique=unique, exclusion_radius=exclusion_radius,
+                                    sources=sources, min_abs_b=min_abs_b)  # fmt: skip
+        return match(self.engine, name, _selection(on, "on"), _selection(off_from, "off_from"), rules, params,
+                     replace=replace)  # fmt: skip
+
     def groupings(self) -> list[GroupingSummary]:
         """Every stored grouping with its numbers of groups and observations, by name."""
         from .group.grouping import groupings
@@ -356,6 +385,24 @@ class Catalog:
         from .group.stored import member_stream
 
         return member_stream(self.engine, name)
+
+    def match_pairs(self, name: str) -> Table:
+        """Match ``name``'s ON runs with their OFF runs (``on_store``, ``on_obs_id``, ``off_store``,
+        ``off_obs_id``, ``rank``, ``distance``; OFF columns masked for an unmatched ON run), by ON run
+        and rank."""
+        return self.iter_match_pairs(name).to_table()
+
+    def iter_match_pairs(self, name: str) -> RowStream:
+        """As :meth:`match_pairs`, as a :class:`~obscat.formats.RowStream`."""
+        from .group.match_stored import pair_stream
+
+        return pair_stream(self.engine, name)
+
+    def grouping_method(self, name: str) -> str:
+        """How stored grouping ``name`` was made: ``split``, ``bins``, ``by``, ``cluster`` or ``match``."""
+        from .group.stored import grouping_method
+
+        return grouping_method(self.engine, name)
 
     def rename_grouping(self, old: str, new: str) -> None:
         """Rename a stored grouping (``new`` must be free)."""
@@ -385,13 +432,21 @@ class Catalog:
             return export_table(self.engine, name, target, format)
         raise ParameterError(f"`format={format!r}` must be 'gadf', 'csv' or 'ecsv'")
 
-    def plot(self, name: str, *, kind: str = "scatter", x: str | None = None, y: str | None = None,
+    def plot(self, name: str, *, kind: str | None = None, x: str | None = None, y: str | None = None,
              feature_set: str | None = None) -> Figure:  # fmt: skip
         """A matplotlib Figure of a stored grouping coloured by label (needs the plot extra):
         ``kind="scatter"`` of ``y`` against ``x`` (observation columns or features, of ``feature_set``,
-        by default the clustering's), ``"sky"`` (the pointings) or ``"dendrogram"`` (a clustering)."""
+        by default the clustering's), ``"sky"`` (the pointings), ``"dendrogram"`` (a clustering) or
+        ``"pairs"`` (a match: ON and OFF runs in zenith and azimuth, a line per pair). The default is
+        ``"pairs"`` for a match, else ``"scatter"``."""
         from .group import plot
 
+        if kind is None:
+            kind = "pairs" if self.grouping_method(name) == "match" else "scatter"
+        if kind == "pairs":
+            from .group.match_plot import pair_plot
+
+            return pair_plot(self.engine, name)
         if kind == "scatter":
             if x is None or y is None:
                 raise ParameterError("a scatter plot needs `x` and `y`")
@@ -400,7 +455,7 @@ class Catalog:
             return plot.sky_map(self.engine, name)
         if kind == "dendrogram":
             return plot.dendrogram(self.engine, name)
-        raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky' or 'dendrogram'")
+        raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky', 'dendrogram' or 'pairs'")
 
     # -- SQL -----------------------------------------------------------------------------
 
@@ -421,3 +476,12 @@ class Catalog:
         names, rows = run_query(self.url, statement, params, limit)
         return to_table(distinct_names(names), rows)
 
+
+def _selection(value, parameter: str):
+    """A selection argument as a criterion: ``--where`` text, or what ``as_criterion`` takes."""
+    from .query.gammapy import as_criterion
+    from .query.where import Where
+
+    if value is None:
+        raise ParameterError(f"`{parameter}` must be a selection, not None")
+    return Where(value) if isinstance(value, str) else as_criterion(value)

@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 
 from ..errors import ObscatError, one_line
 from ..store.config import ENV_VAR
-from . import db_commands, feature_commands, group_commands, observation_commands, store_commands
+from . import db_commands, feature_commands, group_commands, match_commands, observation_commands, store_commands
 from .output import as_flags
 from .params import install as install_plain_params
 
@@ -142,6 +142,7 @@ def _root(
 app.command("ingest")(store_commands.ingest)
 app.command("stores")(store_commands.stores)
 app.command("select")(observation_commands.select)
+app.command("match")(match_commands.match)
 app.command("plot")(group_commands.plot)
 app.command("sql")(observation_commands.sql)
 app.command("pointing")(store_commands.pointing)

@@ -118,10 +118,13 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
                 fmt: FormatOption = Format.table, limit: LimitOption = None, all_rows: AllOption = False) -> None:  # fmt: skip
-    """Print a grouping's members: label, store, OBS_ID."""
+    """Print a grouping's members (label, store, OBS_ID); a match's pairs (ON run, OFF run, rank, distance)."""
     from .output import render_stream
 
-    render_stream(ctx.obj.catalog.iter_grouping_members(name), fmt.value, limit, all_rows)
+    catalog = ctx.obj.catalog
+    match = catalog.grouping_method(name) == "match"
+    render_stream(catalog.iter_match_pairs(name) if match else catalog.iter_grouping_members(name), fmt.value, limit,
+                  all_rows)  # fmt: skip
 
 
 class ExportFormat(enum.StrEnum):
@@ -166,13 +169,14 @@ class PlotKind(enum.StrEnum):
     scatter = "scatter"
     sky = "sky"
     dendrogram = "dendrogram"
+    pairs = "pairs"
 
 
 def plot(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Image file; the extension sets the format (png, pdf, svg).")],
-    kind: Annotated[PlotKind, typer.Option("--kind", help="scatter of --y against --x, sky map of pointings, or dendrogram of a clustering.")] = PlotKind.scatter,
+    kind: Annotated[PlotKind | None, typer.Option("--kind", help="scatter of --y against --x, sky map of pointings, dendrogram of a clustering, or pairs of a match (zenith-azimuth).  [default: pairs for a match, else scatter]")] = None,
     x: Annotated[str | None, typer.Option("--x", help="scatter: observation column or feature, e.g. zen_pnt_deg or psf-radius.")] = None,
     y: Annotated[str | None, typer.Option("--y", help="scatter: observation column or feature.")] = None,
     feature_set: Annotated[str | None, typer.Option("--feature-set", help="Feature set of --x/--y features.  [default: the clustering's]")] = None,
@@ -182,5 +186,5 @@ def plot(
 
     if kind is PlotKind.scatter and (x is None or y is None):
         raise typer.BadParameter("a scatter plot needs --x and --y", param_hint="--x/--y")
-    fig = ctx.obj.catalog.plot(name, kind=kind.value, x=x, y=y, feature_set=feature_set)
+    fig = ctx.obj.catalog.plot(name, kind=None if kind is None else kind.value, x=x, y=y, feature_set=feature_set)
     typer.echo(f"wrote {save_figure(fig, output)}")

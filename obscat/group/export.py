@@ -38,6 +38,7 @@ from .index_tables import (
     obs_index_table,
     store_rows,
 )
+from .match_stored import pair_table
 
 __all__ = ["export_gadf", "export_table", "MissingFilesWarning"]
 
@@ -52,7 +53,8 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
     Each ``directory/<label>/`` holds an obs index (GADF column names and units,
     the store's time reference and site in the header) and an HDU index whose
     absolute FILE_DIR points at the original files; ``directory/grouping.json``
-    describes the grouping.  ``directory`` must be absent or empty; everything is
+    describes the grouping; a match's ``directory/pairs.ecsv`` lists its pairs (ON and OFF store,
+    OBS_ID, rank, distance) beside ``on/`` and ``off/``.  ``directory`` must be absent or empty; everything is
     written beside it first and renamed into place.  Returns the group directories.
 
     A grouping whose observations' data files are missing (not regular files
@@ -66,6 +68,7 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
         members = fetch_members(conn, grouping_id=grouping["id"])
         stores = store_rows(conn, set(members.store.tolist()))
         hdus = fetch_hdus(conn, _member_ids(grouping["id"]), members)
+        pairs = pair_table(conn, name) if grouping["method"] == "match" else None
     _check_files(name, hdus.paths, allow_missing)
     folders = _folders(name, sorted(set(members.label.tolist())))
     obs_index = obs_index_table(members)
@@ -87,6 +90,9 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
                        for store in dict.fromkeys(group_stores)}  # fmt: skip
             groups[label] = {"directory": folder, "n_obs": len(group_stores), "obs_ids": obs_ids}
         (tmp / "grouping.json").write_text(json.dumps(_description(grouping, groups), indent=1) + "\n")
+        if pairs is not None:  # a match: which OFF runs (in off/) go with which ON run (in on/)
+            pairs.meta.update(_description(grouping, None))
+            pairs.write(tmp / "pairs.ecsv", format="ascii.ecsv")
         try:
             os.replace(tmp, directory)  # replaces an empty directory, fails on a non-empty one
         except OSError as exc:

@@ -8,7 +8,7 @@ JSON (:mod:`obscat.query.canonical`), so that the selection re-runs to the same 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +27,12 @@ from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name
 
 if TYPE_CHECKING:
     from astropy.table import Table
+    from sqlalchemy.engine import Connection
 
     from ..formats import RowStream
 
 __all__ = ["members_query", "member_stream", "GroupingResult", "StoredGrouping", "GroupingSummary", "store_grouping", "stored_grouping", "groupings",
-           "grouping_rows", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
+           "grouping_rows", "grouping_method", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
 
 _G, _M, _O, _S = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
 
@@ -108,9 +109,11 @@ def summarize(labels: Sequence[str], quantities: dict[str, np.ndarray]) -> dict:
 
 
 def store_grouping(engine, name: str, method: str, params: dict, selection: Criterion, ids, stores, obs_ids, labels,
-                   quantities: dict[str, np.ndarray], replace: bool, feature_set: str | None = None) -> GroupingResult:  # fmt: skip
+                   quantities: dict[str, np.ndarray], replace: bool, feature_set: str | None = None,
+                   then: Callable[[Connection, int], None] | None = None) -> GroupingResult:  # fmt: skip
     """Write a grouping (its members by observation id ``ids``) in one transaction; refuse an
-    existing name unless ``replace``, and observations changed since they were read."""
+    existing name unless ``replace``, and observations changed since they were read.
+    ``then(conn, grouping_id)`` writes what else belongs to it, in the same transaction."""
     check_name(name)
     summary = summarize(labels, quantities)
     params_json = plain(params)  # JSON types only: no numpy scalars nor Quantities
@@ -132,7 +135,15 @@ def store_grouping(engine, name: str, method: str, params: dict, selection: Crit
         ).returning(_G.c.id)).scalar_one()  # fmt: skip
         bulk_insert(conn, _M, ["grouping_id", "observation_id", "label"],
                     ((grouping_id, i, label) for i, label in zip(ids, labels)))  # fmt: skip
+        if then is not None:
+            then(conn, grouping_id)
     return GroupingResult(name, method, list(zip(stores, obs_ids, labels)), summary)
+
+
+def grouping_method(engine, name: str) -> str:
+    """The method of stored grouping ``name``."""
+    with connect(engine) as conn:
+        return conn.execute(sa.select(_G.c.method).where(_G.c.id == id_by_name(conn, _G, name, "grouping"))).scalar_one()
 
 
 def check_name(name: str) -> None:

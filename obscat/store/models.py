@@ -9,12 +9,13 @@ so the schema is the single place where a column, its unit and its source are
 declared.
 
 The models are declared by table family in :mod:`.observation_models` and :mod:`.derived_models`
-on the base of :mod:`.orm`; this module is where the rest of obscat takes them from.
+and :mod:`.match_models` on the base of :mod:`.orm`; this module is where the rest of obscat takes them from.
 """
 
 from __future__ import annotations
 
 from .derived_models import FeatureSet, FeatureValue, FileUse, Grouping, GroupMember
+from .match_models import MatchPair
 from .observation_models import (
     OBSERVATION_COLUMNS,
     POINTING_COLUMNS,
@@ -49,10 +50,11 @@ __all__ = [
     "FeatureValue",
     "Grouping",
     "GroupMember",
+    "MatchPair",
     "FileUse",
     "sky_derived",
     "gadf_columns",
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0012"
