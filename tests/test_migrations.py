@@ -41,7 +41,8 @@ def test_single_head_is_the_models_revision():
 def test_new_database_is_created_at_head(db_url):
     Catalog(db_url).close()
     assert _tables(db_url) == {"alembic_version", "data_store", "observation", "hdu_file", "hdu",
-                               "feature_set", "feature_value", "grouping", "group_member", "file_use", "pointing"}
+                               "feature_set", "feature_value", "grouping", "group_member", "file_use", "pointing", "epoch",
+                                   "observation_epoch"}
     result = CliRunner().invoke(app, ["--db", db_url, "db", "current"])
     assert result.stdout == f"{SCHEMA_REVISION} (head)\n"
 

@@ -75,7 +75,9 @@ def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(metavar="
     obs = ctx.obj.catalog.observation(obs_id, store)
     hdus = [{"hdu_type": h.hdu_type, "hdu_class": h.hdu_class, "hdu_name": h.hdu_name, "size_bytes": h.size_bytes,
              "exists": h.file.exists_at_ingest, "path": h.path} for h in obs.hdus]  # fmt: skip
-    render_observation({"store": obs.store.name, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}}, hdus, fmt.value)
+    epoch = None if obs.epoch is None else obs.epoch.name
+    render_observation({"store": obs.store.name, "epoch": epoch, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}},
+                       hdus, fmt.value)  # fmt: skip
 
 
 def sql(

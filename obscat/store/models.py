@@ -8,13 +8,14 @@ older spellings in ``info["aliases"]``): that mapping is what ingestion uses,
 so the schema is the single place where a column, its unit and its source are
 declared.
 
-The models are declared by table family in :mod:`.observation_models` and :mod:`.derived_models`
+The models are declared by table family in :mod:`.observation_models`, :mod:`.derived_models` and :mod:`.epoch_models`
 on the base of :mod:`.orm`; this module is where the rest of obscat takes them from.
 """
 
 from __future__ import annotations
 
 from .derived_models import FeatureSet, FeatureValue, FileUse, Grouping, GroupMember
+from .epoch_models import MAX_EPOCH_NAME, Epoch, ObservationEpoch
 from .observation_models import (
     OBSERVATION_COLUMNS,
     POINTING_COLUMNS,
@@ -50,9 +51,12 @@ __all__ = [
     "Grouping",
     "GroupMember",
     "FileUse",
+    "Epoch",
+    "ObservationEpoch",
+    "MAX_EPOCH_NAME",
     "sky_derived",
     "gadf_columns",
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0011"
