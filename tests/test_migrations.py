@@ -132,16 +132,17 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
         cat.cluster("irf", ["edisp-res", "psf-radius"], energy_true="1 TeV", selection=cone, n_groups=2,
                     position=SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg))  # fmt: skip
         cat.split("zenith", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=cone)
+        cat.load_epochs({"epochs": [{"name": "early", "store": "hess", "last_obs_id": 23000}]})
     engine = create_engine(db_url)
     with engine.begin() as conn:  # as a re-ingest that removed members leaves it
         conn.execute(sa.text("UPDATE grouping SET members_removed = 3 WHERE name = 'zenith'"))
     engine.dispose()
     before = snapshot(db_url)
-    assert all(before.values()) and len(before) == 11  # alembic_version and the 10 tables, all populated
+    assert all(before.values()) and len(before) == 13  # alembic_version and the 12 tables, all populated
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "base"]).exit_code == 0
     current = runner.invoke(app, ["--db", db_url, "db", "current"]).stdout
-    assert current.startswith("base (13 archived tables: `obscat db upgrade` restores them)")
+    assert current.startswith("base (15 archived tables: `obscat db upgrade` restores them)")
     refused = runner.invoke(app, ["--db", db_url, "stores"])
     assert refused.exit_code == 1 and "downgraded to base and keeps its data" in refused.stderr
     assert runner.invoke(app, ["--db", db_url, "db", "upgrade"]).exit_code == 0

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, one_line, printable
+from ..errors import InputError, printable
 from .epoch_models import MAX_EPOCH_NAME
 
-__all__ = ["EpochDefinition", "read_definitions", "KEYS"]
+__all__ = ["EpochDefinition", "read_definitions", "utc_text", "KEYS"]
 
 #: The keys an epoch entry may have.
 KEYS = ("name", "store", "telescope", "instrument", "start", "stop", "first_obs_id", "last_obs_id", "description")
@@ -70,7 +70,7 @@ class EpochDefinition:
             return None
         parts = []
         if math.isfinite(start) or math.isfinite(stop):
-            parts.append(f"starting in [{_utc(start)}, {_utc(stop)}) UTC")
+            parts.append(f"starting in [{utc_text(start)}, {utc_text(stop)}) UTC")
         if math.isfinite(first) or math.isfinite(last):
             parts.append(f"with OBS_ID {_number(first)}-{_number(last)}")
         return "observations " + " ".join(parts) if parts else "every observation"
@@ -88,7 +88,8 @@ def _number(value: float) -> str:
     return "…" if math.isinf(value) else str(int(value))
 
 
-def _utc(mjd: float) -> str:
+def utc_text(mjd: float) -> str:
+    """A TT MJD as UTC ISO text (``…`` for an unbounded end)."""
     from astropy.time import Time
 
     return "…" if math.isinf(mjd) else Time(mjd, format="mjd", scale="tt").utc.isot
@@ -211,9 +212,8 @@ def _mjd(value: Any, key: str, where: str) -> float | None:
         else:
             raise ValueError(f"a {type(value).__name__}")
         mjd = float(time.tt.mjd)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}: {key!r} must be an ISO date/time or an MJD, not {printable(repr(value))} "
-                         f"({one_line(exc)})") from None  # fmt: skip
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: {key!r} must be an ISO date/time or an MJD, not {printable(repr(value))}") from None  # fmt: skip
     if not math.isfinite(mjd):
         raise InputError(f"{where}: {key!r} must be a finite time, not {printable(repr(value))}")
     return mjd

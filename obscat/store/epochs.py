@@ -24,7 +24,7 @@ from .._version import __version__
 from ..errors import InputError, NotFoundError, ParameterError
 from ..text import plural
 from .engine import reading, write_transaction
-from .epoch_definitions import EpochDefinition
+from .epoch_definitions import EpochDefinition, utc_text
 from .models import DataStore, Epoch, Grouping, Observation, ObservationEpoch
 
 __all__ = ["EpochChange", "load_epochs", "delete_epochs", "stored_epochs", "assign_epochs", "epoch_name",
@@ -93,8 +93,13 @@ def load_epochs(engine: Engine, definitions: Sequence[EpochDefinition], source: 
 
 
 def _differences(old: EpochDefinition, new: EpochDefinition) -> str:
-    return ", ".join(f"{k} {getattr(old, k)!r} -> {getattr(new, k)!r}" for k in _DEFINED
-                     if getattr(old, k) != getattr(new, k))  # fmt: skip
+    def shown(key: str, value) -> str:
+        if key.endswith("_mjd"):
+            return "…" if value is None else f"{utc_text(value)} UTC"
+        return repr(value)
+
+    return ", ".join(f"{k.removesuffix('_mjd')} {shown(k, getattr(old, k))} -> {shown(k, getattr(new, k))}"
+                     for k in _DEFINED if getattr(old, k) != getattr(new, k))  # fmt: skip
 
 
 def _refuse_overlaps(new: Sequence[EpochDefinition], kept: Iterable[EpochDefinition], source: str) -> None:
