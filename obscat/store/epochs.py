@@ -57,7 +57,7 @@ class EpochChange:
 
 def _stored(conn: Connection) -> dict[str, EpochDefinition]:
     rows = conn.execute(sa.select(_E.c.name, *(_E.c[k] for k in _DEFINED), _E.c.source).order_by(_E.c.id))
-    return {r.name: EpochDefinition(*r) for r in rows}
+    return {r.name: EpochDefinition(**r._mapping) for r in rows}
 
 
 def load_epochs(engine: Engine, definitions: Sequence[EpochDefinition], source: str, *, replace: bool = False,
