@@ -1,5 +1,6 @@
 """Epochs on 1,000,000 synthetic observations (SQLite; PostgreSQL with --postgres): loading epochs
-(every observation's epoch assigned), ``--where "epoch == 'X'"`` and ``group by epoch``.
+(every observation's epoch assigned), ``--where "epoch == 'X'"`` beside the same selection by
+``tstart_mjd``, and ``group by epoch`` beside ``group by n_tels`` (storing 10^6 members costs both).
 
     python benchmarks/bench_epochs.py [--n 1000000] [--repeat 5] [--postgres]
 
@@ -21,10 +22,48 @@ from harness import run_process, save
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/obscat_bench_epochs"
 
 
-def _timed(function) -> float:
+def _timed(function, *args) -> tuple[float, object]:
+    """Seconds ``function(*args)`` took, and what it returned."""
     start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
+    result = function(*args)
+    return time.perf_counter() - start, result
+
+
+def _measure(catalog, epochs: dict, edges: list[float], repeat: int) -> dict:
+    """Median seconds of each case over ``repeat`` runs, and the observations of epoch E2."""
+    import sqlalchemy as sa
+
+    from obscat.query import Where
+    from obscat.store.engine import write_transaction
+    from obscat.store.epochs import assign_epochs
+
+    def count(text: str) -> int:
+        return len(catalog.observations(Where(text), columns=["obs_id"]))
+
+    cases: dict[str, list[float]] = {}
+    found = set()
+    for _ in range(repeat):
+        if len(catalog.epochs()):
+            catalog.delete_epochs(force=True)
+        runs = [("load (assign every observation)", catalog.load_epochs, epochs),
+                ("where epoch == 'E2' (obs_id)", count, "epoch == 'E2'"),
+                ("where tstart_mjd in E2's range (reference)", count,
+                 f"tstart_mjd >= {edges[2]!r} and tstart_mjd < {edges[3]!r}"),
+                ("group by epoch", catalog.group_by, "by-epoch", "epoch"),
+                ("group by n_tels (reference)", catalog.group_by, "by-n_tels", "n_tels")]  # fmt: skip
+        for case, function, *args in runs:
+            seconds, result = _timed(function, *args)
+            cases.setdefault(case, []).append(seconds)
+            if isinstance(result, int):
+                found.add(result)
+        for name in ("by-epoch", "by-n_tels"):
+            catalog.delete_grouping(name)
+        with write_transaction(catalog.engine) as conn:
+            store_id = conn.execute(sa.text("SELECT id FROM data_store WHERE name = 'synthetic'")).scalar_one()
+            seconds, _ = _timed(assign_epochs, conn, store_id)
+            cases.setdefault("re-assign one store (as on ingest)", []).append(seconds)
+    assert len(found) == 1, found  # the epoch and its time range select the same observations
+    return {**{name: statistics.median(times) for name, times in cases.items()}, "observations in E2": found.pop()}
 
 
 def main() -> None:
@@ -39,7 +78,6 @@ def main() -> None:
     from astropy.time import Time
 
     from obscat import Catalog
-    from obscat.query import Where
 
     store = args.work_dir / f"synthetic-{args.n}"
     if not (store / "hdu-index.fits.gz").exists():
@@ -64,25 +102,7 @@ def main() -> None:
         edges = [lo + (hi - lo) * k / 4 for k in range(5)]
         epochs = {"epochs": [{"name": f"E{k}", "store": "synthetic", "start": Time(a, format="mjd", scale="tt"),
                               "stop": Time(b, format="mjd", scale="tt")} for k, (a, b) in enumerate(zip(edges, edges[1:]))]}  # fmt: skip
-        cases: dict[str, list[float]] = {"load (assign every observation)": [], "where epoch == 'E2' (obs_id)": [],
-                                         "group by epoch": [], "re-assign one store (as on ingest)": []}  # fmt: skip
-        from obscat.store.engine import write_transaction
-        from obscat.store.epochs import assign_epochs
-
-        for _ in range(args.repeat):
-            catalog.delete_epochs(force=True) if len(catalog.epochs()) else None
-            cases["load (assign every observation)"].append(_timed(lambda: catalog.load_epochs(epochs)))
-            kept = []
-            cases["where epoch == 'E2' (obs_id)"].append(_timed(lambda: kept.append(
-                len(catalog.observations(Where("epoch == 'E2'"), columns=["obs_id"])))))  # fmt: skip
-            cases["group by epoch"].append(_timed(lambda: catalog.group_by("by-epoch", "epoch", replace=True)))
-            with write_transaction(catalog.engine) as conn:
-                store_id = conn.execute(sa.text("SELECT id FROM data_store WHERE name = 'synthetic'")).scalar_one()
-                start = time.perf_counter()
-                assign_epochs(conn, store_id)
-                cases["re-assign one store (as on ingest)"].append(time.perf_counter() - start)
-        results[label] = {name: statistics.median(times) for name, times in cases.items()}
-        results[label]["observations in E2"] = kept[0]
+        results[label] = _measure(catalog, epochs, edges, args.repeat)
         catalog.close()
         for name, value in results[label].items():
             print(f"{label:10} {name:40} {value:.3f}" if isinstance(value, float) else f"{label:10} {name:40} {value}")

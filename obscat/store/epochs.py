@@ -190,40 +190,48 @@ def stored_epochs(bind: Engine | Connection) -> list[tuple]:
             sa.select(_E.c.name, *(_E.c[k] for k in _DEFINED), _E.c.source, n_obs, _E.c.created_at).order_by(_E.c.id))]  # fmt: skip
 
 
-def _specificity() -> sa.ColumnElement[int]:
-    return sa.case((_E.c.store.is_not(None), 3), (_E.c.instrument.is_not(None), 2), (_E.c.telescope.is_not(None), 1),
-                   else_=0)  # fmt: skip
+def _specificity(epoch: EpochDefinition) -> int:
+    """How specific an epoch's scope is: store 3, telescope and instrument 2, telescope 1, none 0."""
+    return 3 if epoch.store is not None else 2 if epoch.instrument is not None else 1 if epoch.telescope is not None else 0
 
 
-def _holds() -> sa.ColumnElement[bool]:
-    """An epoch holds the observation (of the store) of the enclosing query."""
-    t = _O.c.tstart_mjd
-    return sa.and_(
-        sa.or_(_E.c.store.is_(None), _E.c.store == _S.c.name),
-        sa.or_(_E.c.telescope.is_(None), _E.c.telescope == _S.c.telescope),
-        sa.or_(_E.c.instrument.is_(None), _E.c.instrument == _S.c.instrument),
-        sa.or_(_E.c.start_mjd.is_(None), t >= _E.c.start_mjd),
-        sa.or_(_E.c.stop_mjd.is_(None), t < _E.c.stop_mjd),
-        sa.or_(_E.c.first_obs_id.is_(None), _O.c.obs_id >= _E.c.first_obs_id),
-        sa.or_(_E.c.last_obs_id.is_(None), _O.c.obs_id <= _E.c.last_obs_id),
-    )
+def _holds(conn: Connection, epoch: EpochDefinition) -> sa.ColumnElement[bool] | None:
+    """The observations ``epoch`` holds (None: none, as no ingested store is in its scope)."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    scope = [_S.c[k] == getattr(epoch, k) for k in ("telescope", "instrument") if getattr(epoch, k) is not None]
+    if epoch.store is not None:
+        scope.append(_S.c.name == epoch.store)
+    if scope:
+        stores = conn.execute(sa.select(_S.c.id).where(*scope)).scalars().all()
+        if not stores:
+            return None
+        conditions.append(_O.c.store_id.in_(stores))
+    for column, value, compare in ((_O.c.tstart_mjd, epoch.start_mjd, "__ge__"), (_O.c.tstart_mjd, epoch.stop_mjd, "__lt__"),
+                                   (_O.c.obs_id, epoch.first_obs_id, "__ge__"), (_O.c.obs_id, epoch.last_obs_id, "__le__")):  # fmt: skip
+        if value is not None:
+            conditions.append(getattr(column, compare)(value))
+    return sa.and_(*conditions)
 
 
 def assign_epochs(conn: Connection, store_id: int | None = None) -> None:
-    """Rewrite the epoch of every observation (of store ``store_id`` only, if given)."""
+    """Rewrite the epoch of every observation (of store ``store_id`` only, if given): one
+    ``INSERT ... SELECT`` per epoch, the most specific scopes first, each skipping the observations
+    a more specific epoch already holds."""
     mine = sa.true() if store_id is None else _O.c.store_id == store_id
     if store_id is None:
         conn.execute(sa.delete(_OE))
     else:
         conn.execute(sa.delete(_OE).where(_OE.c.observation_id.in_(sa.select(_O.c.id).where(mine))))
-    if conn.execute(sa.select(_E.c.id).limit(1)).first() is None:
-        return
-    chosen = sa.select(_E.c.id).where(_holds()).order_by(_specificity().desc()).limit(1).scalar_subquery()
-    rows = (sa.select(_O.c.id.label("observation_id"), chosen.label("epoch_id"))
-            .join_from(_O, _S, _S.c.id == _O.c.store_id).where(mine).subquery())  # fmt: skip
-    conn.execute(sa.insert(_OE).from_select(["observation_id", "epoch_id"],
-                                            sa.select(rows.c.observation_id, rows.c.epoch_id)
-                                            .where(rows.c.epoch_id.is_not(None))))  # fmt: skip
+    epochs = sorted(_stored(conn).values(), key=_specificity, reverse=True)
+    ids = dict(conn.execute(sa.select(_E.c.name, _E.c.id)).all())
+    for epoch in epochs:
+        holds = _holds(conn, epoch)
+        if holds is None:
+            continue
+        rows = sa.select(_O.c.id, sa.literal(ids[epoch.name])).where(mine, holds)
+        if _specificity(epochs[0]) != _specificity(epoch):  # a more specific epoch may hold it
+            rows = rows.where(~sa.exists().where(_OE.c.observation_id == _O.c.id))
+        conn.execute(sa.insert(_OE).from_select(["observation_id", "epoch_id"], rows))
 
 
 def epoch_name() -> sa.ScalarSelect:
