@@ -42,6 +42,8 @@ def _measure(catalog, epochs: dict, edges: list[float], repeat: int) -> dict:
 
     cases: dict[str, list[float]] = {}
     found = set()
+    for name in {"by-epoch", "by-n_tels"} & {g.name for g in catalog.groupings()}:  # left by an interrupted run
+        catalog.delete_grouping(name)
     for _ in range(repeat):
         if len(catalog.epochs()):
             catalog.delete_epochs(force=True)

@@ -187,3 +187,17 @@ def test_changes_need_replace_and_groupings_need_force(hess, db_url, tmp_path):
     assert len(hess.epochs()) == 0 and _ids(hess, "epoch == 'hess1'") == []
     with Catalog(db_url) as cat:
         assert cat.observation(20136).epoch is None
+
+
+def test_removing_and_reingesting_a_store_keeps_assignments_consistent(hess, db_url, hess_dir):
+    """Epochs outlive their store: removing it leaves them empty, ingesting it again refills them."""
+    import sqlalchemy as sa
+
+    hess.load_epochs(EXAMPLES / "epochs-hess.yaml")
+    hess.remove_store("hess")
+    assert dict(zip(hess.epochs()["name"], hess.epochs()["n_obs"])) == {"hess1": 0, "hess2": 0, "hess1u": 0}
+    with hess.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM observation_epoch")).scalar() == 0
+    hess.ingest(hess_dir, name="hess")
+    assert hess.epochs()["n_obs"].tolist() == [105, 0, 0]
+    assert len(_ids(hess, "epoch == 'hess1'")) == 105
