@@ -217,12 +217,14 @@ def assign_epochs(conn: Connection, store_id: int | None = None) -> None:
     """Rewrite the epoch of every observation (of store ``store_id`` only, if given): one
     ``INSERT ... SELECT`` per epoch, the most specific scopes first, each skipping the observations
     a more specific epoch already holds."""
+    epochs = sorted(_stored(conn).values(), key=_specificity, reverse=True)
+    if not epochs:  # nothing to assign, and nothing assigned: the rows go with their epoch
+        return
     mine = sa.true() if store_id is None else _O.c.store_id == store_id
     if store_id is None:
         conn.execute(sa.delete(_OE))
     else:
         conn.execute(sa.delete(_OE).where(_OE.c.observation_id.in_(sa.select(_O.c.id).where(mine))))
-    epochs = sorted(_stored(conn).values(), key=_specificity, reverse=True)
     ids = dict(conn.execute(sa.select(_E.c.name, _E.c.id)).all())
     for epoch in epochs:
         holds = _holds(conn, epoch)
