@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .group.match_stored import MatchResult
     from .store.check import CheckReport
     from .store.derived import StoreRemoval
+    from .store.epochs import EpochChange
     from .store.ingest import IngestReport, Progress
     from .store.models import Observation
 
@@ -456,6 +457,39 @@ class Catalog:
         if kind == "dendrogram":
             return plot.dendrogram(self.engine, name)
         raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky', 'dendrogram' or 'pairs'")
+
+    # -- epochs --------------------------------------------------------------------------
+
+    def load_epochs(self, path_or_mapping: str | os.PathLike | Mapping, replace: bool = False, *,
+                    force: bool = False) -> EpochChange:  # fmt: skip
+        """Store the epochs of a YAML file or a mapping of the same shape (``{"epochs": [{"name": ...,
+        "telescope": ..., "start": Time, "stop": Time, "first_obs_id": ..., ...}]}``, see docs/epochs.md)
+        and give every observation its epoch. Epochs of one scope must not overlap; an epoch stored
+        with another definition is replaced only with ``replace``, and one a grouping used also needs
+        ``force``. Nothing is written if anything is refused."""
+        from .store.epoch_definitions import read_definitions
+        from .store.epochs import load_epochs
+
+        definitions, source = read_definitions(path_or_mapping)
+        return load_epochs(self.engine, definitions, source, replace=replace, force=force)
+
+    def epochs(self) -> Table:
+        """Every stored epoch, oldest first: ``name``, its scope (``store``, ``telescope``,
+        ``instrument``), ``start``/``stop`` (Times, masked where unbounded; [start, stop) of the
+        observations' start), ``first_obs_id``/``last_obs_id`` (masked where unbounded), ``n_obs`` (its
+        observations), ``description``, ``source`` (the file it came from)."""
+        from .formats import epoch_table
+        from .store.epochs import stored_epochs
+
+        return epoch_table(stored_epochs(self.engine))
+
+    def delete_epochs(self, names: Sequence[str] | None = None, *, force: bool = False) -> EpochChange:
+        """Delete the epochs ``names`` (default: every epoch); their observations are then in no
+        epoch. An epoch a grouping used (``group_by(..., "epoch")``, or a selection naming it) is
+        deleted only with ``force``."""
+        from .store.epochs import delete_epochs
+
+        return delete_epochs(self.engine, names, force=force)
 
     # -- SQL -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from .store.models import Base
 from .store.stream import BATCH_ROWS, Rows, first_rows
 
-__all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_ndjson", "with_sky_and_times", "RowStream"]
+__all__ = ["column_unit", "distinct_names", "to_table", "to_csv", "to_ndjson", "with_sky_and_times", "epoch_table", "RowStream"]
 
 
 def _schema_column(name: str):
@@ -104,6 +104,27 @@ def with_sky_and_times(table, columns: Sequence[str]):
     for name in columns:
         if name not in out.colnames:
             out[name] = table[name]
+    return out
+
+
+def epoch_table(rows: Sequence[Sequence[Any]]):
+    """Stored epochs (:func:`obscat.store.epochs.stored_epochs`) as a Table, times as TT Times
+    (masked where unbounded)."""
+    import numpy as np
+    from astropy.table import Table
+    from astropy.time import Time
+
+    names = ["name", "store", "telescope", "instrument", "start_mjd", "stop_mjd", "first_obs_id", "last_obs_id",
+             "description", "source", "n_obs", "created_at"]  # fmt: skip
+    table = to_table(names, [tuple(r) for r in rows])
+    out = Table()
+    for name in ("name", "store", "telescope", "instrument"):
+        out[name] = table[name]
+    for name in ("start", "stop"):
+        mjd = np.array([np.nan if r[names.index(f"{name}_mjd")] is None else r[names.index(f"{name}_mjd")] for r in rows])
+        out[name] = Time(np.ma.masked_invalid(mjd), format="mjd", scale="tt")
+    for name in ("first_obs_id", "last_obs_id", "n_obs", "description", "source"):
+        out[name] = table[name]
     return out
 
 

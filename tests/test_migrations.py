@@ -41,7 +41,8 @@ def test_single_head_is_the_models_revision():
 def test_new_database_is_created_at_head(db_url):
     Catalog(db_url).close()
     assert _tables(db_url) == {"alembic_version", "data_store", "observation", "hdu_file", "hdu",
-                               "feature_set", "feature_value", "grouping", "group_member", "file_use", "pointing", "match_pair"}
+                               "feature_set", "feature_value", "grouping", "group_member", "file_use", "pointing", "match_pair",
+                               "epoch", "observation_epoch"}
     result = CliRunner().invoke(app, ["--db", db_url, "db", "current"])
     assert result.stdout == f"{SCHEMA_REVISION} (head)\n"
 
@@ -133,16 +134,17 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
         cat.split("zenith", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=cone)
         cat.match("pairs", "object('PKS 2155-304')", "object('3C 273') or object('NGC 253')",
                   max_delta={"zenith": "20 deg"})  # fmt: skip
+        cat.load_epochs({"epochs": [{"name": "early", "store": "hess", "last_obs_id": 23000}]})
     engine = create_engine(db_url)
     with engine.begin() as conn:  # as a re-ingest that removed members leaves it
         conn.execute(sa.text("UPDATE grouping SET members_removed = 3 WHERE name = 'zenith'"))
     engine.dispose()
     before = snapshot(db_url)
-    assert all(before.values()) and len(before) == 12  # alembic_version and the 11 tables, all populated
+    assert all(before.values()) and len(before) == 14  # alembic_version and the 13 tables, all populated
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "base"]).exit_code == 0
     current = runner.invoke(app, ["--db", db_url, "db", "current"]).stdout
-    assert current.startswith("base (14 archived tables: `obscat db upgrade` restores them)")
+    assert current.startswith("base (16 archived tables: `obscat db upgrade` restores them)")
     refused = runner.invoke(app, ["--db", db_url, "stores"])
     assert refused.exit_code == 1 and "downgraded to base and keeps its data" in refused.stderr
     assert runner.invoke(app, ["--db", db_url, "db", "upgrade"]).exit_code == 0

@@ -17,7 +17,15 @@ from typer.core import TyperGroup
 
 from ..errors import ObscatError, one_line
 from ..store.config import ENV_VAR
-from . import db_commands, feature_commands, group_commands, match_commands, observation_commands, store_commands
+from . import (
+    db_commands,
+    epoch_commands,
+    feature_commands,
+    group_commands,
+    match_commands,
+    observation_commands,
+    store_commands,
+)
 from .output import as_flags
 from .params import install as install_plain_params
 
@@ -96,6 +104,8 @@ groups_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="List, show, re
 app.add_typer(group_app, name="group")
 app.add_typer(groups_app, name="groups")
 app.add_typer(db_app, name="db")
+epochs_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Named instrument epochs: load, list, delete.", no_args_is_help=True)
+app.add_typer(epochs_app, name="epochs")
 
 
 @dataclass
@@ -163,6 +173,9 @@ groups_app.command("show")(group_commands.groups_show)
 groups_app.command("export")(group_commands.groups_export)
 groups_app.command("delete")(group_commands.groups_delete)
 groups_app.command("rename")(group_commands.groups_rename)
+epochs_app.command("load")(epoch_commands.epochs_load)
+epochs_app.command("list")(epoch_commands.epochs_list)
+epochs_app.command("delete")(epoch_commands.epochs_delete)
 db_app.command("upgrade")(db_commands.upgrade)
 db_app.command("downgrade")(db_commands.downgrade)
 db_app.command("grant-readonly")(db_commands.grant_readonly)

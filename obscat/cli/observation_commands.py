@@ -73,14 +73,17 @@ def obs_list(
 def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(metavar="OBS_ID", help="Observation id (OBS_ID).")],
              store: StoreOption = None,
              fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (csv: the observation's row, without its HDUs).")] = Format.table) -> None:  # fmt: skip
-    """Show every column of one observation, and its HDUs."""
+    """Show every column of one observation, its epoch and its HDUs."""
     from ..store.models import OBSERVATION_COLUMNS
     from .output import render_observation
 
     obs = ctx.obj.catalog.observation(obs_id, store)
     hdus = [{"hdu_type": h.hdu_type, "hdu_class": h.hdu_class, "hdu_name": h.hdu_name, "size_bytes": h.size_bytes,
              "exists": h.file.exists_at_ingest, "path": h.path} for h in obs.hdus]  # fmt: skip
-    render_observation({"store": obs.store.name, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}}, hdus, fmt.value)
+    # its epoch too, but not in csv: the same row as `obs list`
+    epoch = {} if fmt is Format.csv else {"epoch": None if obs.epoch is None else obs.epoch.name}
+    render_observation({"store": obs.store.name, **epoch, **{c: getattr(obs, c) for c in OBSERVATION_COLUMNS}}, hdus,
+                       fmt.value)  # fmt: skip
 
 
 def sql(

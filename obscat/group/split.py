@@ -11,10 +11,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import InputError, ParameterError
-from ..query.columns import NUMERIC_COLUMNS, POINTING_COLUMNS, TEXT_COLUMNS, pointing_not_computed, unknown_column
+from ..query.columns import (
+    EPOCH,
+    NUMERIC_COLUMNS,
+    POINTING_COLUMNS,
+    TEXT_COLUMNS,
+    pointing_not_computed,
+    unknown_column,
+)
 from ..query.criteria import Criterion
 from ..query.explain import no_observation_error
 from ..store.engine import reading
+from ..store.epochs import epoch_name
 from ..store.models import DataStore, GroupMember, Observation, observation_column, observation_column_info
 from ..text import plural
 from .points import Median, Quantiles, at_params, at_value
@@ -51,16 +59,7 @@ def selected_values(bind: Engine | Connection, column: str, selection: Criterion
     OBS_ID (with ``text``, a text column may be named too); a NULL value is an error naming it."""
     if column not in NUMERIC_COLUMNS and not (text and column in TEXT_COLUMNS):
         raise unknown_column(column, text=text)
-    o, s = Observation.__table__, DataStore.__table__
-    query = (
-        sa.select(o.c.id, s.c.name, o.c.obs_id, observation_column(column), s.c.obs_index_path)
-        .join_from(o, s, o.c.store_id == s.c.id)
-        .where(selection.clause()).order_by(s.c.name, o.c.obs_id)
-    )  # fmt: skip
-    with reading(bind) as conn:
-        rows = conn.execute(query).all()
-        if not rows:
-            raise no_observation_error(conn, selection)
+    rows = _rows(bind, observation_column(column), selection)
     missing = [r for r in rows if r[3] is None or (not isinstance(r[3], str) and not math.isfinite(r[3]))]
     if missing and column in POINTING_COLUMNS:
         raise pointing_not_computed(column, len(missing))
@@ -71,6 +70,36 @@ def selected_values(bind: Engine | Connection, column: str, selection: Criterion
                          f"{', '.join(f'{r[1]}:{r[2]}' for r in missing[:10])}{source}")  # fmt: skip
     values = np.array([r[3] for r in rows], object if column in TEXT_COLUMNS else float)
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], values
+
+
+def _rows(bind: Engine | Connection, value: sa.ColumnElement, selection: Criterion) -> list[sa.Row]:
+    """observation id, store, OBS_ID, ``value`` and obs-index path of the selection, by store and OBS_ID."""
+    o, s = Observation.__table__, DataStore.__table__
+    query = (
+        sa.select(o.c.id, s.c.name, o.c.obs_id, value, s.c.obs_index_path)
+        .join_from(o, s, o.c.store_id == s.c.id)
+        .where(selection.clause()).order_by(s.c.name, o.c.obs_id)
+    )  # fmt: skip
+    with reading(bind) as conn:
+        rows = conn.execute(query).all()
+        if not rows:
+            raise no_observation_error(conn, selection)
+    return rows
+
+
+def _epochs(bind: Engine | Connection, selection: Criterion) -> tuple[list[int], list[str], list[int], np.ndarray, str | None]:
+    """As :func:`selected_values` for the observations' epochs, leaving out those in no epoch (and
+    saying how many)."""
+    rows = _rows(bind, epoch_name(), selection)
+    kept = [r for r in rows if r[3] is not None]
+    if not kept:
+        raise InputError(f"none of the {plural(len(rows), 'selected observation')} is in an epoch: load epochs "
+                         "with `obscat epochs load` (Catalog.load_epochs)")  # fmt: skip
+    without = [r for r in rows if r[3] is None]
+    note = None if not without else (
+        f"{plural(len(without), 'selected observation')} in no epoch left out: "
+        f"{', '.join(f'{r[1]}:{r[2]}' for r in without[:10])}{' ...' if len(without) > 10 else ''}")  # fmt: skip
+    return [r[0] for r in kept], [r[1] for r in kept], [r[2] for r in kept], np.array([r[3] for r in kept], object), note
 
 
 def split(bind, name: str, column: str, at, selection: Criterion, *, replace: bool = False) -> GroupingResult:
@@ -136,10 +165,15 @@ def bins(bind, name: str, column: str, edges, selection: Criterion, *, replace: 
 
 
 def by(bind, name: str, column: str, selection: Criterion, *, replace: bool = False) -> GroupingResult:
-    """One group per distinct value of ``column`` (e.g. N_TELS, or a text column such as
-    EVENT_TYPE): ``<word>_<value>``."""
-    ids, stores, obs_ids, values = selected_values(bind, column, selection, text=True)
-    text = column in TEXT_COLUMNS
+    """One group per distinct value of ``column`` (e.g. N_TELS, a text column such as
+    EVENT_TYPE, or ``epoch``: observations in no epoch are left out, and a note says how many):
+    ``<word>_<value>``."""
+    note = None
+    if column == EPOCH:
+        ids, stores, obs_ids, values, note = _epochs(bind, selection)
+    else:
+        ids, stores, obs_ids, values = selected_values(bind, column, selection, text=True)
+    text = column in TEXT_COLUMNS or column == EPOCH
     # every digit (not 6 significant ones): distinct values get distinct labels
     distinct, inverse = np.unique(values, return_inverse=True)
     names = [f"{_word(column)}_{v}" if text else f"{_word(column)}_{int(v) if v.is_integer() else repr(float(v))}"
@@ -148,8 +182,10 @@ def by(bind, name: str, column: str, selection: Criterion, *, replace: bool = Fa
     if too_long:
         raise InputError(f"label {too_long[0]!r} is longer than the {_MAX_LABEL} characters a group label holds")
     labels = [names[k] for k in inverse]
-    return store_grouping(bind, name, "by", {"column": column}, selection, ids, stores, obs_ids, labels,
-                          {} if text else {column: values}, replace)  # fmt: skip
+    result = store_grouping(bind, name, "by", {"column": column}, selection, ids, stores, obs_ids, labels,
+                            {} if text else {column: values}, replace)  # fmt: skip
+    result.notes += [note] if note else []
+    return result
 
 
 def _intervals(word: str, edges: list[float], values: np.ndarray) -> list[str]:

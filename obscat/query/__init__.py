@@ -2,9 +2,21 @@
 command-line flags (:mod:`.options`), Gammapy dicts (:mod:`.gammapy`), canonical JSON."""
 
 from .cone import Cone
-from .criteria import And, Criterion, Ids, Not, ObjectName, Or, Store, TimeRange, ValueRange, criterion_from_json
+from .criteria import (
+           And,
+           Criterion,
+           EpochName,
+           Ids,
+           Not,
+           ObjectName,
+           Or,
+           Store,
+           TimeRange,
+           ValueRange,
+           criterion_from_json,
+)
 from .gammapy import as_criterion, from_gammapy
 from .where import Where, parse_where
 
-__all__ = ["Criterion", "Cone", "TimeRange", "ValueRange", "ObjectName", "Ids", "Store", "Where", "And", "Or", "Not",
+__all__ = ["Criterion", "Cone", "TimeRange", "ValueRange", "ObjectName", "EpochName", "Ids", "Store", "Where", "And", "Or", "Not",
            "criterion_from_json", "as_criterion", "from_gammapy", "parse_where"]  # fmt: skip

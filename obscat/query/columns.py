@@ -6,7 +6,7 @@ from ..errors import InputError, did_you_mean
 from ..store.models import POINTING_COLUMNS, Observation
 from ..text import plural
 
-__all__ = ["NUMERIC_COLUMNS", "TEXT_COLUMNS", "POINTING_COLUMNS", "unknown_column", "pointing_not_computed"]
+__all__ = ["NUMERIC_COLUMNS", "TEXT_COLUMNS", "EPOCH", "POINTING_COLUMNS", "unknown_column", "pointing_not_computed"]
 
 #: Columns selections and --where may name: the numeric observation columns.
 NUMERIC_COLUMNS = tuple(
@@ -15,6 +15,8 @@ NUMERIC_COLUMNS = tuple(
 ) + POINTING_COLUMNS  # fmt: skip
 #: Text columns --where compares with ``==``/``!=`` and a quoted string, and ``group by`` takes.
 TEXT_COLUMNS = ("obs_mode", "event_type", "event_class", "irf_name")
+#: The observation's epoch (``obscat epochs``): --where compares it as text, ``group by`` takes it.
+EPOCH = "epoch"
 
 
 def pointing_not_computed(column: str, n: int) -> InputError:

@@ -24,11 +24,12 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from ..errors import InputError, ParameterError, printable
+from ..store.epochs import epoch_members
 from ..store.models import DataStore, Observation, observation_column, observation_column_info
 from .canonical import canonical_json, quantity_from_json, time_json
 from .columns import NUMERIC_COLUMNS, unknown_column
 
-__all__ = ["Criterion", "And", "Or", "Not", "TimeRange", "ValueRange", "Ids", "Store", "ObjectName",
+__all__ = ["Criterion", "And", "Or", "Not", "TimeRange", "ValueRange", "Ids", "Store", "ObjectName", "EpochName",
            "criterion_from_json", "criterion_from_dict"]  # fmt: skip
 
 _O = Observation.__table__
@@ -405,3 +406,26 @@ class ObjectName(Criterion):
     @classmethod
     def from_dict(cls, data):
         return cls(data["pattern"])
+
+
+@dataclass(frozen=True)
+class EpochName(Criterion):
+    """Observations in the epoch named ``name`` (``equal=False``: in another epoch; observations in
+    no epoch are kept by neither, as SQL's NULL)."""
+
+    name: str
+    equal: bool = True
+    kind: ClassVar[str] = "epoch"
+
+    def __post_init__(self) -> None:
+        _text(self.name, "name", "epoch name")
+
+    def clause(self):
+        return _O.c.id.in_(epoch_members(self.name, self.equal))
+
+    def to_dict(self) -> dict:
+        return {"type": self.kind, "name": self.name, "equal": bool(self.equal)}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data["name"], data["equal"])

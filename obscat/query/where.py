@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from ..errors import InputError, ParameterError
 from ..store.models import observation_column
-from .columns import NUMERIC_COLUMNS, TEXT_COLUMNS, unknown_column
+from .columns import EPOCH, NUMERIC_COLUMNS, TEXT_COLUMNS, unknown_column
 from .cone import Cone
-from .criteria import And, Criterion, Not, ObjectName, Or, Store, TimeRange
+from .criteria import And, Criterion, EpochName, Not, ObjectName, Or, Store, TimeRange
 
 __all__ = ["Where", "Compare", "parse_where", "parse_time", "MAX_WHERE_DEPTH"]
 
@@ -187,6 +187,10 @@ def _compare(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criteri
         left, op, right = right, flipped(), left
     if not isinstance(left, ast.Name):
         raise InputError(f"malformed --where {text!r}: {_describe(left, text)} is not a column")
+    if left.id == EPOCH:  # the observation's epoch (obscat epochs), compared as a text column
+        if type(op) not in (ast.Eq, ast.NotEq) or not (isinstance(right, ast.Constant) and isinstance(right.value, str)):
+            raise InputError(f"malformed --where {text!r}: compare epoch with == or != and a quoted string")
+        return EpochName(right.value, isinstance(op, ast.Eq))
     if left.id in TEXT_COLUMNS:
         if type(op) not in (ast.Eq, ast.NotEq) or not (isinstance(right, ast.Constant) and isinstance(right.value, str)):
             raise InputError(f"malformed --where {text!r}: compare text column {left.id} with == or != and a quoted "

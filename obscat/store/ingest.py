@@ -23,6 +23,7 @@ from ..gadf.hdu_columns import HduColumns, check_hdu_observations, read_hdu_inde
 from ..text import plural
 from .derived import DerivedCounts, remove_observations
 from .engine import connect, write_transaction
+from .epochs import assign_epochs
 from .ingest_identity import (
     check_name,
     default_name,
@@ -149,6 +150,7 @@ def ingest(
         store_id = write_store(conn, row)
         obs_ids = write_observations(conn, store_id, observations, report, progress)
         write_hdus(conn, store_id, hdus, obs_ids, report, progress)
+        assign_epochs(conn, store_id)
     report.seconds = time.perf_counter() - start
     return report
 

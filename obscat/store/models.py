@@ -8,13 +8,15 @@ older spellings in ``info["aliases"]``): that mapping is what ingestion uses,
 so the schema is the single place where a column, its unit and its source are
 declared.
 
-The models are declared by table family in :mod:`.observation_models` and :mod:`.derived_models`
-and :mod:`.match_models` on the base of :mod:`.orm`; this module is where the rest of obscat takes them from.
+The models are declared by table family in :mod:`.observation_models`, :mod:`.derived_models`,
+:mod:`.epoch_models` and :mod:`.match_models` on the base of :mod:`.orm`; this module is where the rest
+of obscat takes them from.
 """
 
 from __future__ import annotations
 
 from .derived_models import FeatureSet, FeatureValue, FileUse, Grouping, GroupMember
+from .epoch_models import MAX_EPOCH_NAME, Epoch, ObservationEpoch
 from .match_models import MatchPair
 from .observation_models import (
     OBSERVATION_COLUMNS,
@@ -52,6 +54,9 @@ __all__ = [
     "GroupMember",
     "MatchPair",
     "FileUse",
+    "Epoch",
+    "ObservationEpoch",
+    "MAX_EPOCH_NAME",
     "sky_derived",
     "gadf_columns",
 ]

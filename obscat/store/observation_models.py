@@ -4,7 +4,7 @@ and the pointing at mid-time, ``pointing``), ``hdu_file`` and ``hdu``."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint, event
@@ -13,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .orm import Base, UtcDateTime
 from .orm import gadf_column as _gadf
 from .orm import unit_column as _unit
+
+if TYPE_CHECKING:
+    from .epoch_models import Epoch
 
 __all__ = ["SKY_ZONE_HEIGHT_DEG", "DataStore", "Observation", "Pointing", "POINTING_COLUMNS",
            "OBSERVATION_COLUMNS", "observation_column", "observation_column_info", "HduFile", "Hdu", "sky_derived",
@@ -148,6 +151,8 @@ class Observation(Base):
 
     store: Mapped[DataStore] = relationship(back_populates="observations")
     pointing: Mapped[Pointing | None] = relationship(lazy="selectin", passive_deletes=True)
+    #: The epoch it falls in (``obscat epochs``), None if none.
+    epoch: Mapped[Epoch | None] = relationship(secondary="observation_epoch", viewonly=True, lazy="selectin")
     hdus: Mapped[list[Hdu]] = relationship(
         back_populates="observation",
         cascade="all, delete-orphan",
