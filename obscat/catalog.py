@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ParameterError
-from .results import FeatureSetRemoval, FeatureSetSummary, GroupingSummary, LeftOut, PointingReport, StoreSummary
+from .results import (AnnotationRemoval, AnnotationReport, AnnotationSetSummary, FeatureSetRemoval, FeatureSetSummary,
+                      GroupingSummary, LeftOut, PointingReport, StoreSummary)  # fmt: skip
 from .store.config import resolve_url
 from .store.engine import create_engine, display_url
 from .store.schema import ensure_schema
@@ -386,6 +387,49 @@ class Catalog:
             return plot.dendrogram(self.engine, name)
         raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky' or 'dendrogram'")
 
+    # -- annotations ---------------------------------------------------------------------
+
+    def annotate(self, path: str | os.PathLike, *, name: str, key: str, store: str | None = None,
+                 units: dict[str, str] | None = None, categories: dict[str, Sequence[str]] | None = None,
+                 masks: Sequence[str] | None = None, on_duplicate: str | None = None,
+                 aggregate: dict[str, str] | None = None, progress: Progress | None = None) -> AnnotationReport:  # fmt: skip
+        """Ingest a per-run quality table (ECSV, CSV, FITS; HDF5 with ``obscat[hdf5]``) as the next
+        version of annotation set ``name``, its rows matched to the observations of ``store`` (needed
+        when the catalogue holds several) by the OBS_IDs of column ``key``.
+
+        Numbers keep the file's units (``units`` gives those a CSV file cannot: ``{"rate": "Hz"}``);
+        ``categories`` makes a text column an ordered category, best first (``{"weather": ["A+",
+        "A", "B"]}``); ``masks`` names integer bit-mask columns. Duplicate keys are refused unless
+        ``on_duplicate`` ("first", "last", "max:COLUMN") picks a row or ``aggregate`` combines every
+        column ("mean", "min", "max", "frac": the fraction of true/non-zero). See
+        :mod:`obscat.store.annotations`."""
+        from .store.annotations import annotate
+
+        return annotate(self.engine, os.path.expandvars(os.fspath(path)), name=name, key=key, store=store,
+                        units=units, categories=None if categories is None else {k: list(v) for k, v in categories.items()},
+                        masks=None if masks is None else list(masks), on_duplicate=on_duplicate, aggregate=aggregate,
+                        progress=progress)  # fmt: skip
+
+    def annotation_sets(self) -> list[AnnotationSetSummary]:
+        """Every version of every annotation set, by name and version."""
+        from .store.annotations import annotation_sets
+
+        return annotation_sets(self.engine)
+
+    def annotation_set(self, name: str, version: int | None = None) -> Table:
+        """Annotation set ``name`` (its latest version unless ``version``): ``store``, ``obs_id`` and its
+        columns with their units (categories as their labels, missing values masked), by OBS_ID."""
+        from .store.annotations import annotation_table
+
+        return annotation_table(self.engine, name, version)
+
+    def delete_annotation_set(self, name: str, version: int | None = None, *, force: bool = False) -> AnnotationRemoval:
+        """Delete annotation set ``name`` (every version, or only ``version``). A set a stored grouping's
+        selection used is refused, naming the groupings, unless ``force``."""
+        from .store.annotations import delete_annotation_set
+
+        return delete_annotation_set(self.engine, name, version, force=force)
+
     # -- SQL -----------------------------------------------------------------------------
 
     def iter_sql(self, statement: str, params: dict | None = None, *, limit: int | None = None) -> RowStream:
@@ -404,4 +448,3 @@ class Catalog:
 
         names, rows = run_query(self.url, statement, params, limit)
         return to_table(distinct_names(names), rows)
-

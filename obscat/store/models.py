@@ -9,11 +9,12 @@ so the schema is the single place where a column, its unit and its source are
 declared.
 
 The models are declared by table family in :mod:`.observation_models` and :mod:`.derived_models`
-on the base of :mod:`.orm`; this module is where the rest of obscat takes them from.
+and :mod:`.annotation_models` on the base of :mod:`.orm`; this module is where the rest of obscat takes them from.
 """
 
 from __future__ import annotations
 
+from .annotation_models import ANNOTATION_KINDS, AnnotationColumn, AnnotationSet, GroupingAnnotation
 from .derived_models import FeatureSet, FeatureValue, FileUse, Grouping, GroupMember
 from .observation_models import (
     OBSERVATION_COLUMNS,
@@ -50,9 +51,13 @@ __all__ = [
     "Grouping",
     "GroupMember",
     "FileUse",
+    "AnnotationSet",
+    "AnnotationColumn",
+    "GroupingAnnotation",
+    "ANNOTATION_KINDS",
     "sky_derived",
     "gadf_columns",
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
