@@ -14,8 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ParameterError
-from .results import (AnnotationRemoval, AnnotationReport, AnnotationSetSummary, FeatureSetRemoval, FeatureSetSummary,
-                      GroupingSummary, LeftOut, PointingReport, StoreSummary)  # fmt: skip
+from .results import (
+    AnnotationRemoval,
+    AnnotationReport,
+    AnnotationSetSummary,
+    FeatureSetRemoval,
+    FeatureSetSummary,
+    GroupingSummary,
+    LeftOut,
+    PointingReport,
+    StoreSummary,
+)
 from .store.config import resolve_url
 from .store.engine import create_engine, display_url
 from .store.schema import ensure_schema
@@ -91,6 +100,13 @@ class Catalog:
         with orm_session(self.engine, write=write) as session:
             yield session
 
+    def _criterion(self, selection):
+        """The criterion of a ``selection`` argument, its annotation criteria bound to their sets."""
+        from .query.annotations import bind_annotations
+        from .query.gammapy import as_criterion
+
+        return bind_annotations(self.engine, as_criterion(selection))
+
     # -- stores --------------------------------------------------------------------------
 
     def ingest(self, path: str | os.PathLike | None = None, *, obs_index: str | os.PathLike | None = None,
@@ -131,11 +147,10 @@ class Catalog:
                           columns: Sequence[str] | None = None) -> RowStream:  # fmt: skip
         """As :meth:`observations`, as a :class:`~obscat.formats.RowStream` read in batches from a
         server-side cursor (memory stays flat); close it, or read it to the end, to release the connection."""
-        from .query.gammapy import as_criterion
         from .query.observations import OBSERVATION_COLUMNS, observation_stream
 
         names = list(OBSERVATION_COLUMNS if columns is None else columns)
-        return observation_stream(self.engine, names, as_criterion(selection), store)
+        return observation_stream(self.engine, names, self._criterion(selection), store)
 
     def select(self, selection=None, *, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations ``selection`` keeps, by store and OBS_ID, as Gammapy's ObservationTable
@@ -159,10 +174,9 @@ class Catalog:
     def left_out(self, selection) -> LeftOut:
         """How many observations ``selection`` left out only because they have no sky pointing (its
         cones) or no times (its time ranges): worth a warning, as they may be what was meant."""
-        from .query.gammapy import as_criterion
         from .query.observations import left_out
 
-        return left_out(self.engine, as_criterion(selection))
+        return left_out(self.engine, self._criterion(selection))
 
     def datastore(self, selection=None, *, grouping: str | None = None, label: str | None = None):
         """The observations of ``selection`` (a criterion or Gammapy dicts; default: all), or of stored
@@ -170,9 +184,8 @@ class Catalog:
         ``gammapy.data.DataStore`` built in memory with absolute file paths; nothing is written.
         Needs the ``obscat[gammapy]`` extra. See :mod:`obscat.group.datastore`."""
         from .group.datastore import gammapy_datastore
-        from .query.gammapy import as_criterion
 
-        return gammapy_datastore(self.engine, as_criterion(selection), grouping=grouping, label=label)
+        return gammapy_datastore(self.engine, self._criterion(selection), grouping=grouping, label=label)
 
     def observation(self, obs_id: int, store: str | None = None) -> Observation:
         """One observation (detached, with its store and HDUs loaded) by OBS_ID.
@@ -187,9 +200,8 @@ class Catalog:
         """Compute and store the pointing's zenith, altitude and azimuth at mid-time (columns
         ``zen_tmid_deg``, ...) of the selected observations; see :mod:`obscat.compute.pointing`."""
         from .compute.pointing import compute_pointing
-        from .query.gammapy import as_criterion
 
-        return compute_pointing(self.engine, as_criterion(selection), progress)
+        return compute_pointing(self.engine, self._criterion(selection), progress)
 
     # -- features ------------------------------------------------------------------------
 
@@ -213,12 +225,11 @@ class Catalog:
         exact radius instead of Gammapy's gridded one (``"gammapy"``).
         """
         from .compute.features import compute_features, feature_params
-        from .query.gammapy import as_criterion
 
         params = feature_params(energy_true, features=features, position=position, fixed_offset=fixed_offset,
                                 containment_fraction=containment_fraction,
                                 aeff_threshold_fraction=aeff_threshold_fraction, psf_containment=psf_containment)
-        selection = None if selection is None else as_criterion(selection)
+        selection = None if selection is None else self._criterion(selection)
         name, n_computed, n_kept, _ = compute_features(
             self.engine, params, store=store, obs_ids=obs_ids, selection=selection, workers=workers,
             strict=strict, missing_only=missing_only, progress=progress,
@@ -246,10 +257,9 @@ class Catalog:
                          selection=None) -> RowStream:  # fmt: skip
         """As :meth:`feature_set`, as a :class:`~obscat.formats.RowStream`."""
         from .compute.feature_sets import feature_stream
-        from .query.gammapy import as_criterion
 
         return feature_stream(self.engine, name, obs_ids=obs_ids, store=store,
-                              selection=None if selection is None else as_criterion(selection))  # fmt: skip
+                              selection=None if selection is None else self._criterion(selection))  # fmt: skip
 
     def delete_feature_set(self, name: str) -> FeatureSetRemoval:
         """Delete a stored feature set and its values; say how many went."""
@@ -265,26 +275,23 @@ class Catalog:
         ``low_<word>`` (``value < cut``, as Gammapy's tutorial) and ``high_<word>``. ``replace``
         overwrites a grouping of that name."""
         from .group import grouping
-        from .query.gammapy import as_criterion
 
-        return grouping.split(self.engine, name, column, grouping.Median() if at is None else at, as_criterion(selection),
+        return grouping.split(self.engine, name, column, grouping.Median() if at is None else at, self._criterion(selection),
                               replace=replace)  # fmt: skip
 
     def bins(self, name: str, column: str, edges, *, selection=None, replace: bool = False) -> GroupingResult:
         """Group the selection into the half-open bins ``[lo, hi)`` of ``column`` given by ``edges``
         and store it as grouping ``name``."""
         from .group import grouping
-        from .query.gammapy import as_criterion
 
-        return grouping.bins(self.engine, name, column, edges, as_criterion(selection), replace=replace)
+        return grouping.bins(self.engine, name, column, edges, self._criterion(selection), replace=replace)
 
     def group_by(self, name: str, column: str, *, selection=None, replace: bool = False) -> GroupingResult:
         """One group per distinct value of ``column`` (e.g. ``n_tels``, or the text column
         ``event_type``), stored as grouping ``name``."""
         from .group import grouping
-        from .query.gammapy import as_criterion
 
-        return grouping.by(self.engine, name, column, as_criterion(selection), replace=replace)
+        return grouping.by(self.engine, name, column, self._criterion(selection), replace=replace)
 
     def cluster(self, name: str, features: Sequence[str], *, feature_set: str | None = None, energy_true=None,
                 position=None, fixed_offset=None, containment_fraction: float = 0.68, selection=None,
@@ -301,9 +308,8 @@ class Catalog:
         """
         from .compute.features import compute_features, feature_params
         from .group import grouping
-        from .query.gammapy import as_criterion
 
-        selection = as_criterion(selection)
+        selection = self._criterion(selection)
         if (feature_set is None) == (energy_true is None):
             raise ParameterError("give `feature_set` (a stored feature set) or `energy_true` (to compute one), "
                                  "not both or neither")  # fmt: skip
