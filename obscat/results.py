@@ -150,7 +150,8 @@ class AnnotationReport:
         if s.n_unmatched:
             shown = ", ".join(map(str, self.unmatched))
             more = ", ..." if s.n_unmatched > len(self.unmatched) else ""
-            text += f"; {s.n_unmatched} OBS_IDs match no observation ({shown}{more})"
+            verb = "OBS_ID matches" if s.n_unmatched == 1 else "OBS_IDs match"
+            text += f"; {s.n_unmatched} {verb} no observation ({shown}{more})"
         return text
 
 

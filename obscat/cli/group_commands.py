@@ -118,9 +118,12 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
                 fmt: FormatOption = Format.table, limit: LimitOption = None, all_rows: AllOption = False) -> None:  # fmt: skip
-    """Print a grouping's members: label, store, OBS_ID."""
+    """Print a grouping's members: label, store, OBS_ID (and on stderr the annotation sets its selection used)."""
     from .output import render_stream
 
+    used = ctx.obj.catalog.grouping(name).annotation_sets
+    if used:
+        typer.echo("selected with annotation sets " + ", ".join(f"{n!r} (version {v})" for n, v in used), err=True)
     render_stream(ctx.obj.catalog.iter_grouping_members(name), fmt.value, limit, all_rows)
 
 
