@@ -209,8 +209,8 @@ def _pick_rows(rule, order, starts, counts, keys, columns, kinds, values, path, 
         first = dup[0]
         rows = sorted(int(order[starts[first] + j]) + 1 for j in range(counts[first]))
         raise InputError(f"{path}: column {key!r} holds {plural_keys(len(dup))}, first {int(keys[order[starts[first]]])} "
-                         f"(rows {', '.join(map(str, rows))}): give on_duplicate (first, last, max:COLUMN) or "
-                         "aggregate")  # fmt: skip
+                         f"(rows {', '.join(map(str, rows))}): give `on_duplicate` (first, last, max:COLUMN) or "
+                         "`aggregate`")  # fmt: skip
     ends = starts + counts - 1
     if rule == "first":
         return order[starts]
