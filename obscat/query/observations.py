@@ -55,10 +55,11 @@ def left_out(bind: Engine | Connection, selection: Criterion) -> LeftOut:
     o = Observation.__table__
     with reading(bind) as conn:
         # no pointing ⇔ sky_zone NULL (sky_derived), found through the (sky_zone, ra) index, not a scan
-        counts = [_left_out(conn, selection, kind, column)
-                  for kind, column in ((Cone, o.c.sky_zone), (TimeRange, o.c.tstart_mjd))]  # fmt: skip
-        return LeftOut(*counts, tuple((str(used), _without_row(conn, selection, used.table_name))
-                                      for used in bound_annotations(selection)))  # fmt: skip
+        without_pointing, without_times = (_left_out(conn, selection, kind, column)
+                                           for kind, column in ((Cone, o.c.sky_zone), (TimeRange, o.c.tstart_mjd)))  # fmt: skip
+        return LeftOut(without_pointing, without_times,
+                       tuple((str(used), _without_row(conn, selection, used.table_name))
+                             for used in bound_annotations(selection)))  # fmt: skip
 
 
 def _without_row(conn: Connection, selection: Criterion, table_name: str) -> int:

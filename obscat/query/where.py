@@ -213,10 +213,10 @@ def _annotation(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Crit
         raise InputError(f"malformed --where {text!r}: compare an annotation column with a literal")
     mask = None
     if isinstance(left, ast.BinOp):
-        mask = _number(left.right, text)
-        if not mask.is_integer() or mask < 0:
+        bits = _number(left.right, text)
+        if not bits.is_integer() or bits < 0:
             raise InputError(f"malformed --where {text!r}: {_describe(left.right, text)} is not a bit mask (an integer)")
-        mask, left = int(mask), left.left
+        mask, left = int(bits), left.left
     assert isinstance(left, ast.Attribute) and isinstance(left.value, ast.Name)
     negated = isinstance(op, ast.NotIn)
     symbol = "in" if negated else _SYMBOLS.get(type(op))

@@ -91,10 +91,16 @@ def prepare_annotations(table: Table, path: Path, *, key: str, units: dict[str, 
     columns = [n for n in names if n != key]
     if not columns:
         raise InputError(f"{path}: no column besides the key {key!r}")
-    kinds, col_units, col_categories, values = [], [], [], []
+    kinds: list[str] = []
+    col_units: list[str | None] = []
+    col_categories: list[list[str] | None] = []
+    values: list[list[Any]] = []
     for name in columns:
         kind, unit, cats, vals = _column(table[name], path, name, units.get(name), categories.get(name), name in masks)
-        kinds.append(kind), col_units.append(unit), col_categories.append(cats), values.append(vals)
+        kinds.append(kind)
+        col_units.append(unit)
+        col_categories.append(cats)
+        values.append(vals)
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     distinct, starts, counts = np.unique(sorted_keys, return_index=True, return_counts=True)
@@ -148,7 +154,7 @@ def _column(column, path: Path, name: str, unit: str | None, categories: list[st
         if len(set(labels)) != len(labels) or not labels:
             raise ParameterError(f"`categories` of {name!r} must be distinct labels, not {labels!r}")
         rank = {label: i for i, label in enumerate(labels)}
-        out = []
+        out: list[int | None] = []
         for row, (value, gone) in enumerate(zip(data.tolist(), missing)):
             text = _text(value)
             if gone or text == "":
@@ -176,9 +182,9 @@ def _column(column, path: Path, name: str, unit: str | None, categories: list[st
         if unit is not None:
             raise ParameterError(f"`units` gives {name!r} a unit, but it holds text")
         texts = [None if m else _text(v) for v, m in zip(data.tolist(), missing)]
-        bad = next((i for i, t in enumerate(texts) if t is not None and "\x00" in t), None)
-        if bad is not None:
-            raise InputError(f"{where} row {bad + 1}: text contains a NUL character")
+        nul = next((i for i, t in enumerate(texts) if t is not None and "\x00" in t), None)
+        if nul is not None:
+            raise InputError(f"{where} row {nul + 1}: text contains a NUL character")
         return "text", None, None, texts
     raise InputError(f"{where}: values of type {data.dtype} are neither numbers nor text")
 

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -162,6 +162,7 @@ def annotation_table(engine: Engine, name: str, version: int | None = None) -> T
     for i, column in enumerate(summary.columns):
         values = [r[i + 1] for r in rows]
         mask = [v is None for v in values]
+        data: Any
         if column.kind == "category":
             assert column.categories is not None
             data = [column.categories[v] if v is not None else "" for v in values]
@@ -183,10 +184,9 @@ def delete_annotation_set(engine: Engine, name: str, version: int | None = None,
     grouping's provenance names one, saying which."""
     g = Grouping.__table__
     with write_transaction(engine) as conn:
-        rows = [annotation_set_row(conn, name, version)] if version is not None else None
-        if rows is None:
-            annotation_set_row(conn, name)  # not found: the error
-            rows = conn.execute(sa.select(_A).where(_A.c.name == name).order_by(_A.c.version)).all()
+        annotation_set_row(conn, name, version)  # not found: the error
+        chosen = _A.c.name == name if version is None else sa.and_(_A.c.name == name, _A.c.version == version)
+        rows = conn.execute(sa.select(_A).where(chosen).order_by(_A.c.version)).all()
         ids = [r.id for r in rows]
         users = conn.execute(sa.select(g.c.name, _GA.c.version).join_from(_GA, g, g.c.id == _GA.c.grouping_id)
                              .where(_GA.c.set_id.in_(ids)).order_by(g.c.name)).all()  # fmt: skip
