@@ -202,6 +202,76 @@ def raw(args, data) -> dict:
     return results
 
 
+# -- obscat ------------------------------------------------------------------------------------
+
+
+def catalogue(url: str, n: int):
+    """A catalogue holding store "bench" with observations OBS_ID 1..n (rows written directly: only
+    the observations' identity matters to annotations)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from obscat import Catalog
+    from obscat.store.engine import write_transaction
+    from obscat.store.models import DataStore, Observation
+    from obscat.store.rows import bulk_insert
+
+    catalog = Catalog(url)
+    with write_transaction(catalog.engine, bulk=True) as conn:
+        store_id = conn.execute(sa.insert(DataStore.__table__).values(
+            name="bench", root_path="/", obs_index_path="/obs", obs_index_sha256="0" * 64, hdu_index_path="/hdu",
+            hdu_index_sha256="0" * 64, header={}, ingested_at=dt.datetime.now(dt.UTC), obscat_version="bench",
+        ).returning(DataStore.__table__.c.id)).scalar_one()  # fmt: skip
+        bulk_insert(conn, Observation.__table__, ["store_id", "obs_id", "extra"],
+                    ((store_id, i, "{}") for i in range(1, n + 1)))  # fmt: skip
+    if catalog.engine.dialect.name == "postgresql":  # as autovacuum leaves a catalogue
+        with catalog.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE observation")
+            conn.commit()
+    return catalog
+
+
+def fresh_url(label: str, work_dir: Path) -> str:
+    if label == "SQLite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work_dir / 'annotations-obscat.db'}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{work_dir / 'annotations-obscat.db'}"
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB}_obscat")
+        admin.execute(f"CREATE DATABASE {PG_DB}_obscat")
+    return f"{PG_URL}_obscat"
+
+
+def obscat(args, data) -> dict:
+    """``Catalog.annotate`` of a FITS file of the same columns (read included), then the
+    observations ``--where dq.c0 > x`` keeps, as ``Catalog.observations`` returns them."""
+    from astropy.table import Table
+
+    from obscat.query import Where
+
+    path = args.work_dir / f"annotations-{args.n}.fits"
+    table = Table({"OBS_ID": np.arange(1, args.n + 1), **{c: v.astype(str) if v.dtype.kind == "O" else v
+                                                          for c, v in data.items()}})  # fmt: skip
+    table.write(path, overwrite=True)
+    masks = [c for c, v in data.items() if v.dtype.kind == "i"]
+    results = {}
+    for label in ("SQLite", "PostgreSQL"):
+        catalog = catalogue(fresh_url(label, args.work_dir), args.n)
+        start = time.perf_counter()
+        catalog.annotate(path, name="dq", key="OBS_ID", masks=masks)
+        ingest = time.perf_counter() - start
+        median, count = filter_times(lambda text: len(catalog.observations(Where(text), columns=["obs_id"])),
+                                     "dq.c0 > {x}", args.queries)  # fmt: skip
+        catalog.close()
+        results[f"obscat {label}"] = {"ingest_s": ingest, "filter_median_s": median, "kept": count}
+        print(f"obscat {label:<10} annotate {ingest:7.1f} s   --where p50 {median * 1e3:7.2f} ms ({count} kept)",
+              flush=True)  # fmt: skip
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -216,6 +286,8 @@ def main() -> None:
     payload: dict = {"n": args.n, "columns": args.columns}
     if not args.skip_raw:
         payload["raw"] = raw(args, data)
+    if not args.skip_obscat:
+        payload["obscat"] = obscat(args, data)
     save("annotations", payload)
 
 
