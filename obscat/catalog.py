@@ -429,6 +429,12 @@ class Catalog:
 
         return annotation_table(self.engine, name, version)
 
+    def iter_annotation_set(self, name: str, version: int | None = None) -> RowStream:
+        """As :meth:`annotation_set`, as a :class:`~obscat.formats.RowStream` read in batches."""
+        from .store.annotations import annotation_stream
+
+        return annotation_stream(self.engine, name, version)
+
     def delete_annotation_set(self, name: str, version: int | None = None, *, force: bool = False) -> AnnotationRemoval:
         """Delete annotation set ``name`` (every version, or only ``version``). A set a stored grouping's
         selection used is refused, naming the groupings, unless ``force``."""

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from .options import Format, FormatOption
+from .options import AllOption, Format, FormatOption, LimitOption
 
 __all__ = ["ingest", "annotate_list", "annotate_show", "annotate_delete"]
 
@@ -63,9 +63,11 @@ def annotate_show(
     version: Annotated[int | None, typer.Option("--version", min=1, help="Version.  [default: the latest]")] = None,
     columns: Annotated[bool, typer.Option("--columns", help="Describe the columns (kind, unit, categories, aggregation) instead of the values.")] = False,
     fmt: FormatOption = Format.table,
+    limit: LimitOption = None,
+    all_rows: AllOption = False,
 ) -> None:  # fmt: skip
     """Print an annotation set's values (store, obs_id, its columns), or its columns."""
-    from .output import render
+    from .output import render, render_stream
 
     if columns:
         found = {s.version: s for s in ctx.obj.catalog.annotation_sets() if s.name == name}
@@ -76,8 +78,7 @@ def annotate_show(
                 for c in found[chosen].columns]  # fmt: skip
         render(["column", "kind", "unit", "categories", "aggregate"], rows, fmt.value)
         return
-    table = ctx.obj.catalog.annotation_set(name, version)
-    render(table.colnames, list(zip(*(table[n].tolist() for n in table.colnames))), fmt.value)
+    render_stream(ctx.obj.catalog.iter_annotation_set(name, version), fmt.value, limit, all_rows)
 
 
 def annotate_delete(

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlalchemy as sa
@@ -29,7 +29,9 @@ from .models import AnnotationColumn, AnnotationSet, DataStore, Grouping, Groupi
 if TYPE_CHECKING:
     from astropy.table import Table
 
-__all__ = ["annotate", "annotation_sets", "annotation_set_row", "annotation_table", "delete_annotation_set",
+    from ..formats import RowStream
+
+__all__ = ["annotate", "annotation_sets", "annotation_set_row", "annotation_stream", "annotation_table", "delete_annotation_set",
            "UNMATCHED_SHOWN"]  # fmt: skip
 
 _A, _C, _GA = AnnotationSet.__table__, AnnotationColumn.__table__, GroupingAnnotation.__table__
@@ -144,37 +146,38 @@ def annotation_set_row(conn: Connection, name: str, version: int | None = None):
                         f"{', '.join(str(r.version) for r in reversed(versions))})")  # fmt: skip
 
 
-def annotation_table(engine: Engine, name: str, version: int | None = None) -> Table:
-    """``store``, ``obs_id`` and the set's columns (numbers with their units, categories as their
-    labels, missing values masked), by OBS_ID; ``meta`` names the set and version."""
-    from astropy.table import MaskedColumn, Table
+def annotation_stream(engine: Engine, name: str, version: int | None = None) -> RowStream:
+    """``store``, ``obs_id`` and the columns of set ``name`` (its latest version unless ``version``),
+    categories as their labels, by OBS_ID, as a :class:`~obscat.formats.RowStream`."""
+    from ..formats import RowStream
+    from .stream import count_rows, open_rows
 
     with reading(engine) as conn:
         row = annotation_set_row(conn, name, version)
         summary = _summary(conn, row.id)
-        t = sa.table(row.table_name, sa.column("observation_id"), *(sa.column(f"c{i}") for i in range(len(summary.columns))))
-        o = Observation.__table__
-        rows = conn.execute(sa.select(o.c.obs_id, *(t.c[f"c{i}"] for i in range(len(summary.columns))))
-                            .join_from(t, o, o.c.id == t.c.observation_id).order_by(o.c.obs_id)).all()  # fmt: skip
-    table = Table(meta={"annotation_set": summary.name, "version": summary.version, "source_path": summary.source_path})
-    table["store"] = [summary.store] * len(rows)
-    table["obs_id"] = np.array([r[0] for r in rows], dtype=np.int64)
+    t = sa.table(row.table_name, sa.column("observation_id"), *(sa.column(f"c{i}") for i in range(len(summary.columns))))
+    o, s = Observation.__table__, DataStore.__table__
+    values = []
     for i, column in enumerate(summary.columns):
-        values = [r[i + 1] for r in rows]
-        mask = [v is None for v in values]
-        data: Any
+        value = t.c[f"c{i}"]
         if column.kind == "category":
             assert column.categories is not None
-            data = [column.categories[v] if v is not None else "" for v in values]
-        elif column.kind == "text":
-            data = [v if v is not None else "" for v in values]
-        elif column.kind == "mask":
-            data = np.array([0 if v is None else v for v in values], dtype=np.int64)
-        else:
-            data = np.array([np.nan if v is None else v for v in values], dtype=float)
-        table[column.name] = MaskedColumn(data, mask=mask, unit=column.unit) if any(mask) else data
-        if column.unit and not any(mask):
-            table[column.name].unit = column.unit
+            value = sa.case({rank: sa.literal(label) for rank, label in enumerate(column.categories)}, value=value)
+        values.append(value.label(column.name))
+    query = (sa.select(s.c.name.label("store"), o.c.obs_id, *values).join_from(t, o, o.c.id == t.c.observation_id)
+             .join(s, s.c.id == o.c.store_id).order_by(o.c.obs_id))  # fmt: skip
+    names = ["store", "obs_id", *(c.name for c in summary.columns)]
+    units = {"store": None, "obs_id": None, **{c.name: c.unit for c in summary.columns}}
+    return RowStream(names, units, open_rows(engine, query), lambda: count_rows(engine, query))
+
+
+def annotation_table(engine: Engine, name: str, version: int | None = None) -> Table:
+    """As :func:`annotation_stream`, as an astropy Table with units (missing values masked);
+    ``meta`` names the set, its version and source file."""
+    with reading(engine) as conn:
+        row = annotation_set_row(conn, name, version)
+    table = annotation_stream(engine, name, row.version).to_table()
+    table.meta.update(annotation_set=row.name, version=row.version, source_path=row.source_path)
     return table
 
 
