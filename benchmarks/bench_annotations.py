@@ -1,6 +1,7 @@
 """Annotation storage at 10^6 observations x 40 columns, on SQLite and PostgreSQL.
 
     python benchmarks/bench_annotations.py [--n 1000000] [--columns 40] [--queries 21] [--skip-raw] [--skip-obscat]
+                                           [--backends sqlite,postgresql]
 
 Raw SQL first, to choose the layout (docs/annotations.md, "Storage"):
 
@@ -9,7 +10,8 @@ Raw SQL first, to choose the layout (docs/annotations.md, "Storage"):
 * ``long``: one static table ``(set_id, observation_id, column_id, num_value, text_value)``
   with its primary key and an index on ``(set_id, column_id, num_value)``.
 
-Ingest is timed from rows in memory to committed and indexed; the filter is ``count(*)`` of the
+Ingest is timed from rows in memory to committed and indexed (SQLite from numpy arrays, their
+conversion to Python values included; PostgreSQL from COPY text made beforehand); the filter is ``count(*)`` of the
 observations one numeric column keeps (about 1 % of them: ``c0 > 0.99``), through the
 observation table, as a selection runs it. Then obscat's own ``Catalog.annotate`` (an ECSV
 file of the same shape) and a ``select`` with ``--where dq.c0 > 0.99`` (count of the rows kept).
@@ -115,25 +117,30 @@ def pg_connection(n: int):
     return conn
 
 
-def _copy(conn, table: str, names: list[str], arrays: list[np.ndarray]) -> None:
-    """COPY arrays as tab-separated text, a column at a time turned into text by numpy."""
-    text = [a.astype(str) if a.dtype.kind != "O" else a for a in arrays]
+def _copy_text(arrays: list[np.ndarray]) -> str:
+    """Rows as COPY's tab-separated text (``\\N`` for NULL), made before the clock starts: the
+    client's serialisation is the same whatever the layout."""
+    import csv
+
     buffer = io.StringIO()
-    lines = np.char.add(text[0].astype(str), "")
-    for column in text[1:]:
-        lines = np.char.add(np.char.add(lines, "\t"), column.astype(str))
-    buffer.write("\n".join(lines.tolist()))
-    buffer.write("\n")
+    csv.writer(buffer, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\x01").writerows(
+        zip(*(a.tolist() for a in arrays))
+    )
+    return buffer.getvalue()
+
+
+def _copy(conn, table: str, names: list[str], text: str) -> None:
     with conn.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-        copy.write(buffer.getvalue())
+        copy.write(text)
 
 
 def pg_wide(conn, data: dict[str, np.ndarray]) -> float:
     n = len(next(iter(data.values())))
+    text = _copy_text([np.arange(1, n + 1), *data.values()])
     start = time.perf_counter()
     defs = ", ".join(f"{c} {_sql_type(v, True)}" for c, v in data.items())
     conn.execute(f"CREATE TABLE wide (observation_id INTEGER PRIMARY KEY REFERENCES observation(id), {defs})")
-    _copy(conn, "wide", ["observation_id", *data], [np.arange(1, n + 1), *data.values()])
+    _copy(conn, "wide", ["observation_id", *data], text)
     for c in data:
         conn.execute(f"CREATE INDEX ix_wide_{c} ON wide ({c})")
     conn.execute("ANALYZE wide")
@@ -143,19 +150,21 @@ def pg_wide(conn, data: dict[str, np.ndarray]) -> float:
 
 def pg_long(conn, data: dict[str, np.ndarray]) -> float:
     n = len(next(iter(data.values())))
-    start = time.perf_counter()
     conn.execute("CREATE TABLE long (set_id INTEGER, observation_id INTEGER, column_id INTEGER, "
                  "num_value DOUBLE PRECISION, text_value TEXT, PRIMARY KEY (set_id, observation_id, column_id))")  # fmt: skip
-    ids = np.arange(1, n + 1)
+    ids, null = np.arange(1, n + 1), np.full(n, "\\N", dtype=object)
+    seconds = 0.0
     for j, values in enumerate(data.values()):
         text = values.dtype.kind == "O"
-        null = np.full(n, "\\N", dtype=object)
-        _copy(conn, "long", ["set_id", "observation_id", "column_id", "num_value", "text_value"],
-              [np.ones(n, int), ids, np.full(n, j), null if text else values, values if text else null])  # fmt: skip
+        rows = _copy_text([np.ones(n, int), ids, np.full(n, j), null if text else values, values if text else null])
+        start = time.perf_counter()
+        _copy(conn, "long", ["set_id", "observation_id", "column_id", "num_value", "text_value"], rows)
+        seconds += time.perf_counter() - start
+    start = time.perf_counter()
     conn.execute("CREATE INDEX ix_long_value ON long (set_id, column_id, num_value)")
     conn.execute("ANALYZE long")
     conn.commit()
-    return time.perf_counter() - start
+    return seconds + time.perf_counter() - start
 
 
 # -- filters ----------------------------------------------------------------------------------
@@ -178,6 +187,15 @@ def filter_times(execute, sql: str, queries: int) -> tuple[float, int]:
 
 def raw(args, data) -> dict:
     results: dict = {}
+    if "sqlite" in args.backends:
+        results.update(raw_sqlite(args, data))
+    if "postgresql" in args.backends:
+        results.update(raw_postgresql(args, data))
+    return results
+
+
+def raw_sqlite(args, data) -> dict:
+    results: dict = {}
     db = sqlite_database(args.work_dir / "annotations-raw.db", args.n)
     sqlite_execute = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
     for layout, ingest, sql in (("wide", sqlite_wide, WIDE_FILTER), ("long", sqlite_long, LONG_FILTER)):
@@ -186,6 +204,11 @@ def raw(args, data) -> dict:
         results[f"SQLite {layout}"] = {"ingest_s": seconds, "filter_median_s": median, "kept": count}
         print(f"SQLite     {layout:<5} ingest {seconds:7.1f} s   filter p50 {median * 1e3:7.2f} ms ({count} kept)", flush=True)
     db.close()
+    return results
+
+
+def raw_postgresql(args, data) -> dict:
+    results: dict = {}
     conn = pg_connection(args.n)
 
     def pg_execute(sql: str) -> int:
@@ -258,12 +281,12 @@ def obscat(args, data) -> dict:
     table.write(path, overwrite=True)
     masks = [c for c, v in data.items() if v.dtype.kind == "i"]
     results = {}
-    for label in ("SQLite", "PostgreSQL"):
+    for label in [b for b in ("SQLite", "PostgreSQL") if b.lower() in args.backends]:
         catalog = catalogue(fresh_url(label, args.work_dir), args.n)
         start = time.perf_counter()
         catalog.annotate(path, name="dq", key="OBS_ID", masks=masks)
         ingest = time.perf_counter() - start
-        median, count = filter_times(lambda text: len(catalog.observations(Where(text), columns=["obs_id"])),
+        median, count = filter_times(lambda text, catalog=catalog: len(catalog.observations(Where(text), columns=["obs_id"])),
                                      "dq.c0 > {x}", args.queries)  # fmt: skip
         catalog.close()
         results[f"obscat {label}"] = {"ingest_s": ingest, "filter_median_s": median, "kept": count}
@@ -279,6 +302,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=21)
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--skip-obscat", action="store_true")
+    parser.add_argument("--backends", type=lambda text: text.split(","), default=["sqlite", "postgresql"])
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "obscat-bench")
     args = parser.parse_args()
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -288,7 +312,8 @@ def main() -> None:
         payload["raw"] = raw(args, data)
     if not args.skip_obscat:
         payload["obscat"] = obscat(args, data)
-    save("annotations", payload)
+    part = "-raw" if args.skip_obscat else "-obscat" if args.skip_raw else ""
+    save(f"annotations{part}-{'-'.join(args.backends)}", payload)
 
 
 if __name__ == "__main__":
