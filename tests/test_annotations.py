@@ -357,3 +357,15 @@ def test_models_match_ddl_with_a_values_table(dq, db_url):
     engine.dispose()
     with Catalog(db_url) as again:  # the schema check is not upset by the extra table
         assert [s.name for s in again.annotation_sets()] == ["dq"]
+
+
+def test_check_compares_annotation_files(dq, hess, tmp_path, db_url):
+    report = hess.check()
+    assert (report.n_annotation_files, report.problems) == (1, [])
+    assert report.summary().startswith("checked 105 data files, 1 annotation file and 2 index files of 1 store: 0 missing")
+    (tmp_path / "dq.ecsv").write_text((tmp_path / "dq.ecsv").read_text().replace("clouds", "cloudy"))
+    result = CliRunner().invoke(app, ["--db", db_url, "check", "-f", "csv"])
+    assert result.exit_code == 1
+    assert result.stdout == ("store,path,state,detail\n"
+                             f"hess,{tmp_path / 'dq.ecsv'},changed,changed since annotation set 'dq' version 1 was "
+                             "ingested from it: ingest it again for a new version\n")  # fmt: skip
