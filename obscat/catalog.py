@@ -341,6 +341,13 @@ class Catalog:
 
         return stored_grouping(self.engine, name)
 
+    def grouping_annotation_sets(self, name: str) -> tuple[tuple[str, int], ...]:
+        """The annotation set versions, (name, version), stored grouping ``name``'s selection used
+        (as :meth:`grouping` gives them, without reading its members)."""
+        from .group.stored import grouping_annotation_sets
+
+        return grouping_annotation_sets(self.engine, name)
+
     def iter_grouping_members(self, name: str) -> RowStream:
         """Stored grouping ``name``'s members (``label``, ``store``, ``obs_id``, by label, store and
         OBS_ID) as a :class:`~obscat.formats.RowStream`."""

@@ -121,7 +121,7 @@ def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar=
     """Print a grouping's members: label, store, OBS_ID (and on stderr the annotation sets its selection used)."""
     from .output import render_stream
 
-    used = ctx.obj.catalog.grouping(name).annotation_sets
+    used = ctx.obj.catalog.grouping_annotation_sets(name)
     if used:
         typer.echo("selected with annotation sets " + ", ".join(f"{n!r} (version {v})" for n, v in used), err=True)
     render_stream(ctx.obj.catalog.iter_grouping_members(name), fmt.value, limit, all_rows)

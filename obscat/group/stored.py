@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ..formats import RowStream
 
 __all__ = ["members_query", "member_stream", "GroupingResult", "StoredGrouping", "GroupingSummary", "store_grouping", "stored_grouping", "groupings",
-           "grouping_rows", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
+           "grouping_rows", "grouping_annotation_sets", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
 
 _G, _M, _O, _S = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
 _GA = GroupingAnnotation.__table__
@@ -199,8 +199,7 @@ def stored_grouping(bind, name: str) -> StoredGrouping:
             .outerjoin(fs, fs.c.id == _G.c.feature_set_id).where(_G.c.id == grouping_id)
         ).one()  # fmt: skip
         rows = _member_rows(conn, grouping_id)
-        annotation_sets = tuple(tuple(r) for r in conn.execute(
-            sa.select(_GA.c.name, _GA.c.version).where(_GA.c.grouping_id == grouping_id).order_by(_GA.c.name, _GA.c.version)))  # fmt: skip
+        annotation_sets = _annotation_sets(conn, grouping_id)
     method, params, old_text, selection_json, feature_set, created_at, version, removed = row
     members = Table(rows=rows or None, names=("label", "store", "obs_id"), dtype=(str, str, np.int64),
                     meta={"grouping": name})  # fmt: skip
@@ -208,6 +207,17 @@ def stored_grouping(bind, name: str) -> StoredGrouping:
     return StoredGrouping(name, method, params if isinstance(params, dict) else {}, selection,
                           selection_json if selection_json is not None else old_text, feature_set, created_at, version,
                           removed, members, annotation_sets)  # fmt: skip
+
+
+def _annotation_sets(conn, grouping_id: int) -> tuple[tuple[str, int], ...]:
+    query = sa.select(_GA.c.name, _GA.c.version).where(_GA.c.grouping_id == grouping_id).order_by(_GA.c.name, _GA.c.version)
+    return tuple((name, version) for name, version in conn.execute(query))
+
+
+def grouping_annotation_sets(bind, name: str) -> tuple[tuple[str, int], ...]:
+    """The annotation set versions (name, version) grouping ``name``'s selection used."""
+    with reading(bind) as conn:
+        return _annotation_sets(conn, id_by_name(conn, _G, name, "grouping"))
 
 
 def grouping_rows(engine, name: str) -> GroupingResult:
