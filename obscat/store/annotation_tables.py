@@ -48,8 +48,9 @@ def values_table(name: str, kinds: Sequence[str]) -> sa.Table:
     metadata = sa.MetaData()
     columns = [sa.Column(f"c{i}", _SQL_TYPES[kind](), nullable=True) for i, kind in enumerate(kinds)]
     table = sa.Table(name, metadata,
-                     sa.Column("observation_id", sa.Integer, sa.ForeignKey("observation.id", ondelete="CASCADE"),
-                               primary_key=True),
+                     sa.Column("observation_id", sa.Integer, primary_key=True),
+                     sa.ForeignKeyConstraint(["observation_id"], ["observation.id"], ondelete="CASCADE",
+                                             name=f"fk_{name}_observation_id_observation"),
                      *columns)  # fmt: skip
     sa.Table("observation", metadata, sa.Column("id", sa.Integer, primary_key=True))  # the foreign key's target
     return table

@@ -25,6 +25,7 @@ from .annotation_input import prepare_annotations, read_annotation_file
 from .annotation_tables import copy_rows, create_indexes, create_values_table, drop_values_table, values_table_name
 from .engine import reading, write_transaction
 from .models import AnnotationColumn, AnnotationSet, DataStore, Grouping, GroupingAnnotation, Observation
+from .rows import bulk_load
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -71,11 +72,12 @@ def annotate(engine: Engine, path: str | os.PathLike, *, name: str, key: str, st
                                                                              data.categories, data.aggregates))])  # fmt: skip
         values_table = create_values_table(conn, table_name, data.kinds)
         kept = np.flatnonzero(matched)
-        for lo in range(0, len(kept), _BATCH):
-            chunk = kept[lo:lo + _BATCH]
-            copy_rows(conn, values_table, zip(ids[chunk].tolist(), *([v[j] for j in chunk] for v in data.values)))
-            if progress is not None:
-                progress("annotations", min(lo + _BATCH, len(kept)), len(kept))
+        with bulk_load(conn, values_table, len(kept)):  # PostgreSQL: the foreign key checked once, after
+            for lo in range(0, len(kept), _BATCH):
+                chunk = kept[lo:lo + _BATCH]
+                copy_rows(conn, values_table, zip(ids[chunk].tolist(), *([v[j] for j in chunk] for v in data.values)))
+                if progress is not None:
+                    progress("annotations", min(lo + _BATCH, len(kept)), len(kept))
         create_indexes(conn, values_table, data.kinds)
         summary = _summary(conn, set_id)
     return AnnotationReport(summary, tuple(int(k) for k in unmatched[:UNMATCHED_SHOWN]))
