@@ -9,6 +9,7 @@ matched to the observations of one store by OBS_ID.
 from __future__ import annotations
 
 import datetime as dt
+import keyword
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -84,7 +85,7 @@ def annotate(engine: Engine, path: str | os.PathLike, *, name: str, key: str, st
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.isidentifier() or len(name) > 200:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or len(name) > 200:
         raise ParameterError(f"`name={name!r}` must be a Python identifier (letters, digits, _), as --where "
                              "names it: dq.column")  # fmt: skip
 
