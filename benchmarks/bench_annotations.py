@@ -113,6 +113,7 @@ def pg_connection(n: int):
     conn = psycopg.connect(PG_URL.replace("+psycopg", ""))
     conn.execute("CREATE TABLE observation (id INTEGER PRIMARY KEY, obs_id INTEGER)")
     conn.execute("INSERT INTO observation SELECT i, i FROM generate_series(1, %s) i", (n,))
+    conn.execute("ANALYZE observation")  # as autovacuum leaves a catalogue
     conn.commit()
     return conn
 
