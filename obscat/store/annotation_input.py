@@ -117,7 +117,7 @@ def prepare_annotations(table: Table, path: Path, *, key: str, units: dict[str, 
     elif (counts > 1).any():
         pick = _pick_rows(on_duplicate, order, starts, counts, keys, columns, kinds, values, path, key)
         values = [[v[j] for j in pick] for v in values]
-    else:
+    elif (np.diff(order) != 1).any():  # not in key order already
         values = [[v[j] for j in order] for v in values]
     return AnnotationInput(distinct, columns, kinds, col_units, col_categories, aggregates, values, len(keys))
 
@@ -173,11 +173,11 @@ def _column(column, path: Path, name: str, unit: str | None, categories: list[st
         bad_rows = np.flatnonzero(~missing & ((ints < 0) | (ints >= _MAX_MASK)))
         if bad_rows.size:
             raise InputError(f"{where} row {bad_rows[0] + 1}: {data[bad_rows[0]]} is not a 63-bit mask")
-        return "mask", None, None, [None if m else int(v) for v, m in zip(ints.tolist(), missing)]
+        return "mask", None, None, _with_nulls(ints.tolist(), missing)
     if data.dtype.kind in "iufb":
         floats = data.astype(np.float64)
         gone = missing | np.isnan(floats)
-        return "number", _unit(column, unit, where), None, [None if m else v for v, m in zip(floats.tolist(), gone)]
+        return "number", _unit(column, unit, where), None, _with_nulls(floats.tolist(), gone)
     if data.dtype.kind in "US" or data.dtype == object:
         if unit is not None:
             raise ParameterError(f"`units` gives {name!r} a unit, but it holds text")
@@ -187,6 +187,11 @@ def _column(column, path: Path, name: str, unit: str | None, categories: list[st
             raise InputError(f"{where} row {nul + 1}: text contains a NUL character")
         return "text", None, None, texts
     raise InputError(f"{where}: values of type {data.dtype} are neither numbers nor text")
+
+
+def _with_nulls(values: list, missing: np.ndarray) -> list:
+    """``values`` with None where ``missing``."""
+    return [None if m else v for v, m in zip(values, missing)] if missing.any() else values
 
 
 def _text(value) -> str:

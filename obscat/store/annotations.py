@@ -73,12 +73,14 @@ def annotate(engine: Engine, path: str | os.PathLike, *, name: str, key: str, st
                                                                              data.categories, data.aggregates))])  # fmt: skip
         values_table = create_values_table(conn, table_name, data.kinds)
         kept = np.flatnonzero(matched)
+        values = data.values if len(kept) == len(ids) else [[v[j] for j in kept] for v in data.values]
+        observation_ids = ids[kept].tolist()
         with bulk_load(conn, values_table, len(kept)):  # PostgreSQL: the foreign key checked once, after
             for lo in range(0, len(kept), _BATCH):
-                chunk = kept[lo:lo + _BATCH]
-                copy_rows(conn, values_table, zip(ids[chunk].tolist(), *([v[j] for j in chunk] for v in data.values)))
+                hi = min(lo + _BATCH, len(kept))
+                copy_rows(conn, values_table, zip(observation_ids[lo:hi], *(v[lo:hi] for v in values)))
                 if progress is not None:
-                    progress("annotations", min(lo + _BATCH, len(kept)), len(kept))
+                    progress("annotations", hi, len(kept))
         create_indexes(conn, values_table, data.kinds)
         summary = _summary(conn, set_id)
     return AnnotationReport(summary, tuple(int(k) for k in unmatched[:UNMATCHED_SHOWN]))
