@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 from migration_archive import MigrationRefused
+from sqlalchemy.dialects import postgresql
 
 revision: str = '0010'
 down_revision: str | None = '0009'

@@ -164,7 +164,7 @@ def annotation_stream(engine: Engine, name: str, version: int | None = None) -> 
     o, s = Observation.__table__, DataStore.__table__
     values = []
     for i, column in enumerate(summary.columns):
-        value = t.c[f"c{i}"]
+        value: sa.ColumnElement = t.c[f"c{i}"]
         if column.kind == "category":
             assert column.categories is not None
             value = sa.case({rank: sa.literal(label) for rank, label in enumerate(column.categories)}, value=value)
