@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 
 from .errors import ParameterError
 from .results import (
+    AnnotationRemoval,
+    AnnotationReport,
+    AnnotationSetSummary,
     Explanation,
     FeatureSetRemoval,
     FeatureSetSummary,
@@ -100,6 +103,13 @@ class Catalog:
         with orm_session(self.engine, write=write) as session:
             yield session
 
+    def _criterion(self, selection):
+        """The criterion of a ``selection`` argument, its annotation criteria bound to their sets."""
+        from .query.annotations import bind_annotations
+        from .query.gammapy import as_criterion
+
+        return bind_annotations(self.engine, as_criterion(selection))
+
     # -- stores --------------------------------------------------------------------------
 
     def ingest(self, path: str | os.PathLike | None = None, *, obs_index: str | os.PathLike | None = None,
@@ -140,11 +150,10 @@ class Catalog:
                           columns: Sequence[str] | None = None) -> RowStream:  # fmt: skip
         """As :meth:`observations`, as a :class:`~obscat.formats.RowStream` read in batches from a
         server-side cursor (memory stays flat); close it, or read it to the end, to release the connection."""
-        from .query.gammapy import as_criterion
         from .query.observations import OBSERVATION_COLUMNS, observation_stream
 
         names = list(OBSERVATION_COLUMNS if columns is None else columns)
-        return observation_stream(self.engine, names, as_criterion(selection), store)
+        return observation_stream(self.engine, names, self._criterion(selection), store)
 
     def select(self, selection=None, *, store: str | None = None, columns: Sequence[str] | None = None) -> Table:
         """The observations ``selection`` keeps, by store and OBS_ID, as Gammapy's ObservationTable
@@ -168,18 +177,16 @@ class Catalog:
     def left_out(self, selection) -> LeftOut:
         """How many observations ``selection`` left out only because they have no sky pointing (its
         cones) or no times (its time ranges): worth a warning, as they may be what was meant."""
-        from .query.gammapy import as_criterion
         from .query.observations import left_out
 
-        return left_out(self.engine, as_criterion(selection))
+        return left_out(self.engine, self._criterion(selection))
 
     def explain(self, obs_id: int, selection=None, *, store: str | None = None) -> Explanation:
         """Whether ``selection`` keeps observation ``obs_id`` (of ``store``, needed only when the
         OBS_ID is in several stores), criterion by criterion with the observation's values."""
         from .query.explain import explain_observation
-        from .query.gammapy import as_criterion
 
-        return explain_observation(self.engine, obs_id, as_criterion(selection), store)
+        return explain_observation(self.engine, obs_id, self._criterion(selection), store)
 
     def datastore(self, selection=None, *, grouping: str | None = None, label: str | None = None):
         """The observations of ``selection`` (a criterion or Gammapy dicts; default: all), or of stored
@@ -187,9 +194,8 @@ class Catalog:
         ``gammapy.data.DataStore`` built in memory with absolute file paths; nothing is written.
         Needs the ``obscat[gammapy]`` extra. See :mod:`obscat.group.datastore`."""
         from .group.datastore import gammapy_datastore
-        from .query.gammapy import as_criterion
 
-        return gammapy_datastore(self.engine, as_criterion(selection), grouping=grouping, label=label)
+        return gammapy_datastore(self.engine, self._criterion(selection), grouping=grouping, label=label)
 
     def observation(self, obs_id: int, store: str | None = None) -> Observation:
         """One observation (detached, with its store and HDUs loaded) by OBS_ID.
@@ -204,9 +210,8 @@ class Catalog:
         """Compute and store the pointing's zenith, altitude and azimuth at mid-time (columns
         ``zen_tmid_deg``, ...) of the selected observations; see :mod:`obscat.compute.pointing`."""
         from .compute.pointing import compute_pointing
-        from .query.gammapy import as_criterion
 
-        return compute_pointing(self.engine, as_criterion(selection), progress)
+        return compute_pointing(self.engine, self._criterion(selection), progress)
 
     # -- features ------------------------------------------------------------------------
 
@@ -230,12 +235,11 @@ class Catalog:
         exact radius instead of Gammapy's gridded one (``"gammapy"``).
         """
         from .compute.features import compute_features, feature_params
-        from .query.gammapy import as_criterion
 
         params = feature_params(energy_true, features=features, position=position, fixed_offset=fixed_offset,
                                 containment_fraction=containment_fraction,
                                 aeff_threshold_fraction=aeff_threshold_fraction, psf_containment=psf_containment)
-        selection = None if selection is None else as_criterion(selection)
+        selection = None if selection is None else self._criterion(selection)
         name, n_computed, n_kept, _ = compute_features(
             self.engine, params, store=store, obs_ids=obs_ids, selection=selection, workers=workers,
             strict=strict, missing_only=missing_only, progress=progress,
@@ -263,10 +267,9 @@ class Catalog:
                          selection=None) -> RowStream:  # fmt: skip
         """As :meth:`feature_set`, as a :class:`~obscat.formats.RowStream`."""
         from .compute.feature_sets import feature_stream
-        from .query.gammapy import as_criterion
 
         return feature_stream(self.engine, name, obs_ids=obs_ids, store=store,
-                              selection=None if selection is None else as_criterion(selection))  # fmt: skip
+                              selection=None if selection is None else self._criterion(selection))  # fmt: skip
 
     def delete_feature_set(self, name: str) -> FeatureSetRemoval:
         """Delete a stored feature set and its values; say how many went."""
@@ -282,26 +285,23 @@ class Catalog:
         ``low_<word>`` (``value < cut``, as Gammapy's tutorial) and ``high_<word>``. ``replace``
         overwrites a grouping of that name."""
         from .group import grouping
-        from .query.gammapy import as_criterion
 
-        return grouping.split(self.engine, name, column, grouping.Median() if at is None else at, as_criterion(selection),
+        return grouping.split(self.engine, name, column, grouping.Median() if at is None else at, self._criterion(selection),
                               replace=replace)  # fmt: skip
 
     def bins(self, name: str, column: str, edges, *, selection=None, replace: bool = False) -> GroupingResult:
         """Group the selection into the half-open bins ``[lo, hi)`` of ``column`` given by ``edges``
         and store it as grouping ``name``."""
         from .group import grouping
-        from .query.gammapy import as_criterion
 
-        return grouping.bins(self.engine, name, column, edges, as_criterion(selection), replace=replace)
+        return grouping.bins(self.engine, name, column, edges, self._criterion(selection), replace=replace)
 
     def group_by(self, name: str, column: str, *, selection=None, replace: bool = False) -> GroupingResult:
         """One group per distinct value of ``column`` (e.g. ``n_tels``, or the text column
         ``event_type``), stored as grouping ``name``."""
         from .group import grouping
-        from .query.gammapy import as_criterion
 
-        return grouping.by(self.engine, name, column, as_criterion(selection), replace=replace)
+        return grouping.by(self.engine, name, column, self._criterion(selection), replace=replace)
 
     def cluster(self, name: str, features: Sequence[str], *, feature_set: str | None = None, energy_true=None,
                 position=None, fixed_offset=None, containment_fraction: float = 0.68, selection=None,
@@ -318,9 +318,8 @@ class Catalog:
         """
         from .compute.features import compute_features, feature_params
         from .group import grouping
-        from .query.gammapy import as_criterion
 
-        selection = as_criterion(selection)
+        selection = self._criterion(selection)
         if (feature_set is None) == (energy_true is None):
             raise ParameterError("give `feature_set` (a stored feature set) or `energy_true` (to compute one), "
                                  "not both or neither")  # fmt: skip
@@ -364,8 +363,8 @@ class Catalog:
         rules, params = match_rules(preset=preset, max_delta=max_delta, same=same, weights=weights, n_off=n_off,
                                     livetime_ratio=livetime_ratio, unique=unique, exclusion_radius=exclusion_radius,
                                     sources=sources, min_abs_b=min_abs_b)  # fmt: skip
-        return match(self.engine, name, _selection(on, "on"), _selection(off_from, "off_from"), rules, params,
-                     replace=replace)  # fmt: skip
+        return match(self.engine, name, self._criterion(_selection(on, "on")),
+                     self._criterion(_selection(off_from, "off_from")), rules, params, replace=replace)  # fmt: skip
 
     def groupings(self) -> list[GroupingSummary]:
         """Every stored grouping with its numbers of groups and observations, by name."""
@@ -379,6 +378,13 @@ class Catalog:
         from .group.stored import stored_grouping
 
         return stored_grouping(self.engine, name)
+
+    def grouping_annotation_sets(self, name: str) -> tuple[tuple[str, int], ...]:
+        """The annotation set versions, (name, version), stored grouping ``name``'s selection used
+        (as :meth:`grouping` gives them, without reading its members)."""
+        from .group.stored import grouping_annotation_sets
+
+        return grouping_annotation_sets(self.engine, name)
 
     def iter_grouping_members(self, name: str) -> RowStream:
         """Stored grouping ``name``'s members (``label``, ``store``, ``obs_id``, by label, store and
@@ -491,6 +497,55 @@ class Catalog:
 
         return delete_epochs(self.engine, names, force=force)
 
+    # -- annotations ---------------------------------------------------------------------
+
+    def annotate(self, path: str | os.PathLike, *, name: str, key: str, store: str | None = None,
+                 units: dict[str, str] | None = None, categories: dict[str, Sequence[str]] | None = None,
+                 masks: Sequence[str] | None = None, on_duplicate: str | None = None,
+                 aggregate: dict[str, str] | None = None, progress: Progress | None = None) -> AnnotationReport:  # fmt: skip
+        """Ingest a per-run quality table (ECSV, CSV, FITS; HDF5 with ``obscat[hdf5]``) as the next
+        version of annotation set ``name``, its rows matched to the observations of ``store`` (needed
+        when the catalogue holds several) by the OBS_IDs of column ``key``.
+
+        Numbers keep the file's units (``units`` gives those a CSV file cannot: ``{"rate": "Hz"}``);
+        ``categories`` makes a text column an ordered category, best first (``{"weather": ["A+",
+        "A", "B"]}``); ``masks`` names integer bit-mask columns. Duplicate keys are refused unless
+        ``on_duplicate`` ("first", "last", "max:COLUMN") picks a row or ``aggregate`` combines every
+        column ("mean", "min", "max", "frac": the fraction of true/non-zero). See
+        :mod:`obscat.store.annotations`."""
+        from .store.annotations import annotate
+
+        return annotate(self.engine, os.path.expandvars(os.fspath(path)), name=name, key=key, store=store,
+                        units=units, categories=None if categories is None else {k: list(v) for k, v in categories.items()},
+                        masks=None if masks is None else list(masks), on_duplicate=on_duplicate, aggregate=aggregate,
+                        progress=progress)  # fmt: skip
+
+    def annotation_sets(self) -> list[AnnotationSetSummary]:
+        """Every version of every annotation set, by name and version."""
+        from .store.annotations import annotation_sets
+
+        return annotation_sets(self.engine)
+
+    def annotation_set(self, name: str, version: int | None = None) -> Table:
+        """Annotation set ``name`` (its latest version unless ``version``): ``store``, ``obs_id`` and its
+        columns with their units (categories as their labels, missing values masked), by OBS_ID."""
+        from .store.annotations import annotation_table
+
+        return annotation_table(self.engine, name, version)
+
+    def iter_annotation_set(self, name: str, version: int | None = None) -> RowStream:
+        """As :meth:`annotation_set`, as a :class:`~obscat.formats.RowStream` read in batches."""
+        from .store.annotations import annotation_stream
+
+        return annotation_stream(self.engine, name, version)
+
+    def delete_annotation_set(self, name: str, version: int | None = None, *, force: bool = False) -> AnnotationRemoval:
+        """Delete annotation set ``name`` (every version, or only ``version``). A set a stored grouping's
+        selection used is refused, naming the groupings, unless ``force``."""
+        from .store.annotations import delete_annotation_set
+
+        return delete_annotation_set(self.engine, name, version, force=force)
+
     # -- SQL -----------------------------------------------------------------------------
 
     def iter_sql(self, statement: str, params: dict | None = None, *, limit: int | None = None) -> RowStream:
@@ -512,10 +567,9 @@ class Catalog:
 
 
 def _selection(value, parameter: str):
-    """A selection argument as a criterion: ``--where`` text, or what ``as_criterion`` takes."""
-    from .query.gammapy import as_criterion
+    """A selection argument: ``--where`` text as a criterion, anything else as given."""
     from .query.where import Where
 
     if value is None:
         raise ParameterError(f"`{parameter}` must be a selection, not None")
-    return Where(value) if isinstance(value, str) else as_criterion(value)
+    return Where(value) if isinstance(value, str) else value

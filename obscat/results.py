@@ -9,7 +9,19 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["StoreSummary", "LeftOut", "Explanation", "PointingReport", "FeatureSetSummary", "FeatureSetRemoval", "GroupingSummary"]
+__all__ = [
+    "StoreSummary",
+    "LeftOut",
+    "Explanation",
+    "PointingReport",
+    "FeatureSetSummary",
+    "FeatureSetRemoval",
+    "GroupingSummary",
+    "AnnotationColumnInfo",
+    "AnnotationSetSummary",
+    "AnnotationReport",
+    "AnnotationRemoval",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,8 @@ class LeftOut:
 
     without_pointing: int
     without_times: int
+    #: Per annotation set the selection used ("name (version N)"): observations with no row in it.
+    without_annotation: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,3 +114,66 @@ class GroupingSummary:
     n_obs: int
     members_removed: int | None
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AnnotationColumnInfo:
+    """One column of an annotation set: ``kind`` "number" (with ``unit`` or none), "text",
+    "category" (``categories`` best first) or "mask"; ``aggregate`` how rows of one observation
+    were combined (None: one row each)."""
+
+    name: str
+    kind: str
+    unit: str | None
+    categories: tuple[str, ...] | None
+    aggregate: str | None
+
+
+@dataclass(frozen=True)
+class AnnotationSetSummary:
+    """One version of an annotation set: its source, counts and columns."""
+
+    name: str
+    version: int
+    store: str
+    source_path: str
+    sha256: str
+    key_column: str
+    on_duplicate: str | None
+    n_rows: int
+    n_matched: int
+    n_unmatched: int
+    columns: tuple[AnnotationColumnInfo, ...]
+    ingested_at: dt.datetime
+    obscat_version: str
+
+
+@dataclass(frozen=True)
+class AnnotationReport:
+    """An ingested annotation set, with the first OBS_IDs of the file that match no observation."""
+
+    set: AnnotationSetSummary
+    unmatched: tuple[int, ...]
+
+    def summary(self) -> str:
+        s = self.set
+        text = (
+            f"annotation set {s.name!r} version {s.version}: {s.n_rows} rows of {s.source_path}, "
+            f"{s.n_matched} observations of store {s.store!r} annotated, {len(s.columns)} columns"
+        )
+        if s.n_unmatched:
+            shown = ", ".join(map(str, self.unmatched))
+            more = ", ..." if s.n_unmatched > len(self.unmatched) else ""
+            verb = "OBS_ID matches" if s.n_unmatched == 1 else "OBS_IDs match"
+            text += f"; {s.n_unmatched} {verb} no observation ({shown}{more})"
+        return text
+
+
+@dataclass(frozen=True)
+class AnnotationRemoval:
+    """Deleted annotation set versions, and the groupings whose provenance named them."""
+
+    name: str
+    versions: tuple[int, ...]
+    n_rows: int
+    groupings: tuple[str, ...]

@@ -110,8 +110,8 @@ def test_operators_regions_and_where(hess):
         (lambda: And((Store("hess"), 1)), "`criteria` must hold selection criteria, not 1"),
         (lambda: Quantiles([0.5, 1.5]), "`fractions` must be numbers strictly between 0 and 1, not [1.5]"),
         (lambda: criterion_from_json('{"type": "sql", "text": "1=1"}'),
-         "not a selection criterion: type 'sql' (known: and, compare, cone, epoch, ids, not, object, or, range, store, time, "
-         "where)"),
+         "not a selection criterion: type 'sql' (known: and, annotation, compare, cone, epoch, ids, not, object, or, range, "
+         "store, time, where)"),
     ],
 )
 def test_wrong_types_name_the_parameter(make, message):

@@ -1,7 +1,7 @@
 """epochs
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01
 
 Instrument epochs (``obscat epochs load``): ``epoch`` holds each named epoch (a time range
@@ -16,7 +16,7 @@ from alembic import op
 from migration_archive import archive, restore
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """match pairs
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-01
 
 Table match_pair: the OFF runs of each ON run of a stored match (a grouping of method

@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from ..errors import ObscatError, one_line
 from ..store.config import ENV_VAR
 from . import (
+    annotation_commands,
     db_commands,
     epoch_commands,
     feature_commands,
@@ -103,6 +104,8 @@ group_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Group selected 
 groups_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="List, show, rename and delete stored groupings.", no_args_is_help=True)
 app.add_typer(group_app, name="group")
 app.add_typer(groups_app, name="groups")
+annotate_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Per-run quality tables as annotation sets, for --where.", no_args_is_help=True)
+app.add_typer(annotate_app, name="annotate")
 app.add_typer(db_app, name="db")
 epochs_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Named instrument epochs: load, list, delete.", no_args_is_help=True)
 app.add_typer(epochs_app, name="epochs")
@@ -176,6 +179,10 @@ groups_app.command("rename")(group_commands.groups_rename)
 epochs_app.command("load")(epoch_commands.epochs_load)
 epochs_app.command("list")(epoch_commands.epochs_list)
 epochs_app.command("delete")(epoch_commands.epochs_delete)
+annotate_app.command("ingest")(annotation_commands.ingest)
+annotate_app.command("list")(annotation_commands.annotate_list)
+annotate_app.command("show")(annotation_commands.annotate_show)
+annotate_app.command("delete")(annotation_commands.annotate_delete)
 db_app.command("upgrade")(db_commands.upgrade)
 db_app.command("downgrade")(db_commands.downgrade)
 db_app.command("grant-readonly")(db_commands.grant_readonly)

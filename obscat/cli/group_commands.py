@@ -118,10 +118,14 @@ def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 def groups_show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Grouping name.")],
                 fmt: FormatOption = Format.table, limit: LimitOption = None, all_rows: AllOption = False) -> None:  # fmt: skip
-    """Print a grouping's members (label, store, OBS_ID); a match's pairs (ON run, OFF run, rank, distance)."""
+    """Print a grouping's members (label, store, OBS_ID), a match's pairs (ON run, OFF run, rank, distance);
+    on stderr the annotation sets its selection used."""
     from .output import render_stream
 
     catalog = ctx.obj.catalog
+    used = catalog.grouping_annotation_sets(name)
+    if used:
+        typer.echo("selected with annotation sets " + ", ".join(f"{n!r} (version {v})" for n, v in used), err=True)
     match = catalog.grouping_method(name) == "match"
     render_stream(catalog.iter_match_pairs(name) if match else catalog.iter_grouping_members(name), fmt.value, limit,
                   all_rows)  # fmt: skip

@@ -52,6 +52,10 @@ def select(
     if left_out.without_times:
         typer.echo(f"Warning: the time range left out {plural(left_out.without_times, 'observation')} without times "
                    "(TSTART/TSTOP NULL: none in the obs index, GTI or EVENTS header)", err=True)  # fmt: skip
+    for annotation_set, n in left_out.without_annotation:
+        if n:
+            typer.echo(f"Warning: {plural(n, 'observation')} without a row in annotation set {annotation_set} "
+                       "failed its criteria", err=True)  # fmt: skip
 
 
 def obs_list(

@@ -29,7 +29,7 @@ TABLE_ROWS = 50
 #: Library parameters whose command-line flag has another name (the others: the option of the same name).
 FLAG_NAMES = {"fixed_offset": "--offset", "containment_fraction": "--containment", "energy_true": "--energy-true",
               "features": "--feature", "aeff_threshold_fraction": "--aeff-threshold", "obs_ids": "--obs-id",
-              "format": "--format"}  # fmt: skip
+              "format": "--format", "units": "--unit", "masks": "--mask"}  # fmt: skip
 _QUOTE = re.compile(r"`([A-Za-z_]\w*)(?:=([^`]*))?`")
 
 

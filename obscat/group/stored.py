@@ -17,12 +17,22 @@ import sqlalchemy as sa
 
 from .._version import __version__
 from ..errors import InputError, ParameterError
+from ..query.annotations import bound_annotations
 from ..query.canonical import plain
 from ..query.columns import NUMERIC_COLUMNS
 from ..query.criteria import Criterion, criterion_from_json
 from ..results import GroupingSummary
 from ..store.engine import connect, reading, write_transaction, writing
-from ..store.models import DataStore, FeatureSet, FeatureValue, Grouping, GroupMember, Observation, observation_column
+from ..store.models import (
+    DataStore,
+    FeatureSet,
+    FeatureValue,
+    Grouping,
+    GroupingAnnotation,
+    GroupMember,
+    Observation,
+    observation_column,
+)
 from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name
 
 if TYPE_CHECKING:
@@ -32,9 +42,10 @@ if TYPE_CHECKING:
     from ..formats import RowStream
 
 __all__ = ["members_query", "member_stream", "GroupingResult", "StoredGrouping", "GroupingSummary", "store_grouping", "stored_grouping", "groupings",
-           "grouping_rows", "grouping_method", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
+           "grouping_rows", "grouping_method", "grouping_annotation_sets", "summarize", "delete", "rename", "check_name", "MemberValues", "member_values"]  # fmt: skip
 
 _G, _M, _O, _S = (t.__table__ for t in (Grouping, GroupMember, Observation, DataStore))
+_GA = GroupingAnnotation.__table__
 
 
 @dataclass
@@ -82,6 +93,8 @@ class StoredGrouping:
     members_removed: int | None
     #: ``label``, ``store``, ``obs_id``, by label, store and OBS_ID.
     members: Table
+    #: The annotation set versions its selection used: (name, version), by name.
+    annotation_sets: tuple[tuple[str, int], ...] = ()
 
     @property
     def groups(self) -> dict[str, list[int]]:
@@ -137,6 +150,10 @@ def store_grouping(engine, name: str, method: str, params: dict, selection: Crit
                     ((grouping_id, i, label) for i, label in zip(ids, labels)))  # fmt: skip
         if then is not None:
             then(conn, grouping_id)
+        used = bound_annotations(selection)
+        if used:
+            conn.execute(sa.insert(_GA), [dict(grouping_id=grouping_id, name=u.name, version=u.version, set_id=u.set_id)
+                                          for u in used])  # fmt: skip
     return GroupingResult(name, method, list(zip(stores, obs_ids, labels)), summary)
 
 
@@ -193,13 +210,25 @@ def stored_grouping(bind, name: str) -> StoredGrouping:
             .outerjoin(fs, fs.c.id == _G.c.feature_set_id).where(_G.c.id == grouping_id)
         ).one()  # fmt: skip
         rows = _member_rows(conn, grouping_id)
+        annotation_sets = _annotation_sets(conn, grouping_id)
     method, params, old_text, selection_json, feature_set, created_at, version, removed = row
     members = Table(rows=rows or None, names=("label", "store", "obs_id"), dtype=(str, str, np.int64),
                     meta={"grouping": name})  # fmt: skip
     selection = None if selection_json is None else criterion_from_json(selection_json)
     return StoredGrouping(name, method, params if isinstance(params, dict) else {}, selection,
                           selection_json if selection_json is not None else old_text, feature_set, created_at, version,
-                          removed, members)  # fmt: skip
+                          removed, members, annotation_sets)  # fmt: skip
+
+
+def _annotation_sets(conn, grouping_id: int) -> tuple[tuple[str, int], ...]:
+    query = sa.select(_GA.c.name, _GA.c.version).where(_GA.c.grouping_id == grouping_id).order_by(_GA.c.name, _GA.c.version)
+    return tuple((name, version) for name, version in conn.execute(query))
+
+
+def grouping_annotation_sets(bind, name: str) -> tuple[tuple[str, int], ...]:
+    """The annotation set versions (name, version) grouping ``name``'s selection used."""
+    with reading(bind) as conn:
+        return _annotation_sets(conn, id_by_name(conn, _G, name, "grouping"))
 
 
 def grouping_rows(engine, name: str) -> GroupingResult:

@@ -1,6 +1,7 @@
-"""Observation selections: typed criteria (:mod:`.criteria`), the --where language (:mod:`.where`),
+"""Observation selections: typed criteria (:mod:`.criteria`, :mod:`.annotations`), the --where language (:mod:`.where`),
 command-line flags (:mod:`.options`), Gammapy dicts (:mod:`.gammapy`), canonical JSON."""
 
+from .annotations import Annotation
 from .cone import Cone
 from .criteria import (
            And,
@@ -18,5 +19,5 @@ from .criteria import (
 from .gammapy import as_criterion, from_gammapy
 from .where import Where, parse_where
 
-__all__ = ["Criterion", "Cone", "TimeRange", "ValueRange", "ObjectName", "EpochName", "Ids", "Store", "Where", "And", "Or", "Not",
+__all__ = ["Criterion", "Annotation", "Cone", "TimeRange", "ValueRange", "ObjectName", "EpochName", "Ids", "Store", "Where", "And", "Or", "Not",
            "criterion_from_json", "as_criterion", "from_gammapy", "parse_where"]  # fmt: skip

@@ -13,6 +13,7 @@ from ..results import LeftOut
 from ..store.engine import reading
 from ..store.models import OBSERVATION_COLUMNS, POINTING_COLUMNS, DataStore, Observation, Pointing
 from ..store.rows import store_id
+from .annotations import Annotation, bound_annotations
 from .cone import Cone
 from .criteria import Criterion, TimeRange
 from .explain import explain_empty, without
@@ -49,13 +50,29 @@ def observation_stream(engine: Engine, names: Sequence[str], selection: Criterio
 
 
 def left_out(bind: Engine | Connection, selection: Criterion) -> LeftOut:
-    """How many observations ``selection`` left out only because of its cones (no sky pointing)
-    and only because of its time ranges (no times)."""
+    """How many observations ``selection`` left out only because of its cones (no sky pointing),
+    only because of its time ranges (no times), and per annotation set it used, for want of a row."""
     o = Observation.__table__
     with reading(bind) as conn:
         # no pointing ⇔ sky_zone NULL (sky_derived), found through the (sky_zone, ra) index, not a scan
-        return LeftOut(*(_left_out(conn, selection, kind, column)
-                         for kind, column in ((Cone, o.c.sky_zone), (TimeRange, o.c.tstart_mjd))))  # fmt: skip
+        without_pointing, without_times = (_left_out(conn, selection, kind, column)
+                                           for kind, column in ((Cone, o.c.sky_zone), (TimeRange, o.c.tstart_mjd)))  # fmt: skip
+        return LeftOut(without_pointing, without_times,
+                       tuple((str(used), _without_row(conn, selection, used.table_name))
+                             for used in bound_annotations(selection)))  # fmt: skip
+
+
+def _without_row(conn: Connection, selection: Criterion, table_name: str) -> int:
+    """Observations with no row in an annotation set's values table that ``selection`` would keep
+    but for its annotation criteria."""
+    loosened = without(selection, Annotation)
+    values = sa.table(table_name, sa.column("observation_id"))
+    o = Observation.__table__
+    query = sa.select(sa.func.count()).select_from(o).where(
+        o.c.id.not_in(sa.select(values.c.observation_id)), sa.true() if loosened is None else loosened.clause(),
+        sa.not_(sa.func.coalesce(selection.clause(), sa.false())),
+    )  # fmt: skip
+    return conn.execute(query).scalar_one()
 
 
 def _left_out(conn: Connection, selection: Criterion, kind: type[Criterion], column) -> int:

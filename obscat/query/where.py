@@ -2,7 +2,9 @@
 
 Python's expression grammar is the parser; only ``and``/``or``/``not``, comparisons (chains
 allowed) of allow-listed columns with literals, and the functions ``cone()``, ``time()``,
-``object()``, ``store()`` are accepted; anything else is an error naming it.
+``object()``, ``store()`` are accepted; anything else is an error naming it. ``set.column``
+names a column of an annotation set (:mod:`.annotations`): compared as above, with ``in (...)``,
+or as ``(set.mask & 4) == 0``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
 from ..errors import InputError, ParameterError
 from ..store.models import observation_column
+from .annotations import Annotation
 from .columns import EPOCH, NUMERIC_COLUMNS, TEXT_COLUMNS, unknown_column
 from .cone import Cone
 from .criteria import And, Criterion, EpochName, Not, ObjectName, Or, Store, TimeRange
@@ -178,6 +181,8 @@ def _call(node: ast.Call, text: str) -> Criterion:
 
 
 def _compare(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criterion:
+    if _annotation_side(left) or _annotation_side(right):
+        return _annotation(left, op, right, text)
     if type(op) not in _COMPARISONS:
         raise InputError(f"malformed --where {text!r}: operator {type(op).__name__} is not allowed")
     if isinstance(left, ast.Name) and isinstance(right, ast.Name):
@@ -199,6 +204,52 @@ def _compare(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criteri
     if left.id not in NUMERIC_COLUMNS:
         raise unknown_column(left.id, " in --where", text=True)
     return Compare(left.id, _COMPARISONS[type(op)], _number(right, text))
+
+
+_SYMBOLS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.In: "in"}
+
+
+def _annotation_side(node: ast.AST) -> bool:
+    """Whether ``node`` is ``set.column`` or ``(set.column & N)``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd):
+        node = node.left
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+
+
+def _annotation(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str) -> Criterion:
+    """``set.column <op> literal`` (either side), ``set.column [not] in (literals)``, ``(set.column & N) <op> N``."""
+    if not _annotation_side(left):  # 0.8 < dq.light_yield
+        flipped = {ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Gt: ast.Lt, ast.GtE: ast.LtE}.get(type(op), type(op))
+        if flipped in (ast.In, ast.NotIn):
+            raise InputError(f"malformed --where {text!r}: write `set.column in (...)`")
+        left, op, right = right, flipped(), left
+    if _annotation_side(right):
+        raise InputError(f"malformed --where {text!r}: compare an annotation column with a literal")
+    mask = None
+    if isinstance(left, ast.BinOp):
+        bits = _number(left.right, text)
+        if not bits.is_integer() or bits < 0:
+            raise InputError(f"malformed --where {text!r}: {_describe(left.right, text)} is not a bit mask (an integer)")
+        mask, left = int(bits), left.left
+    assert isinstance(left, ast.Attribute) and isinstance(left.value, ast.Name)
+    negated = isinstance(op, ast.NotIn)
+    symbol = "in" if negated else _SYMBOLS.get(type(op))
+    if symbol is None:
+        raise InputError(f"malformed --where {text!r}: operator {type(op).__name__} is not allowed")
+    if symbol == "in":
+        if not isinstance(right, (ast.Tuple, ast.List, ast.Set)) or not right.elts:
+            raise InputError(f"malformed --where {text!r}: {_describe(right, text)} is not a list of values: (1, 2)")
+        value: Any = tuple(_literal(e, text) for e in right.elts)
+    else:
+        value = _literal(right, text)
+    criterion = Annotation(left.value.id, left.attr, symbol, value, mask=mask)
+    return Not(criterion) if negated else criterion
+
+
+def _literal(node: ast.AST, text: str) -> float | str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return _number(node, text)
 
 
 def _number(node: ast.AST, text: str) -> float:

@@ -1,7 +1,7 @@
 """``obscat check``: compare the catalogue with the files on disk, writing nothing.
 
 Each data file of the HDU index is compared with the version (size, mtime)
-recorded at ingest, each index file with its recorded SHA-256; derived results
+recorded at ingest, each index file and annotation-set source file with its recorded SHA-256; derived results
 computed from files that changed since are counted as stale.
 """
 
@@ -17,7 +17,7 @@ from ..gadf.files import file_sha256
 from ..text import plural
 from .engine import connect
 from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
-from .models import DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
+from .models import AnnotationSet, DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
 from .rows import id_by_name
 
 __all__ = ["FileProblem", "CheckReport", "check"]
@@ -42,6 +42,8 @@ class CheckReport:
     #: Data files (of the HDU index) and index files checked.
     n_files: int = 0
     n_index_files: int = 0
+    #: Source files of annotation sets (compared with their SHA-256 at ingest).
+    n_annotation_files: int = 0
     problems: list[FileProblem] = field(default_factory=list)
     stale_feature_values: int = 0
     stale_pointings: int = 0
@@ -50,7 +52,8 @@ class CheckReport:
         return sum(p.state == state for p in self.problems)
 
     def summary(self) -> str:
-        return (f"checked {plural(self.n_files, 'data file')} and {plural(self.n_index_files, 'index file')} of "
+        annotations = f", {plural(self.n_annotation_files, 'annotation file')}" if self.n_annotation_files else ""
+        return (f"checked {plural(self.n_files, 'data file')}{annotations} and {plural(self.n_index_files, 'index file')} of "
                 f"{plural(self.n_stores, 'store')}: "
                 f"{self.count('missing')} missing, {self.count('changed')} changed, {self.count('unreadable')} "
                 f"unreadable; stale: {plural(self.stale_feature_values, 'feature value')}, "
@@ -79,6 +82,7 @@ def check(engine: Engine, store: str | None = None) -> CheckReport:
                 problem = _check_file(conn, row.name, path, existed, (size, mtime))
                 if problem is not None:
                     report.problems.append(problem)
+        _check_annotation_files(conn, report, store)
         observations = sa.select(o.c.id)
         if store is not None:
             observations = observations.join(s, s.c.id == o.c.store_id).where(s.c.name == store)
@@ -95,6 +99,27 @@ def _check_index(report: CheckReport, store: str, path: str, digest: str) -> Non
         report.problems.append(FileProblem(store, path, *state))
     elif file_sha256(path) != digest:
         report.problems.append(FileProblem(store, path, "changed", "index file changed since ingest: re-ingest"))
+
+
+def _check_annotation_files(conn, report: CheckReport, store: str | None) -> None:
+    """Each annotation set's source file against its SHA-256 at ingest (once per file and digest)."""
+    a = AnnotationSet.__table__
+    query = sa.select(a.c.store, a.c.source_path, a.c.sha256, a.c.name, a.c.version).order_by(a.c.source_path, a.c.id)
+    if store is not None:
+        query = query.where(a.c.store == store)
+    seen: set[tuple[str, str]] = set()
+    for row in conn.execute(query):
+        if (row.source_path, row.sha256) in seen:
+            continue
+        seen.add((row.source_path, row.sha256))
+        report.n_annotation_files += 1
+        state = _state(row.source_path)
+        if state is not None:
+            report.problems.append(FileProblem(row.store, row.source_path, *state))
+        elif file_sha256(row.source_path) != row.sha256:
+            report.problems.append(FileProblem(row.store, row.source_path, "changed",
+                                               f"changed since annotation set {row.name!r} version {row.version} was "
+                                               "ingested from it: ingest it again for a new version"))  # fmt: skip
 
 
 def _check_file(conn, store: str, path: str, existed: bool, recorded) -> FileProblem | None:

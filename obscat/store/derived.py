@@ -1,6 +1,6 @@
 """Rows derived from observations: counted before a write would delete them.
 
-Feature values, group memberships and pointing results belong to their
+Feature values, group memberships, pointing results and annotation rows belong to their
 observation (foreign keys ``ON DELETE CASCADE``); ingest deletes them only with
 an observation that left the index, or with a store the user asked to replace,
 and says how many went.
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..text import plural
+from .annotation_tables import count_annotation_rows, delete_annotation_rows
 from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
 from .rows import delete_cascade
 
@@ -27,6 +28,8 @@ class DerivedCounts:
     feature_values: int = 0
     group_members: int = 0
     pointings: int = 0
+    #: Rows of annotation sets (their values tables).
+    annotation_rows: int = 0
     #: Names of the groupings the members belong to.
     groupings: tuple[str, ...] = ()
 
@@ -34,15 +37,18 @@ class DerivedCounts:
         self.feature_values += other.feature_values
         self.group_members += other.group_members
         self.pointings += other.pointings
+        self.annotation_rows += other.annotation_rows
         self.groupings = tuple(sorted({*self.groupings, *other.groupings}))
         return self
 
     def any(self) -> bool:
-        return bool(self.feature_values or self.group_members or self.pointings)
+        return bool(self.feature_values or self.group_members or self.pointings or self.annotation_rows)
 
     def __str__(self) -> str:
         text = (f"{plural(self.feature_values, 'feature value')}, {plural(self.group_members, 'group membership')}, "
                 f"{plural(self.pointings, 'pointing result')}")  # fmt: skip
+        if self.annotation_rows:
+            text += f", {plural(self.annotation_rows, 'annotation row')}"
         if self.groupings:
             text += f" (groupings changed: {', '.join(self.groupings)})"
         return text
@@ -71,7 +77,7 @@ def count_derived(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCou
     )
     names = conn.execute(sa.select(g.c.name).where(g.c.id.in_(
         sa.select(m.c.grouping_id).where(m.c.observation_id.in_(ids)))).order_by(g.c.name)).scalars()  # fmt: skip
-    return DerivedCounts(n_values, n_members, n_pointings, tuple(names))
+    return DerivedCounts(n_values, n_members, n_pointings, count_annotation_rows(conn, ids), tuple(names))
 
 
 def mark_groupings(conn: Connection, where: sa.ColumnElement[bool]) -> None:
@@ -87,5 +93,6 @@ def remove_observations(conn: Connection, where: sa.ColumnElement[bool]) -> Deri
     groupings that lose members, and return what was deleted."""
     counts = count_derived(conn, where)
     mark_groupings(conn, where)
+    delete_annotation_rows(conn, sa.select(Observation.__table__.c.id).where(where))
     delete_cascade(conn, Observation.__table__, where)
     return counts

@@ -9,12 +9,13 @@ so the schema is the single place where a column, its unit and its source are
 declared.
 
 The models are declared by table family in :mod:`.observation_models`, :mod:`.derived_models`,
-:mod:`.epoch_models` and :mod:`.match_models` on the base of :mod:`.orm`; this module is where the rest
-of obscat takes them from.
+:mod:`.epoch_models`, :mod:`.match_models` and :mod:`.annotation_models` on the base of :mod:`.orm`; this
+module is where the rest of obscat takes them from.
 """
 
 from __future__ import annotations
 
+from .annotation_models import ANNOTATION_KINDS, AnnotationColumn, AnnotationSet, GroupingAnnotation
 from .derived_models import FeatureSet, FeatureValue, FileUse, Grouping, GroupMember
 from .epoch_models import MAX_EPOCH_NAME, Epoch, ObservationEpoch
 from .match_models import MatchPair
@@ -57,6 +58,10 @@ __all__ = [
     "Epoch",
     "ObservationEpoch",
     "MAX_EPOCH_NAME",
+    "AnnotationSet",
+    "AnnotationColumn",
+    "GroupingAnnotation",
+    "ANNOTATION_KINDS",
     "sky_derived",
     "gadf_columns",
 ]
