@@ -93,3 +93,32 @@ def test_cli_select_explain(hess, db_url):
     result = CliRunner().invoke(app, ["--db", db_url, "select", "--explain", "1"])
     assert result.exit_code == 1 and result.output == "Error: no observation with OBS_ID 1\n"
     assert snapshot(db_url) == before
+
+
+def test_explain_annotation_and_epoch_criteria(hess, tmp_path):
+    """Annotation columns show their values (categories as labels; NULL without a row), epochs
+    their names; the outcome agrees with select for every observation."""
+    from astropy.table import Table
+
+    ids = sorted(int(i) for i in hess.select()["obs_id"])
+    quality = Table({"OBS_ID": ids[:50], "light_yield": [60.0 + i for i in range(50)] * u.percent,
+                     "weather": ["A", "B", "C", "F", "A+"] * 10, "vpm_mask": [i % 8 for i in range(50)]})
+    quality.write(tmp_path / "dq.ecsv")
+    hess.annotate(tmp_path / "dq.ecsv", name="dq", key="OBS_ID", categories={"weather": ["A+", "A", "B", "C", "D", "F"]},
+                  masks=["vpm_mask"])
+    hess.load_epochs({"epochs": [{"name": "early", "store": "hess", "last_obs_id": ids[29]}]})
+    selection = Where("dq.light_yield > 80 and dq.weather <= 'B' and (dq.vpm_mask & 4) == 0 and epoch == 'early'")
+    kept = set(hess.select(selection)["obs_id"])
+    assert 0 < len(kept) < 30
+    for obs_id in ids:
+        assert hess.explain(obs_id, selection).kept == (obs_id in kept), obs_id
+    steps = hess.explain(ids[21], selection).steps  # light yield 81 %, weather B, mask 5, early
+    rows = [(r["criterion"].strip(), r["value"], r["result"]) for r in steps][-4:]
+    assert rows == [("dq.light_yield > 80 (version 1)", "dq.light_yield = 81", "pass"),
+                    ("dq.weather <= 'B' (version 1)", "dq.weather = B", "pass"),
+                    ("(dq.vpm_mask & 4) == 0 (version 1)", "(dq.vpm_mask & 4) = 5", "fail"),
+                    ("epoch == 'early'", "epoch = early", "pass")]
+    steps = hess.explain(ids[-1], selection).steps  # no quality row, no epoch
+    assert [(r["value"], r["result"]) for r in steps][-4:] == [
+        ("dq.light_yield = NULL", "fail"), ("dq.weather = NULL", "fail"), ("(dq.vpm_mask & 4) = NULL", "fail"),
+        ("epoch = NULL", "fail")]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from ..errors import InputError, ParameterError, did_you_mean, printable
 from ..store.models import AnnotationColumn, Observation
 from .canonical import quantity_from_json, quantity_json
-from .criteria import And, Criterion, Not, Or
+from .criteria import And, Criterion, Not, Or, steps
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -50,6 +50,13 @@ class _Binding:
     column: str
     value: Any
     negate: bool
+    #: a category column's labels, best first (its values are their ranks)
+    categories: tuple[str, ...] | None = None
+
+    def values_column(self) -> Any:
+        """The bound column of the set's values table, and that table."""
+        table = sa.table(self.used.table_name, sa.column("observation_id"), sa.column(self.column))
+        return table.c[self.column], table
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,7 @@ class Annotation(Criterion):
             raise ParameterError(f"the selection on annotation set {self.set_name!r} must be bound to the catalogue "
                                  "first: run it through obscat.Catalog")  # fmt: skip
         b = self._binding
-        table = sa.table(b.used.table_name, sa.column("observation_id"), sa.column(b.column))
-        column: Any = table.c[b.column]
+        column, table = b.values_column()
         if self.mask is not None:
             column = column.op("&")(sa.literal(self.mask))
         if self.op == "in":
@@ -110,6 +116,21 @@ class Annotation(Criterion):
         if b.negate:
             condition = sa.not_(condition)
         return _O.c.id.in_(sa.select(table.c.observation_id).where(condition))
+
+    def describe(self) -> str:
+        values = self.value if self.op == "in" else (self.value,)
+        text = ", ".join(repr(v) if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+        text = f"{self.label} {self.op} {f'({text})' if self.op == 'in' else text}"
+        b = self._binding
+        return text if b is None else f"{'not ' if b.negate else ''}{text} (version {b.used.version})"
+
+    def shown(self):
+        if self._binding is None:
+            return {}
+        column, table = self._binding.values_column()
+        if self._binding.categories:
+            column = sa.case(dict(enumerate(self._binding.categories)), value=column)
+        return {self.label: sa.select(column).where(table.c.observation_id == _O.c.id).scalar_subquery()}
 
     def to_dict(self) -> dict:
         values = [_value_json(v) for v in (self.value if self.op == "in" else (self.value,))]
@@ -150,17 +171,6 @@ class Bound(And):
         return self.original.to_dict()
 
 
-def _walk(criterion: Criterion):
-    from .where import Where
-
-    yield criterion
-    inner = criterion.tree if isinstance(criterion, Where) else criterion.criterion if isinstance(criterion, Not) else None
-    if inner is not None:
-        yield from _walk(inner)
-    for child in getattr(criterion, "criteria", ()):
-        yield from _walk(child)
-
-
 def bound_annotations(criterion: Criterion) -> tuple[UsedSet, ...]:
     """The set versions a bound selection uses (none for any other)."""
     return criterion.used if isinstance(criterion, Bound) else ()
@@ -172,7 +182,7 @@ def bind_annotations(bind: Engine | Connection, criterion: Criterion) -> Criteri
     kind cannot make, are errors), else itself (without reading the database)."""
     from ..store.engine import reading
 
-    if isinstance(criterion, Bound) or not any(isinstance(n, Annotation) for n in _walk(criterion)):
+    if isinstance(criterion, Bound) or not any(isinstance(n, Annotation) for _, n in steps(criterion)):
         return criterion
     with reading(bind) as conn:
         return _bind_tree(conn, criterion)
@@ -218,7 +228,8 @@ def _bound(conn: Connection, node: Annotation, negate: bool, sets: dict) -> Anno
     values = node.value if node.op == "in" else (node.value,)
     converted = tuple(_converted(node, column, v) for v in values)
     bound = Annotation(node.set_name, node.column_name, node.op, node.value, mask=node.mask, version=node.version)
-    binding = _Binding(used, f"c{column.position}", converted if node.op == "in" else converted[0], negate)
+    categories = tuple(column.categories) if column.kind == "category" else None
+    binding = _Binding(used, f"c{column.position}", converted if node.op == "in" else converted[0], negate, categories)
     object.__setattr__(bound, "_binding", binding)
     return bound
 

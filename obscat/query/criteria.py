@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
 from ..errors import InputError, ParameterError, printable
-from ..store.epochs import epoch_members
+from ..store.epochs import epoch_members, epoch_name
 from ..store.models import DataStore, Observation, observation_column, observation_column_info
 from .canonical import canonical_json, quantity_from_json, time_json
 from .columns import NUMERIC_COLUMNS, unknown_column
 
 __all__ = ["Criterion", "And", "Or", "Not", "TimeRange", "ValueRange", "Ids", "Store", "ObjectName", "EpochName",
-           "criterion_from_json", "criterion_from_dict"]  # fmt: skip
+           "criterion_from_json", "criterion_from_dict", "steps"]  # fmt: skip
 
 _O = Observation.__table__
 _S = DataStore.__table__
@@ -84,6 +85,17 @@ class Criterion:
 
     def __invert__(self) -> Criterion:
         return Not(self)
+
+
+def steps(criterion: Criterion, depth: int = 0) -> Iterator[tuple[int, Criterion]]:
+    """``criterion`` and every criterion inside it (a --where expression's tree too), depth
+    first, each with its depth."""
+    yield depth, criterion
+    inner = getattr(criterion, "tree", None) or getattr(criterion, "criterion", None)
+    if inner is not None:
+        yield from steps(inner, depth + 1)
+    for child in getattr(criterion, "criteria", ()):
+        yield from steps(child, depth + 1)
 
 
 def _parts(criterion: Criterion, kind: type[_Combination]) -> tuple[Criterion, ...]:
@@ -419,6 +431,12 @@ class EpochName(Criterion):
 
     def __post_init__(self) -> None:
         _text(self.name, "name", "epoch name")
+
+    def describe(self) -> str:
+        return f"epoch {'==' if self.equal else '!='} {self.name!r}"
+
+    def shown(self):
+        return {"epoch": epoch_name()}
 
     def clause(self):
         return _O.c.id.in_(epoch_members(self.name, self.equal))

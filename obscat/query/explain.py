@@ -14,26 +14,15 @@ from ..results import Explanation
 from ..store.engine import reading
 from ..store.models import POINTING_COLUMNS, DataStore, Observation, Pointing
 from .columns import pointing_not_computed
-from .criteria import And, Criterion, Not, Or, Store
+from .criteria import And, Criterion, Not, Or, Store, steps
 from .where import Where
 
-__all__ = ["explain_empty", "explain_observation", "no_observation_error", "without", "nodes", "steps"]
+__all__ = ["explain_empty", "explain_observation", "no_observation_error", "without", "nodes"]
 
 
 def nodes(criterion: Criterion) -> Iterator[Criterion]:
     """``criterion`` and every criterion inside it (a --where expression's too)."""
     return (node for _, node in steps(criterion))
-
-
-def steps(criterion: Criterion, depth: int = 0) -> Iterator[tuple[int, Criterion]]:
-    """``criterion`` and every criterion inside it, depth first, each with its depth."""
-    yield depth, criterion
-    if isinstance(criterion, Where):
-        yield from steps(criterion.tree, depth + 1)
-    elif isinstance(criterion, Not):
-        yield from steps(criterion.criterion, depth + 1)
-    for child in getattr(criterion, "criteria", ()):
-        yield from steps(child, depth + 1)
 
 
 def explain_observation(engine: Engine, obs_id: int, criterion: Criterion, store: str | None = None) -> Explanation:
@@ -47,7 +36,7 @@ def explain_observation(engine: Engine, obs_id: int, criterion: Criterion, store
 
     found = observation(engine, obs_id, store)
     o, s = Observation.__table__, DataStore.__table__
-    tree = list(steps(criterion))
+    tree = list(_readable(steps(criterion)))
     columns = []
     for i, (_, node) in enumerate(tree):
         clause = node.clause()
@@ -63,6 +52,19 @@ def explain_observation(engine: Engine, obs_id: int, criterion: Criterion, store
     steps_table = Table(rows=rows or None, names=("depth", "criterion", "value", "result"),
                         dtype=(int, str, str, str))  # fmt: skip
     return Explanation(found.store.name, found.obs_id, row["r0"] == 1, steps_table)
+
+
+def _readable(pairs: Iterator[tuple[int, Criterion]]) -> Iterator[tuple[int, Criterion]]:
+    """The steps without the "all of"/"any of" that hold one criterion (the flags' AND of one
+    --where, say), their criteria a level up."""
+    skipped: list[int] = []  # depths of the skipped combinations around the current step
+    for depth, node in pairs:
+        while skipped and depth <= skipped[-1]:
+            skipped.pop()
+        if isinstance(node, (And, Or)) and len(node.criteria) == 1:
+            skipped.append(depth)
+            continue
+        yield depth - len(skipped), node
 
 
 def _value(value) -> str:
