@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from obscat import Catalog
 from obscat.cli.app import app
+from obscat.query import Where
 
 OVERVIEW = Path(__file__).resolve().parent.parent / "docs" / "commands.md"
 
@@ -162,22 +163,34 @@ def test_cold_start_imports_no_astropy_numpy_scipy(tmp_path):
 
 
 def test_demo_runs_the_whole_workflow(db_url, tmp_path):
-    """`obscat demo`: every step prints, the groupings are stored, Gammapy-ready exports and four figures written."""
+    """`obscat demo`: every step prints; the groupings, quality table, epochs and OFF match are stored;
+    Gammapy-ready exports and five figures written."""
     from gammapy.data import DataStore
 
     result = run("--db", db_url, "demo", "--dir", str(tmp_path), "--n-obs", "90")
     assert result.exit_code == 0, result.output
     steps = re.findall(r"^(\d+)\. ", result.stdout, flags=re.M)
-    assert steps == [str(i) for i in range(1, 12)]
+    assert steps == [str(i) for i in range(1, 15)]
     with Catalog(db_url) as cat:
         assert [s.n_obs for s in cat.stores()] == [90]
-        groups = {g: _members(cat, g) for g in ("demo-zenith", "demo-irf")}
+        groups = {g: _members(cat, g) for g in ("demo-zenith", "demo-irf", "demo-epoch", "demo-off")}
+        assert [(a.name, a.version, a.n_matched) for a in cat.annotation_sets()] == [("dq", 1, 90)]
+        cut = Where("cone(329.7169, -30.2256, 3) and dq.light_yield > 70 and dq.weather <= 'B' and (dq.vpm_mask & 4) == 0")
+        assert f"the cut keeps {len(cat.select(cut))} observations of {len(groups['demo-irf'])}" in result.stdout
+        assert sorted(cat.epochs()["name"]) == ["early", "late"]
+        pairs = cat.match_pairs("demo-off")
     assert sorted(groups["demo-zenith"]) == sorted(groups["demo-irf"])  # both group the same cone selection
+    assert sorted(groups["demo-epoch"]) == sorted(groups["demo-irf"])
+    assert {label for label in groups["demo-epoch"].values()} == {"epoch_early", "epoch_late"}
+    assert sorted(o for o, label in groups["demo-off"].items() if label == "on") == sorted(groups["demo-irf"])
+    assert set(pairs["off_obs_id"]) == {o for o, label in groups["demo-off"].items() if label == "off"}
+    assert not set(pairs["off_obs_id"]) & set(groups["demo-irf"])  # OFF runs are other fields'
+    assert "observation " in result.stdout and " left out by the selection" in result.stdout  # the explained drop
     exported = sorted(p.name for p in (tmp_path / "export").iterdir())
     assert exported == ["cluster_1", "cluster_2", "grouping.json"]
     opened = DataStore.from_dir(tmp_path / "export" / "cluster_1")
     assert sorted(opened.obs_table["OBS_ID"]) == sorted(o for o, label in groups["demo-irf"].items() if label == "cluster_1")
-    for name in ("zenith-muoneff.png", "irf-clusters.png", "sky.png", "dendrogram.png"):
+    for name in ("zenith-muoneff.png", "irf-clusters.png", "sky.png", "dendrogram.png", "off-match.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name
 
 

@@ -177,7 +177,7 @@ def test_wheel_runs_from_a_fresh_venv(venv, db_url, tmp_path):
     assert "-> 0002, feature sets" in obscat_("db", "history")
 
     demo = obscat_("demo", "--dir", str(tmp_path / "demo"), "--n-obs", "60")
-    assert re.findall(r"^(\d+)\. ", demo, flags=re.M) == [str(i) for i in range(1, 12)]
+    assert re.findall(r"^(\d+)\. ", demo, flags=re.M) == [str(i) for i in range(1, 15)]
     assert "matplotlib is not installed" in demo  # the plot extra was not installed: the demo says so
     assert sorted(p.name for p in (tmp_path / "demo" / "export").iterdir()) == ["cluster_1", "cluster_2",
                                                                                "grouping.json"]  # fmt: skip
@@ -190,6 +190,12 @@ def test_wheel_runs_from_a_fresh_venv(venv, db_url, tmp_path):
     assert sorted(exported.obs_table["OBS_ID"]) == sorted(o for o, label in members["demo-irf"].items()
                                                            if label == "cluster_1")  # fmt: skip
 
+    # revisions before 0010 cannot keep the demo's annotation set: the downgrade says so, changes nothing
+    before = snapshot(db_url)
+    refused = _run([bin_dir / "obscat", "--db", db_url, "db", "downgrade", "base"], tmp_path)
+    assert refused.returncode == 1 and "delete them first (obscat annotate delete NAME)" in refused.stderr
+    assert snapshot(db_url) == before
+    assert obscat_("annotate", "delete", "dq", "--force").startswith("annotation set 'dq'")
     before = snapshot(db_url)
     assert obscat_("db", "downgrade", "base") == "database downgraded to base\n"
     assert obscat_("db", "current").startswith("base (")
