@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -184,9 +185,26 @@ def test_changes_need_replace_and_groupings_need_force(hess, db_url, tmp_path):
     removed = run("--db", db_url, "epochs", "delete", "--all", "--force")
     assert removed.stdout == ("epochs deleted hess2, hess1u, hess1; observations per epoch: none; "
                               "105 observations in no epoch\n")  # fmt: skip
-    assert len(hess.epochs()) == 0 and _ids(hess, "epoch == 'hess1'") == []
+    assert len(hess.epochs()) == 0
+    with pytest.raises(NotFoundError, match=r"^no epoch named 'hess1' \(no epoch is loaded: obscat epochs load FILE\)$"):
+        _ids(hess, "epoch == 'hess1'")
     with Catalog(db_url) as cat:
         assert cat.observation(20136).epoch is None
+
+
+def test_a_selection_naming_an_epoch_protects_it_and_a_misspelt_one_is_an_error(hess, db_url):
+    hess.load_epochs(EXAMPLES / "epochs-hess.yaml")
+    hess.split("by-zenith", "zen_pnt_deg", at=40 * u.deg, selection=Where("epoch == 'hess1' and n_tels == 4"))
+    before = snapshot(db_url)
+    result = run("--db", db_url, "epochs", "delete", "hess1")
+    assert result.stderr == ("Error: epoch 'hess1' was used by grouping 'by-zenith': pass --force to delete it anyway "
+                             "(the grouping keeps its members)\n")  # fmt: skip
+    assert hess.delete_epochs(["hess2"]).deleted == ["hess2"]  # not used: deleted
+    assert snapshot(db_url) != before
+    result = run("--db", db_url, "select", "--where", "epoch == 'hess11'")
+    assert result.stderr == "Error: no epoch named 'hess11': did you mean 'hess1'?\n"
+    with pytest.raises(NotFoundError, match=r"^no epoch named 'V6' \(epochs: hess1, hess1u\)$"):
+        hess.select(Where("epoch == 'V6'"))
 
 
 def test_removing_and_reingesting_a_store_keeps_assignments_consistent(hess, db_url, hess_dir):

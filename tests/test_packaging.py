@@ -195,7 +195,7 @@ def test_wheel_runs_from_a_fresh_venv(venv, db_url, tmp_path):
     refused = _run([bin_dir / "obscat", "--db", db_url, "db", "downgrade", "base"], tmp_path)
     assert refused.returncode == 1 and "delete them first (obscat annotate delete NAME)" in refused.stderr
     assert snapshot(db_url) == before
-    assert obscat_("annotate", "delete", "dq", "--force").startswith("annotation set 'dq'")
+    assert obscat_("annotate", "delete", "dq", "--force") == "deleted annotation set 'dq' (version 1, 60 rows)\n"
     before = snapshot(db_url)
     assert obscat_("db", "downgrade", "base") == "database downgraded to base\n"
     assert obscat_("db", "current").startswith("base (")

@@ -14,7 +14,7 @@ from ..results import Explanation
 from ..store.engine import reading
 from ..store.models import POINTING_COLUMNS, DataStore, Observation, Pointing
 from .columns import pointing_not_computed
-from .criteria import And, Criterion, Not, Or, Store, steps
+from .criteria import And, Criterion, EpochName, Not, Or, Store, steps
 from .where import Where
 
 __all__ = ["explain_empty", "explain_observation", "no_observation_error", "without", "nodes"]
@@ -76,6 +76,7 @@ def _value(value) -> str:
 def explain_empty(conn, criterion: Criterion) -> None:
     """Raise why ``criterion`` keeps nothing if it is not the criteria's values: an empty
     catalogue, a store that does not exist, a pointing column not computed yet."""
+    from ..store.epochs import known_epoch
     from ..store.rows import empty_catalog_error, store_id
 
     if (error := empty_catalog_error(conn)) is not None:
@@ -83,6 +84,8 @@ def explain_empty(conn, criterion: Criterion) -> None:
     for node in nodes(criterion):
         if isinstance(node, Store):
             store_id(conn, node.name)
+        if isinstance(node, EpochName):
+            known_epoch(conn, node.name)
         column = getattr(node, "column", None)
         if column in POINTING_COLUMNS:
             computed = conn.execute(sa.select(sa.func.count(Pointing.__table__.c[column]))).scalar_one()

@@ -12,6 +12,7 @@ specific scope wins: store, then telescope and instrument, then telescope, then 
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
@@ -21,14 +22,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .._version import __version__
-from ..errors import InputError, NotFoundError, ParameterError
+from ..errors import InputError, NotFoundError, ParameterError, did_you_mean
 from ..text import plural
 from .engine import reading, write_transaction
 from .epoch_definitions import EpochDefinition, utc_text
 from .models import DataStore, Epoch, Grouping, Observation, ObservationEpoch
 
 __all__ = ["EpochChange", "load_epochs", "delete_epochs", "stored_epochs", "assign_epochs", "epoch_name",
-           "epoch_members", "groupings_using"]  # fmt: skip
+           "epoch_members", "groupings_using", "known_epoch"]  # fmt: skip
 
 _E, _OE, _O, _S, _G = (t.__table__ for t in (Epoch, ObservationEpoch, Observation, DataStore, Grouping))
 _DEFINED = ("store", "telescope", "instrument", "start_mjd", "stop_mjd", "first_obs_id", "last_obs_id", "description")
@@ -126,7 +127,7 @@ def groupings_using(conn: Connection, names: Iterable[str]) -> dict[str, list[st
         found = set()
         if method == "by" and isinstance(params, dict) and params.get("column") == "epoch":
             found |= {label.removeprefix("epoch_") for label in (summary or {})} & wanted
-        if selection and '"epoch"' in selection:
+        if selection and "epoch" in selection:
             found |= set(_epochs_named(json.loads(selection))) & wanted
         for epoch in found:
             used.setdefault(epoch, []).append(name)
@@ -134,14 +135,30 @@ def groupings_using(conn: Connection, names: Iterable[str]) -> dict[str, list[st
 
 
 def _epochs_named(node) -> Iterable[str]:
+    """The epoch names a stored selection (its JSON) compares with, --where texts included."""
     if isinstance(node, dict):
         if node.get("type") == "epoch" and isinstance(node.get("name"), str):
             yield node["name"]
+        if node.get("type") == "where" and isinstance(node.get("text"), str):
+            yield from _where_epochs(node["text"])
         for value in node.values():
             yield from _epochs_named(value)
     elif isinstance(node, list):
         for value in node:
             yield from _epochs_named(value)
+
+
+def _where_epochs(text: str) -> Iterable[str]:
+    """The strings a --where text compares ``epoch`` with (its grammar is Python's expressions)."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError):  # stored texts parsed once already: never met
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(isinstance(o, ast.Name) and o.id == "epoch" for o in operands):
+                yield from (o.value for o in operands if isinstance(o, ast.Constant) and isinstance(o.value, str))
 
 
 def _refuse_used(conn: Connection, names: Sequence[str], force: bool, verb: str) -> None:
@@ -240,6 +257,14 @@ def epoch_name() -> sa.ScalarSelect:
     """The epoch name of the observation of the enclosing query (NULL: in no epoch)."""
     return (sa.select(_E.c.name).join_from(_OE, _E, _E.c.id == _OE.c.epoch_id)
             .where(_OE.c.observation_id == _O.c.id).scalar_subquery())  # fmt: skip
+
+
+def known_epoch(conn: Connection, name: str) -> None:
+    """Raise if no epoch is named ``name``, with the names there are."""
+    names = list(conn.execute(sa.select(_E.c.name).order_by(_E.c.name)).scalars())
+    if name not in names:
+        known = f" (epochs: {', '.join(names)})" if names else " (no epoch is loaded: obscat epochs load FILE)"
+        raise NotFoundError(f"no epoch named {name!r}{did_you_mean(name, names) or known}")
 
 
 def epoch_members(name: str, equal: bool = True) -> sa.Select:
