@@ -30,7 +30,7 @@ def match(
         typer.Option(
             "--on",
             metavar="SELECTION",
-            help="The ON runs: a --where expression, e.g. \"object('PKS 2155*')\" or \"store('hess') and cone(329.7, -30.2, 2)\".",
+            help="The ON runs: a --where expression, e.g. \"object('PKS 2155*')\" or \"cone(329.7, -30.2, 2) and zen_pnt_deg < 40\".",
         ),
     ],
     off_from: Annotated[
