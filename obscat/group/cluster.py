@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import sqlalchemy as sa
 
-from ..errors import InputError, ParameterError, one_line
+from ..errors import InputError, ParameterError
 from ..query.criteria import Criterion
 from ..store.engine import reading
 from ..store.models import FeatureSet, FeatureValue, Observation
@@ -16,6 +16,7 @@ from ..store.rows import id_by_name
 from ..text import plural
 from .split import selected_values
 from .stored import GroupingResult, store_grouping
+from .tolerance import in_unit
 
 __all__ = ["cluster", "linkage_tree", "standardized", "MAX_CLUSTER_OBS", "MAX_DISTANCE_MATRIX_BYTES"]
 
@@ -163,16 +164,7 @@ def linkage_tree(scaled: np.ndarray, method: str) -> np.ndarray:
 
 def _tolerance(feature: str, value, unit: str) -> float:
     """A ``max_spread`` tolerance in the feature's stored unit."""
-    from astropy import units as u
-
-    try:
-        quantity = u.Quantity(value)
-        if quantity.unit == u.dimensionless_unscaled and unit:
-            quantity = quantity * u.Unit(unit)  # a bare number is in the feature's unit
-        tolerance = float(quantity.to_value(u.Unit(unit)))
-    except (TypeError, ValueError, u.UnitsError) as exc:
-        raise ParameterError(f"`max_spread` {feature}={value}: {one_line(exc)} (the feature is in "
-                         f"{unit or 'no unit'})") from None  # fmt: skip
+    tolerance = in_unit(value, unit, f"`max_spread` {feature}")
     if not tolerance >= 0:
         raise ParameterError(f"`max_spread` {feature}={value}: the tolerance must be a number >= 0")
     return tolerance

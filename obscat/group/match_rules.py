@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError, one_line
+from ..errors import ParameterError
 from ..query.columns import NUMERIC_COLUMNS, unknown_column
 from ..store.models import observation_column_info
 from .match import QUANTITIES, Rules
+from .tolerance import in_unit
 
 __all__ = ["PRESETS", "match_rules", "tolerance_unit"]
 
@@ -56,15 +57,7 @@ def tolerance_unit(key: str) -> str:
 def _value(label: str, value, unit: str, *, positive: bool = True) -> float:
     """``value`` (a Quantity, a string such as ``"5 deg"``, or a number in ``unit``) in ``unit``;
     ``label`` names it in errors (```max_delta` zenith``)."""
-    from astropy import units as u
-
-    try:
-        quantity = u.Quantity(value)
-        if quantity.unit == u.dimensionless_unscaled and unit:
-            quantity = quantity * u.Unit(unit)  # a bare number is in the quantity's unit
-        number = float(quantity.to_value(u.Unit(unit)))
-    except (TypeError, ValueError, u.UnitsError) as exc:
-        raise ParameterError(f"{label}={value}: {one_line(exc)} (expected {unit or 'a plain number'})") from None
+    number = in_unit(value, unit, label)
     if not math.isfinite(number) or (number <= 0 if positive else number < 0):
         raise ParameterError(f"{label}={value}: must be {'> 0' if positive else '>= 0'}")
     return number
