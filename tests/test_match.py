@@ -164,6 +164,22 @@ def test_unique_uses_each_off_run_once_in_on_order(hess):
     assert any("taken by earlier ON runs (unique)" in r for r in result.unmatched["reason"])
 
 
+def test_same_epoch_pairs_runs_of_one_epoch_only(hess):
+    """--same epoch: pairs stay within an instrument epoch; runs in no epoch match none."""
+    hess.load_epochs({"epochs": [{"name": "first", "store": "hess", "last_obs_id": 22000},
+                                 {"name": "second", "store": "hess", "first_obs_id": 22001, "last_obs_id": 33790}]})
+    epochs = {int(r["obs_id"]): r["epoch"] for r in hess.sql("SELECT o.obs_id, e.name AS epoch FROM observation o "
+              "LEFT JOIN observation_epoch oe ON oe.observation_id = o.id LEFT JOIN epoch e ON e.id = oe.epoch_id")}
+    tolerances = {"zenith": "30 deg", "azimuth": "180 deg"}
+    free = _pairs(hess.match("free", ON, OFF, max_delta=tolerances, n_off=2))
+    assert any(epochs[on] != epochs[off] for on, off, *_ in free)  # without the rule, epochs mix
+    result = hess.match("by-epoch", ON, OFF, max_delta=tolerances, n_off=2, same=["epoch"])
+    got = _pairs(result)
+    assert got and all(epochs[on] == epochs[off] is not None for on, off, *_ in got)
+    in_none = {i for i in epochs if i >= 33791 and i in {r["obs_id"] for r in _rows(hess, ON)}}
+    assert in_none and in_none == {int(i) for i in result.unmatched["obs_id"]}  # no epoch: matched with none
+
+
 def test_livetime_ratio_takes_off_runs_until_enough(hess):
     result = hess.match("lt", ON, OFF, max_delta={"zenith": "15 deg", "azimuth": "90 deg"}, livetime_ratio=2.5)
     on, off = _rows(hess, ON), _rows(hess, OFF)

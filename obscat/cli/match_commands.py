@@ -50,7 +50,7 @@ def match(
     ] = None,
     same: Annotated[
         list[str] | None,
-        typer.Option("--same", metavar="COLUMN", help="A column whose values must be equal, e.g. n_tels (repeatable)."),
+        typer.Option("--same", metavar="COLUMN", help="A column whose values must be equal, e.g. n_tels, or epoch (the instrument epoch; runs in none match none) (repeatable)."),
     ] = None,
     weights: Annotated[
         list[str] | None,

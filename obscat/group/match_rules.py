@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ..query.columns import NUMERIC_COLUMNS, unknown_column
+from ..query.columns import EPOCH, NUMERIC_COLUMNS, unknown_column
 from ..store.models import observation_column_info
 from .match import QUANTITIES, Rules
 from .tolerance import in_unit
@@ -81,8 +81,8 @@ def match_rules(*, preset: str | None, max_delta: Mapping[str, Any] | None, same
         tolerances[key] = (_value(f"`max_delta` {key}", value, unit), unit)
     same = tuple(base.get("same", ()) if same is None else same)
     for column in same:
-        if column not in NUMERIC_COLUMNS:
-            raise unknown_column(column, " in `same`")
+        if column not in NUMERIC_COLUMNS and column != EPOCH:  # epoch: the instrument epoch (obscat epochs)
+            raise unknown_column(column, " in `same` (or epoch)")
     if n_off is None and livetime_ratio is None:
         n_off = base.get("n_off", 1)
     unique = bool(base.get("unique", False) if unique is None else unique)

@@ -17,8 +17,10 @@ import sqlalchemy as sa
 
 from ..errors import InputError, ParameterError
 from ..query.canonical import plain
+from ..query.columns import EPOCH
 from ..query.criteria import Criterion, Or
 from ..store.engine import connect
+from ..store.epochs import epoch_id
 from ..store.models import DataStore, GroupMember, MatchPair, Observation, observation_column
 from ..store.rows import bulk_insert, id_by_name
 from ..text import plural
@@ -53,8 +55,8 @@ def _runs(engine, criterion: Criterion, columns: list[str], parameter: str):
     the time)."""
     from ..store.arrays import float_columns
 
-    data = float_columns(engine, [_O.c.id, _O.c.store_id, _O.c.obs_id, *(observation_column(c) for c in columns)],
-                         criterion.clause())  # fmt: skip
+    values = (epoch_id() if c == EPOCH else observation_column(c) for c in columns)  # `same` epoch: its id
+    data = float_columns(engine, [_O.c.id, _O.c.store_id, _O.c.obs_id, *values], criterion.clause())
     if not len(data):
         raise ParameterError(f"`{parameter}` selects no observation")
     if np.abs(data[:, :3]).max() >= 2**53:  # integers a double does not hold exactly

@@ -29,7 +29,7 @@ from .epoch_definitions import EpochDefinition, utc_text
 from .models import DataStore, Epoch, Grouping, Observation, ObservationEpoch
 
 __all__ = ["EpochChange", "load_epochs", "delete_epochs", "stored_epochs", "assign_epochs", "epoch_name",
-           "epoch_members", "groupings_using", "known_epoch"]  # fmt: skip
+           "epoch_members", "epoch_id", "groupings_using", "known_epoch"]  # fmt: skip
 
 _E, _OE, _O, _S, _G = (t.__table__ for t in (Epoch, ObservationEpoch, Observation, DataStore, Grouping))
 _DEFINED = ("store", "telescope", "instrument", "start_mjd", "stop_mjd", "first_obs_id", "last_obs_id", "description")
@@ -257,6 +257,11 @@ def epoch_name() -> sa.ScalarSelect:
     """The epoch name of the observation of the enclosing query (NULL: in no epoch)."""
     return (sa.select(_E.c.name).join_from(_OE, _E, _E.c.id == _OE.c.epoch_id)
             .where(_OE.c.observation_id == _O.c.id).scalar_subquery())  # fmt: skip
+
+
+def epoch_id() -> sa.ScalarSelect:
+    """The epoch id of the observation of the enclosing query (NULL: in no epoch)."""
+    return sa.select(_OE.c.epoch_id).where(_OE.c.observation_id == _O.c.id).scalar_subquery()
 
 
 def known_epoch(conn: Connection, name: str) -> None:
