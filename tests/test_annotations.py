@@ -184,12 +184,16 @@ def test_where_syntax_errors():
         Annotation("dq", "a", ">", 1).clause()
 
 
-def test_select_says_how_many_had_no_row(dq, db_url):
+def test_select_and_group_say_how_many_had_no_row(dq, db_url):
     result = CliRunner().invoke(app, ["--db", db_url, "select", "-f", "ids", "--where", "dq.light_yield > 80"])
     assert result.exit_code == 0
     assert [int(i) for i in result.stdout.split()] == sorted(int(i) for i in dq["OBS_ID"][dq["light_yield"] > 80 * u.percent])
     assert result.stderr == ("Warning: 45 observations without a row in annotation set 'dq' (version 1) failed its "
                              "criteria\n")  # 105 observations, 60 annotated
+    warning = result.stderr
+    for command in (["group", "split", "zen_pnt_deg", "--name", "z"], ["group", "by", "n_tels", "--name", "t"]):
+        grouped = CliRunner().invoke(app, ["--db", db_url, *command, "--where", "dq.light_yield > 80"])
+        assert grouped.exit_code == 0 and grouped.stderr.endswith(warning), grouped.output  # the groups say it too
     unknown = CliRunner().invoke(app, ["--db", db_url, "select", "--where", "dq.lightyield > 80"])
     assert (unknown.exit_code, unknown.stderr) == (1, "Error: annotation set 'dq' has no column 'lightyield': did you "
                                                       "mean 'light_yield'?\n")  # fmt: skip

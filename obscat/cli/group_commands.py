@@ -37,7 +37,7 @@ def group_command(method: str) -> Callable[..., None]:
         replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
         selection=None,
     ) -> None:
-        from .output import render_grouping
+        from .output import render_grouping, warn_left_out
 
         edge_values = None
         if method == "bins":
@@ -57,6 +57,7 @@ def group_command(method: str) -> Callable[..., None]:
         else:
             result = catalog.group_by(name, column, selection=selection, replace=replace)
         render_grouping(result, ctx.command)
+        warn_left_out(catalog, selection)
 
     command.__doc__ = {
         "split": "Split the selection at a column's median, a value or quantiles (low_/high_ labels).",
@@ -89,7 +90,7 @@ def group_cluster(
 ) -> None:
     """Cluster the selection hierarchically on IRF features (Gammapy's recipe) and store the groups."""
     from ..errors import InputError
-    from .output import progress_bar, render_grouping
+    from .output import progress_bar, render_grouping, warn_left_out
 
     spreads = {}
     for item in max_spread or []:
@@ -106,6 +107,7 @@ def group_cluster(
             workers=workers, progress=progress,
         )  # fmt: skip
     render_grouping(result, ctx.command)
+    warn_left_out(ctx.obj.catalog, selection)
 
 
 def groups_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..text import plural
 from .options import TABLE_COLUMNS, AllOption, Format, FormatOption, LimitOption, StoreOption, with_selection
 
 __all__ = ["select", "obs_list", "obs_show", "sql"]
@@ -31,7 +30,7 @@ def select(
     store: StoreOption = None,
 ) -> None:
     """Select observations: criteria combine with AND."""
-    from .output import render_explanation, render_stream
+    from .output import render_explanation, render_stream, warn_left_out
 
     if explain is not None:
         render_explanation(ctx.obj.catalog.explain(explain, selection, store=store))
@@ -45,17 +44,7 @@ def select(
         columns = TABLE_COLUMNS if fmt is SelectFormat.table else None
         stream = ctx.obj.catalog.iter_observations(selection, columns=columns)
         render_stream(stream, fmt.value, limit, all_rows)
-    left_out = ctx.obj.catalog.left_out(selection)
-    if left_out.without_pointing:
-        typer.echo(f"Warning: the cone left out {plural(left_out.without_pointing, 'observation')} without a sky "
-                   "pointing (RA_PNT/DEC_PNT NULL, e.g. OBS_MODE DRIFT)", err=True)  # fmt: skip
-    if left_out.without_times:
-        typer.echo(f"Warning: the time range left out {plural(left_out.without_times, 'observation')} without times "
-                   "(TSTART/TSTOP NULL: none in the obs index, GTI or EVENTS header)", err=True)  # fmt: skip
-    for annotation_set, n in left_out.without_annotation:
-        if n:
-            typer.echo(f"Warning: {plural(n, 'observation')} without a row in annotation set {annotation_set} "
-                       "failed its criteria", err=True)  # fmt: skip
+    warn_left_out(ctx.obj.catalog, selection)
 
 
 def obs_list(

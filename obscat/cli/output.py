@@ -188,6 +188,24 @@ def _terminal_width() -> int:
     return shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 10_000
 
 
+def warn_left_out(catalog, selection) -> None:
+    """Warn on stderr of the observations ``selection`` left out only for lack of a pointing, of
+    times, or of a row in an annotation set it names (they may be what was meant)."""
+    import typer
+
+    left_out = catalog.left_out(selection)
+    if left_out.without_pointing:
+        typer.echo(f"Warning: the cone left out {plural(left_out.without_pointing, 'observation')} without a sky "
+                   "pointing (RA_PNT/DEC_PNT NULL, e.g. OBS_MODE DRIFT)", err=True)  # fmt: skip
+    if left_out.without_times:
+        typer.echo(f"Warning: the time range left out {plural(left_out.without_times, 'observation')} without times "
+                   "(TSTART/TSTOP NULL: none in the obs index, GTI or EVENTS header)", err=True)  # fmt: skip
+    for annotation_set, n in left_out.without_annotation:
+        if n:
+            typer.echo(f"Warning: {plural(n, 'observation')} without a row in annotation set {annotation_set} "
+                       "failed its criteria", err=True)  # fmt: skip
+
+
 def render_explanation(explanation) -> None:
     """``select --explain``: the criteria table, then whether the observation is kept."""
     steps = explanation.steps
