@@ -29,11 +29,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from harness import save
+from harness import pg_database, save
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_DB = "obscat_bench_annotations"
-PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
 N_TEXT, N_MASK = 4, 4  # of the columns: text, integer masks; the rest are numbers
 
 
@@ -107,10 +105,7 @@ def sqlite_long(db, data: dict[str, np.ndarray]) -> float:
 def pg_connection(n: int):
     import psycopg
 
-    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
-        admin.execute(f"CREATE DATABASE {PG_DB}")
-    conn = psycopg.connect(PG_URL.replace("+psycopg", ""))
+    conn = psycopg.connect(pg_database(PG_DB, fresh=True).replace("+psycopg", ""))
     conn.execute("CREATE TABLE observation (id INTEGER PRIMARY KEY, obs_id INTEGER)")
     conn.execute("INSERT INTO observation SELECT i, i FROM generate_series(1, %s) i", (n,))
     conn.execute("ANALYZE observation")  # as autovacuum leaves a catalogue
@@ -261,12 +256,7 @@ def fresh_url(label: str, work_dir: Path) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{work_dir / 'annotations-obscat.db'}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{work_dir / 'annotations-obscat.db'}"
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB}_obscat")
-        admin.execute(f"CREATE DATABASE {PG_DB}_obscat")
-    return f"{PG_URL}_obscat"
+    return pg_database(f"{PG_DB}_obscat", fresh=True)
 
 
 def obscat(args, data) -> dict:

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from harness import run_process, save
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/obscat_bench_epochs"
+from harness import pg_database, save, synthetic_store
 
 
 def _timed(function, *args) -> tuple[float, object]:
@@ -76,23 +73,15 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "obscat-bench")
     args = parser.parse_args()
 
-    import sqlalchemy as sa
     from astropy.time import Time
 
     from obscat import Catalog
 
     store = args.work_dir / f"synthetic-{args.n}"
-    if not (store / "hdu-index.fits.gz").exists():
-        run_process([sys.executable, "-c", f"from obscat.gadf.synthetic import make_data_store; "
-                     f"make_data_store({str(store)!r}, {args.n}, n_files=10)"])  # fmt: skip
+    synthetic_store(store, args.n)
     urls = {"SQLite": f"sqlite:///{args.work_dir / f'epochs-{args.n}.db'}"}
     if args.postgres:
-        admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = 'obscat_bench_epochs'")).first():
-                conn.exec_driver_sql("CREATE DATABASE obscat_bench_epochs")
-        admin.dispose()
-        urls["PostgreSQL"] = PG_URL
+        urls["PostgreSQL"] = pg_database("obscat_bench_epochs")
     results = {}
     for label, url in urls.items():
         catalog = Catalog(url)

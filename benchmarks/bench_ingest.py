@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from harness import DATA, GAMMAPY_PYTHON, alternate, have_gammapy, report, run_process, save, timed
+from harness import DATA, GAMMAPY_PYTHON, alternate, have_gammapy, report, run_process, save, synthetic_store, timed
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 OBSCAT_SCRIPT = [str(Path(sys.executable).parent / "obscat")]  # the console script, as users run it
@@ -107,10 +107,8 @@ def cold_start(hess: Path, tmp: Path, repeat: int) -> list[dict]:
 
 def large(cache: Path, tmp: Path, pg: PgDatabases, n_obs: int, repeat: int) -> list[dict]:
     store = cache / f"synthetic-{n_obs}"  # generated once, kept for later runs
-    if not (store / "hdu-index.fits.gz").exists():
-        wall, rss = run_process([sys.executable, "-c",
-                                 f"from obscat.gadf.synthetic import make_data_store; make_data_store({str(store)!r}, {n_obs}, n_files=10)"])  # fmt: skip
-        print(f"generated {n_obs} synthetic observations in {wall:.1f} s (peak {rss:.0f} MiB)")
+    if (generated := synthetic_store(store, n_obs)) is not None:
+        print(f"generated {n_obs} synthetic observations in {generated[0]:.1f} s (peak {generated[1]:.0f} MiB)")
     read = ("from astropy.table import Table; "
             f"Table.read({str(store / 'obs-index.fits.gz')!r}); Table.read({str(store / 'hdu-index.fits.gz')!r})")  # fmt: skip
     cases = {

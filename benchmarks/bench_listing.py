@@ -5,8 +5,8 @@
 Builds (once, cached under ``$OBSCAT_BENCH_DIR``, default /tmp/obscat-listing) a catalogue of N
 (default 1,000,000) observations: one synthetic store of N/10 observations is ingested, then its
 observation rows are copied in SQL into nine more stores (listings read ``observation`` only, so
-the copies need no HDUs). PostgreSQL uses database ``obscat_listing`` on
-``$OBSCAT_BENCH_PG`` (default postgresql://postgres@127.0.0.1:5432), created if missing.
+the copies need no HDUs). PostgreSQL uses database ``obscat_listing_N`` on
+``$OBSCAT_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432), created if missing.
 
 Then runs each listing R times (default 3), alternating, and reports the median wall time, rows/s
 and the peak RSS of the whole ``obscat`` process (GNU time), and rows per CPU second (user + system
@@ -27,14 +27,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import REPO, alternate, report, save  # noqa: E402
+from harness import REPO, alternate, pg_database, report, save  # noqa: E402
 
 from obscat import Catalog  # noqa: E402
 from obscat.gadf.synthetic import make_data_store  # noqa: E402
 from obscat.store.models import DataStore, Observation  # noqa: E402
 
 CACHE = Path(os.environ.get("OBSCAT_BENCH_DIR", "/tmp/obscat-listing"))
-PG_SERVER = os.environ.get("OBSCAT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 N_COPIES = 10
 
 
@@ -96,16 +95,6 @@ def run_listing(name: str, argv: list[str], env: dict) -> tuple[float, float]:
     return wall, int(rss_kib) / 1024
 
 
-def pg_url(n_obs: int) -> str:
-    name = f"obscat_listing_{n_obs}"
-    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{PG_SERVER}/{name}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("n_obs", nargs="?", type=int, default=1_000_000)
@@ -118,7 +107,7 @@ def main() -> None:
     if args.backend in ("sqlite", "both"):
         urls["sqlite"] = f"sqlite:///{CACHE}/catalog-{args.n_obs}.db"
     if args.backend in ("postgresql", "both"):
-        urls["postgresql"] = pg_url(args.n_obs)
+        urls["postgresql"] = pg_database(f"obscat_listing_{args.n_obs}")
     for url in urls.values():
         build(url, args.n_obs)
     if args.build_only:

@@ -28,11 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
-from harness import alternate, report, run_process, save, timed
+from harness import alternate, pg_database, report, run_process, save, timed
 
 OBSCAT = [sys.executable, "-m", "obscat"]
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-PG_NAME = "obscat_bench_match"
 RULES = {"max_delta": {"zenith": "5 deg", "azimuth": "30 deg", "muoneff": 0.05}, "same": ["n_tels"], "n_off": 3,
          "exclusion_radius": "3 deg", "min_abs_b": "10 deg"}  # fmt: skip
 ARGS = ["--max-delta", "zenith=5deg", "--max-delta", "azimuth=30deg", "--max-delta", "muoneff=0.05", "--same", "n_tels",
@@ -95,15 +93,6 @@ def build(url: str, n_on: int, n_off: int) -> None:
                         ((store_id, "{}", *values) for values in zip(*columns)))  # fmt: skip
 
 
-def pg_url() -> str:
-    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": PG_NAME}).first():
-            conn.execute(sa.text(f'CREATE DATABASE "{PG_NAME}"'))
-    admin.dispose()
-    return f"{PG_SERVER}/{PG_NAME}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-on", type=int, default=10_000)
@@ -120,7 +109,7 @@ def main() -> None:
     if args.backend in ("sqlite", "both"):
         urls["sqlite"] = f"sqlite:///{args.work_dir / f'match-{args.n_on}-{args.n_off}.db'}"
     if args.backend in ("postgresql", "both"):
-        urls["postgresql"] = pg_url()
+        urls["postgresql"] = pg_database("obscat_bench_match")
     payload = {"n_on": args.n_on, "n_off": args.n_off, "rules": RULES, "backends": {}}
     for backend, url in urls.items():
         build(url, args.n_on, args.n_off)

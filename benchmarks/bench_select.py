@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from harness import run_process, save
+from harness import pg_database, save, synthetic_store
 
 OBSCAT = str(Path(sys.executable).parent / "obscat")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/obscat_bench_select"
 
 
 def main() -> None:
@@ -32,7 +31,6 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "obscat-bench")
     args = parser.parse_args()
 
-    import sqlalchemy as sa
     from astropy import units as u
     from astropy.coordinates import SkyCoord
     from astropy.table import Table
@@ -41,17 +39,10 @@ def main() -> None:
     from obscat.query import Cone
 
     store = args.work_dir / f"synthetic-{args.n}"
-    if not (store / "hdu-index.fits.gz").exists():
-        run_process([sys.executable, "-c", f"from obscat.gadf.synthetic import make_data_store; "
-                     f"make_data_store({str(store)!r}, {args.n}, n_files=10)"])  # fmt: skip
+    synthetic_store(store, args.n)
     sqlite_url = f"sqlite:///{args.work_dir / f'select-{args.n}.db'}"
-    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = 'obscat_bench_select'")).first():
-            conn.exec_driver_sql("CREATE DATABASE obscat_bench_select")
-    admin.dispose()
     catalogs = {}
-    for label, url in (("SQLite", sqlite_url), ("PostgreSQL", PG_URL)):
+    for label, url in (("SQLite", sqlite_url), ("PostgreSQL", pg_database("obscat_bench_select"))):
         catalog = Catalog(url)
         if not catalog.stores():
             print(f"ingesting {args.n} observations into {label} ...")

@@ -33,14 +33,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import DATA, GAMMAPY_PYTHON, Measurement, have_gammapy, report, run_process, save
+from harness import DATA, GAMMAPY_PYTHON, Measurement, have_gammapy, pg_database, report, run_process, save
 
 OBSCAT = str(Path(sys.executable).parent / "obscat")
 RA, DEC, RADIUS, DEC_SOURCE = 329.71693826, -30.2255, 2.0, -30.2255890  # the tutorial's cone and source
 CONE = ["--cone", f"{RA} {DEC} {RADIUS}"]
 FEATURES = ["edisp-res", "psf-radius"]
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/obscat_bench_workflow"
 
 # The tutorial's code (docs/tutorials/api/observation_clustering.py), without the plots.
 GAMMAPY_CODE = """
@@ -183,7 +181,7 @@ def agreement(reference: dict, result: dict, label: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--postgres", action="store_true", help=f"also the obscat API on {PG_URL} (recreated)")
+    parser.add_argument("--postgres", action="store_true", help="also the obscat API on PostgreSQL database obscat_bench_workflow (recreated)")
     args = parser.parse_args()
     if not have_gammapy():
         sys.exit("the Gammapy reference environment is needed: bash benchmarks/reference-env.sh")
@@ -192,14 +190,7 @@ def main() -> None:
         out = Path(tmp) / "out.json"
         urls = {"SQLite": f"sqlite:///{tmp}/workflow.db"}
         if args.postgres:
-            import sqlalchemy as sa
-
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.exec_driver_sql("DROP DATABASE IF EXISTS obscat_bench_workflow")
-                conn.exec_driver_sql("CREATE DATABASE obscat_bench_workflow")
-            admin.dispose()
-            urls["PostgreSQL"] = PG_URL
+            urls["PostgreSQL"] = pg_database("obscat_bench_workflow", fresh=True)
         for url in urls.values():
             run_process([OBSCAT, "--db", url, "ingest", hess, "--name", "hess"])
         sqlite = urls["SQLite"]

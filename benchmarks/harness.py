@@ -42,6 +42,8 @@ class Measurement:
         return max(self.rss_mib) if self.rss_mib else None
 
 
+#: The PostgreSQL server the benchmarks' databases live on.
+PG_SERVER = os.environ.get("OBSCAT_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TIME = Path("/usr/bin/time")  # GNU time: the child's own peak RSS
 
 
@@ -119,3 +121,27 @@ def have_gammapy() -> bool:
         print(f"(no Gammapy reference at {GAMMAPY_PYTHON}: run benchmarks/reference-env.sh)")
         return False
     return subprocess.run([str(GAMMAPY_PYTHON), "-c", "import gammapy"], capture_output=True).returncode == 0
+
+
+def pg_database(name: str, *, fresh: bool = False) -> str:
+    """The URL of benchmark database ``name`` on :data:`PG_SERVER`, created if missing (dropped and
+    created again with ``fresh``)."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if fresh:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        if fresh or not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return f"{PG_SERVER}/{name}"
+
+
+def synthetic_store(directory: Path, n_obs: int) -> tuple[float, float | None] | None:
+    """Write a synthetic data store of ``n_obs`` observations (10 data files) into ``directory`` unless
+    one is there, in a process of its own; its (wall s, peak RSS MiB), or None if it was there."""
+    if (directory / "hdu-index.fits.gz").exists():
+        return None
+    return run_process([sys.executable, "-c", "from obscat.gadf.synthetic import make_data_store; "
+                        f"make_data_store({str(directory)!r}, {n_obs}, n_files=10)"])  # fmt: skip
