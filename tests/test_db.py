@@ -72,3 +72,13 @@ def test_a_missing_postgresql_driver_says_which_extra_to_install(monkeypatch):
         create_engine("postgresql://postgres@127.0.0.1:5432/x")
     assert str(refused.value) == ("no driver for 'postgresql+psycopg://postgres@127.0.0.1:5432/x': import of psycopg "
                                   "halted; None in sys.modules: pip install 'obscat[postgres]'")  # fmt: skip
+
+
+@pytest.mark.parametrize("client_setting, expected", [(None, "1.1"), ("-c random_page_cost=3", "3")])
+def test_postgresql_random_page_cost_is_set_unless_the_server_or_client_sets_it(pg_database, client_setting, expected):
+    """obscat plans for a catalogue on SSD or in memory (index lookups cheap) unless told otherwise."""
+    url = pg_database if client_setting is None else pg_database.update_query_dict({"options": client_setting})
+    engine = create_engine(url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW random_page_cost").scalar() == expected
+    engine.dispose()

@@ -26,7 +26,7 @@ from .annotation_input import prepare_annotations, read_annotation_file
 from .annotation_tables import copy_rows, create_indexes, create_values_table, drop_values_table, values_table_name
 from .engine import reading, write_transaction
 from .models import AnnotationColumn, AnnotationSet, DataStore, Grouping, GroupingAnnotation, Observation
-from .rows import bulk_load
+from .rows import bulk_load, id_map
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -108,10 +108,7 @@ def _store(conn: Connection, store: str | None) -> tuple[str, int]:
 
 def _observation_ids(conn: Connection, store_id: int, keys: np.ndarray) -> np.ndarray:
     """The observation id of each key (sorted OBS_IDs) in the store, -1 where none."""
-    o = Observation.__table__
-    rows = conn.execute(sa.select(o.c.obs_id, o.c.id).where(o.c.store_id == store_id).order_by(o.c.obs_id)).all()
-    obs_ids = np.array([r[0] for r in rows], dtype=np.int64)
-    ids = np.array([r[1] for r in rows], dtype=np.int64)
+    obs_ids, ids = id_map(conn, Observation.__table__, "obs_id", store_id)
     at = np.clip(np.searchsorted(obs_ids, keys), 0, max(len(obs_ids) - 1, 0))
     found = (obs_ids[at] == keys) if len(obs_ids) else np.zeros(len(keys), bool)
     return np.where(found, ids[at] if len(ids) else -1, -1)

@@ -78,6 +78,8 @@ def create_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
             engine = sa.create_engine(sa_url.update_query_dict({"options": options}), pool_pre_ping=True)
         else:
             engine = sa.create_engine(sa_url, pool_pre_ping=True)
+        if backend == "postgresql":
+            _configure_postgresql(engine)
     except (NoSuchModuleError, ImportError) as exc:
         hint = ": pip install 'obscat[postgres]'" if sa_url.get_backend_name() == "postgresql" else ""
         raise DatabaseError(f"no driver for {display_url(sa_url)!r}: {exc}{hint}") from None
@@ -140,6 +142,19 @@ def _read_only_sqlite(sa_url: URL) -> Engine:
         return conn
 
     return sa.create_engine("sqlite://", creator=connect_read_only)
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # The server's default cost of a random page read (4) is for spinning disks: with it, a
+        # selection keeping 0.5 % of 10^6 observations through an index scans every observation
+        # instead (150 ms, not 25 ms). 1.1 is the usual setting for SSDs and cached catalogues;
+        # a value the server or database sets is left alone.
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute("SELECT set_config('random_page_cost', '1.1', false) FROM pg_settings "
+                           "WHERE name = 'random_page_cost' AND source = 'default'")  # fmt: skip
+        dbapi_conn.commit()
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from ..gadf.hdu_columns import HduColumns
 from .derived import DerivedCounts, remove_observations
 from .file_versions import file_version
 from .models import DataStore, Hdu, HduFile, JSONDocument, Observation
-from .rows import bulk_insert, bulk_load, bulk_update, delete_cascade
+from .rows import bulk_insert, bulk_load, bulk_update, delete_cascade, id_map
 
 if TYPE_CHECKING:
     from .ingest import IngestReport, Progress
@@ -86,7 +86,7 @@ def write_observations(conn: Connection, store_id: int, columns: dict[str, Any],
             bulk_insert(conn, table, present, itertools.chain.from_iterable(new_rows()))
     report.n_obs, report.added, report.updated = n, len(new), n_changed
     report.removed += len(vanished)
-    return _id_map(conn, table, "obs_id", store_id)
+    return id_map(conn, table, "obs_id", store_id)
 
 
 def _stored_rows(conn: Connection, table: sa.Table, names: list[str], store_id: int) -> dict[int, tuple]:
@@ -112,16 +112,6 @@ def _remove_observations(conn: Connection, ids: list[int]) -> DerivedCounts:
     for chunk in _chunks(ids, 10_000):
         counts += remove_observations(conn, Observation.__table__.c.id.in_(chunk))
     return counts
-
-
-def _id_map(conn: Connection, table: sa.Table, key: str, store_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(keys, ids)`` of a store's rows, sorted by key (read through the driver: fast)."""
-    cursor = conn.connection.cursor()
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    cursor.execute(f"SELECT {key}, id FROM {table.name} WHERE store_id = {mark} ORDER BY {key}", (store_id,))
-    pairs = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
-    cursor.close()
-    return pairs[:, 0], pairs[:, 1]
 
 
 def write_hdus(conn: Connection, store_id: int, hdus: HduColumns, obs_ids: tuple[np.ndarray, np.ndarray],
