@@ -54,7 +54,8 @@ def build(work: Path, n: int) -> str:
     import sqlalchemy as sa
 
     from obscat import Catalog
-    from obscat.compute.features import FeatureParams, _feature_set_row
+    from obscat.compute.feature_params import FeatureParams
+    from obscat.compute.feature_store import feature_set_row
     from obscat.gadf.synthetic import make_data_store
     from obscat.store.engine import write_transaction
     from obscat.store.models import FeatureValue, Observation
@@ -78,7 +79,7 @@ def build(work: Path, n: int) -> str:
             res = 0.08 + 0.05 * (1 / cos - 1) + 0.03 * (1 - muon) + rng.normal(0, 0.003, n)
             psf = 0.05 + 0.04 * (1 / cos - 1) + 0.05 * (1 - muon) + rng.normal(0, 0.002, n)
             params = FeatureParams(energy_true_tev=1.0, features=FEATURES, fixed_offset_deg=0.0)
-            set_id, _ = _feature_set_row(conn, params)
+            set_id, _ = feature_set_row(conn, params)
             values = [(set_id, int(i), "edisp-res", float(r), "") for i, r in zip(ids, res)]
             values += [(set_id, int(i), "psf-radius", float(p), "deg") for i, p in zip(ids, psf)]
             bulk_insert(conn, FeatureValue.__table__, ["feature_set_id", "observation_id", "feature", "value", "unit"],

@@ -219,7 +219,7 @@ class Catalog:
                          containment_fraction: float = 0.68, aeff_threshold_fraction: float = 0.1,
                          psf_containment: str = "gammapy", store: str | None = None,
                          obs_ids: Sequence[int] | None = None, selection=None, workers: int | None = None,
-                         strict: bool = False, missing_only: bool = False, progress=None) -> Table:  # fmt: skip
+                         executor=None, strict: bool = False, missing_only: bool = False, progress=None) -> Table:  # fmt: skip
         """Compute (or recompute) and store IRF features; return them as an astropy Table.
 
         ``energy_true`` is a Quantity or a string such as ``"1 TeV"``;
@@ -233,6 +233,9 @@ class Catalog:
         kept because a file they were computed from has gone (recompute them with ``missing_only=False``).
         ``psf_containment="exact"`` gives analytic PSFs' (psf_king, psf_3gauss)
         exact radius instead of Gammapy's gridded one (``"gammapy"``).
+        The work runs on ``executor`` (any :class:`concurrent.futures.Executor`) if given, else
+        in ``workers`` local processes; values are stored in batches as they arrive (all at once
+        with ``strict``), so a killed run keeps what it stored and ``missing_only`` resumes it.
         """
         from .compute.features import compute_features, feature_params
 
@@ -242,7 +245,7 @@ class Catalog:
         selection = None if selection is None else self._criterion(selection)
         name, n_computed, n_kept, _ = compute_features(
             self.engine, params, store=store, obs_ids=obs_ids, selection=selection, workers=workers,
-            strict=strict, missing_only=missing_only, progress=progress,
+            executor=executor, strict=strict, missing_only=missing_only, progress=progress,
         )  # fmt: skip
         table = self.feature_set(name, obs_ids=obs_ids, store=store, selection=selection)
         table.meta.update(n_computed=n_computed, n_kept=n_kept)

@@ -297,7 +297,7 @@ def test_rad_max_header_constant_of_point_like_irfs(catalog, tmp_path):
 
 
 def test_shared_irf_files_are_read_and_evaluated_once(catalog, tmp_path, monkeypatch):
-    from obscat.compute import features
+    from obscat.compute import feature_eval as features
     from obscat.gadf.synthetic import make_data_store
 
     catalog.ingest(make_data_store(tmp_path / "c", 24, layout="caldb"), name="c")

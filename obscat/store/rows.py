@@ -169,7 +169,7 @@ def building_indexes(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
         yield
         return
-    cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
     conn.exec_driver_sql("PRAGMA cache_size = -2000")
     conn.exec_driver_sql(f"PRAGMA threads = {min(os.cpu_count() or 1, 4)}")
     try:
