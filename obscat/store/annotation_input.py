@@ -246,15 +246,21 @@ def plural_keys(n: int) -> str:
 
 def _aggregate(values: list, order, starts, kind: str, unit: str | None, how: str,
                name: str) -> tuple[list, str, str | None]:  # fmt: skip
-    """One value per key of a column under ``how``; (values, kind, unit) of the result."""
+    """One value per key of a column under ``how`` (masks: ``max`` ORs the bits, ``min`` ANDs them);
+    (values, kind, unit) of the result."""
     if how not in AGGREGATES:
         raise ParameterError(f"`aggregate` of {name!r} must be one of {', '.join(AGGREGATES)}, not {how!r}")
     if kind == "text" or (kind in ("category", "mask") and how not in ("min", "max")):
         raise ParameterError(f"`aggregate={how!r}` cannot combine column {name!r} ({kind}): "
                              f"{'min or max' if kind != 'text' else 'text has no aggregation'}")  # fmt: skip
-    data = np.array([np.nan if v is None else v for v in values], dtype=float)[order]
-    present = ~np.isnan(data)
+    present = np.array([v is not None for v in values], dtype=bool)[order]
     n = np.add.reduceat(present.astype(np.int64), starts)
+    if kind == "mask":  # bits, not magnitudes: max keeps the bits of any row, min those of every row
+        bits = np.array([0 if v is None else v for v in values], dtype=np.int64)[order]
+        combine, identity = (np.bitwise_or, 0) if how == "max" else (np.bitwise_and, -1)
+        out_bits = combine.reduceat(np.where(present, bits, identity), starts)
+        return [None if k == 0 else int(v) for v, k in zip(out_bits.tolist(), n)], kind, unit
+    data = np.array([np.nan if v is None else v for v in values], dtype=float)[order]
     if how in ("mean", "frac"):
         counted = np.where(present, data if how == "mean" else (data != 0).astype(float), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
