@@ -91,6 +91,12 @@ def test_csv_with_units_given_and_fits_with_units_read(hess, hess_dir, tmp_path)
         assert list(back["weather"]) == list(table["weather"][:-1])  # text (no categories given)
     with pytest.raises(InputError, match=r"dq.fits: column 'l3_rate': the file says its unit is Hz, not kHz"):
         hess.annotate(tmp_path / "dq.fits", name="fits", key="OBS_ID", units={"l3_rate": "kHz"})
+    # FITS text is bytes: the errors quote it as text
+    first = table["weather"][0]
+    with pytest.raises(InputError, match=rf"dq.fits: column 'weather' row 1: '{first}' is not a bit mask \(an integer\)$"):
+        hess.annotate(tmp_path / "dq.fits", name="fits", key="OBS_ID", masks=["weather"])
+    with pytest.raises(InputError, match=rf"dq.fits: column 'weather' row 1: '{first}' is not an OBS_ID \(an integer\)$"):
+        hess.annotate(tmp_path / "dq.fits", name="fits", key="weather")
 
 
 def test_hdf5_through_pandas(hess, hess_dir, tmp_path):

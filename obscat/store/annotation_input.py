@@ -130,7 +130,7 @@ def _keys(column, path: Path, key: str) -> np.ndarray:
     if values.dtype.kind not in "iu":
         bad = next((i for i, v in enumerate(values) if not _integer(v)), None)
         if bad is not None:
-            raise InputError(f"{path}: column {key!r} row {bad + 1}: {printable(str(values[bad]))!r} is not an OBS_ID "
+            raise InputError(f"{path}: column {key!r} row {bad + 1}: {printable(_text(values[bad]))!r} is not an OBS_ID "
                              "(an integer)")  # fmt: skip
     return values.astype(np.int64)
 
@@ -168,7 +168,7 @@ def _column(column, path: Path, name: str, unit: str | None, categories: list[st
     if mask:
         if data.dtype.kind not in "iub":
             bad = next((i for i, v in enumerate(data.tolist()) if not _integer(v)), 0)
-            raise InputError(f"{where} row {bad + 1}: {printable(str(data[bad]))!r} is not a bit mask (an integer)")
+            raise InputError(f"{where} row {bad + 1}: {printable(_text(data[bad]))!r} is not a bit mask (an integer)")
         ints = data.astype(np.int64) if data.dtype.kind != "u" else data
         bad_rows = np.flatnonzero(~missing & ((ints < 0) | (ints >= _MAX_MASK)))
         if bad_rows.size:
