@@ -81,6 +81,7 @@ def test_ingest_reads_back_with_units_and_kinds(hess, hess_dir, tmp_path):
 
 def test_csv_with_units_given_and_fits_with_units_read(hess, hess_dir, tmp_path):
     table = quality_table(hess_dir, n=10)
+    table["cloudy"] = np.arange(11) % 3 == 0  # True/False in the CSV: a boolean, a number as in FITS
     table.write(tmp_path / "dq.csv")
     table.write(tmp_path / "dq.fits")
     hess.annotate(tmp_path / "dq.csv", name="csv", key="OBS_ID", units={"light_yield": "%", "l3_rate": "Hz"})
@@ -89,6 +90,8 @@ def test_csv_with_units_given_and_fits_with_units_read(hess, hess_dir, tmp_path)
         back = hess.annotation_set(name)
         assert back["l3_rate"].unit == u.Hz and list(back["l3_rate"]) == list(table["l3_rate"][:-1])
         assert list(back["weather"]) == list(table["weather"][:-1])  # text (no categories given)
+        assert list(back["cloudy"]) == [1.0, 0.0, 0.0] * 3 + [1.0], name
+        assert [c.kind for c in next(s for s in hess.annotation_sets() if s.name == name).columns][-1] == "number"
     with pytest.raises(InputError, match=r"dq.fits: column 'l3_rate': the file says its unit is Hz, not kHz"):
         hess.annotate(tmp_path / "dq.fits", name="fits", key="OBS_ID", units={"l3_rate": "kHz"})
     # FITS text is bytes: the errors quote it as text

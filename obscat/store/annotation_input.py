@@ -54,6 +54,10 @@ def read_annotation_file(path: Path) -> Table:
     try:
         if fmt == "hdf5":
             return _read_pandas_hdf5(path)
+        if fmt == "ascii.csv":  # True/False (as astropy and pandas write booleans) are booleans, not text
+            from astropy.io.ascii import convert_numpy
+
+            return Table.read(path, format=fmt, converters={"*": [convert_numpy(t) for t in (int, float, bool, str)]})
         return Table.read(path, format=fmt)
     except InputError:
         raise
