@@ -231,7 +231,11 @@ def test_azimuth_differences_wrap_at_360_deg():
     assert np.allclose(pairs.distance, [5 / 15, 10 / 15, 1.0])
     # gammapy-tools compares |355 - 5| = 350 > 15: it would find none of the three
     none = match_runs(on, off, np.array([1]), np.arange(10, 15), Rules({"azimuth": 15.0}, n_off=4))
-    assert none.unmatched[0].reason == "azimuth fails for 2 of 5 OFF candidates; 3 pass every tolerance"
+    assert none.unmatched[0].reason == "azimuth fails for 2 of 5 OFF candidates; 3 pass every tolerance, fewer than " \
+        "the 4 needed"  # fmt: skip
+    live = match_runs(on, off, np.array([1]), np.arange(10, 15), Rules({"azimuth": 15.0}, livetime_ratio=3.5))
+    assert live.unmatched[0].reason == "azimuth fails for 2 of 5 OFF candidates; 3 pass every tolerance, their " \
+        "livetime under 3.5 times the ON run's"  # fmt: skip
 
 
 def test_airmass_tolerance_is_used_once():
