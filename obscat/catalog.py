@@ -514,8 +514,8 @@ class Catalog:
         ``categories`` makes a text column an ordered category, best first (``{"weather": ["A+",
         "A", "B"]}``); ``masks`` names integer bit-mask columns. Duplicate keys are refused unless
         ``on_duplicate`` ("first", "last", "max:COLUMN") picks a row or ``aggregate`` combines every
-        column ("mean", "min", "max", "frac": the fraction of true/non-zero). See
-        :mod:`obscat.store.annotations`."""
+        column ("mean", "min", "max": of masks the bits of every row, of any row; "frac": the fraction
+        of true/non-zero). See :mod:`obscat.store.annotations`."""
         from .store.annotations import annotate
 
         return annotate(self.engine, os.path.expandvars(os.fspath(path)), name=name, key=key, store=store,

@@ -81,6 +81,7 @@ def test_ingest_reads_back_with_units_and_kinds(hess, hess_dir, tmp_path):
 
 def test_csv_with_units_given_and_fits_with_units_read(hess, hess_dir, tmp_path):
     table = quality_table(hess_dir, n=10)
+    table["cloudy"] = np.arange(11) % 3 == 0  # True/False in the CSV: a boolean, a number as in FITS
     table.write(tmp_path / "dq.csv")
     table.write(tmp_path / "dq.fits")
     hess.annotate(tmp_path / "dq.csv", name="csv", key="OBS_ID", units={"light_yield": "%", "l3_rate": "Hz"})
@@ -89,8 +90,16 @@ def test_csv_with_units_given_and_fits_with_units_read(hess, hess_dir, tmp_path)
         back = hess.annotation_set(name)
         assert back["l3_rate"].unit == u.Hz and list(back["l3_rate"]) == list(table["l3_rate"][:-1])
         assert list(back["weather"]) == list(table["weather"][:-1])  # text (no categories given)
+        assert list(back["cloudy"]) == [1.0, 0.0, 0.0] * 3 + [1.0], name
+        assert [c.kind for c in next(s for s in hess.annotation_sets() if s.name == name).columns][-1] == "number"
     with pytest.raises(InputError, match=r"dq.fits: column 'l3_rate': the file says its unit is Hz, not kHz"):
         hess.annotate(tmp_path / "dq.fits", name="fits", key="OBS_ID", units={"l3_rate": "kHz"})
+    # FITS text is bytes: the errors quote it as text
+    first = table["weather"][0]
+    with pytest.raises(InputError, match=rf"dq.fits: column 'weather' row 1: '{first}' is not a bit mask \(an integer\)$"):
+        hess.annotate(tmp_path / "dq.fits", name="fits", key="OBS_ID", masks=["weather"])
+    with pytest.raises(InputError, match=rf"dq.fits: column 'weather' row 1: '{first}' is not an OBS_ID \(an integer\)$"):
+        hess.annotate(tmp_path / "dq.fits", name="fits", key="weather")
 
 
 def test_hdf5_through_pandas(hess, hess_dir, tmp_path):
@@ -255,19 +264,27 @@ def test_duplicate_rules_and_per_subrun_aggregation(hess, hess_dir, tmp_path):
     subruns["rate"] = np.arange(12.0) * u.Hz
     subruns["good"] = np.tile([True, False, True], 4)
     subruns["weather"] = np.tile(["B", "A", "C"], 4)
+    subruns["flags"] = np.tile([0b1101, 0b0110, 0b0111], 4)  # max 13, min 6; any row 15, every row 4
+    subruns["flags"][0] = 2**62 + 0b1101  # bits above 2**53 survive
     subruns.write(tmp_path / "subruns.fits")
     for rule, picked in (("first", 0), ("last", 2), ("max:rate", 2)):
         hess.annotate(tmp_path / "subruns.fits", name=f"pick_{rule.replace(':', '_')}", key="OBS_ID", on_duplicate=rule)
         back = hess.annotation_set(f"pick_{rule.replace(':', '_')}")
         assert list(back["rate"]) == [3.0 * i + picked for i in range(4)], rule
     hess.annotate(tmp_path / "subruns.fits", name="per_run", key="OBS_ID", categories={"weather": WEATHER},
-                  aggregate={"rate": "mean", "good": "frac", "weather": "max"})  # fmt: skip
+                  masks=["flags"], aggregate={"rate": "mean", "good": "frac", "weather": "max",
+                                              "flags": "max"})  # fmt: skip
     back = hess.annotation_set("per_run")
     assert list(back["rate"]) == [1.0, 4.0, 7.0, 10.0] and back["rate"].unit == u.Hz
     assert list(back["good"]) == pytest.approx([2 / 3] * 4) and back["good"].unit is None
     assert list(back["weather"]) == ["C"] * 4  # max: the worst category
+    assert list(back["flags"]) == [2**62 + 0b1111] + [0b1111] * 3  # max: the bits of any subrun
+    assert kept(hess, Where("(per_run.flags & 2) != 0 and (per_run.flags & 4611686018427387904) != 0")) == [ids[0]]
     info = next(s for s in hess.annotation_sets() if s.name == "per_run")
-    assert [c.aggregate for c in info.columns] == ["mean", "frac", "max"]
+    assert [c.aggregate for c in info.columns] == ["mean", "frac", "max", "max"]
+    hess.annotate(tmp_path / "subruns.fits", name="every", key="OBS_ID", masks=["flags"],
+                  categories={"weather": WEATHER}, aggregate={"rate": "min", "good": "min", "weather": "min", "flags": "min"})  # fmt: skip
+    assert list(hess.annotation_set("every")["flags"]) == [0b0100] * 4  # min: the bits of every subrun
     with pytest.raises(ParameterError, match=r"^`aggregate` gives no aggregation for column 'weather': give one for "
                                              r"every column \(mean, min, max, frac\)$"):  # fmt: skip
         hess.annotate(tmp_path / "subruns.fits", name="x", key="OBS_ID", aggregate={"rate": "mean", "good": "frac"})

@@ -131,6 +131,13 @@ def test_bad_definitions_are_one_line_errors_and_change_nothing(hess, db_url, tm
         "epochs:\n  - name: x\n    store: hess\n": "epoch 1 ('x'): give a time range ('start'/'stop') and/or an "
         "OBS_ID range ('first_obs_id'/'last_obs_id')",
         "epochs:\n  - name: x\n    start: soon\n": "epoch 1 ('x'): 'start' must be an ISO date/time or an MJD, not 'soon'",
+        # dates YAML reads as dates but that are none: the same error, not a traceback
+        "epochs:\n  - name: x\n    start: 2004-13-01\n": "epoch 1 ('x'): 'start' must be an ISO date/time or an MJD, "
+        "not '2004-13-01'",
+        "epochs:\n  - name: x\n    start: 2004-06-01\n    stop: 2004-06-31\n": "epoch 1 ('x'): 'stop' must be an ISO "
+        "date/time or an MJD, not '2004-06-31'",
+        "epochs:\n  - name: x\n    stop: 2005-01-01T25:00:00\n": "epoch 1 ('x'): 'stop' must be an ISO date/time or an "
+        "MJD, not '2005-01-01T25:00:00'",
         "epochs:\n  - name: x\n    store: hess\n    telescope: HESS\n    first_obs_id: 1\n":
             "epoch 1 ('x'): give 'store' or 'telescope' (with 'instrument'), not both",
         "epochs:\n  - name: a\n    first_obs_id: 1\n  - name: a\n    first_obs_id: 5\n": "epoch 2: name 'a' is defined twice",

@@ -231,7 +231,11 @@ def test_azimuth_differences_wrap_at_360_deg():
     assert np.allclose(pairs.distance, [5 / 15, 10 / 15, 1.0])
     # gammapy-tools compares |355 - 5| = 350 > 15: it would find none of the three
     none = match_runs(on, off, np.array([1]), np.arange(10, 15), Rules({"azimuth": 15.0}, n_off=4))
-    assert none.unmatched[0].reason == "azimuth fails for 2 of 5 OFF candidates; 3 pass every tolerance"
+    assert none.unmatched[0].reason == "azimuth fails for 2 of 5 OFF candidates; 3 pass every tolerance, fewer than " \
+        "the 4 needed"  # fmt: skip
+    live = match_runs(on, off, np.array([1]), np.arange(10, 15), Rules({"azimuth": 15.0}, livetime_ratio=3.5))
+    assert live.unmatched[0].reason == "azimuth fails for 2 of 5 OFF candidates; 3 pass every tolerance, their " \
+        "livetime under 3.5 times the ON run's"  # fmt: skip
 
 
 def test_airmass_tolerance_is_used_once():
@@ -280,6 +284,12 @@ def test_hess_runmatch_preset(hess):
             "`max_delta` zenith=5 m: 'm' (length) and 'deg' (angle) are not convertible (expected deg)",
         ),
         ({"max_delta": {"zenith": 5}, "same": ["telescopes"]}, "unknown column 'telescopes' in `same`"),
+        (
+            {"max_delta": {"dq.light_yield": 5}},
+            "`max_delta` names 'dq.light_yield': annotation columns cannot be matched on, only observation columns; "
+            "select on it in `on` and `off_from` instead",
+        ),
+        ({"max_delta": {"zenith": 5}, "same": ["dq.weather"]}, "`same` names 'dq.weather': annotation columns cannot"),
         ({"max_delta": {"zenith": 5}, "n_off": 2, "livetime_ratio": 2.0}, "give one of `n_off` or `livetime_ratio`"),
         ({"max_delta": {}}, "`max_delta` must name at least one tolerance (e.g. zenith)"),
         (
@@ -311,6 +321,11 @@ def test_cli_errors_speak_in_flags(hess, db_url):
     column = runner.invoke(app, ["--db", db_url, "match", "--name", "x", "--on", ON, "--off-from", OFF,
                                  "--max-delta", "zenit=5deg"])  # fmt: skip
     assert column.exit_code == 1 and column.stderr.startswith("Error: unknown column 'zenit' in --max-delta")
+    annotation = runner.invoke(app, ["--db", db_url, "match", "--name", "x", "--on", ON, "--off-from", OFF,
+                                     "--max-delta", "zenith=5deg", "--same", "dq.weather"])  # fmt: skip
+    assert (annotation.exit_code, annotation.stderr) == (1, "Error: --same names 'dq.weather': annotation columns cannot "
+                                                            "be matched on, only observation columns; select on it in "
+                                                            "--on and --off-from instead\n")  # fmt: skip
     assert snapshot(db_url) == before
 
 

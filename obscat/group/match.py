@@ -105,6 +105,8 @@ class Unmatched:
     #: ``"null"`` (the ON run's value of ``tolerance`` is NULL), ``"used"`` (enough passed, but
     #: earlier ON runs took them: ``unique``) or ``""``.
     note: str = ""
+    #: how the passing OFF runs fall short (``"fewer than the 2 needed"``)
+    need: str = ""
 
     @property
     def reason(self) -> str:
@@ -116,7 +118,8 @@ class Unmatched:
         used = "; the others were taken by earlier ON runs (unique)" if self.note == "used" else ""
         fails = f"{self.tolerance} fails for {self.n_failing} of {self.n_candidates} OFF candidates; " \
             if self.tolerance else ""  # fmt: skip
-        return f"{fails}{self.n_passing} pass every tolerance{used}"
+        short = f", {self.need}" if self.need and self.n_passing and not used else ""
+        return f"{fails}{self.n_passing} pass every tolerance{short}{used}"
 
 
 @dataclass
@@ -311,7 +314,9 @@ def match_runs(on: Mapping[str, np.ndarray], off: Mapping[str, np.ndarray], on_i
         if windows is None:
             windows = [_Window(k, off_q[:, j], rules.max_delta[k]) for j, k in enumerate(keys)] + \
                 [_Window(c, off_same[:, j], None) for j, c in enumerate(rules.same)]  # fmt: skip
-        unmatched.append(_unmatched(i, [*q, *on_same[i]], windows, n_passing, len(cand), exhausted))
+        need = f"fewer than the {rules.n_off} needed" if rules.n_off else \
+            f"their livetime under {rules.livetime_ratio:g} times the ON run's"  # fmt: skip
+        unmatched.append(_unmatched(i, [*q, *on_same[i]], windows, n_passing, len(cand), exhausted, need))
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     return Pairs(cat(out_on, int), cat(out_off, int), cat(out_rank, int), cat(out_dist, float), unmatched, len(cand))
 
@@ -372,12 +377,13 @@ def _take(found: np.ndarray, dist: np.ndarray, live_off: np.ndarray, live_on: fl
 
 
 def _unmatched(i: int, values: list[float], windows: list[_Window], n_passing: int, n_candidates: int,
-               exhausted: bool) -> Unmatched:  # fmt: skip
-    """ON run ``i`` with the tolerance most OFF candidates fail (the first named on a tie)."""
+               exhausted: bool, need: str) -> Unmatched:  # fmt: skip
+    """ON run ``i`` with the tolerance most OFF candidates fail (the first named on a tie); ``need``
+    says how its passing OFF runs fall short."""
     nulls = [w.key for w, v in zip(windows, values) if not math.isfinite(v)]
     if nulls:
         return Unmatched(i, 0, nulls[0], n_candidates, n_candidates, "null")
     failing = [(w.failing(v), -k) for k, (w, v) in enumerate(zip(windows, values))]
     n_failing, k = max(failing) if failing else (0, 0)
     key = windows[-k].key if n_failing else ""
-    return Unmatched(i, n_passing, key, n_failing, n_candidates, "used" if exhausted else "")
+    return Unmatched(i, n_passing, key, n_failing, n_candidates, "used" if exhausted else "", need)

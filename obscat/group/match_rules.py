@@ -50,8 +50,18 @@ def tolerance_unit(key: str) -> str:
     if key == "airmass":
         return ""
     if key not in NUMERIC_COLUMNS:
-        raise unknown_column(key, f" in `max_delta` (or a quantity: {', '.join(QUANTITIES)})")
+        raise _annotation_column(key, "max_delta") or unknown_column(key, f" in `max_delta` (or a quantity: "
+                                                                            f"{', '.join(QUANTITIES)})")  # fmt: skip
     return observation_column_info(key).get("unit") or ""
+
+
+def _annotation_column(name: str, parameter: str) -> ParameterError | None:
+    """The error for an annotation column (``dq.light_yield``) in ``parameter``: matches compare
+    observation columns only; None for any other name."""
+    if "." not in name:
+        return None
+    return ParameterError(f"`{parameter}` names {name!r}: annotation columns cannot be matched on, only observation "
+                          "columns; select on it in `on` and `off_from` instead")  # fmt: skip
 
 
 def _value(label: str, value, unit: str, *, positive: bool = True) -> float:
@@ -82,7 +92,7 @@ def match_rules(*, preset: str | None, max_delta: Mapping[str, Any] | None, same
     same = tuple(base.get("same", ()) if same is None else same)
     for column in same:
         if column not in NUMERIC_COLUMNS and column != EPOCH:  # epoch: the instrument epoch (obscat epochs)
-            raise unknown_column(column, " in `same` (or epoch)")
+            raise _annotation_column(column, "same") or unknown_column(column, " in `same` (or epoch)")
     if n_off is None and livetime_ratio is None:
         n_off = base.get("n_off", 1)
     unique = bool(base.get("unique", False) if unique is None else unique)

@@ -54,6 +54,10 @@ def read_annotation_file(path: Path) -> Table:
     try:
         if fmt == "hdf5":
             return _read_pandas_hdf5(path)
+        if fmt == "ascii.csv":  # True/False (as astropy and pandas write booleans) are booleans, not text
+            from astropy.io.ascii import convert_numpy
+
+            return Table.read(path, format=fmt, converters={"*": [convert_numpy(t) for t in (int, float, bool, str)]})
         return Table.read(path, format=fmt)
     except InputError:
         raise
@@ -130,7 +134,7 @@ def _keys(column, path: Path, key: str) -> np.ndarray:
     if values.dtype.kind not in "iu":
         bad = next((i for i, v in enumerate(values) if not _integer(v)), None)
         if bad is not None:
-            raise InputError(f"{path}: column {key!r} row {bad + 1}: {printable(str(values[bad]))!r} is not an OBS_ID "
+            raise InputError(f"{path}: column {key!r} row {bad + 1}: {printable(_text(values[bad]))!r} is not an OBS_ID "
                              "(an integer)")  # fmt: skip
     return values.astype(np.int64)
 
@@ -168,7 +172,7 @@ def _column(column, path: Path, name: str, unit: str | None, categories: list[st
     if mask:
         if data.dtype.kind not in "iub":
             bad = next((i for i, v in enumerate(data.tolist()) if not _integer(v)), 0)
-            raise InputError(f"{where} row {bad + 1}: {printable(str(data[bad]))!r} is not a bit mask (an integer)")
+            raise InputError(f"{where} row {bad + 1}: {printable(_text(data[bad]))!r} is not a bit mask (an integer)")
         ints = data.astype(np.int64) if data.dtype.kind != "u" else data
         bad_rows = np.flatnonzero(~missing & ((ints < 0) | (ints >= _MAX_MASK)))
         if bad_rows.size:
@@ -246,15 +250,21 @@ def plural_keys(n: int) -> str:
 
 def _aggregate(values: list, order, starts, kind: str, unit: str | None, how: str,
                name: str) -> tuple[list, str, str | None]:  # fmt: skip
-    """One value per key of a column under ``how``; (values, kind, unit) of the result."""
+    """One value per key of a column under ``how`` (masks: ``max`` ORs the bits, ``min`` ANDs them);
+    (values, kind, unit) of the result."""
     if how not in AGGREGATES:
         raise ParameterError(f"`aggregate` of {name!r} must be one of {', '.join(AGGREGATES)}, not {how!r}")
     if kind == "text" or (kind in ("category", "mask") and how not in ("min", "max")):
         raise ParameterError(f"`aggregate={how!r}` cannot combine column {name!r} ({kind}): "
                              f"{'min or max' if kind != 'text' else 'text has no aggregation'}")  # fmt: skip
-    data = np.array([np.nan if v is None else v for v in values], dtype=float)[order]
-    present = ~np.isnan(data)
+    present = np.array([v is not None for v in values], dtype=bool)[order]
     n = np.add.reduceat(present.astype(np.int64), starts)
+    if kind == "mask":  # bits, not magnitudes: max keeps the bits of any row, min those of every row
+        bits = np.array([0 if v is None else v for v in values], dtype=np.int64)[order]
+        combine, identity = (np.bitwise_or, 0) if how == "max" else (np.bitwise_and, -1)
+        out_bits = combine.reduceat(np.where(present, bits, identity), starts)
+        return [None if k == 0 else int(v) for v, k in zip(out_bits.tolist(), n)], kind, unit
+    data = np.array([np.nan if v is None else v for v in values], dtype=float)[order]
     if how in ("mean", "frac"):
         counted = np.where(present, data if how == "mean" else (data != 0).astype(float), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):

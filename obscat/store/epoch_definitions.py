@@ -113,7 +113,7 @@ def read_definitions(path_or_mapping: str | os.PathLike | Mapping) -> tuple[list
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -121,6 +121,24 @@ def read_definitions(path_or_mapping: str | os.PathLike | Mapping) -> tuple[list
     if not isinstance(data, Mapping):
         raise InputError(f"{source}: expected a mapping with an 'epochs' list, not {type(data).__name__}")
     return _definitions(data, source, source), source
+
+
+def _loader():
+    """``yaml.SafeLoader`` whose dates that are no dates (``2004-13-01``) stay text, so that
+    :func:`_mjd` refuses them naming the epoch and key, as any other bad time."""
+    import yaml
+
+    def timestamp(loader, node):
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        except ValueError:
+            return loader.construct_scalar(node)
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", timestamp)
+    return Loader
 
 
 def _definitions(data: Mapping, label: str, source: str | None) -> list[EpochDefinition]:
