@@ -38,8 +38,8 @@ def import_shards(engine: Engine, paths: Sequence[str | os.PathLike]) -> ShardIm
             _check_observations(conn, shard)
             manifest = shard.manifest
             names[write_values(conn, manifest.params, manifest.tasks, shard.rows, manifest.versions)[1]] = None
-    n_obs = len({t.observation_id for shard in shards for t in shard.manifest.tasks})
-    return ShardImport(tuple(names), len(shards), n_obs, sum(len(shard.rows) for shard in shards))
+    stored = {(s.manifest.params, t.observation_id) for s in shards for t in s.manifest.tasks}  # a shard given twice: once
+    return ShardImport(tuple(names), len(shards), len({i for _, i in stored}), sum(len(p.features) for p, _ in stored))
 
 
 def _check_observations(conn: Connection, shard: Shard) -> None:
