@@ -78,7 +78,7 @@ def features_run(
 
 def features_import(
     ctx: typer.Context,
-    shards: Annotated[list[Path], typer.Argument(metavar="SHARD...", help="Shard tables written by `features run`.")],
+    shards: Annotated[list[str], typer.Argument(metavar="SHARD...", help="Shard tables written by `features run`.")],
 ) -> None:
     """Store shard tables in their feature set, all in one transaction: importing one again changes nothing; a shard
     that is malformed, whose parameters do not match, whose files changed since or whose observations are gone is

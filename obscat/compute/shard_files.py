@@ -117,14 +117,14 @@ def _manifest(document: dict, where: str) -> tuple[FeatureParams, list[Task], di
     versions: Versions = {}
     for file, version in _get(document, "files", dict, where).items():
         at = f"{where}: files[{file!r}]"
-        versions[file] = tuple(_get(version, key, int, at, none=True) for key in ("size", "mtime_ns", "crc32"))  # type: ignore[assignment]
+        versions[file] = tuple(_get(version, key, int, at, none=True) for key in ("size", "mtime_ns", "crc32"))
     tasks, stores = [], {}
     for i, item in enumerate(_get(document, "observations", list, where)):
         at = f"{where}: observations[{i}]"
         task = Task(_get(item, "observation_id", int, at), _get(item, "obs_id", int, at))
         stores[task.observation_id] = _get(item, "store", str, at)
         for kind, hdu in _get(item, "hdus", dict, at).items():
-            task.hdus[kind] = tuple(_get(hdu, key, str, f"{at}.hdus.{kind}") for key in ("class", "path", "hdu"))  # type: ignore[assignment]
+            task.hdus[kind] = tuple(_get(hdu, key, str, f"{at}.hdus.{kind}") for key in ("class", "path", "hdu"))
             if task.hdus[kind][1] not in versions:
                 raise InputError(f"{at}.hdus.{kind}: file {task.hdus[kind][1]} is not in `files`")
         tasks.append(task)

@@ -4,6 +4,7 @@ jobs without database access (docs/shards.md)."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from .shard_files import manifest_name, now_utc, write_manifest
 __all__ = ["plan_shards", "split_tasks"]
 
 
-def plan_shards(engine: Engine, params: FeatureParams, out_dir: str | Path, shards: int, *, store: str | None = None,
+def plan_shards(engine: Engine, params: FeatureParams, out_dir: str | os.PathLike, shards: int, *, store: str | None = None,
                 obs_ids: Sequence[int] | None = None, selection: Criterion | None = None,
                 missing_only: bool = False) -> ShardPlan:  # fmt: skip
     """Write ``shards`` manifests to ``out_dir`` for the selected observations (with ``missing_only``,
