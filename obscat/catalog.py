@@ -259,7 +259,7 @@ class Catalog:
                       obs_ids: Sequence[int] | None = None, selection=None, missing_only: bool = False) -> ShardPlan:  # fmt: skip
         """Plan the features of the selected observations (parameters as :meth:`compute_features`) as
         ``shards`` manifests in ``out_dir``, for batch jobs without database access: each job runs
-        :func:`obscat.compute.shards.run_manifest` (``obscat features run``), then
+        :func:`obscat.run_manifest` (``obscat features run``), then
         :meth:`import_features` stores the shard tables. Observations sharing IRF files go to one
         shard as far as the balance allows; see docs/shards.md."""
         from .compute.feature_params import feature_params

@@ -17,11 +17,10 @@ from astropy.coordinates import SkyCoord
 from conftest import REPO, snapshot
 from typer.testing import CliRunner
 
-from obscat import InputError
+from obscat import InputError, run_manifest
 from obscat.cli.app import app
 from obscat.compute.feature_tasks import Task
 from obscat.compute.shard_plan import split_tasks
-from obscat.compute.shards import run_manifest
 from obscat.gadf.synthetic import make_data_store
 
 POSITION = SkyCoord(329.71693826 * u.deg, -30.2255890 * u.deg)
@@ -255,3 +254,23 @@ def test_plan_missing_only_and_cli_errors(hess, db_url, tmp_path):
     assert result.exit_code == 1 and result.stderr == f"Error: --output {tmp_path / 'x.csv'} must be an .ecsv file\n"
     result = CliRunner().invoke(app, ["--db", NOWHERE, "features", "run", str(tmp_path / "nope.json"), "-o", "x.ecsv"])
     assert result.stderr == f"Error: {tmp_path / 'nope.json'}: cannot read the manifest (No such file or directory)\n"
+
+
+
+def test_run_manifest_needs_no_catalogue(synthetic, tmp_path):
+    """``obscat.run_manifest`` in a fresh process: no engine is created, the catalogue module is never imported."""
+    _, plan, shards = synthetic
+    script = ("import sys, sqlalchemy, obscat\n"
+              "sqlalchemy.create_engine = None  # calling it would fail\n"
+              "obscat.run_manifest(sys.argv[1], sys.argv[2], workers=1)\n"
+              "print('obscat.catalog' in sys.modules)\n")  # fmt: skip
+    out = tmp_path / "fresh.ecsv"
+    run = subprocess.run([sys.executable, "-c", script, str(plan.paths[0]), str(out)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO), "OBSCAT_DB_URL": NOWHERE}, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "False\n"
+
+    def without_time(path: Path) -> str:
+        return re.sub(r"computed_at: '[^']+'", "", path.read_text())
+
+    assert without_time(out) == without_time(shards[0])

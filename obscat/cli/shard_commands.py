@@ -68,7 +68,7 @@ def features_run(
 ) -> None:
     """Evaluate the features of one manifest and write them to a shard table, with no database (the catalogue is not
     opened): refused if a file changed since planning."""
-    from ..compute.shards import run_manifest
+    from .. import run_manifest
     from .output import progress_bar
 
     with progress_bar() as progress:
