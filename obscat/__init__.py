@@ -12,6 +12,7 @@ from .results import FeatureSetRemoval, FeatureSetSummary, GroupingSummary, Left
 __all__ = [
     "__version__",
     "Catalog",
+    "run_manifest",
     "StoreSummary",
     "LeftOut",
     "PointingReport",
@@ -34,4 +35,8 @@ def __getattr__(name: str):
         from . import catalog
 
         return getattr(catalog, name)
+    if name == "run_manifest":  # a batch job's call: no catalogue, no database (docs/shards.md)
+        from .compute import shards
+
+        return shards.run_manifest
     raise AttributeError(f"module 'obscat' has no attribute {name!r}")

@@ -24,6 +24,8 @@ from .results import (
     GroupingSummary,
     LeftOut,
     PointingReport,
+    ShardImport,
+    ShardPlan,
     StoreSummary,
 )
 from .store.config import resolve_url
@@ -250,6 +252,34 @@ class Catalog:
         table = self.feature_set(name, obs_ids=obs_ids, store=store, selection=selection)
         table.meta.update(n_computed=n_computed, n_kept=n_kept)
         return table
+
+    def plan_features(self, out_dir: str | os.PathLike, shards: int, energy_true, *, features: Sequence[str] | None = None,
+                      position=None, fixed_offset=None, containment_fraction: float = 0.68,
+                      aeff_threshold_fraction: float = 0.1, psf_containment: str = "gammapy", store: str | None = None,
+                      obs_ids: Sequence[int] | None = None, selection=None, missing_only: bool = False) -> ShardPlan:  # fmt: skip
+        """Plan the features of the selected observations (parameters as :meth:`compute_features`) as
+        ``shards`` manifests in ``out_dir``, for batch jobs without database access: each job runs
+        :func:`obscat.run_manifest` (``obscat features run``), then
+        :meth:`import_features` stores the shard tables. Observations sharing IRF files go to one
+        shard as far as the balance allows; see docs/shards.md."""
+        from .compute.feature_params import feature_params
+        from .compute.shard_plan import plan_shards
+
+        params = feature_params(energy_true, features=features, position=position, fixed_offset=fixed_offset,
+                                containment_fraction=containment_fraction,
+                                aeff_threshold_fraction=aeff_threshold_fraction, psf_containment=psf_containment)
+        return plan_shards(self.engine, params, out_dir, shards, store=store, obs_ids=obs_ids,
+                           selection=None if selection is None else self._criterion(selection),
+                           missing_only=missing_only)  # fmt: skip
+
+    def import_features(self, paths: Sequence[str | os.PathLike]) -> ShardImport:
+        """Store the shard tables ``paths`` (written by ``obscat features run``) in their feature sets,
+        in one transaction: importing a shard again changes nothing. A malformed shard, one whose
+        parameters do not match its sha256, whose files changed since or whose observations are no
+        longer in the catalogue is refused, and nothing is written."""
+        from .compute.shard_import import import_shards
+
+        return import_shards(self.engine, paths)
 
     def feature_sets(self) -> list[FeatureSetSummary]:
         """Every stored feature set with its parameters and counts, oldest first."""

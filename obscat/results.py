@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "PointingReport",
     "FeatureSetSummary",
     "FeatureSetRemoval",
+    "ShardPlan",
+    "ShardImport",
     "GroupingSummary",
     "AnnotationColumnInfo",
     "AnnotationSetSummary",
@@ -99,6 +102,28 @@ class FeatureSetRemoval:
     """A deleted feature set: how many observations and values it held."""
 
     name: str
+    n_obs: int
+    n_values: int
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """Feature shards planned: the manifests written (one per shard, some may be empty), how many
+    observations they hold, how many were left out as kept (computed from files gone since), and
+    the sha256 of the feature parameters (the set's name is ``fs-`` and its first 8 digits)."""
+
+    paths: tuple[Path, ...]
+    n_obs: int
+    n_kept: int
+    params_sha256: str
+
+
+@dataclass(frozen=True)
+class ShardImport:
+    """Feature shards imported: into which feature sets, how many observations and values."""
+
+    feature_sets: tuple[str, ...]
+    n_shards: int
     n_obs: int
     n_values: int
 

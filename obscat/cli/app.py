@@ -25,6 +25,7 @@ from . import (
     group_commands,
     match_commands,
     observation_commands,
+    shard_commands,
     store_commands,
 )
 from .output import as_flags
@@ -168,6 +169,9 @@ features_app.command("compute")(feature_commands.features_compute)
 features_app.command("list")(feature_commands.features_list)
 features_app.command("show")(feature_commands.features_show)
 features_app.command("delete")(feature_commands.features_delete)
+features_app.command("plan")(shard_commands.features_plan)
+features_app.command("run")(shard_commands.features_run)
+features_app.command("import")(shard_commands.features_import)
 for _method in ("split", "bins", "by"):
     group_app.command(_method)(group_commands.group_command(_method))
 group_app.command("cluster")(group_commands.group_cluster)

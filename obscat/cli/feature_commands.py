@@ -31,23 +31,34 @@ class PsfContainment(enum.StrEnum):
     exact = "exact"
 
 
+EnergyTrueOption = Annotated[str, typer.Option("--energy-true", "-e", help='True energy with its unit, e.g. "1 TeV".')]
+PositionOption = Annotated[str | None, typer.Option("--position", help='Offsets from this position: "RA DEC" (deg) or "l b" with --frame galactic.')]
+OffsetOption = Annotated[float | None, typer.Option("--offset", help="One fixed offset for all observations (deg).")]
+FeatureOption = Annotated[list[str] | None, typer.Option("--feature", "-F", metavar="FEATURE", help=f"Feature (repeatable): {FEATURE_NAMES}.  [default: {', '.join(DEFAULT_FEATURES)}]")]
+ContainmentOption = Annotated[float, typer.Option("--containment", help="Containment fraction of psf-radius.")]
+AeffThresholdOption = Annotated[float, typer.Option("--aeff-threshold", help="Fraction of the maximum effective area defining energy-threshold.")]
+PsfContainmentOption = Annotated[PsfContainment, typer.Option("--psf-containment", help="psf-radius of psf_king/psf_3gauss: Gammapy's 0.0005 deg grid, or exact.")]
+RecomputeOption = Annotated[bool, typer.Option("--recompute", help="Recompute every value, not only missing or stale ones.")]
+WorkersOption = Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes.  [default: CPUs, at most 4]")]
+
+
 @with_selection
 def features_compute(
     ctx: typer.Context,
-    energy_true: Annotated[str, typer.Option("--energy-true", "-e", help='True energy with its unit, e.g. "1 TeV".')],
+    energy_true: EnergyTrueOption,
     store: StoreOption = None,
     obs_id: ObsIdOption = None,
     frame: FrameOption = "icrs",
     selection=None,
-    position: Annotated[str | None, typer.Option("--position", help='Offsets from this position: "RA DEC" (deg) or "l b" with --frame galactic.')] = None,
-    offset: Annotated[float | None, typer.Option("--offset", help="One fixed offset for all observations (deg).")] = None,
-    feature: Annotated[list[str] | None, typer.Option("--feature", "-F", metavar="FEATURE", help=f"Feature (repeatable): {FEATURE_NAMES}.  [default: {', '.join(DEFAULT_FEATURES)}]")] = None,
-    containment: Annotated[float, typer.Option("--containment", help="Containment fraction of psf-radius.")] = 0.68,
-    aeff_threshold: Annotated[float, typer.Option("--aeff-threshold", help="Fraction of the maximum effective area defining energy-threshold.")] = 0.1,
-    psf_containment: Annotated[PsfContainment, typer.Option("--psf-containment", help="psf-radius of psf_king/psf_3gauss: Gammapy's 0.0005 deg grid, or exact.")] = PsfContainment.gammapy,
-    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes.  [default: CPUs, at most 4]")] = None,
+    position: PositionOption = None,
+    offset: OffsetOption = None,
+    feature: FeatureOption = None,
+    containment: ContainmentOption = 0.68,
+    aeff_threshold: AeffThresholdOption = 0.1,
+    psf_containment: PsfContainmentOption = PsfContainment.gammapy,
+    workers: WorkersOption = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
-    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute every value, not only missing or stale ones.")] = False,
+    recompute: RecomputeOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Compute IRF features of the selected observations (those missing or stale) and store them as a feature set."""
