@@ -41,7 +41,7 @@ def check_observations_unchanged(conn: Connection, observations: Iterable[tuple[
     if not expected:
         return
     condition, ids = ids_condition(conn, "id", expected)
-    found = dict(conn.exec_driver_sql(f"SELECT id, obs_id FROM observation WHERE {condition}", (ids,)).all())
+    found: dict[int, int] = dict(conn.exec_driver_sql(f"SELECT id, obs_id FROM observation WHERE {condition}", (ids,)).all())
     changed = sum(found.get(i) != obs_id for i, obs_id in expected.items())
     if changed:
         raise DatabaseError(f"{changed} of the selected observations were removed or replaced by another "
