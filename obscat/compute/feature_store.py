@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from .._version import __version__
 from ..store.file_versions import record_uses
 from ..store.models import FeatureSet, FeatureValue
-from ..store.rows import bulk_insert, check_observations_unchanged
+from ..store.rows import bulk_insert, check_observations_unchanged, ids_condition, param_mark
 from .feature_eval import FeatureRow
 from .feature_params import FeatureParams
 from .feature_tasks import Task
@@ -34,14 +34,17 @@ def write_values(conn: Connection, params: FeatureParams, tasks: Sequence[Task],
     read from; ``(set id, set name)``. Refused if an observation was replaced meanwhile."""
     check_observations_unchanged(conn, ((t.observation_id, t.obs_id) for t in tasks))
     set_id, name = feature_set_row(conn, params)
-    values = FeatureValue.__table__
-    ids = sorted(t.observation_id for t in tasks)
-    for lo in range(0, len(ids), 10_000):
-        conn.execute(sa.delete(values).where(values.c.feature_set_id == set_id,
-                                             values.c.observation_id.in_(ids[lo:lo + 10_000])))  # fmt: skip
-    bulk_insert(conn, values, _VALUE_COLUMNS, ((set_id, *row) for row in rows))
+    delete_values(conn, set_id, [t.observation_id for t in tasks])
+    bulk_insert(conn, FeatureValue.__table__, _VALUE_COLUMNS, ((set_id, *row) for row in rows))
     record_uses(conn, set_id, {t.observation_id: task_files(t) for t in tasks}, versions)
     return set_id, name
+
+
+def delete_values(conn: Connection, set_id: int, observation_ids: Sequence[int]) -> None:
+    """Delete the values the set holds for ``observation_ids`` (one statement)."""
+    condition, ids = ids_condition(conn, "observation_id", observation_ids)
+    conn.exec_driver_sql(f"DELETE FROM feature_value WHERE feature_set_id = {param_mark(conn)} AND {condition}",
+                         (set_id, ids))  # fmt: skip
 
 
 def feature_set_row(conn: Connection, params: FeatureParams) -> tuple[int, str]:

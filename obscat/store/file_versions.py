@@ -89,13 +89,15 @@ def record_uses(conn: Connection, feature_set_id: int | None, uses: Mapping[int,
     """Replace the ``file_use`` rows of ``(feature_set_id, observation)`` for the observations
     in ``uses`` (observation id -> paths read), with the ``versions`` (from :func:`read_versions`)."""
     from .models import FileUse
-    from .rows import bulk_insert
+    from .rows import bulk_insert, ids_condition, param_mark
 
     table = FileUse.__table__
     ids = sorted(uses)
-    for lo in range(0, len(ids), 10_000):
-        chunk = ids[lo:lo + 10_000]
-        conn.execute(sa.delete(table).where(_of(table, feature_set_id), table.c.observation_id.in_(chunk)))
+    condition, param = ids_condition(conn, "observation_id", ids)
+    # "+": found through the observations' index, not by scanning all of the set's rows once per batch
+    of_set = "+feature_set_id IS NULL" if feature_set_id is None else f"+feature_set_id = {param_mark(conn)}"
+    conn.exec_driver_sql(f"DELETE FROM file_use WHERE {of_set} AND {condition}",
+                         (param,) if feature_set_id is None else (feature_set_id, param))  # fmt: skip
     bulk_insert(conn, table, ["observation_id", "feature_set_id", "path", "size_bytes", "mtime_ns", "crc32"],
                 ((i, feature_set_id, p, *versions[p]) for i in ids for p in sorted(set(uses[i]))))  # fmt: skip
 

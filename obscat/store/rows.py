@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -26,24 +27,39 @@ __all__ = [
     "empty_catalog_error",
     "id_by_name",
     "id_map",
+    "ids_condition",
+    "param_mark",
     "store_id",
 ]
 
 def check_observations_unchanged(conn: Connection, observations: Iterable[tuple[int, int]]) -> None:
     """Inside a write transaction: every ``(observation.id, OBS_ID)`` read before it still
     names the same observation. (SQLite reuses the ids of deleted rows: a store removed
-    and another ingested meanwhile must not receive rows meant for the first.)"""
-    from .models import Observation
-
-    table = Observation.__table__
+    and another ingested meanwhile must not receive rows meant for the first.) One query,
+    whatever the number of observations."""
     expected = dict(observations)
-    ids = sorted(expected)
-    for lo in range(0, len(ids), 10_000):
-        found = dict(conn.execute(sa.select(table.c.id, table.c.obs_id).where(table.c.id.in_(ids[lo:lo + 10_000]))).all())
-        changed = [i for i in ids[lo:lo + 10_000] if found.get(i) != expected[i]]
-        if changed:
-            raise DatabaseError(f"{len(changed)} of the selected observations were removed or replaced by another "
-                                "obscat process meanwhile; nothing was written: retry")  # fmt: skip
+    if not expected:
+        return
+    condition, ids = ids_condition(conn, "id", expected)
+    found: dict[int, int] = dict(conn.exec_driver_sql(f"SELECT id, obs_id FROM observation WHERE {condition}", (ids,)).all())
+    changed = sum(found.get(i) != obs_id for i, obs_id in expected.items())
+    if changed:
+        raise DatabaseError(f"{changed} of the selected observations were removed or replaced by another "
+                            "obscat process meanwhile; nothing was written: retry")  # fmt: skip
+
+
+def param_mark(conn: Connection) -> str:
+    """The driver's placeholder for a parameter in SQL run with ``exec_driver_sql``."""
+    return "%s" if conn.dialect.name == "postgresql" else "?"
+
+
+def ids_condition(conn: Connection, column: str, ids: Iterable[int]) -> tuple[str, object]:
+    """``(SQL, parameter)``: ``column`` is one of ``ids``, all of them in one parameter (an array on
+    PostgreSQL, a JSON array on SQLite), so that no statement with a parameter per id is built."""
+    ids = [int(i) for i in ids]
+    if conn.dialect.name == "postgresql":
+        return f"{column} = ANY(%s::integer[])", ids  # the type of the id columns: an index condition
+    return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(ids)
 
 
 def delete_cascade(conn: Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> None:
@@ -96,8 +112,7 @@ def id_map(conn: Connection, table: sa.Table, key: str, store_id: int) -> tuple[
     import numpy as np
 
     cursor = conn.connection.cursor()
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    cursor.execute(f"SELECT {key}, id FROM {table.name} WHERE store_id = {mark} ORDER BY {key}", (store_id,))
+    cursor.execute(f"SELECT {key}, id FROM {table.name} WHERE store_id = {param_mark(conn)} ORDER BY {key}", (store_id,))
     pairs = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
     cursor.close()
     return pairs[:, 0], pairs[:, 1]
@@ -181,7 +196,7 @@ def building_indexes(conn: Connection) -> Iterator[None]:
 
 def bulk_update(conn: Connection, table: sa.Table, columns: list[str], key: str, rows: Iterable[tuple]) -> None:
     """Update many rows by ``key``: each row holds the ``columns`` values, then the key."""
-    style = "%s" if conn.dialect.name == "postgresql" else "?"
+    style = param_mark(conn)
     assignments = ", ".join(f"{name} = {style}" for name in columns)
     driver_conn = dbapi_connection(conn)
     cursor = driver_conn.cursor()
