@@ -1,0 +1,99 @@
+"""Feature tasks on Dask distributed, behind a :class:`concurrent.futures.Executor`: a
+``LocalCluster`` of worker processes, or an existing scheduler (``tcp://host:port``, e.g. a
+dask-jobqueue cluster's). Dask is imported only here (``pip install 'obscat[dask]'``).
+
+A task whose worker dies is rescheduled by Dask; once its workers have died more than
+``distributed.scheduler.allowed-failures`` times (default 3) Dask gives up (``KilledWorker``),
+which :class:`DaskExecutor` reports as :class:`~.executors.WorkerCrashed`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from ..errors import InputError, one_line
+from .executors import WorkerCrashed
+
+__all__ = ["DaskExecutor", "dask_executor", "INSTALL"]
+
+INSTALL = "pip install 'obscat[dask]'"
+
+
+class DaskExecutor(Executor):
+    """Submits to a ``distributed.Client`` (``pure=False``: each submission runs); ``workers`` is
+    the cluster's number of threads now, ``dashboard`` its dashboard link."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._inner = client.get_executor(pure=False)
+
+    @property
+    def workers(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    @property
+    def dashboard(self) -> str | None:
+        return self.client.dashboard_link
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        inner = self._inner.submit(fn, *args, **kwargs)
+        outer: Future = Future()
+        outer.add_done_callback(lambda f: f.cancelled() and inner.cancel())
+        inner.add_done_callback(lambda f: _relay(f, outer))
+        return outer
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._inner.shutdown(wait=wait)
+
+
+def _relay(inner: Future, outer: Future) -> None:
+    """``inner``'s outcome to ``outer``, Dask's ``KilledWorker`` as :class:`WorkerCrashed`."""
+    from distributed.scheduler import KilledWorker
+
+    if outer.done():
+        return
+    if inner.cancelled():
+        outer.cancel()
+        return
+    exc = inner.exception()
+    if isinstance(exc, KilledWorker):
+        outer.set_exception(WorkerCrashed(f"the worker computing it crashed {exc.allowed_failures + 1} times (KilledWorker)"))
+    elif exc is not None:
+        outer.set_exception(exc)
+    else:
+        outer.set_result(inner.result())
+
+
+@contextmanager
+def dask_executor(address: str | None = None, workers: int | None = None) -> Iterator[DaskExecutor]:
+    """A :class:`DaskExecutor` on the scheduler at ``address``, or without one on a ``LocalCluster``
+    of ``workers`` single-threaded processes (dashboard on a free port), closed at the end.
+
+    Obscat's cluster sends a worker a task only when it has a free thread (worker-saturation 1.0),
+    so a worker that dies takes with it only the task it was running.
+    """
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError(f"the Dask executor needs Dask distributed: {INSTALL}") from None
+    from .executors import default_workers
+
+    with ExitStack() as stack:
+        if address is None:
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                    dashboard_address=":0", silence_logs=logging.CRITICAL,
+                ))  # fmt: skip
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(address))
+            except (OSError, ValueError, TypeError) as exc:
+                raise InputError(f"cannot reach the Dask scheduler at {address}: {one_line(exc)}") from None
+        yield DaskExecutor(client)
