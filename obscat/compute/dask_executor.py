@@ -9,6 +9,7 @@ which :class:`DaskExecutor` reports as :class:`~.executors.WorkerCrashed`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future
@@ -24,12 +25,12 @@ INSTALL = "pip install 'obscat[dask]'"
 
 
 class DaskExecutor(Executor):
-    """Submits to a ``distributed.Client`` (``pure=False``: each submission runs); ``workers`` is
-    the cluster's number of threads now, ``dashboard`` its dashboard link."""
+    """Submits to a ``distributed.Client`` (``pure=False``: each submission runs, once); ``workers``
+    is the cluster's number of threads now, ``dashboard`` its dashboard link. A result is released
+    from the cluster as soon as it is here (a worker that dies later loses nothing to recompute)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self._inner = client.get_executor(pure=False)
 
     @property
     def workers(self) -> int:
@@ -40,32 +41,32 @@ class DaskExecutor(Executor):
         return self.client.dashboard_link
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
-        inner = self._inner.submit(fn, *args, **kwargs)
-        outer: Future = Future()
-        outer.add_done_callback(lambda f: f.cancelled() and inner.cancel())
-        inner.add_done_callback(lambda f: _relay(f, outer))
-        return outer
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._inner.shutdown(wait=wait)
+        task = self.client.submit(fn, *args, pure=False, **kwargs)
+        future: Future = Future()
+        future.add_done_callback(lambda f: f.cancelled() and task.cancel())
+        task.add_done_callback(functools.partial(_relay, future))
+        return future
 
 
-def _relay(inner: Future, outer: Future) -> None:
-    """``inner``'s outcome to ``outer``, Dask's ``KilledWorker`` as :class:`WorkerCrashed`."""
+def _relay(future: Future, task: Any) -> None:
+    """The Dask ``task``'s outcome to ``future``, ``KilledWorker`` as :class:`WorkerCrashed`."""
     from distributed.scheduler import KilledWorker
 
-    if outer.done():
-        return
-    if inner.cancelled():
-        outer.cancel()
-        return
-    exc = inner.exception()
-    if isinstance(exc, KilledWorker):
-        outer.set_exception(WorkerCrashed(f"the worker computing it crashed {exc.allowed_failures + 1} times (KilledWorker)"))
-    elif exc is not None:
-        outer.set_exception(exc)
-    else:
-        outer.set_result(inner.result())
+    try:
+        if task.status == "cancelled":
+            future.cancel()
+            future.set_running_or_notify_cancel()
+        elif future.set_running_or_notify_cancel():
+            exc = task.exception() if task.status == "error" else None
+            if isinstance(exc, KilledWorker):
+                n = exc.allowed_failures + 1
+                future.set_exception(WorkerCrashed(f"the worker computing it crashed {n} times (KilledWorker)"))
+            elif exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(task.result())
+    finally:
+        task.release()
 
 
 @contextmanager
