@@ -242,14 +242,14 @@ class Catalog:
         NULL with the reason, one line per file in ``table.meta["crashed"]`` (an error with ``strict``).
         """
         from .compute.executors import open_executor
-        from .compute.features import compute_features, feature_params
+        from .compute.features import Computed, compute_features, feature_params
 
         params = feature_params(energy_true, features=features, position=position, fixed_offset=fixed_offset,
                                 containment_fraction=containment_fraction,
                                 aeff_threshold_fraction=aeff_threshold_fraction, psf_containment=psf_containment)
         selection = None if selection is None else self._criterion(selection)
         with open_executor(executor, workers) as pool:
-            done = compute_features(
+            done: Computed[None] = compute_features(
                 self.engine, params, store=store, obs_ids=obs_ids, selection=selection, workers=workers,
                 executor=pool, strict=strict, missing_only=missing_only, progress=progress,
             )  # fmt: skip

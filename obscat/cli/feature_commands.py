@@ -57,8 +57,9 @@ def features_compute(
 
     coord = sky_position(position, frame) if position else None
     with open_executor(executor, workers) as pool, progress_bar() as progress:
-        if getattr(pool, "dashboard", None):
-            typer.echo(f"Dask dashboard: {pool.dashboard}", err=True)
+        dashboard = getattr(pool, "dashboard", None)
+        if dashboard:
+            typer.echo(f"Dask dashboard: {dashboard}", err=True)
         table = ctx.obj.catalog.compute_features(
             energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
             aeff_threshold_fraction=aeff_threshold, psf_containment=psf_containment.value, store=store, obs_ids=obs_id,
