@@ -235,22 +235,28 @@ class Catalog:
         kept because a file they were computed from has gone (recompute them with ``missing_only=False``).
         ``psf_containment="exact"`` gives analytic PSFs' (psf_king, psf_3gauss)
         exact radius instead of Gammapy's gridded one (``"gammapy"``).
-        The work runs on ``executor`` (any :class:`concurrent.futures.Executor`) if given, else
-        in ``workers`` local processes; values are stored in batches as they arrive (all at once
-        with ``strict``), so a killed run keeps what it stored and ``missing_only`` resumes it.
+        The work runs on ``executor``: ``"process"`` (the default: ``workers`` local processes),
+        ``"dask"`` (a Dask ``LocalCluster`` of ``workers`` processes), ``"dask=ADDRESS"`` (the Dask
+        scheduler at ``ADDRESS``, e.g. ``"dask=tcp://host:8786"``) or any
+        :class:`concurrent.futures.Executor`; see docs/executors.md. Values are stored in batches
+        as they arrive (all at once with ``strict``), so a killed run keeps what it stored and
+        ``missing_only`` resumes it. Observations whose worker crashed every time are stored as
+        NULL with the reason, one line per file in ``table.meta["crashed"]`` (an error with ``strict``).
         """
-        from .compute.features import compute_features, feature_params
+        from .compute.executors import open_executor
+        from .compute.features import Computed, compute_features, feature_params
 
         params = feature_params(energy_true, features=features, position=position, fixed_offset=fixed_offset,
                                 containment_fraction=containment_fraction,
                                 aeff_threshold_fraction=aeff_threshold_fraction, psf_containment=psf_containment)
         selection = None if selection is None else self._criterion(selection)
-        name, n_computed, n_kept, _ = compute_features(
-            self.engine, params, store=store, obs_ids=obs_ids, selection=selection, workers=workers,
-            executor=executor, strict=strict, missing_only=missing_only, progress=progress,
-        )  # fmt: skip
-        table = self.feature_set(name, obs_ids=obs_ids, store=store, selection=selection)
-        table.meta.update(n_computed=n_computed, n_kept=n_kept)
+        with open_executor(executor, workers) as pool:
+            done: Computed[None] = compute_features(
+                self.engine, params, store=store, obs_ids=obs_ids, selection=selection, workers=workers,
+                executor=pool, strict=strict, missing_only=missing_only, progress=progress,
+            )  # fmt: skip
+        table = self.feature_set(done.name, obs_ids=obs_ids, store=store, selection=selection)
+        table.meta.update(n_computed=done.n_computed, n_kept=done.n_kept, crashed=done.crashed)
         return table
 
     def plan_features(self, out_dir: str | os.PathLike, shards: int, energy_true, *, features: Sequence[str] | None = None,
@@ -364,10 +370,10 @@ class Catalog:
         params = feature_params(energy_true, features=list(dict.fromkeys([*features, *(max_spread or {})])),
                                 position=position, fixed_offset=fixed_offset,
                                 containment_fraction=containment_fraction)  # fmt: skip
-        *_, result = compute_features(
+        result = compute_features(
             self.engine, params, selection=selection, workers=workers, missing_only=True, progress=progress,
             then=lambda conn, set_name: cluster(conn, name, set_name, features, selection),
-        )  # fmt: skip
+        ).result  # fmt: skip
         assert result is not None  # what `then` returned
         return result
 

@@ -41,10 +41,13 @@ def with_application_name(url: str, name: str) -> str:
 @dataclass
 class Obscat:
     """One ``python -m obscat`` process in its own process group (so kill -9 reaches any
-    worker it started); output goes to files, so a full pipe never blocks it."""
+    worker it started); output goes to files, so a full pipe never blocks it. ``setup`` is
+    Python run in the process first, ``env`` more environment variables."""
 
     args: tuple[str, ...]
     url: str
+    setup: str = ""
+    env: dict[str, str] = field(default_factory=dict)
     app: str = field(default_factory=lambda: f"obscat-test-{uuid.uuid4().hex[:12]}")
     started: float = 0.0
     ended: float | None = None
@@ -54,11 +57,12 @@ class Obscat:
     def __post_init__(self) -> None:
         self._out = tempfile.TemporaryFile()
         self._err = tempfile.TemporaryFile()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         env.pop("OBSCAT_DB_URL", None)
+        command = ["-c", f"{self.setup}\nfrom obscat.cli.app import main\nmain()"] if self.setup else ["-m", "obscat"]
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "obscat", "--db", with_application_name(self.url, self.app), *self.args],
+            [sys.executable, *command, "--db", with_application_name(self.url, self.app), *self.args],
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err, env=env, start_new_session=True,
         )  # fmt: skip
 

@@ -57,20 +57,28 @@ def features_compute(
     aeff_threshold: AeffThresholdOption = 0.1,
     psf_containment: PsfContainmentOption = PsfContainment.gammapy,
     workers: WorkersOption = None,
+    executor: Annotated[str, typer.Option("--executor", metavar="process|dask[=ADDRESS]", help="Where the work runs: the local pool of --workers processes, a Dask LocalCluster of --workers processes, or the Dask scheduler at ADDRESS (e.g. dask=tcp://host:8786; needs pip install 'obscat[dask]').")] = "process",
     strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
     recompute: RecomputeOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Compute IRF features of the selected observations (those missing or stale) and store them as a feature set."""
+    from ..compute.executors import open_executor
     from .output import progress_bar, render
 
     coord = sky_position(position, frame) if position else None
-    with progress_bar() as progress:
+    with open_executor(executor, workers) as pool, progress_bar() as progress:
+        dashboard = getattr(pool, "dashboard", None)
+        if dashboard:
+            typer.echo(f"Dask dashboard: {dashboard}", err=True)
         table = ctx.obj.catalog.compute_features(
             energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
             aeff_threshold_fraction=aeff_threshold, psf_containment=psf_containment.value, store=store, obs_ids=obs_id,
-            selection=selection, workers=workers, strict=strict, missing_only=not recompute, progress=progress,
+            selection=selection, workers=workers, executor=pool, strict=strict, missing_only=not recompute,
+            progress=progress,
         )  # fmt: skip
+    for crash in table.meta["crashed"]:
+        typer.echo(f"Warning: {crash}", err=True)
     if table.meta["n_kept"]:
         typer.echo(f"Warning: values of {plural(table.meta['n_kept'], 'observation')} kept: files they were "
                    "computed from are missing (`obscat check` lists them; --recompute to recompute anyway)", err=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
-from typing import TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -21,6 +21,7 @@ from ..query.criteria import Criterion
 from ..store.engine import write_transaction
 from ..store.file_versions import read_versions
 from ..store.models import FeatureSet
+from ..text import plural
 from .executors import run_chunks
 from .feature_eval import FeatureRow
 from .feature_names import DEFAULT_FEATURES, FEATURES
@@ -28,12 +29,22 @@ from .feature_params import FeatureParams, feature_params
 from .feature_store import task_files, write_values
 from .feature_tasks import Task, computed, select_tasks
 
-__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features"]
+__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features", "Computed"]
 
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 #: A batch is written once it holds this many observations, or is this old (seconds).
 WRITE_BATCH, WRITE_EVERY_S = 5_000, 5.0
+
+
+class Computed(NamedTuple, Generic[T]):
+    """What :func:`compute_features` did."""
+
+    name: str  #: the feature set's name
+    n_computed: int  #: observations computed
+    n_kept: int  #: observations whose stale values were kept (a file they came from has gone)
+    result: T | None  #: what ``then`` returned
+    crashed: list[str]  #: one line per file group stored as NULL because its worker crashed
 
 
 def compute_features(
@@ -49,10 +60,8 @@ def compute_features(
     missing_only: bool = False,
     then: Callable[[Connection, str], T] | None = None,
     progress: Progress | None = None,
-) -> tuple[str, int, int, T | None]:
-    """Compute and store a feature set for the selected observations.
-
-    Returns ``(set name, number of observations computed, number kept, then's result)``.  A
+) -> Computed[T]:
+    """Compute and store a feature set for the selected observations.  A
     feature that cannot be computed for an observation (no such HDU, offset
     outside the IRF, a damaged HDU ...) is stored as NULL with the reason; with
     ``strict`` it is an error and nothing is written.  ``missing_only`` leaves
@@ -62,7 +71,9 @@ def compute_features(
     NULL).  The version (size, mtime) of every file read is stored with the values.
 
     The work runs on ``executor`` (any :class:`concurrent.futures.Executor`) if given, else in
-    ``workers`` local processes. Values are written in batches as they arrive, each batch
+    ``workers`` local processes. Observations whose worker crashed for good (a Dask
+    ``KilledWorker``, :class:`.executors.WorkerCrashed`) are stored as NULL with the reason, and
+    named in ``crashed``. Values are written in batches as they arrive, each batch
     replacing what the set held for its observations: a run that is killed keeps the batches
     written, and a rerun with ``missing_only`` computes the rest. With ``strict`` or ``then``
     everything is written in one transaction at the end; ``then(conn, set name)`` runs in it,
@@ -75,7 +86,13 @@ def compute_features(
         kept &= {t.observation_id for t in tasks}
         tasks = [t for t in tasks if t.observation_id not in done]
     versions = read_versions({t.observation_id: task_files(t) for t in tasks})  # before the files are read
-    results = _evaluate_all(tasks, params, executor, workers, progress) if tasks else iter(())
+    crashed: list[str] = []
+
+    def crash(group: list[Task], reason: str) -> None:
+        ids = ", ".join(str(t.obs_id) for t in group)
+        crashed.append(f"OBS_ID {ids} ({plural(len(group), 'observation')}) stored as NULL: {reason}")
+
+    results = _evaluate_all(tasks, params, executor, workers, progress, crash) if tasks else iter(())
     if strict or then is not None:
         rows = [row for _, part in results for row in part]
         if strict:
@@ -83,18 +100,19 @@ def compute_features(
         with write_transaction(engine) as conn:
             name = write_values(conn, params, tasks, rows, versions)[1] if tasks else _set_name(conn, params)
             result = then(conn, name) if then is not None else None
-        return name, len(tasks), len(kept), result
+        return Computed(name, len(tasks), len(kept), result, crashed)
     written = _write_batches(engine, params, results, versions) if tasks else None
     if written is None:
         with write_transaction(engine) as conn:
             written = _set_name(conn, params)
-    return written, len(tasks), len(kept), None
+    return Computed(written, len(tasks), len(kept), None, crashed)
 
 
 def _evaluate_all(tasks: list[Task], params: FeatureParams, executor: Executor | None, workers: int | None,
-                  progress: Progress | None) -> Iterator[tuple[list[Task], list[FeatureRow]]]:  # fmt: skip
+                  progress: Progress | None, crashed: Callable[[list[Task], str], None],
+                  ) -> Iterator[tuple[list[Task], list[FeatureRow]]]:  # fmt: skip
     """Each chunk of ``tasks`` with its rows, as chunks finish (a seam for tests)."""
-    return run_chunks(tasks, params, executor=executor, workers=workers, progress=progress)
+    return run_chunks(tasks, params, executor=executor, workers=workers, progress=progress, crashed=crashed)
 
 
 def _write_batches(engine: Engine, params: FeatureParams, results: Iterable[tuple[list[Task], list[FeatureRow]]],
