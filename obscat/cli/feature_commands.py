@@ -63,7 +63,7 @@ def features_compute(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Compute IRF features of the selected observations (those missing or stale) and store them as a feature set."""
-    from ..compute.executors import open_executor
+    from .. import open_executor
     from .output import progress_bar, render
 
     coord = sky_position(position, frame) if position else None
