@@ -13,7 +13,6 @@ __all__ = [
     "__version__",
     "Catalog",
     "run_manifest",
-    "open_executor",
     "StoreSummary",
     "LeftOut",
     "PointingReport",
@@ -40,8 +39,4 @@ def __getattr__(name: str):
         from .compute import shards
 
         return shards.run_manifest
-    if name == "open_executor":  # an executor by name, for Catalog.compute_features (docs/executors.md)
-        from .compute import executors
-
-        return executors.open_executor
     raise AttributeError(f"module 'obscat' has no attribute {name!r}")

@@ -287,6 +287,15 @@ class Catalog:
 
         return import_shards(self.engine, paths)
 
+    @staticmethod
+    def executor(executor="dask", workers: int | None = None):
+        """A context manager giving the executor ``executor`` names, as :meth:`compute_features`
+        takes it (``"process"`` gives None: the local pool), so that several calls share one Dask
+        cluster; a Dask executor's ``dashboard`` is the link to its dashboard."""
+        from .compute.executors import open_executor
+
+        return open_executor(executor, workers)
+
     def feature_sets(self) -> list[FeatureSetSummary]:
         """Every stored feature set with its parameters and counts, oldest first."""
         from .compute.feature_sets import feature_sets

@@ -63,11 +63,10 @@ def features_compute(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Compute IRF features of the selected observations (those missing or stale) and store them as a feature set."""
-    from .. import open_executor
     from .output import progress_bar, render
 
     coord = sky_position(position, frame) if position else None
-    with open_executor(executor, workers) as pool, progress_bar() as progress:
+    with ctx.obj.catalog.executor(executor, workers) as pool, progress_bar() as progress:
         dashboard = getattr(pool, "dashboard", None)
         if dashboard:
             typer.echo(f"Dask dashboard: {dashboard}", err=True)

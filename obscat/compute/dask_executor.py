@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import CancelledError, Executor, Future
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -26,11 +27,12 @@ INSTALL = "pip install 'obscat[dask]'"
 
 class DaskExecutor(Executor):
     """Submits to a ``distributed.Client`` (``pure=False``: each submission runs, once); ``workers``
-    is the cluster's number of threads now, ``dashboard`` its dashboard link. A result is released
-    from the cluster as soon as it is here (a worker that dies later loses nothing to recompute)."""
+    is the cluster's number of threads now, ``dashboard`` its dashboard link. A result leaves the
+    cluster as soon as it is here (a worker that dies later has nothing of it to recompute)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self._inner = client.get_executor(pure=False)
 
     @property
     def workers(self) -> int:
@@ -41,32 +43,33 @@ class DaskExecutor(Executor):
         return self.client.dashboard_link
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
-        task = self.client.submit(fn, *args, pure=False, **kwargs)
-        future: Future = Future()
-        future.add_done_callback(lambda f: f.cancelled() and task.cancel())
-        task.add_done_callback(functools.partial(_relay, future))
-        return future
+        inner = self._inner.submit(fn, *args, **kwargs)  # Dask holds it until it is done
+        outer: Future = Future()
+        task = weakref.ref(inner)  # no cycle: once done and relayed, it and its Dask future go at once
+        outer.add_done_callback(lambda f: f.cancelled() and (t := task()) is not None and t.cancel())
+        inner.add_done_callback(functools.partial(_relay, outer))
+        return outer
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._inner.shutdown(wait=wait)
 
 
-def _relay(future: Future, task: Any) -> None:
-    """The Dask ``task``'s outcome to ``future``, ``KilledWorker`` as :class:`WorkerCrashed`."""
+def _relay(outer: Future, inner: Future) -> None:
+    """The finished ``inner``'s outcome to ``outer``, Dask's ``KilledWorker`` as :class:`WorkerCrashed`."""
     from distributed.scheduler import KilledWorker
 
-    try:
-        if task.status == "cancelled":
-            future.cancel()
-            future.set_running_or_notify_cancel()
-        elif future.set_running_or_notify_cancel():
-            exc = task.exception() if task.status == "error" else None
-            if isinstance(exc, KilledWorker):
-                n = exc.allowed_failures + 1
-                future.set_exception(WorkerCrashed(f"the worker computing it crashed {n} times (KilledWorker)"))
-            elif exc is not None:
-                future.set_exception(exc)
-            else:
-                future.set_result(task.result())
-    finally:
-        task.release()
+    if not outer.set_running_or_notify_cancel():
+        return  # cancelled
+    if inner.cancelled():
+        outer.set_exception(CancelledError())
+        return
+    exc = inner.exception()
+    if isinstance(exc, KilledWorker):
+        outer.set_exception(WorkerCrashed(f"the worker computing it crashed {exc.allowed_failures + 1} times (KilledWorker)"))
+    elif exc is not None:
+        outer.set_exception(exc)
+    else:
+        outer.set_result(inner.result())
 
 
 @contextmanager
