@@ -19,6 +19,7 @@ and give the complete result.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -210,3 +211,43 @@ def test_kill_during_clustering(db_url, crash_stores):
     assert scalar(db_url, "SELECT count(DISTINCT label) FROM group_member") == int(found.group(1)) > 2
     assert integrity_problems(db_url) == []
     record("crash", operation="group cluster", backend=backend(db_url), kills=[kill], rows_lost=0)
+
+
+def test_pool_workers_exit_when_the_client_is_killed(hess, db_url, tmp_path):
+    """``features compute`` SIGKILLed while its pool workers are busy (each held in a task that
+    marks it with its pid): the workers exit on their own instead of waiting for work forever."""
+    setup = f"""
+import os, pathlib, time
+import obscat.compute.executors as x, obscat.compute.feature_eval as e
+def evaluate(tasks, params, progress=None):
+    pathlib.Path({str(tmp_path)!r}, f"held-{{os.getpid()}}").touch()
+    time.sleep(600)
+evaluate.__module__ = "obscat.compute.feature_eval"
+e.evaluate = x.evaluate = evaluate
+"""
+    proc = Obscat(("features", "compute", "-e", "1 TeV", "-j", "2"), db_url, setup=setup)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("held-*")) and time.monotonic() < deadline:
+            assert proc.running(), proc.describe()
+            time.sleep(0.01)
+        workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("held-*")]
+        assert workers and proc.proc.pid not in workers
+        os.kill(proc.proc.pid, signal.SIGKILL)  # the client alone, not its process group
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        if proc.running():
+            proc.kill9()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -35,6 +37,18 @@ MAX_CHUNK = 200
 class WorkerCrashed(ObscatError):
     """The worker running a task died every time it ran it (an executor's verdict, e.g. Dask's
     ``KilledWorker``): the message says how, as the reason of the NULL values."""
+
+
+def exit_with_parent(parent: int) -> None:
+    """A pool worker's initializer: exit once the process that started the pool has died (a client
+    killed with SIGKILL would otherwise leave its workers waiting for work forever)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="obscat-exit-with-parent").start()
 
 
 def default_workers() -> int:
@@ -114,7 +128,7 @@ def run_chunks(tasks: Sequence[Task], params: FeatureParams, *, executor: Execut
         return
     chunks = file_chunks(tasks, chunk_size(len(tasks), workers))
     if executor is None:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
             yield from _submitted(pool, chunks, params, len(tasks), progress, crashed)
         return
     yield from _submitted(executor, chunks, params, len(tasks), progress, crashed)
