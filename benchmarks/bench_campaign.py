@@ -113,9 +113,15 @@ def shards_run(url: str, workers: int, out: Path, features: list[str]) -> tuple[
 def resume(url: str, workers: int) -> dict:
     """A pool run of a new set killed once its first batch is committed, then run again."""
     argv = [*OBSCAT, "--db", url, "features", "compute", "-e", "1.5 TeV", "-j", str(workers)]
+    from astropy import units as u
+
+    from obscat import Catalog
+
+    with Catalog(url) as catalog:  # the set of an earlier measurement: gone, so that this one is new
+        for summary in catalog.feature_sets():
+            if u.isclose(summary.energy_true, 1.5 * u.TeV):
+                catalog.delete_feature_set(summary.name)
     engine = sa.create_engine(url)
-    with engine.begin() as conn:  # the set from an earlier measurement: gone, so that this one is new
-        conn.execute(sa.text("DELETE FROM feature_set WHERE energy_true_tev = 1.5"))
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored = 0
@@ -127,6 +133,9 @@ def resume(url: str, workers: int) -> dict:
     killed_after = time.perf_counter() - start
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT count(DISTINCT observation_id) FROM feature_value v JOIN feature_set s "
+                                      "ON s.id = v.feature_set_id WHERE s.energy_true_tev = 1.5")).scalar()  # fmt: skip
     engine.dispose()
     wall, _, _ = run(argv)
     return {"killed_after_s": killed_after, "stored_before_kill": stored, "resume_s": wall}
