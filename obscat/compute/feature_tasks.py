@@ -19,7 +19,7 @@ from ..store.rows import store_id
 from .feature_names import FEATURES
 from .feature_params import FeatureParams
 
-__all__ = ["Task", "MAP_HDU_CLASSES", "select_tasks", "computed"]
+__all__ = ["Task", "MAP_HDU_CLASSES", "select_tasks", "pending_tasks", "computed"]
 
 #: HDU classes of map IRFs (image HDUs, as Gammapy's PSFMap, EDispKernelMap, EDispMap and Map).
 MAP_HDU_CLASSES = ("map", "psf_map", "psf_map_reco", "edisp_map", "edisp_kernel_map")
@@ -81,6 +81,18 @@ def select_tasks(engine: Engine, params: FeatureParams, store: str | None, obs_i
         with connect(engine) as conn:
             raise no_observation_error(conn, selection if selection is not None else And(()))
     return list(tasks.values())
+
+
+def pending_tasks(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None,
+                  selection: Criterion | None, missing_only: bool) -> tuple[list[Task], set[int]]:  # fmt: skip
+    """The tasks of :func:`select_tasks`, with ``missing_only`` only those the set of ``params``
+    does not hold or holds stale; and the selected observations whose stale values are kept
+    because a file they were computed from has gone (see :func:`computed`)."""
+    tasks = select_tasks(engine, params, store, obs_ids, selection)
+    if not missing_only:
+        return tasks, set()
+    done, kept = computed(engine, params)
+    return [t for t in tasks if t.observation_id not in done], kept & {t.observation_id for t in tasks}
 
 
 def computed(engine: Engine, params: FeatureParams) -> tuple[set[int], set[int]]:

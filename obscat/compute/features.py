@@ -27,7 +27,7 @@ from .feature_eval import FeatureRow
 from .feature_names import DEFAULT_FEATURES, FEATURES
 from .feature_params import FeatureParams, feature_params
 from .feature_store import task_files, write_values
-from .feature_tasks import Task, computed, select_tasks
+from .feature_tasks import Task, pending_tasks
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features", "Computed"]
 
@@ -79,12 +79,7 @@ def compute_features(
     everything is written in one transaction at the end; ``then(conn, set name)`` runs in it,
     after the values: if it fails, nothing is written.
     """
-    tasks = select_tasks(engine, params, store, obs_ids, selection)
-    kept: set[int] = set()
-    if missing_only:
-        done, kept = computed(engine, params)
-        kept &= {t.observation_id for t in tasks}
-        tasks = [t for t in tasks if t.observation_id not in done]
+    tasks, kept = pending_tasks(engine, params, store, obs_ids, selection, missing_only)
     versions = read_versions({t.observation_id: task_files(t) for t in tasks})  # before the files are read
     crashed: list[str] = []
 

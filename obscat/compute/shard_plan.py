@@ -19,7 +19,7 @@ from ..store.file_versions import read_versions
 from ..store.models import DataStore, Observation
 from .feature_params import FeatureParams
 from .feature_store import task_files
-from .feature_tasks import Task, computed, select_tasks
+from .feature_tasks import Task, pending_tasks
 from .shard_files import manifest_name, now_utc, write_manifest
 
 __all__ = ["plan_shards", "split_tasks"]
@@ -38,12 +38,7 @@ def plan_shards(engine: Engine, params: FeatureParams, out_dir: str | os.PathLik
     old = sorted(out.glob("shard-*-of-*.json")) if out.is_dir() else []
     if old:
         raise ParameterError(f"`out_dir` {out} already holds manifests ({old[0].name}): give an empty directory")
-    tasks = select_tasks(engine, params, store, obs_ids, selection)
-    kept: set[int] = set()
-    if missing_only:
-        done, kept = computed(engine, params)
-        kept &= {t.observation_id for t in tasks}
-        tasks = [t for t in tasks if t.observation_id not in done]
+    tasks, kept = pending_tasks(engine, params, store, obs_ids, selection, missing_only)
     stores = _store_names(engine, [t.observation_id for t in tasks])
     versions = read_versions({t.observation_id: task_files(t) for t in tasks})
     try:
