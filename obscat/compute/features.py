@@ -122,13 +122,15 @@ def _write_batches(engine: Engine, params: FeatureParams, results: Iterable[tupl
         tasks.extend(chunk)
         rows.extend(part)
         if len(tasks) >= WRITE_BATCH or time.monotonic() - since >= WRITE_EVERY_S:
-            with write_transaction(engine) as conn:
-                name = write_values(conn, params, tasks, rows, versions)[1]
+            name = _write_batch(engine, params, tasks, rows, versions)
             tasks, rows, since = [], [], time.monotonic()
-    if tasks:
-        with write_transaction(engine) as conn:
-            name = write_values(conn, params, tasks, rows, versions)[1]
-    return name
+    return _write_batch(engine, params, tasks, rows, versions) if tasks else name
+
+
+def _write_batch(engine: Engine, params: FeatureParams, tasks: list[Task], rows: list[FeatureRow],
+                 versions: dict[str, tuple]) -> str:  # fmt: skip
+    with write_transaction(engine) as conn:
+        return write_values(conn, params, tasks, rows, versions)[1]
 
 
 def _check_strict(tasks: list[Task], rows: list[FeatureRow]) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import InputError, ParameterError
 from ..results import ShardImport
 from ..store.engine import write_transaction
-from ..store.models import DataStore, Observation
+from ..store.rows import ids_condition
 from .feature_store import write_values
 from .shard_files import Shard, changed_files, read_shard
 
@@ -43,16 +42,16 @@ def import_shards(engine: Engine, paths: Sequence[str | os.PathLike]) -> ShardIm
 
 
 def _check_observations(conn: Connection, shard: Shard) -> None:
-    """Every observation of ``shard`` is still in the catalogue: same id, OBS_ID and store."""
-    o, s = Observation.__table__, DataStore.__table__
+    """Every observation of ``shard`` is still in the catalogue: same id, OBS_ID and store (one query)."""
     expected = {t.observation_id: (t.obs_id, shard.manifest.stores[t.observation_id]) for t in shard.manifest.tasks}
-    ids = sorted(expected)
-    for lo in range(0, len(ids), 10_000):
-        query = (sa.select(o.c.id, o.c.obs_id, s.c.name).join_from(o, s, o.c.store_id == s.c.id)
-                 .where(o.c.id.in_(ids[lo:lo + 10_000])))  # fmt: skip
-        found = {i: (obs_id, store) for i, obs_id, store in conn.execute(query)}
-        gone = next((i for i in ids[lo:lo + 10_000] if found.get(i) != expected[i]), None)
-        if gone is not None:
-            obs_id, store = expected[gone]
-            raise InputError(f"{shard.path}: observation OBS_ID {obs_id} of store {store!r} is no longer in the "
-                             "catalogue (removed or replaced since planning): plan it again; nothing was imported")  # fmt: skip
+    if not expected:
+        return
+    condition, ids = ids_condition(conn, "o.id", expected)
+    found = {i: (obs_id, store) for i, obs_id, store in conn.exec_driver_sql(
+        f"SELECT o.id, o.obs_id, s.name FROM observation o JOIN data_store s ON s.id = o.store_id WHERE {condition}",
+        (ids,))}  # fmt: skip
+    gone = next((i for i in sorted(expected) if found.get(i) != expected[i]), None)
+    if gone is not None:
+        obs_id, store = expected[gone]
+        raise InputError(f"{shard.path}: observation OBS_ID {obs_id} of store {store!r} is no longer in the "
+                         "catalogue (removed or replaced since planning): plan it again; nothing was imported")  # fmt: skip
