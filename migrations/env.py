@@ -2,9 +2,9 @@
 
 from alembic import context
 
-from obscat.store.annotation_tables import model_objects
 from obscat.store.engine import create_engine, write_transaction
 from obscat.store.models import Base
+from obscat.store.schema import model_objects
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,7 +16,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_object=model_objects,  # not the values tables of annotation sets
+        include_object=model_objects(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

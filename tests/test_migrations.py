@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import snapshot
 from typer.testing import CliRunner
@@ -14,8 +12,8 @@ from typer.testing import CliRunner
 from obscat import Catalog, SchemaVersionError
 from obscat.cli.app import app
 from obscat.store.engine import create_engine, write_transaction
-from obscat.store.models import SCHEMA_REVISION, Base
-from obscat.store.schema import alembic_config
+from obscat.store.models import SCHEMA_REVISION
+from obscat.store.schema import alembic_config, model_differences
 
 
 def _tables(url: str) -> set[str]:
@@ -52,7 +50,7 @@ def test_models_match_ddl(db_url):
     Catalog(db_url).close()
     engine = create_engine(db_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = model_differences(conn)
     engine.dispose()
     assert diff == []
 

@@ -5,7 +5,7 @@ One row per matched observation (``observation_id``, its primary key, refers to 
 a double, text as text, a category as its rank (an integer, 0 the best), a mask as a 64-bit
 integer; numbers, text and categories indexed, masks not (bit tests cannot use an index).
 They are not in the models' metadata: migrations and model checks leave them alone
-(:func:`model_objects`), and :func:`delete_annotation_rows` deletes the rows of removed
+(:func:`obscat.store.schema.model_objects`), and :func:`delete_annotation_rows` deletes the rows of removed
 observations, which SQLite's unchecked bulk writes would otherwise leave behind.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from .models import AnnotationSet
 
-__all__ = ["VALUES_PREFIX", "values_table_name", "is_values_table", "model_objects", "values_table", "create_values_table",
+__all__ = ["VALUES_PREFIX", "values_table_name", "is_values_table", "values_table", "create_values_table",
            "create_indexes", "copy_rows", "drop_values_table", "delete_annotation_rows",
            "count_annotation_rows"]  # fmt: skip
 
@@ -34,13 +34,6 @@ def values_table_name(set_id: int) -> str:
 def is_values_table(name: str) -> bool:
     """Whether ``name`` is an annotation set's values table (not a model's)."""
     return re.fullmatch(rf"{VALUES_PREFIX}\d+", name) is not None
-
-
-def model_objects(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's ``include_object``: everything but the values tables (and their indexes), which
-    annotation sets create at ingest and no model declares."""
-    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
-    return not is_values_table(table or "")
 
 
 def values_table(name: str, kinds: Sequence[str]) -> sa.Table:

@@ -13,7 +13,16 @@ from .observation_models import Observation
 from .orm import Base, UtcDateTime
 from .orm import unit_column as _unit
 
-__all__ = ["FeatureSet", "FeatureValue", "Grouping", "GroupMember", "FileUse"]
+__all__ = ["FeatureSet", "FeatureValue", "Grouping", "GroupMember", "FileUse", "STATEMENT_CHECKED"]
+
+#: The ``info`` of a foreign key that PostgreSQL checks once per statement, by triggers, instead
+#: of with a constraint checked per row (revision 0013; SQLite keeps the constraint).
+STATEMENT_CHECKED = {"postgresql": "checked per statement"}
+
+
+def _statement_checked(target: str) -> ForeignKey:
+    """A foreign key ``ON DELETE CASCADE`` to ``target``, checked per statement on PostgreSQL."""
+    return ForeignKey(target, ondelete="CASCADE", info=STATEMENT_CHECKED)
 
 
 class FeatureSet(Base):
@@ -50,12 +59,8 @@ class FeatureValue(Base):
 
     __tablename__ = "feature_value"
 
-    feature_set_id: Mapped[int] = mapped_column(
-        ForeignKey("feature_set.id", ondelete="CASCADE"), primary_key=True
-    )
-    observation_id: Mapped[int] = mapped_column(
-        ForeignKey("observation.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    feature_set_id: Mapped[int] = mapped_column(_statement_checked("feature_set.id"), primary_key=True)
+    observation_id: Mapped[int] = mapped_column(_statement_checked("observation.id"), primary_key=True, index=True)
     feature: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[float | None]
     unit: Mapped[str] = mapped_column(String(20))
@@ -124,8 +129,8 @@ class FileUse(Base):
     __tablename__ = "file_use"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    observation_id: Mapped[int] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"), index=True)
-    feature_set_id: Mapped[int | None] = mapped_column(ForeignKey("feature_set.id", ondelete="CASCADE"), index=True)
+    observation_id: Mapped[int] = mapped_column(_statement_checked("observation.id"), index=True)
+    feature_set_id: Mapped[int | None] = mapped_column(_statement_checked("feature_set.id"), index=True)
     path: Mapped[str]
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "byte"})
     mtime_ns: Mapped[int | None] = mapped_column(BigInteger, info={"unit": "ns"})

@@ -23,6 +23,8 @@ __all__ = [
     "grant_read_only",
     "migrate",
     "migrations_dir",
+    "model_objects",
+    "model_differences",
     "schema_revision",
 ]
 
@@ -221,6 +223,36 @@ def migrate(url: str | None, action: str, revision: str) -> None:
                 raise InputError(str(exc)) from None
     finally:
         engine.dispose()
+
+
+def model_objects(dialect: str):
+    """Alembic's ``include_object`` for a ``dialect`` database: the models' objects, less the
+    values tables of annotation sets (created at ingest, declared by no model) and, on PostgreSQL,
+    the foreign keys that triggers check per statement there (``STATEMENT_CHECKED``)."""
+    from .annotation_tables import is_values_table
+    from .derived_models import STATEMENT_CHECKED
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+        if is_values_table(table or ""):
+            return False
+        if type_ == "foreign_key_constraint" and dialect == "postgresql" and not reflected:
+            return not any(element.info == STATEMENT_CHECKED for element in obj.elements)
+        return True
+
+    return include
+
+
+def model_differences(conn: Connection) -> list:
+    """Alembic's differences between the models and the database of ``conn`` (``[]``: the
+    schema is exactly what the models and migrations make)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from .models import Base
+
+    opts = {"compare_type": True, "include_object": model_objects(conn.dialect.name)}
+    return compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
 
 
 def _script_directory():
