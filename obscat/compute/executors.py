@@ -21,7 +21,6 @@ from ..errors import ObscatError, ParameterError
 from .feature_eval import FeatureRow, evaluate
 from .feature_names import FEATURES
 from .feature_params import FeatureParams
-from .feature_store import task_files
 from .feature_tasks import Task
 
 __all__ = ["default_workers", "file_chunks", "open_executor", "run_chunks", "WorkerCrashed", "MIN_TASKS_PER_POOL"]
@@ -81,7 +80,7 @@ def file_groups(tasks: Sequence[Task]) -> dict[tuple[str, ...], list[Task]]:
     """``tasks`` by the files they read."""
     groups: dict[tuple[str, ...], list[Task]] = {}
     for task in tasks:
-        groups.setdefault(tuple(task_files(task)), []).append(task)
+        groups.setdefault(tuple(task.files), []).append(task)
     return groups
 
 
@@ -150,7 +149,7 @@ def _submitted(executor: Executor, chunks: list[list[Task]], params: FeaturePara
                     if len(groups) > 1:  # find the file group(s) that crash: resubmit each alone
                         futures.update({executor.submit(evaluate, group, params): group for group in groups})
                         continue
-                    reason = f"{exc}: {', '.join(task_files(chunk[0]))}"
+                    reason = f"{exc}: {', '.join(chunk[0].files)}"
                     rows = null_rows(chunk, params, reason)
                     if crashed is not None:
                         crashed(chunk, reason)

@@ -33,6 +33,11 @@ class Task:
     obs_id: int
     hdus: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
+    @property
+    def files(self) -> list[str]:
+        """The files the observation's features are read from, sorted."""
+        return sorted({path for _, path, _ in self.hdus.values()})
+
 
 def select_tasks(engine: Engine, params: FeatureParams, store: str | None, obs_ids: Sequence[int] | None,
                  selection: Criterion | None = None) -> list[Task]:  # fmt: skip

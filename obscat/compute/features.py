@@ -26,7 +26,7 @@ from .executors import run_chunks
 from .feature_eval import FeatureRow
 from .feature_names import DEFAULT_FEATURES, FEATURES
 from .feature_params import FeatureParams, feature_params
-from .feature_store import task_files, write_values
+from .feature_store import write_values
 from .feature_tasks import Task, pending_tasks
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureParams", "feature_params", "compute_features", "Computed"]
@@ -80,7 +80,7 @@ def compute_features(
     after the values: if it fails, nothing is written.
     """
     tasks, kept = pending_tasks(engine, params, store, obs_ids, selection, missing_only)
-    versions = read_versions({t.observation_id: task_files(t) for t in tasks})  # before the files are read
+    versions = read_versions({t.observation_id: t.files for t in tasks})  # before the files are read
     crashed: list[str] = []
 
     def crash(group: list[Task], reason: str) -> None:

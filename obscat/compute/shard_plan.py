@@ -18,7 +18,6 @@ from ..store.engine import connect
 from ..store.file_versions import read_versions
 from ..store.models import DataStore, Observation
 from .feature_params import FeatureParams
-from .feature_store import task_files
 from .feature_tasks import Task, pending_tasks
 from .shard_files import manifest_name, now_utc, write_manifest
 
@@ -40,7 +39,7 @@ def plan_shards(engine: Engine, params: FeatureParams, out_dir: str | os.PathLik
         raise ParameterError(f"`out_dir` {out} already holds manifests ({old[0].name}): give an empty directory")
     tasks, kept = pending_tasks(engine, params, store, obs_ids, selection, missing_only)
     stores = _store_names(engine, [t.observation_id for t in tasks])
-    versions = read_versions({t.observation_id: task_files(t) for t in tasks})
+    versions = read_versions({t.observation_id: t.files for t in tasks})
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -84,12 +83,12 @@ def _sharing_groups(tasks: Sequence[Task]) -> list[list[Task]]:
         return path
 
     for task in tasks:
-        files = task_files(task)
+        files = task.files
         for other in files[1:]:
             parent[root(other)] = root(files[0])
     groups: dict[str | int, list[Task]] = {}
     for task in tasks:
-        files = task_files(task)
+        files = task.files
         groups.setdefault(root(files[0]) if files else task.observation_id, []).append(task)
     return list(groups.values())
 
