@@ -67,4 +67,4 @@ __all__ = [
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0013"
+SCHEMA_REVISION = "0014"
