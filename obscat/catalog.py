@@ -594,6 +594,36 @@ class Catalog:
 
         return delete_annotation_set(self.engine, name, version, force=force)
 
+    # -- publishing ----------------------------------------------------------------------
+
+    def obscore(self, feature_set: str | None = None, *, store: str | None = None, authority: str | None = None,
+                access_url: str | None = None, collection: str | None = None, fov=None) -> Table:  # fmt: skip
+        """IVOA ObsCore 1.1 rows, one per observation (of ``store``), with the columns of the High-Energy
+        extension and the lowercase GADF ``ra_pnt``, ``dec_pnt``, ``tstart``, ``tstop``; each column
+        has its ObsCore unit and its UCD in ``column.meta["ucd"]`` (docs/obscore.md).
+
+        ``feature_set`` fills s_resolution (psf-radius), em_res_power (1 / edisp-res) and the
+        reference energy and offsets; ``authority`` (an IVOA authority ID, e.g. ``"example.org"``)
+        makes ``obs_publisher_did`` ``ivo://AUTHORITY/STORE?OBS_ID``; ``access_url`` is the base URL
+        the store's files are served under (default: ``file://`` URLs); ``collection`` is
+        ``obs_collection`` (default: the store name); ``fov`` (an angle, the field-of-view diameter)
+        gives s_fov and the s_region circle, else NULL."""
+        from .store.obscore import obscore_table
+
+        return obscore_table(self.engine, feature_set=feature_set, store=store, authority=authority,
+                             access_url=access_url, collection=collection, fov=fov)  # fmt: skip
+
+    def export_obscore(self, target: str | os.PathLike, *, format: str = "votable", feature_set: str | None = None,
+                       store: str | None = None, authority: str | None = None, access_url: str | None = None,
+                       collection: str | None = None, fov=None) -> Path:  # fmt: skip
+        """Write :meth:`obscore` to the new file ``target`` as ``format`` ``"votable"``, ``"ecsv"``,
+        ``"fits"`` (units and UCDs) or ``"csv"`` (s_region as DALI text ``ra dec radius``)."""
+        from .store.obscore import write_obscore
+
+        table = self.obscore(feature_set, store=store, authority=authority, access_url=access_url,
+                             collection=collection, fov=fov)  # fmt: skip
+        return write_obscore(table, Path(os.path.expandvars(os.fspath(target))), format)
+
     # -- SQL -----------------------------------------------------------------------------
 
     def iter_sql(self, statement: str, params: dict | None = None, *, limit: int | None = None) -> RowStream:

@@ -80,7 +80,7 @@ FROM observation o
 JOIN data_store s ON s.id = o.store_id
 """
 
-OBSCORE_FEATURE_SET_VIEW = f"""
+OBSCORE_FEATURE_SET_VIEW = """
 CREATE VIEW obscore_feature_set AS
 SELECT fs.name AS feature_set, v.observation_id AS observation_id,
        max(CASE WHEN v.feature = 'psf-radius' THEN v.value * 3600 END) AS s_resolution,

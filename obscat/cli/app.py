@@ -24,6 +24,7 @@ from . import (
     feature_commands,
     group_commands,
     match_commands,
+    obscore_commands,
     observation_commands,
     shard_commands,
     store_commands,
@@ -110,6 +111,8 @@ app.add_typer(annotate_app, name="annotate")
 app.add_typer(db_app, name="db")
 epochs_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="Named instrument epochs: load, list, delete.", no_args_is_help=True)
 app.add_typer(epochs_app, name="epochs")
+obscore_app = typer.Typer(cls=_Group, rich_markup_mode=None, help="IVOA ObsCore: the catalogue as a VO table.", no_args_is_help=True)
+app.add_typer(obscore_app, name="obscore")
 
 
 @dataclass
@@ -181,6 +184,7 @@ groups_app.command("export")(group_commands.groups_export)
 groups_app.command("delete")(group_commands.groups_delete)
 groups_app.command("rename")(group_commands.groups_rename)
 epochs_app.command("load")(epoch_commands.epochs_load)
+obscore_app.command("export")(obscore_commands.obscore_export)
 epochs_app.command("list")(epoch_commands.epochs_list)
 epochs_app.command("delete")(epoch_commands.epochs_delete)
 annotate_app.command("ingest")(annotation_commands.ingest)

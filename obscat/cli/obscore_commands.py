@@ -1,0 +1,55 @@
+"""``obscat obscore export``: the IVOA ObsCore table (with the High-Energy extension) as a file."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import StoreOption
+
+__all__ = ["obscore_export"]
+
+
+class ObscoreFormat(enum.StrEnum):
+    votable = "votable"
+    csv = "csv"
+    ecsv = "ecsv"
+    fits = "fits"
+
+
+def obscore_export(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The new file to write.")],
+    fmt: Annotated[
+        ObscoreFormat,
+        typer.Option("--format", "-f", help="votable and ecsv keep units and UCDs, fits units and TUCDn cards, csv neither."),
+    ] = ObscoreFormat.votable,
+    feature_set: Annotated[
+        str | None,
+        typer.Option("--feature-set", metavar="NAME", help="Feature set giving s_resolution (psf-radius), em_res_power (edisp-res) and the reference energy and offsets."),
+    ] = None,
+    store: StoreOption = None,
+    authority: Annotated[
+        str | None,
+        typer.Option("--authority", envvar="OBSCAT_OBSCORE_AUTHORITY", help="IVOA authority ID of obs_publisher_did: ivo://AUTHORITY/STORE?OBS_ID.  [default: obscat.invalid]"),
+    ] = None,
+    access_url: Annotated[
+        str | None,
+        typer.Option("--access-url", metavar="URL", envvar="OBSCAT_OBSCORE_ACCESS_URL", help="Base URL the store's files are served under (their paths relative to the store's directory are appended).  [default: file:// URLs]"),
+    ] = None,
+    collection: Annotated[
+        str | None, typer.Option("--collection", help="obs_collection.  [default: the store name]")
+    ] = None,
+    fov: Annotated[
+        str | None,
+        typer.Option("--fov", metavar="ANGLE", help="Field-of-view diameter, e.g. '5 deg': s_fov and the s_region circle (else NULL)."),
+    ] = None,
+) -> None:
+    """Write the IVOA ObsCore 1.1 table of the catalogue, with the High-Energy extension's columns
+    and the lowercase GADF ones (see docs/obscore.md)."""
+    path = ctx.obj.catalog.export_obscore(output, format=fmt.value, feature_set=feature_set, store=store,
+                                          authority=authority, access_url=access_url, collection=collection, fov=fov)  # fmt: skip
+    typer.echo(f"wrote {path}")
