@@ -91,15 +91,16 @@ _AUTHORITY = re.compile(r"[\w\d][\w\d\-._~*'()+=]{2,}")
 _FEATURE_COLUMNS = ("s_resolution", "em_res_power", "s_ref_energy", "em_ref_energy", "s_ref_oaa", "em_ref_oaa")
 
 
-def _query() -> str:
-    """One statement: the obscore view, its HEA row and the chosen feature set's values."""
+def _query(store: bool) -> str:
+    """One statement: the obscore view, its HEA row and the chosen feature set's values (of a store).
+    The views join on observation_id here (an integer key) rather than on the DID they share."""
     hea = [n for n in OBSCORE_HEA_COLUMNS if n not in _FEATURE_COLUMNS]
     columns = ([f"f.{n}" if n in _FEATURE_COLUMNS else f"c.{n}" for n in OBSCORE_COLUMNS]
                + [f"h.{n}" for n in hea] + [f"f.{n}" for n in _FEATURE_COLUMNS[2:]]
                + [f"c.{n}" for n in GADF_COLUMNS] + ["f.energy_threshold", "c.store", "c.access_path"])  # fmt: skip
-    return (f"SELECT {', '.join(columns)} FROM obscore c JOIN obscore_hea h ON h.obs_publisher_did = c.obs_publisher_did "
+    return (f"SELECT {', '.join(columns)} FROM obscore c JOIN obscore_hea h ON h.observation_id = c.observation_id "
             "LEFT JOIN obscore_feature_set f ON f.observation_id = c.observation_id AND f.feature_set = :feature_set "
-            "WHERE (:store IS NULL OR c.store = :store) ORDER BY c.store, c.obs_id")  # fmt: skip
+            f"{'WHERE c.store = :store ' if store else ''}ORDER BY c.store, c.obs_id")  # fmt: skip
 
 
 def _check(engine: Engine, feature_set: str | None, store: str | None, authority: str, access_url: str | None,
@@ -141,7 +142,7 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     authority = DEFAULT_AUTHORITY if authority is None else authority
     fov_deg = _check(engine, feature_set, store, authority, access_url, fov)
     with reading(engine) as conn:
-        result = conn.execute(sa.text(_query()), {"feature_set": feature_set, "store": store})
+        result = conn.execute(sa.text(_query(store is not None)), {"feature_set": feature_set, "store": store})
         names = list(result.keys())
         rows = result.all()
     data = {name: [row[i] for row in rows] for i, name in enumerate(names)}

@@ -1,0 +1,225 @@
+"""IVOA ObsCore (with the High-Energy extension): the views of revision 0014, ``Catalog.obscore`` and
+``obscat obscore export``, on both backends, against the catalogue, astropy and Gammapy."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy import constants
+from astropy.io.votable import parse
+from astropy.table import Table
+from conftest import snapshot
+from typer.testing import CliRunner
+
+from obscat.cli.app import app
+
+#: ObsCore 1.1 (REC-ObsCore-v1.1, 2017-05-09), table 6, typed here from the standard independently of
+#: obscat/store/obscore.py: (column, unit, UCD), the mandatory columns in the standard's order.
+OBSCORE_1_1 = [
+    ("dataproduct_type", None, "meta.code.class"),
+    ("calib_level", None, "meta.code;obs.calib"),
+    ("obs_collection", None, "meta.id"),
+    ("obs_id", None, "meta.id"),
+    ("obs_publisher_did", None, "meta.ref.ivoid"),
+    ("access_url", None, "meta.ref.url"),
+    ("access_format", None, "meta.code.mime"),
+    ("access_estsize", "kbyte", "phys.size;meta.file"),
+    ("target_name", None, "meta.id;src"),
+    ("s_ra", "deg", "pos.eq.ra"),
+    ("s_dec", "deg", "pos.eq.dec"),
+    ("s_fov", "deg", "phys.angSize;instr.fov"),
+    ("s_region", "deg", "pos.outline;obs.field"),
+    ("s_resolution", "arcsec", "pos.angResolution"),
+    ("s_xel1", None, "meta.number"),
+    ("s_xel2", None, "meta.number"),
+    ("t_min", "d", "time.start;obs.exposure"),
+    ("t_max", "d", "time.end;obs.exposure"),
+    ("t_exptime", "s", "time.duration;obs.exposure"),
+    ("t_resolution", "s", "time.resolution"),
+    ("t_xel", None, "meta.number"),
+    ("em_min", "m", "em.wl;stat.min"),
+    ("em_max", "m", "em.wl;stat.max"),
+    ("em_res_power", None, "spect.resolution"),
+    ("em_xel", None, "meta.number"),
+    ("o_ucd", None, "meta.ucd"),
+    ("pol_states", None, "meta.code;phys.polarization"),
+    ("pol_xel", None, "meta.number"),
+    ("facility_name", None, "meta.id;instr.tel"),
+    ("instrument_name", None, "meta.id;instr"),
+]
+#: The High-Energy extension's columns (IVOA Note, table "Attributes for the HEA Extension of ObsCore",
+#: with tracking_mode and the messenger columns the issue asks for): (column, unit).
+HEA = [("ev_xel", None), ("energy_min", "eV"), ("energy_max", "eV"), ("s_ref_energy", "eV"), ("em_ref_energy", "eV"),
+       ("s_ref_oaa", "deg"), ("em_ref_oaa", "deg"), ("t_intervals", None), ("tracking_mode", None),
+       ("pointing_mode", None), ("obs_mode", None), ("event_type", None), ("messenger_name", None),
+       ("messenger_pdgid", None)]  # fmt: skip
+GADF = [("obs_id", None), ("ra_pnt", "deg"), ("dec_pnt", "deg"), ("tstart", "s"), ("tstop", "s")]
+HC = constants.h * constants.c
+
+
+def _unit(column) -> str | None:
+    return None if column.unit is None else column.unit.to_string()
+
+
+def _features(cat) -> str:
+    """psf-radius, edisp-res and energy-threshold at 1 TeV and 0.5 deg: the feature set's name."""
+    table = cat.compute_features("1 TeV", features=["psf-radius", "edisp-res", "energy-threshold"],
+                                 fixed_offset=0.5 * u.deg, store="hess", workers=1)  # fmt: skip
+    return table.meta["feature_set"]
+
+
+def test_columns_units_and_ucds_are_obscore_1_1_and_the_hea_extension(hess):
+    table = hess.obscore()
+    assert table.colnames[: len(OBSCORE_1_1)] == [name for name, _, _ in OBSCORE_1_1]
+    assert [(n, _unit(table[n]), table[n].meta["ucd"]) for n, _, _ in OBSCORE_1_1] == OBSCORE_1_1
+    assert [(n, _unit(table[n])) for n, _ in HEA + GADF] == HEA + GADF
+    assert all(table[n].meta["ucd"] for n in table.colnames)
+    assert len(table) == 105 and len(set(table["obs_publisher_did"])) == 105
+    assert set(table["dataproduct_type"]) == {"event"} and set(table["calib_level"]) == {2}
+    assert set(table["messenger_name"]) == {"photon"} and set(table["messenger_pdgid"]) == {22}
+    # without a feature set, what it would give is NULL; without --fov, s_fov and s_region
+    for name in ("s_resolution", "em_res_power", "s_ref_energy", "s_ref_oaa", "s_fov", "t_intervals"):
+        assert table[name].mask.all(), name
+    assert table["s_region"].mask.all()
+
+
+def test_values_round_trip_against_the_catalogue(hess, hess_dir):
+    name = _features(hess)
+    table = hess.obscore(name, authority="example.org", access_url="https://data.example.org/hess-dr1/",
+                         collection="HESS-DR1", fov=5 * u.deg)  # fmt: skip
+    obs = hess.observations(store="hess")
+    obs.sort("obs_id")
+    assert table["obs_id"].tolist() == obs["obs_id"].tolist()
+    np.testing.assert_array_equal(table["s_ra"], obs["ra_pnt_deg"])
+    np.testing.assert_array_equal(table["s_dec"], obs["dec_pnt_deg"])
+    np.testing.assert_array_equal(table["ra_pnt"], obs["ra_pnt_deg"])
+    np.testing.assert_array_equal(table["t_min"], obs["tstart_mjd"])
+    np.testing.assert_array_equal(table["t_max"], obs["tstop_mjd"])
+    np.testing.assert_array_equal(table["tstart"], obs["tstart_s"])
+    np.testing.assert_array_equal(table["t_exptime"], obs["livetime_s"])
+    np.testing.assert_array_equal(table["ev_xel"], obs["event_count"])
+    assert table["target_name"].tolist() == obs["object"].tolist()
+    # energies: the obs index's safe range, in eV; wavelengths h c / E, em_min from the highest energy
+    energy_min = obs["safe_energy_lo_tev"].quantity.to(u.eV)
+    energy_max = obs["safe_energy_hi_tev"].quantity.to(u.eV)
+    np.testing.assert_allclose(table["energy_min"], energy_min.value, rtol=1e-15)
+    np.testing.assert_allclose(table["energy_max"], energy_max.value, rtol=1e-15)
+    np.testing.assert_allclose(table["em_min"], energy_max.to_value(u.m, equivalencies=u.spectral()), rtol=1e-14)
+    np.testing.assert_allclose(table["em_max"], (HC / energy_min).to_value(u.m), rtol=1e-14)
+    assert not table["em_min"].mask.any() and (table["em_min"] < table["em_max"]).all()
+    # the feature set: psf-radius in arcsec, 1 / edisp-res, its energy and offset
+    features = hess.feature_set(name)
+    features.sort("obs_id")
+    np.testing.assert_allclose(table["s_resolution"], features["psf-radius"].quantity.to_value(u.arcsec), rtol=1e-14)
+    np.testing.assert_allclose(table["em_res_power"], 1 / features["edisp-res"], rtol=1e-14)
+    assert set(table["s_ref_energy"]) == set(table["em_ref_energy"]) == {1e12}
+    assert set(table["s_ref_oaa"]) == set(table["em_ref_oaa"]) == {0.5}
+    # the publisher's settings
+    assert table["obs_publisher_did"][0] == f"ivo://example.org/hess?{table['obs_id'][0]}"
+    assert set(table["obs_collection"]) == {"HESS-DR1"}
+    assert set(table["s_fov"]) == {5.0}
+    assert table["s_region"].tolist()[0] == [table["s_ra"][0], table["s_dec"][0], 2.5]
+    events = dict(hess.sql("SELECT obs_id, path FROM hdu_location WHERE store = 'hess' AND hdu_type = 'events'")
+                  .iterrows())  # fmt: skip
+    root = Path(hess_dir).resolve()
+    for row in table[:5]:
+        path = Path(events[row["obs_id"]])
+        assert row["access_url"] == "https://data.example.org/hess-dr1/" + path.relative_to(root).as_posix()
+        assert row["access_estsize"] == math.ceil(path.stat().st_size / 1000)
+
+
+def test_the_feature_set_energy_threshold_fills_energy_min_where_the_index_has_no_safe_range(catalog, magic_dir):
+    catalog.ingest(magic_dir, name="magic")
+    name = catalog.compute_features("1 TeV", features=["energy-threshold"], fixed_offset=0.4 * u.deg, store="magic",
+                                    workers=1).meta["feature_set"]  # point-like IRFs of one offset bin, at 0.4 deg
+    table = catalog.obscore(name)
+    threshold = catalog.feature_set(name)["energy-threshold"].quantity
+    np.testing.assert_allclose(table["energy_min"], threshold.to_value(u.eV), rtol=1e-15)
+    np.testing.assert_allclose(table["em_max"], (HC / threshold).to_value(u.m), rtol=1e-14)
+    assert table["energy_max"].mask.all() and table["em_min"].mask.all()  # no SAFE_ENERGY_HI: no upper bound
+
+
+def test_views_in_plain_sql(hess):
+    name = _features(hess)
+    rows = hess.sql("SELECT c.obs_id, c.obs_publisher_did, c.em_min, c.em_max, h.energy_min, h.energy_max, h.ev_xel, "
+                    "h.tracking_mode, f.s_resolution, f.em_res_power, f.s_ref_oaa "
+                    "FROM obscore c JOIN obscore_hea h ON h.obs_publisher_did = c.obs_publisher_did "
+                    "JOIN obscore_feature_set f ON f.observation_id = c.observation_id "
+                    "WHERE f.feature_set = :fs ORDER BY c.obs_id", {"fs": name})  # fmt: skip
+    table = hess.obscore(name)
+    assert len(rows) == 105 and rows["obs_id"].tolist() == table["obs_id"].tolist()
+    assert rows["obs_publisher_did"][0] == f"ivo://obscat.invalid/hess?{rows['obs_id'][0]}"
+    # wavelengths computed in SQL from the exact h, c, e: astropy's h c / E to the last digits
+    np.testing.assert_allclose(rows["em_min"], (HC / (rows["energy_max"] * u.eV)).to_value(u.m), rtol=1e-15)
+    np.testing.assert_allclose(rows["em_max"], table["em_max"], rtol=1e-15)
+    for column in ("ev_xel", "energy_min", "s_resolution", "em_res_power", "s_ref_oaa"):
+        np.testing.assert_allclose(np.asarray(rows[column], dtype=float), np.asarray(table[column], dtype=float),
+                                   rtol=1e-14, err_msg=column)  # fmt: skip
+    assert set(rows["tracking_mode"]) == {"sidereal"}  # HESS DR1 has no OBS_MODE: tracking a sky position
+
+
+def test_export_votable_parses_with_units_and_ucds(hess, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "obscore.xml"
+    result = runner.invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(out), "--fov", "5 deg",
+                                 "--authority", "example.org"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {out}\n"
+    votable = parse(out).get_first_table()
+    fields = {f.name: f for f in votable.fields}
+    for name, unit, ucd in OBSCORE_1_1:
+        assert (fields[name].ucd, None if fields[name].unit is None else fields[name].unit.to_string()) == (ucd, unit)
+    assert (fields["s_region"].xtype, fields["s_region"].arraysize) == ("circle", "3")
+    rows = votable.to_table()
+    table = hess.obscore(authority="example.org", fov="5 deg")
+    assert len(rows) == 105 and rows["obs_publisher_did"].tolist() == table["obs_publisher_did"].tolist()
+    np.testing.assert_array_equal(rows["em_min"], table["em_min"])
+    for fmt in ("csv", "ecsv", "fits"):
+        path = tmp_path / f"obscore.{fmt}"
+        assert runner.invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(path), "-f", fmt]).exit_code == 0
+        back = Table.read(path, format="ascii.csv" if fmt == "csv" else None)
+        assert back["obs_id"].tolist() == table["obs_id"].tolist(), fmt
+        if fmt != "csv":
+            assert back["em_min"].unit == u.m and back["energy_min"].unit == u.eV, fmt
+
+
+def test_the_gadf_columns_match_the_events_files_gammapy_opens(hess):
+    from gammapy.data import DataStore
+
+    table = hess.obscore()
+    crab = table[table["target_name"] == "Crab Nebula"]
+    paths = [unquote(urlparse(url).path) for url in crab["access_url"]]
+    obs_table = DataStore.from_events_files(paths).obs_table
+    assert obs_table["OBS_ID"].tolist() == crab["obs_id"].tolist()
+    for name in ("ra_pnt", "dec_pnt", "tstart", "tstop"):  # the index holds float32 copies of the headers
+        np.testing.assert_allclose(crab[name], obs_table[name.upper()], rtol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["--feature-set", "fs-nope"], "Error: --feature-set fs-nope: no such feature set in the catalogue\n"),
+    (["--store", "nope"], "Error: --store nope: no such store in the catalogue\n"),
+    (["--authority", "ivo://example.org"],
+     "Error: --authority ivo://example.org is not an IVOA authority ID (e.g. 'example.org', no 'ivo://')\n"),
+    (["--access-url", "data/"], "Error: --access-url data/ is not a base URL (e.g. 'https://example.org/data/')\n"),
+    (["--fov", "5 m"], "Error: --fov 5 m is not an angle (e.g. '5 deg')\n"),
+    (["--fov", "-1 deg"], "Error: --fov -1 deg must be an angle in (0, 360] deg\n"),
+])  # fmt: skip
+def test_bad_flags_are_one_line_errors_and_write_nothing(hess, tmp_path, args, error):
+    out = tmp_path / "obscore.xml"
+    before = snapshot(hess.url)
+    result = CliRunner().invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(out), *args])
+    assert (result.exit_code, result.stderr) == (1, error)
+    assert not out.exists() and snapshot(hess.url) == before
+
+
+def test_an_existing_file_is_not_overwritten(hess, tmp_path):
+    out = tmp_path / "obscore.xml"
+    out.write_text("mine")
+    result = CliRunner().invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(out)])
+    assert (result.exit_code, result.stderr) == (1, f"Error: {out}: exists, not overwritten\n")
+    assert out.read_text() == "mine"
