@@ -223,3 +223,24 @@ def test_an_existing_file_is_not_overwritten(hess, tmp_path):
     result = CliRunner().invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(out)])
     assert (result.exit_code, result.stderr) == (1, f"Error: {out}: exists, not overwritten\n")
     assert out.read_text() == "mine"
+
+
+def test_downgrade_drops_the_views_and_upgrade_brings_them_back(hess):
+    import sqlalchemy as sa
+
+    from obscat.store.engine import create_engine
+
+    def views() -> dict[str, int]:
+        engine = create_engine(hess.url)
+        with engine.connect() as conn:
+            names = set(sa.inspect(conn).get_view_names())
+            counts = {n: conn.execute(sa.text(f"SELECT count(*) FROM {n}")).scalar() for n in sorted(names) if "obscore" in n}
+        engine.dispose()
+        return counts
+
+    hess.close()
+    runner = CliRunner()
+    assert runner.invoke(app, ["--db", hess.url, "db", "downgrade", "0013"]).exit_code == 0
+    assert views() == {}
+    assert runner.invoke(app, ["--db", hess.url, "db", "upgrade"]).exit_code == 0
+    assert views() == {"obscore": 105, "obscore_feature_set": 0, "obscore_hea": 105}
