@@ -244,3 +244,44 @@ def test_downgrade_drops_the_views_and_upgrade_brings_them_back(hess):
     assert views() == {}
     assert runner.invoke(app, ["--db", hess.url, "db", "upgrade"]).exit_code == 0
     assert views() == {"obscore": 105, "obscore_feature_set": 0, "obscore_hea": 105}
+
+
+def test_the_dachs_template_sql_runs_on_the_views(hess):
+    """docs/examples/obscore-dachs.rd: well-formed; each view statement's SELECT runs on the views (DaCHS
+    runs on PostgreSQL; DaCHS and pgSphere are not installed here, so the polygon's vertices are
+    computed without spoint/spoly) and gives the DIDs Catalog.obscore gives; the vertices lie on the circle."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    import sqlalchemy as sa
+    from astropy.coordinates import SkyCoord
+    from conftest import REPO
+
+    from obscat.store.engine import create_engine
+
+    if not hess.url.startswith("postgresql"):
+        pytest.skip("DaCHS publishes from PostgreSQL")
+    resource = ET.parse(REPO / "docs" / "examples" / "obscore-dachs.rd").getroot()
+    engine = create_engine(hess.url)
+    table = hess.obscore(authority="example.org")
+    with engine.connect() as conn:
+        for source in resource.iter("table"):
+            select = re.search(r"AS \((.*)\)\s*$", source.find("viewStatement").text, re.S).group(1)
+            select = select.replace("obscat.", "").replace(r"\getConfig{ivoa}{authority}", "example.org")
+            rows = conn.execute(sa.text(select)).all()
+            assert len(rows) == 105, source.get("id")
+            if source.get("id") == "obscore_hea":
+                assert sorted(r[0] for r in rows) == sorted(table["obs_publisher_did"])
+        mixin = resource.find("table/mixin")
+        region = mixin.get("s_region")
+        arguments = re.search(r"spoint\((.*)\) ORDER BY k\)", region).group(1)
+        depth = np.cumsum([(c == "(") - (c == ")") for c in arguments])
+        comma = next(i for i, c in enumerate(arguments) if c == "," and depth[i] == 0)  # spoint's two arguments
+        lon, lat = arguments[:comma], arguments[comma + 1:]
+        vertices = conn.execute(sa.text(f"SELECT s_ra, s_dec, degrees({lon}), degrees({lat}) FROM obscore "
+                                        "CROSS JOIN generate_series(0, 15) AS k")).all()  # fmt: skip
+    engine.dispose()
+    ra, dec, vertex_ra, vertex_dec = np.array(vertices, dtype=float).T
+    separation = SkyCoord(ra * u.deg, dec * u.deg).separation(SkyCoord(vertex_ra * u.deg, vertex_dec * u.deg))
+    np.testing.assert_allclose(separation.deg, float(mixin.get("s_fov")) / 2, rtol=1e-12)
+    assert len(vertices) == 105 * 16
