@@ -137,7 +137,7 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     import astropy.constants as const
     import astropy.units as u
     import numpy as np
-    from astropy.table import MaskedColumn, Table
+    from astropy.table import Table
 
     authority = DEFAULT_AUTHORITY if authority is None else authority
     fov_deg = _check(engine, feature_set, store, authority, access_url, fov)
@@ -169,8 +169,8 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
         else:
             kind = _KINDS.get(name, float)
             values = data[name]
-            column = MaskedColumn(np.array([_FILL[kind] if v is None else v for v in values], dtype=kind),
-                                  mask=np.array([v is None for v in values], dtype=bool))  # fmt: skip
+            column = _column(np.array([_FILL[kind] if v is None else v for v in values], dtype=kind),
+                             np.array([v is None for v in values], dtype=bool))  # fmt: skip
         column.name, column.unit = name, unit
         column.meta["ucd"] = ucd
         if name == "s_region":
@@ -190,15 +190,21 @@ _KINDS: dict[str, type] = {
 _FILL: dict[type, object] = {str: "", int: 0, float: float("nan")}
 
 
+def _column(values, mask):
+    """A column masked where ``mask`` is set; a plain one (written twice as fast) where nothing is NULL."""
+    from astropy.table import Column, MaskedColumn
+
+    return MaskedColumn(values, mask=mask) if mask.any() else Column(values)
+
+
 def _circles(ra: list, dec: list, fov: list):
     """s_region: a DALI circle (ra, dec, radius in deg: three doubles) where the field of view is known."""
     import numpy as np
-    from astropy.table import MaskedColumn
 
     known = [r is not None and d is not None and f is not None for r, d, f in zip(ra, dec, fov, strict=True)]
     values = np.array([(r, d, f / 2) if k else (0.0, 0.0, 0.0) for r, d, f, k in zip(ra, dec, fov, known, strict=True)],
                       dtype=float).reshape(len(ra), 3)  # fmt: skip
-    return MaskedColumn(values, mask=np.repeat(~np.array(known, dtype=bool), 3).reshape(len(ra), 3))
+    return _column(values, np.repeat(~np.array(known, dtype=bool), 3).reshape(len(ra), 3))
 
 
 #: ``export_obscore`` formats: name -> astropy's.
@@ -208,6 +214,7 @@ FORMATS = {"votable": "votable", "csv": "ascii.csv", "ecsv": "ascii.ecsv", "fits
 def write_obscore(table: Table, path: Path, fmt: str) -> Path:
     """Write an :func:`obscore_table` to the new file ``path``: VOTable and ECSV keep units and UCDs,
     FITS units (and the UCDs as TUCDn cards), CSV neither; in CSV, s_region is DALI text ``ra dec radius``."""
+    import numpy as np
     from astropy.io import fits
 
     if fmt not in FORMATS:
@@ -219,8 +226,10 @@ def write_obscore(table: Table, path: Path, fmt: str) -> Path:
     if fmt == "csv":
         table = table.copy(copy_data=False)
         region = table["s_region"]
-        table.replace_column("s_region", [None if row.mask.any() else " ".join(f"{v!r}" for v in row.tolist())
-                                          for row in region])  # fmt: skip
+        masked = np.ma.getmaskarray(region).any(axis=1)
+        table.replace_column("s_region", _column(np.array(["" if m else " ".join(map(repr, row.tolist()))
+                                                           for row, m in zip(np.asarray(region), masked, strict=True)]),
+                                                 masked))  # fmt: skip
     table.write(path, format=FORMATS[fmt])
     if fmt == "fits":
         with fits.open(path, mode="update") as hdus:
