@@ -100,8 +100,19 @@ VIEWS = {"obscore": OBSCORE_VIEW, "obscore_hea": OBSCORE_HEA_VIEW, "obscore_feat
 
 
 def upgrade() -> None:
-    for statement in VIEWS.values():
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for name, statement in VIEWS.items():
+        if sqlite and name == "obscore_hea":
+            statement = _materialized(statement)
         op.execute(statement)
+
+
+def _materialized(statement: str) -> str:
+    """The view as a MATERIALIZED common table expression (SQLite): joined on obs_publisher_did, an
+    expression, SQLite would otherwise compare every pair of rows (hours for 10^5 observations);
+    materialized, it indexes the result automatically (0.6 s). PostgreSQL hash-joins the plain view."""
+    head, body = statement.split(" AS\n", 1)
+    return f"{head} AS\nWITH v AS MATERIALIZED ({body}) SELECT * FROM v"
 
 
 def downgrade() -> None:
