@@ -58,7 +58,9 @@ SELECT CAST('event' AS TEXT) AS dataproduct_type, 2 AS calib_level, s.name AS ob
             THEN substr(f.path, length(s.root_path) + 2) ELSE f.path END AS access_path
 FROM observation o
 JOIN data_store s ON s.id = o.store_id
-LEFT JOIN hdu h ON h.id = (SELECT min(e.id) FROM hdu e WHERE e.observation_id = o.id AND e.hdu_type = 'events')
+LEFT JOIN (SELECT e.observation_id AS observation_id, min(e.id) AS hdu_id FROM hdu e WHERE e.hdu_type = 'events'
+           GROUP BY e.observation_id) ev ON ev.observation_id = o.id
+LEFT JOIN hdu h ON h.id = ev.hdu_id
 LEFT JOIN hdu_file f ON f.id = h.file_id
 """
 
