@@ -226,10 +226,9 @@ def write_obscore(table: Table, path: Path, fmt: str) -> Path:
     if fmt == "csv":
         table = table.copy(copy_data=False)
         region = table["s_region"]
-        masked = np.ma.getmaskarray(region).any(axis=1)
-        table.replace_column("s_region", _column(np.array(["" if m else " ".join(map(repr, row.tolist()))
-                                                           for row, m in zip(np.asarray(region), masked, strict=True)]),
-                                                 masked))  # fmt: skip
+        masked = np.asarray(np.ma.getmaskarray(region).any(axis=1))
+        text = ["" if m else " ".join(map(repr, row)) for row, m in zip(np.asarray(region).tolist(), masked.tolist(), strict=True)]
+        table.replace_column("s_region", _column(np.array(text), masked))
     table.write(path, format=FORMATS[fmt])
     if fmt == "fits":
         with fits.open(path, mode="update") as hdus:
