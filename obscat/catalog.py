@@ -355,15 +355,17 @@ class Catalog:
                 position=None, fixed_offset=None, containment_fraction: float = 0.68, selection=None,
                 n_groups: int | None = None, max_distance: float | None = None, inconsistent: float | None = None,
                 max_spread: dict | None = None, standardize: str = "zscore", method: str = "ward",
-                replace: bool = False, workers: int | None = None, progress=None) -> GroupingResult:  # fmt: skip
+                replace: bool = False, workers: int | None = None, executor=None, progress=None) -> GroupingResult:  # fmt: skip
         """Cluster the selected observations on IRF features and store the groups; see
         :func:`obscat.group.grouping.cluster`.
 
         The features come from the stored ``feature_set``, or are computed (once, then
         reused) with ``energy_true``, ``position``/``fixed_offset`` and
-        ``containment_fraction``; the computed features and the grouping are written in one
+        ``containment_fraction``, on ``executor`` with ``workers`` (as :meth:`compute_features`);
+        the computed features and the grouping are written in one
         transaction (a refused clustering writes neither).
         """
+        from .compute.executors import open_executor
         from .compute.features import compute_features, feature_params
         from .group import grouping
 
@@ -379,10 +381,11 @@ class Catalog:
         params = feature_params(energy_true, features=list(dict.fromkeys([*features, *(max_spread or {})])),
                                 position=position, fixed_offset=fixed_offset,
                                 containment_fraction=containment_fraction)  # fmt: skip
-        result = compute_features(
-            self.engine, params, selection=selection, workers=workers, missing_only=True, progress=progress,
-            then=lambda conn, set_name: cluster(conn, name, set_name, features, selection),
-        ).result  # fmt: skip
+        with open_executor(executor, workers) as pool:
+            result = compute_features(
+                self.engine, params, selection=selection, workers=workers, executor=pool, missing_only=True,
+                progress=progress, then=lambda conn, set_name: cluster(conn, name, set_name, features, selection),
+            ).result  # fmt: skip
         assert result is not None  # what `then` returned
         return result
 
