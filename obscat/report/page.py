@@ -34,7 +34,7 @@ _STYLE = """
 body{font-family:sans-serif;margin:1.5em auto;max-width:72em;padding:0 1em;color:#222}
 h1{margin-bottom:0}h2{border-bottom:1px solid #ccc;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0;font-size:90%}
-th,td{border:1px solid #ddd;padding:.15em .5em;text-align:left}td.n{text-align:right}
+th,td{border:1px solid #ddd;padding:.15em .5em;text-align:left}td.n,[data-table=members] td:last-child{text-align:right}
 th{background:#f3f3f3}img{max-width:100%;height:auto;display:block;margin:.5em 0}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}
 .generated,.note{color:#666}code{font-size:90%;word-break:break-all}nav a{margin-right:1em}
@@ -70,6 +70,9 @@ def write_report(catalog: Any, path: str | os.PathLike, selection: Criterion, *,
     _write(path, page)
     return path
 
+
+#: Larger clusterings get no dendrogram: rebuilding the tree takes O(N²) time (30 s at 100,000).
+MAX_DENDROGRAM_LEAVES = 10_000
 
 _SECTIONS = [("stores", "stores"), ("targets", "targets"), ("sky", "sky"), ("coverage", "time coverage"),
              ("conditions", "zenith and muon efficiency"), ("features", "feature sets"), ("groupings", "groupings")]  # fmt: skip
@@ -107,12 +110,13 @@ def _cell(value: Any) -> str:
     return f"<td>{escape(str(value))}"
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], kind: str, name: str = "") -> str:
-    """A table (end tags of cells and rows left out, as HTML allows); ``data-table`` says what its rows
-    are, ``data-name`` of which grouping or feature set."""
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], kind: str, name: str = "",
+           lines: Sequence[str] = ()) -> str:  # fmt: skip
+    """A table (end tags of cells and rows left out, as HTML allows) of ``rows``, or of ``lines`` already
+    written; ``data-table`` says what its rows are, ``data-name`` of which grouping."""
     attrs = f' data-table="{kind}"' + (f' data-name="{escape(name)}"' if name else "")
     head = "<tr>" + "".join(f"<th>{escape(h)}" for h in headers)
-    lines = ["<tr>" + "".join(_cell(v) for v in row) for row in rows]
+    lines = [*lines, *("<tr>" + "".join(_cell(v) for v in row) for row in rows)]
     return "\n".join([f"<table{attrs}>", f"<thead>{head}</thead>", "<tbody>", *lines, "</tbody>", "</table>"])
 
 
@@ -240,7 +244,7 @@ def _feature_sets(catalog, selection) -> list[str]:
                   ("containment fraction", s.containment_fraction), ("observations", s.n_obs),
                   ("NULL values", s.n_null), ("stale values", s.n_stale), ("selected observations", len(table)),
                   ("created", f"{s.created_at:%Y-%m-%d %H:%M:%S}"), ("obscat version", s.obscat_version)]  # fmt: skip
-        out += [f'<h3 id="fs-{escape(s.name)}">{escape(s.name)}</h3>', _definitions(params)]
+        out += [f'<h3 id="{escape(s.name)}">{escape(s.name)}</h3>', _definitions(params)]
         if len(table):
             columns = {n: _floats(table, n) for n in names}
             units = {n: str(table[n].unit or "") for n in names}
@@ -252,7 +256,7 @@ def _feature_sets(catalog, selection) -> list[str]:
 # -- the groupings -------------------------------------------------------------------------
 
 
-def _plots(catalog, grouping) -> list[tuple[str, dict]]:
+def _plots(grouping) -> list[tuple[str, dict]]:
     """The figures of a grouping, as :meth:`Catalog.plot` arguments."""
     params = grouping.params
     if grouping.method == "match":
@@ -260,12 +264,23 @@ def _plots(catalog, grouping) -> list[tuple[str, dict]]:
     if grouping.method == "cluster":
         features = list(params.get("features", []))
         other = features[1] if len(features) > 1 else "zen_pnt_deg"
-        return [("dendrogram", {"kind": "dendrogram"}),
-                ("scatter", {"kind": "scatter", "x": features[0], "y": other})] if features else []  # fmt: skip
+        tree = [("dendrogram", {"kind": "dendrogram"})] if len(grouping.members) <= MAX_DENDROGRAM_LEAVES else []
+        return [*tree, ("scatter", {"kind": "scatter", "x": features[0], "y": other})] if features else []
     if grouping.method in ("split", "bins"):
         column = params.get("column", "zen_pnt_deg")
         return [("scatter", {"kind": "scatter", "x": column, "y": "muoneff" if column != "muoneff" else "zen_pnt_deg"})]
     return [("sky", {"kind": "sky"})]
+
+
+def _member_lines(members) -> list[str]:
+    """The rows of a member table, written at once (a grouping may hold every observation)."""
+    cells: dict[str, str] = {}
+
+    def cell(text: str) -> str:
+        return cells.get(text) or cells.setdefault(text, escape(text))
+
+    return [f"<tr><td>{cell(label)}<td>{cell(store)}<td>{obs_id}" for label, store, obs_id in
+            zip(members["label"].tolist(), members["store"].tolist(), members["obs_id"].tolist())]  # fmt: skip
 
 
 def _groupings(catalog, stored) -> list[str]:
@@ -283,9 +298,11 @@ def _groupings(catalog, stored) -> list[str]:
         out += [f"<h3>{escape(g.name)}</h3>", _definitions(provenance),
                 f"<p>Selection: {_selection_text(g.selection_text)}</p>",
                 _table(["group", "observations"], zip(names.tolist(), counts.tolist()), "groups", g.name)]  # fmt: skip
-        for title, kwargs in _plots(catalog, g):
+        if g.method == "cluster" and len(g.members) > MAX_DENDROGRAM_LEAVES:
+            out.append(_note(f"no dendrogram: rebuilding the tree of {len(g.members)} observations takes minutes; "
+                             f"`obscat plot {g.name} --kind dendrogram` draws it"))  # fmt: skip
+        for title, kwargs in _plots(g):
             out.append(_figure(f"{title} of grouping {g.name}", catalog.plot, g.name, **kwargs))
-        rows = zip(labels.tolist(), np.asarray(g.members["store"], dtype=str).tolist(), g.members["obs_id"].tolist())
         out += [f"<details><summary>{len(labels)} members</summary>",
-                _table(["group", "store", "obs_id"], rows, "members", g.name), "</details>"]  # fmt: skip
+                _table(["group", "store", "obs_id"], (), "members", g.name, _member_lines(g.members)), "</details>"]
     return [*out, "</section>"]
