@@ -154,3 +154,10 @@ def test_an_empty_catalogue_is_refused(catalog, tmp_path):
     with pytest.raises(EmptyCatalogError, match="^the catalogue is empty: run `obscat ingest`"):
         catalog.report(tmp_path / "report.html")
     assert not (tmp_path / "report.html").exists()
+
+
+def test_a_big_clustering_gets_no_dendrogram(grouped, tmp_path, monkeypatch):
+    monkeypatch.setattr("obscat.report.page.MAX_DENDROGRAM_LEAVES", 20)  # irf holds 21
+    text = grouped.report(tmp_path / "report.html", groupings=["irf"]).read_text()
+    assert [i["alt"] for i in Page(text).images if "grouping" in i["alt"]] == ["scatter of grouping irf"]
+    assert "no dendrogram: rebuilding the tree of 21 observations takes O(N²) time" in text
