@@ -6,8 +6,8 @@ The catalogue is bench_cluster.py's (a synthetic store ingested into SQLite, wit
 of edisp-res and psf-radius synthesized from zenith and muon efficiency), built once into the
 work directory, plus three groupings over every observation: a median zenith split, one group
 per telescope count and a 10-group Ward clustering on the features. The report shows them all:
-every section, five figures of 100,000 points (drawn as embedded PNG), a dendrogram of
-100,000 leaves and three member tables of 100,000 rows.
+every section, seven figures (four with 100,000 points, drawn as PNG inside the SVG; the
+clustering is too big for a dendrogram) and three member tables of 100,000 rows.
 
 Timed: ``obscat report`` as a whole process, and ``Catalog.report`` in process, alternating; the
 two pages must be identical but for the line saying when (the rasterised figures included).
