@@ -49,8 +49,9 @@ np.save(sys.argv[2], np.asarray(labels))
 """
 
 
-def build(work: Path, n: int) -> str:
-    """A catalogue of ``n`` synthetic observations with a synthesized feature set; its URL."""
+def build(work: Path, n: int, url: str | None = None) -> str:
+    """A catalogue of ``n`` synthetic observations with a synthesized feature set (in the database
+    ``url``, by default a SQLite file in ``work``); its URL."""
     import sqlalchemy as sa
 
     from obscat import Catalog
@@ -61,7 +62,7 @@ def build(work: Path, n: int) -> str:
     from obscat.store.models import FeatureValue, Observation
     from obscat.store.rows import bulk_insert
 
-    url = f"sqlite:///{work / f'cluster-{n}.db'}"
+    url = url or f"sqlite:///{work / f'cluster-{n}.db'}"
     with Catalog(url) as catalog:
         if catalog.stores():
             return url

@@ -131,7 +131,7 @@ def pg_database(name: str, *, fresh: bool = False) -> str:
     admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         if fresh:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # an autovacuum worker may be in it
         if fresh or not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()

@@ -355,15 +355,17 @@ class Catalog:
                 position=None, fixed_offset=None, containment_fraction: float = 0.68, selection=None,
                 n_groups: int | None = None, max_distance: float | None = None, inconsistent: float | None = None,
                 max_spread: dict | None = None, standardize: str = "zscore", method: str = "ward",
-                replace: bool = False, workers: int | None = None, progress=None) -> GroupingResult:  # fmt: skip
+                replace: bool = False, workers: int | None = None, executor=None, progress=None) -> GroupingResult:  # fmt: skip
         """Cluster the selected observations on IRF features and store the groups; see
         :func:`obscat.group.grouping.cluster`.
 
         The features come from the stored ``feature_set``, or are computed (once, then
         reused) with ``energy_true``, ``position``/``fixed_offset`` and
-        ``containment_fraction``; the computed features and the grouping are written in one
+        ``containment_fraction``, on ``executor`` with ``workers`` (as :meth:`compute_features`);
+        the computed features and the grouping are written in one
         transaction (a refused clustering writes neither).
         """
+        from .compute.executors import open_executor
         from .compute.features import compute_features, feature_params
         from .group import grouping
 
@@ -379,10 +381,11 @@ class Catalog:
         params = feature_params(energy_true, features=list(dict.fromkeys([*features, *(max_spread or {})])),
                                 position=position, fixed_offset=fixed_offset,
                                 containment_fraction=containment_fraction)  # fmt: skip
-        result = compute_features(
-            self.engine, params, selection=selection, workers=workers, missing_only=True, progress=progress,
-            then=lambda conn, set_name: cluster(conn, name, set_name, features, selection),
-        ).result  # fmt: skip
+        with open_executor(executor, workers) as pool:
+            result = compute_features(
+                self.engine, params, selection=selection, workers=workers, executor=pool, missing_only=True,
+                progress=progress, then=lambda conn, set_name: cluster(conn, name, set_name, features, selection),
+            ).result  # fmt: skip
         assert result is not None  # what `then` returned
         return result
 
@@ -511,6 +514,16 @@ class Catalog:
         if kind == "dendrogram":
             return plot.dendrogram(self.engine, name)
         raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky', 'dendrogram' or 'pairs'")
+
+    def report(self, path: str | os.PathLike, *, groupings: Sequence[str] | None = None, selection=None) -> Path:
+        """Write one self-contained HTML page to ``path`` (replacing it): the stores, the observations
+        ``selection`` keeps (per target, on the sky, per month, zenith and muon efficiency), the
+        distributions of every feature set, and each of ``groupings`` (default: every stored one) with
+        its figure, members and provenance. No server, no external request; the same catalogue gives
+        the same bytes but for the line saying when. Needs the plot extra; see docs/report.md."""
+        from .report.page import write_report
+
+        return write_report(self, path, self._criterion(selection), groupings=groupings)
 
     # -- epochs --------------------------------------------------------------------------
 

@@ -193,3 +193,20 @@ def test_without_dask_obscat_runs_and_says_how_to_install_it(hess, db_url, monke
     assert result.stderr == "Error: the Dask executor needs Dask distributed: pip install 'obscat[dask]'\n"
     assert snapshot(db_url) == before
     assert hess.compute_features("1 TeV", features=FEATURES, executor="process").meta["n_computed"] == 105
+
+
+def test_group_cluster_on_dask_stores_the_values_and_groups_of_one_process(hess, db_url):
+    """`group cluster -e ... --executor dask` computes the features on Dask (dashboard printed):
+    the values stored are a single-process run's, and so are the groups."""
+    features = ["edisp-res", "psf-radius"]
+    args = ["--db", db_url, "group", "cluster", "-e", "1 TeV", *(a for f in features for a in ("-F", f)), "-k", "4"]
+    result = CliRunner().invoke(app, [*args, "--name", "on-dask", "--executor", "dask", "-j", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("Dask dashboard: http://")
+    on_dask = stored(db_url)
+    assert len(on_dask["feature_value"]) == 105 * len(features)
+    table = hess.compute_features("1 TeV", features=features, workers=1)  # every value again, in process
+    assert stored(db_url) == on_dask
+    hess.cluster("in-process", features, feature_set=table.meta["feature_set"], n_groups=4)
+    labels = {name: [tuple(row) for row in hess.grouping(name).members] for name in ("on-dask", "in-process")}
+    assert labels["on-dask"] == labels["in-process"] and len(labels["on-dask"]) == 105

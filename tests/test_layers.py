@@ -7,7 +7,7 @@ import ast
 
 from conftest import REPO
 
-LAYERS = ["gadf", "store", "query", "compute", "group", "catalog", "cli"]
+LAYERS = ["gadf", "store", "query", "compute", "group", "report", "catalog", "cli"]
 
 
 def _layer(module: str) -> str | None:

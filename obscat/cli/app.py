@@ -26,6 +26,7 @@ from . import (
     match_commands,
     obscore_commands,
     observation_commands,
+    report_commands,
     shard_commands,
     store_commands,
 )
@@ -161,6 +162,7 @@ app.command("stores")(store_commands.stores)
 app.command("select")(observation_commands.select)
 app.command("match")(match_commands.match)
 app.command("plot")(group_commands.plot)
+app.command("report")(report_commands.report)
 app.command("sql")(observation_commands.sql)
 app.command("pointing")(store_commands.pointing)
 app.command("check")(store_commands.check)

@@ -12,6 +12,7 @@ from ..text import plural
 from .options import (
     FEATURE_NAMES,
     AllOption,
+    ExecutorOption,
     Format,
     FormatOption,
     FrameOption,
@@ -57,7 +58,7 @@ def features_compute(
     aeff_threshold: AeffThresholdOption = 0.1,
     psf_containment: PsfContainmentOption = PsfContainment.gammapy,
     workers: WorkersOption = None,
-    executor: Annotated[str, typer.Option("--executor", metavar="process|dask[=ADDRESS]", help="Where the work runs: the local pool of --workers processes, a Dask LocalCluster of --workers processes, or the Dask scheduler at ADDRESS (e.g. dask=tcp://host:8786; needs pip install 'obscat[dask]').")] = "process",
+    executor: ExecutorOption = "process",
     strict: Annotated[bool, typer.Option("--strict", help="Fail (write nothing) if a feature is undefined for an observation.")] = False,
     recompute: RecomputeOption = False,
     fmt: FormatOption = Format.table,

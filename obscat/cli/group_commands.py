@@ -13,6 +13,7 @@ import typer
 from .options import (
     FEATURE_NAMES,
     AllOption,
+    ExecutorOption,
     Format,
     FormatOption,
     FrameOption,
@@ -84,6 +85,7 @@ def group_cluster(
     standardize: Annotated[str, typer.Option("--standardize", help="zscore (as Gammapy), robust or none.")] = "zscore",
     method: Annotated[str, typer.Option("--method", help="Linkage: ward, single, complete or average.")] = "ward",
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="With -e: worker processes.")] = None,
+    executor: ExecutorOption = "process",
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a grouping of the same name.")] = False,
     frame: FrameOption = "icrs",
     selection=None,
@@ -98,13 +100,16 @@ def group_cluster(
         if not sep or not feature_name.strip() or not value.strip():
             raise InputError(f"--max-spread takes FEATURE=VALUE, not {item!r}")
         spreads[feature_name.strip()] = value.strip()
-    with progress_bar() as progress:
+    with ctx.obj.catalog.executor(executor, workers) as pool, progress_bar() as progress:
+        dashboard = getattr(pool, "dashboard", None)
+        if dashboard:
+            typer.echo(f"Dask dashboard: {dashboard}", err=True)
         result = ctx.obj.catalog.cluster(
             name, feature, feature_set=feature_set, energy_true=energy_true,
             position=sky_position(position, frame) if position else None, fixed_offset=offset,
             containment_fraction=containment, selection=selection, n_groups=n_groups, max_distance=max_distance,
             inconsistent=inconsistent, max_spread=spreads, standardize=standardize, method=method, replace=replace,
-            workers=workers, progress=progress,
+            workers=workers, executor=pool, progress=progress,
         )  # fmt: skip
     render_grouping(result, ctx.command)
     warn_left_out(ctx.obj.catalog, selection)

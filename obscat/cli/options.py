@@ -40,6 +40,7 @@ ObjectOption = Annotated[str | None, typer.Option("--object", help="OBJECT patte
 WhereOption = Annotated[str | None, typer.Option("--where", help='Filter, e.g. "zen_pnt_deg < 30 and muoneff >= 0.9".')]
 InvertOption = Annotated[list[str] | None, typer.Option("--invert", metavar="CRITERION", help="Negate one criterion: cone, time, range, object, obs-id, where (repeatable).")]
 ObsIdOption = Annotated[list[int] | None, typer.Option("--obs-id", metavar="OBS_ID", help="Only these OBS_IDs (repeatable).")]
+ExecutorOption = Annotated[str, typer.Option("--executor", metavar="process|dask[=ADDRESS]", help="Where the work runs: the local pool of --workers processes, a Dask LocalCluster of --workers processes, or the Dask scheduler at ADDRESS (e.g. dask=tcp://host:8786; needs pip install 'obscat[dask]').")]
 
 
 _SELECTION_OPTIONS = {

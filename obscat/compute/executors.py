@@ -3,18 +3,18 @@
 
 The work is split into chunks of observations that read the same IRF files (each file is then
 read once per chunk); chunks are submitted at once and their rows come back as they finish.
-A chunk whose worker crashed for good (:class:`WorkerCrashed`) is resubmitted file group by file
-group; a file group that crashes alone is given NULL rows with the reason.
+A chunk whose worker crashed for good (:class:`WorkerCrashed`: the executor ran it again and its
+worker died every time) is resubmitted file group by file group; a file group that crashes alone
+is given NULL rows with the reason. The local pool (:mod:`.local_pool`) and Dask
+(:mod:`.dask_executor`) both report crashes so.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from contextlib import contextmanager
 
 from ..errors import ObscatError, ParameterError
@@ -36,18 +36,6 @@ MAX_CHUNK = 200
 class WorkerCrashed(ObscatError):
     """The worker running a task died every time it ran it (an executor's verdict, e.g. Dask's
     ``KilledWorker``): the message says how, as the reason of the NULL values."""
-
-
-def exit_with_parent(parent: int) -> None:
-    """A pool worker's initializer: exit once the process that started the pool has died (a client
-    killed with SIGKILL would otherwise leave its workers waiting for work forever)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="obscat-exit-with-parent").start()
 
 
 def default_workers() -> int:
@@ -127,7 +115,9 @@ def run_chunks(tasks: Sequence[Task], params: FeatureParams, *, executor: Execut
         return
     chunks = file_chunks(tasks, chunk_size(len(tasks), workers))
     if executor is None:
-        with ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
+        from .local_pool import LocalPool
+
+        with LocalPool(workers) as pool:
             yield from _submitted(pool, chunks, params, len(tasks), progress, crashed)
         return
     yield from _submitted(executor, chunks, params, len(tasks), progress, crashed)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from .._version import __version__
 from ..store.file_versions import record_uses
 from ..store.models import FeatureSet, FeatureValue
-from ..store.rows import bulk_insert, check_observations_unchanged, ids_condition, param_mark
+from ..store.rows import bulk_insert, by_index, check_observations_unchanged, ids_condition, param_mark
 from .feature_eval import FeatureRow
 from .feature_params import FeatureParams
 from .feature_tasks import Task
@@ -27,23 +27,21 @@ def write_values(conn: Connection, params: FeatureParams, tasks: Sequence[Task],
     """Store ``rows``, the feature rows of ``tasks``, in the set of ``params`` (created if missing),
     replacing what it held for those observations, with the ``versions`` of the files they were
     read from; ``(set id, set name)``. Refused if an observation was replaced meanwhile."""
-    if conn.dialect.name == "postgresql":
-        # Batch after batch runs the same statements on tables that grow meanwhile: a plan psycopg's
-        # prepared statement cached while they were small could scan them whole (a delete of
-        # nothing took 13 s of a 34 s write of 10^6 observations into emptied tables).
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-    check_observations_unchanged(conn, ((t.observation_id, t.obs_id) for t in tasks))
-    set_id, name = feature_set_row(conn, params)
-    delete_values(conn, set_id, [t.observation_id for t in tasks])
-    bulk_insert(conn, FeatureValue.__table__, _VALUE_COLUMNS, ((set_id, *row) for row in rows))
-    record_uses(conn, set_id, {t.observation_id: t.files for t in tasks}, versions)
+    with by_index(conn):
+        check_observations_unchanged(conn, ((t.observation_id, t.obs_id) for t in tasks))
+        set_id, name = feature_set_row(conn, params)
+        delete_values(conn, set_id, [t.observation_id for t in tasks])
+        bulk_insert(conn, FeatureValue.__table__, _VALUE_COLUMNS, ((set_id, *row) for row in rows))
+        record_uses(conn, set_id, {t.observation_id: t.files for t in tasks}, versions)
     return set_id, name
 
 
 def delete_values(conn: Connection, set_id: int, observation_ids: Sequence[int]) -> None:
     """Delete the values the set holds for ``observation_ids`` (one statement)."""
     condition, ids = ids_condition(conn, "observation_id", observation_ids)
-    conn.exec_driver_sql(f"DELETE FROM feature_value WHERE feature_set_id = {param_mark(conn)} AND {condition}",
+    # "+": found through the observations' index; a planner unaware of a new set's rows would
+    # otherwise find them by the set alone and filter all of them, for each batch
+    conn.exec_driver_sql(f"DELETE FROM feature_value WHERE +feature_set_id = {param_mark(conn)} AND {condition}",
                          (set_id, ids))  # fmt: skip
 
 

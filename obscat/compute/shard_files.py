@@ -207,7 +207,7 @@ def read_shard(path: str | os.PathLike) -> Shard:
     path = Path(path)
     where = str(path)
     try:
-        table = Table.read(path, format="ascii.ecsv")
+        table = _read_ecsv(path) or Table.read(path, format="ascii.ecsv")
     except OSError as exc:
         raise InputError(f"{where}: cannot read the shard ({exc.strerror or exc})") from None
     except Exception as exc:  # astropy's readers raise many kinds: a malformed file, said in one line
@@ -232,6 +232,36 @@ def read_shard(path: str | os.PathLike) -> Shard:
             raise InputError(f"{where}: column {name} has type {table[name].dtype}; a shard's is "
                              f"{'int64' if kind == 'i' else 'float64'}")  # fmt: skip
     return Shard(path, manifest, _rows(table, manifest, where))
+
+
+def _read_ecsv(path: Path):
+    """The ECSV table at ``path``, its header read with libyaml; None if the header is not one
+    (astropy then reads the file, and says what is wrong). Astropy reads the header with PyYAML's
+    pure-Python scanner: 7.1 s for the 6.3 MB of JSON text a shard of 50,000 observations holds
+    in its meta, 0.1 s with libyaml; the data rows (1.5 s for 150,000 values) are astropy's."""
+    import yaml
+    from astropy.table import Table
+
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    end = 0
+    while text.startswith("#", end):
+        end = text.find("\n", end) + 1 or len(text)
+    lines = text[:end].splitlines()
+    if lines[:2] != ["# %ECSV 1.0", "# ---"] or not all(line.startswith("# ") for line in lines[2:]):
+        return None
+    try:
+        header = yaml.load("\n".join(line[2:] for line in lines[2:]), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    if not isinstance(header, dict) or not isinstance(header.get("meta", {}), list | dict):
+        return None
+    meta = header.pop("meta", {})
+    rest = "".join(f"# {line}\n" for line in yaml.safe_dump(header, sort_keys=False).splitlines())
+    table = Table.read("# %ECSV 1.0\n# ---\n" + rest + text[end:], format="ascii.ecsv")
+    # the meta is an ordered mapping (``!!omap``: a list of pairs as read here)
+    table.meta = dict(meta)
+    return table
 
 
 def _rows(table, manifest: Manifest, where: str) -> list[FeatureRow]:

@@ -175,6 +175,22 @@ def bulk_load(conn: Connection, table: sa.Table, n_new: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def by_index(conn: Connection) -> Iterator[None]:
+    """Statements that reach rows by their ids, through an index, on tables that may be growing:
+    on PostgreSQL no sequential scan meanwhile. A table filled in the same run has no statistics
+    until autovacuum analyses it, and the planner, guessing, may scan it whole for each statement."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    before = conn.exec_driver_sql("SELECT current_setting('enable_seqscan'), "
+                                  "set_config('enable_seqscan', 'off', true)").scalar_one()  # fmt: skip
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("SELECT set_config('enable_seqscan', %s, true)", (before,))
+
+
+@contextlib.contextmanager
 def building_indexes(conn: Connection) -> Iterator[None]:
     """Settings under which ``CREATE INDEX`` on a large table runs fastest (measured by
     benchmarks/bench_annotations.py): on SQLite a small page cache (its sorter builds an index
