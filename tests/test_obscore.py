@@ -295,3 +295,14 @@ def test_the_dachs_template_sql_runs_on_the_views(hess):
     separation = SkyCoord(ra * u.deg, dec * u.deg).separation(SkyCoord(vertex_ra * u.deg, vertex_dec * u.deg))
     np.testing.assert_allclose(separation.deg, float(mixin.get("s_fov")) / 2, rtol=1e-12)
     assert len(vertices) == 105 * 16
+
+
+def test_drift_observations_have_no_sky_columns_and_a_transit_tracking_mode(catalog, swgo_dir):
+    catalog.ingest(obs_index=swgo_dir / "obs-index.fits.gz", hdu_index=swgo_dir / "hdu-index.fits.gz", name="swgo")
+    table = catalog.obscore(fov="90 deg")
+    obs = catalog.observations(store="swgo")
+    assert len(table) == len(obs) == 6
+    for name in ("s_ra", "s_dec", "s_fov", "s_region", "t_min"):  # no pointing, no times in this index
+        assert np.ma.getmaskarray(table[name]).all(), name
+    assert set(table["obs_mode"]) == {"DRIFT"} and set(table["tracking_mode"]) == {"fixed-az-el-transit"}
+    assert sorted(table["event_type"]) == sorted(obs["event_type"])
