@@ -306,3 +306,13 @@ def test_drift_observations_have_no_sky_columns_and_a_transit_tracking_mode(cata
         assert np.ma.getmaskarray(table[name]).all(), name
     assert set(table["obs_mode"]) == {"DRIFT"} and set(table["tracking_mode"]) == {"fixed-az-el-transit"}
     assert sorted(table["event_type"]) == sorted(obs["event_type"])
+
+
+def test_authority_and_base_url_from_the_environment(hess, tmp_path):
+    out = tmp_path / "obscore.ecsv"
+    env = {"OBSCAT_OBSCORE_AUTHORITY": "example.net", "OBSCAT_OBSCORE_ACCESS_URL": "https://example.net/dl3"}
+    result = CliRunner().invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(out), "-f", "ecsv"], env=env)
+    assert result.exit_code == 0, result.output
+    row = Table.read(out)[0]
+    assert row["obs_publisher_did"] == f"ivo://example.net/hess?{row['obs_id']}"
+    assert row["access_url"] == f"https://example.net/dl3/data/hess_dl3_dr1_obs_id_{row['obs_id']:06d}.fits.gz"
