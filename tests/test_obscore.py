@@ -258,8 +258,9 @@ def test_downgrade_drops_the_views_and_upgrade_brings_them_back(hess):
 
 def test_the_dachs_template_sql_runs_on_the_views(hess):
     """docs/examples/obscore-dachs.rd: well-formed; each view statement's SELECT runs on the views (DaCHS
-    runs on PostgreSQL; DaCHS and pgSphere are not installed here, so the polygon's vertices are
-    computed without spoint/spoly) and gives the DIDs Catalog.obscore gives; the vertices lie on the circle."""
+    runs on PostgreSQL; DaCHS itself runs the template in the optional job .ci/dachs, so here the
+    polygon's vertices are computed without pgSphere's spoint/spoly) and gives the DIDs Catalog.obscore
+    gives; the vertices lie on the circle."""
     import re
     import xml.etree.ElementTree as ET
 

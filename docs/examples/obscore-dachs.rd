@@ -1,12 +1,14 @@
 <!-- A DaCHS (GAVO Data Center Helper Suite) resource descriptor publishing obscat's ObsCore views
-     through TAP: a TEMPLATE, checked by hand against DaCHS 2.7's //obscore RD and pgSphere 1.2
-     (Debian's gavodachs2-server and postgresql-15-pgsphere), never run by obscat's tests
-     (docs/obscore.md#publishing-with-dachs says what was checked).
+     through TAP: a TEMPLATE for DaCHS 2.7 and pgSphere 1.2 (Debian bookworm's gavodachs2-server
+     and postgresql-15-pgsphere). The optional CI job `bash .ci/dachs` imports it unchanged into a
+     DaCHS of its own, serves HESS DL3 DR1 and checks the rows of ivoa.obscore and
+     obscat_vo.obscore_hea over TAP against `obscat obscore export` (docs/obscore.md says which
+     columns and how).
 
-     Set-up (the catalogue in the schema "obscat" of DaCHS's own database, read rights for DaCHS's
-     roles, dachs imp): docs/obscore.md, section "Publishing with DaCHS".
+     Set-up (the catalogue in the schema "obscat" of DaCHS's own database, SELECT on it for
+     gavoadmin, dachs imp): docs/obscore.md, section "Publishing with DaCHS".
      Replace every "example" value (the base URL, the field of view, the metadata) first. -->
-<resource schema="obscat_vo">
+<resource schema="obscat_vo" resdir="obscat">
   <meta name="title">IACT observations of an obscat catalogue</meta>
   <meta name="description">The observations of an obscat catalogue (GADF DL3 event lists and their
     IRFs), as IVOA ObsCore 1.1 rows with the High-Energy extension in obscat_vo.obscore_hea.</meta>
@@ -16,10 +18,18 @@
   <meta name="contentLevel">Research</meta>
   <meta name="type">Archive</meta>
 
-  <!-- obscat's obscore view, published into ivoa.obscore. The mixin takes every column of the same
-       name; the parameters below replace what obscat leaves to the publisher. -->
+  <!-- obscat's obscore view, published into ivoa.obscore. Each parameter of the mixin defaults to
+       the column of its name, one for each column of DaCHS's ivoa.obscore: the parameters below
+       replace what obscat leaves to the publisher and give NULL for the columns obscat lacks. -->
   <table id="obscore_src" onDisk="True" adql="hidden">
     <mixin
+      dataproduct_subtype="NULL"
+      obs_title="NULL"
+      obs_creator_did="NULL"
+      target_class="NULL"
+      s_pixel_scale="NULL"
+      em_ucd="NULL"
+      preview="NULL"
       obs_publisher_did="'ivo://\getConfig{ivoa}{authority}/' || store || '?' || obs_id"
       access_url="'https://data.example.org/' || store || '/' || access_path"
       s_fov="5.0"
@@ -46,6 +56,11 @@
     <column name="t_min" type="double precision" unit="d"/>
     <column name="t_max" type="double precision" unit="d"/>
     <column name="t_exptime" type="double precision" unit="s"/>
+    <column name="t_resolution" type="double precision" unit="s"/>
+    <column name="s_resolution" type="double precision" unit="arcsec"/>
+    <column name="em_res_power" type="double precision"/>
+    <column name="o_ucd" type="text"/>
+    <column name="pol_states" type="text"/>
     <column name="em_min" type="double precision" unit="m"/>
     <column name="em_max" type="double precision" unit="m"/>
     <column name="s_xel1" type="bigint"/>
@@ -60,7 +75,8 @@
     <viewStatement>
       CREATE VIEW \qName (\colNames) AS (
         SELECT dataproduct_type, calib_level, obs_collection, CAST(obs_id AS text), access_format,
-          access_estsize, target_name, s_ra, s_dec, t_min, t_max, t_exptime, em_min, em_max,
+          access_estsize, target_name, s_ra, s_dec, t_min, t_max, t_exptime, t_resolution,
+          s_resolution, em_res_power, o_ucd, pol_states, em_min, em_max,
           s_xel1, s_xel2, t_xel, em_xel, pol_xel, facility_name, instrument_name, store, access_path
         FROM obscat.obscore)
     </viewStatement>
