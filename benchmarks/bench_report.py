@@ -60,8 +60,8 @@ def main() -> None:
         process_out, api_out = (args.work_dir / f"report-{label}-{how}.html" for how in ("process", "api"))
         outputs[label] = (process_out, api_out)
         cases[f"obscat report, {label} (process)"] = lambda url=url, out=process_out: run_process(
-            [OBSCAT, "--db", url, "report", "-o", str(out)])  # fmt: skip
-        cases[f"Catalog.report, {label} (in process)"] = timed(lambda c=catalog, out=api_out: c.report(out))
+            [OBSCAT, "--db", url, "report", "-o", str(out), "--overwrite"])  # fmt: skip
+        cases[f"Catalog.report, {label} (in process)"] = timed(lambda c=catalog, out=api_out: c.report(out, overwrite=True))
     measurements = alternate(cases, args.repeat)
     rows = report(f"the HTML report of {args.n} observations, 3 groupings of {args.n} members", measurements)
     same = all(_untimed(process_out) == _untimed(api_out) for process_out, api_out in outputs.values())

@@ -515,15 +515,16 @@ class Catalog:
             return plot.dendrogram(self.engine, name)
         raise ParameterError(f"`kind={kind!r}` must be 'scatter', 'sky', 'dendrogram' or 'pairs'")
 
-    def report(self, path: str | os.PathLike, *, groupings: Sequence[str] | None = None, selection=None) -> Path:
-        """Write one self-contained HTML page to ``path`` (replacing it): the stores, the observations
+    def report(self, path: str | os.PathLike, *, groupings: Sequence[str] | None = None, selection=None,
+               overwrite: bool = False) -> Path:  # fmt: skip
+        """Write one self-contained HTML page to ``path`` (an existing file only with ``overwrite``): the stores, the observations
         ``selection`` keeps (per target, on the sky, per month, zenith and muon efficiency), the
         distributions of every feature set, and each of ``groupings`` (default: every stored one) with
         its figure, members and provenance. No server, no external request; the same catalogue gives
         the same bytes but for the line saying when. Needs the plot extra; see docs/report.md."""
         from .report.page import write_report
 
-        return write_report(self, path, self._criterion(selection), groupings=groupings)
+        return write_report(self, path, self._criterion(selection), groupings=groupings, overwrite=overwrite)
 
     # -- epochs --------------------------------------------------------------------------
 

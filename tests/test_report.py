@@ -13,7 +13,7 @@ from astropy.coordinates import SkyCoord
 from conftest import TUTORIAL_CONE, sky_cone
 from typer.testing import CliRunner
 
-from obscat import NotFoundError
+from obscat import InputError, NotFoundError
 from obscat.cli.app import app
 from obscat.errors import EmptyCatalogError
 
@@ -148,6 +148,20 @@ def test_bad_input_writes_nothing(grouped, db_url, tmp_path):
     assert result.exit_code == 1
     assert result.stderr == f"Error: cannot write the report to {out}/missing/r.html: No such file or directory\n"
     assert list(out.iterdir()) == []
+
+
+def test_an_existing_file_is_replaced_only_when_asked(grouped, db_url, tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text("my notes")
+    with pytest.raises(InputError, match=re.escape(f"{path}: exists, not overwritten (`overwrite=True` replaces it)")):
+        grouped.report(path)
+    result = CliRunner().invoke(app, ["--db", db_url, "report", "-o", str(path)])
+    assert (result.exit_code, result.stderr) == (1, f"Error: {path}: exists, not overwritten (--overwrite replaces it)\n")
+    assert path.read_text() == "my notes"
+    result = CliRunner().invoke(app, ["--db", db_url, "report", "-o", str(path), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert Page(path.read_text()).tables[("stores", "")]
+    assert grouped.report(path, overwrite=True) == path
 
 
 def test_an_empty_catalogue_is_refused(catalog, tmp_path):

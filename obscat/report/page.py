@@ -42,10 +42,13 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weig
 
 
 def write_report(catalog: Any, path: str | os.PathLike, selection: Criterion, *,
-                 groupings: Sequence[str] | None = None) -> Path:  # fmt: skip
+                 groupings: Sequence[str] | None = None, overwrite: bool = False) -> Path:  # fmt: skip
     """Write the report of ``catalog`` (an :class:`obscat.Catalog`) to ``path``: its stores, the
-    observations ``selection`` keeps, every feature set, and the stored ``groupings`` (default: all)."""
+    observations ``selection`` keeps, every feature set, and the stored ``groupings`` (default: all).
+    An existing file is replaced only with ``overwrite``."""
     path = Path(os.path.expandvars(os.fspath(path)))
+    if path.exists() and not overwrite:
+        raise InputError(f"{path}: exists, not overwritten (`overwrite=True` replaces it)")
     names = [g.name for g in catalog.groupings()] if groupings is None else list(dict.fromkeys(groupings))
     stored = [catalog.grouping(name) for name in names]  # an unknown name fails before anything is written
     table = catalog.observations(selection, columns=OBSERVATION_COLUMNS)
