@@ -28,11 +28,15 @@ INSTALL = "pip install 'obscat[dask]'"
 class DaskExecutor(Executor):
     """Submits to a ``distributed.Client`` (``pure=False``: each submission runs, once); ``workers``
     is the cluster's number of threads now, ``dashboard`` its dashboard link. A result leaves the
-    cluster as soon as it is here (a worker that dies later has nothing of it to recompute)."""
+    cluster as soon as it is here (a worker that dies later has nothing of it to recompute).
+
+    Results are fetched with ``Future.result`` in Dask's callback thread, not through
+    ``Client.get_executor``, whose futures failed with an ``AttributeError`` when the worker holding
+    a finished result died before the client had it (Dask reschedules the task; ``result`` waits
+    for it)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self._inner = client.get_executor(pure=False)
 
     @property
     def workers(self) -> int:
@@ -43,7 +47,7 @@ class DaskExecutor(Executor):
         return self.client.dashboard_link
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
-        inner = self._inner.submit(fn, *args, **kwargs)  # Dask holds it until it is done
+        inner = self.client.submit(fn, *args, pure=False, **kwargs)  # Dask holds it until it is done
         outer: Future = Future()
         task = weakref.ref(inner)  # no cycle: once done and relayed, it and its Dask future go at once
         outer.add_done_callback(lambda f: f.cancelled() and (t := task()) is not None and t.cancel())
@@ -51,25 +55,28 @@ class DaskExecutor(Executor):
         return outer
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._inner.shutdown(wait=wait)
+        pass  # the client and its cluster are closed by whoever opened them (dask_executor)
 
 
-def _relay(outer: Future, inner: Future) -> None:
-    """The finished ``inner``'s outcome to ``outer``, Dask's ``KilledWorker`` as :class:`WorkerCrashed`."""
+def _relay(outer: Future, inner: Any) -> None:
+    """The outcome of the finished Dask future ``inner`` to ``outer``, Dask's ``KilledWorker`` as
+    :class:`WorkerCrashed` (run in Dask's callback thread)."""
     from distributed.scheduler import KilledWorker
 
     if not outer.set_running_or_notify_cancel():
         return  # cancelled
-    if inner.cancelled():
-        outer.set_exception(CancelledError())
-        return
-    exc = inner.exception()
-    if isinstance(exc, KilledWorker):
+    try:
+        result = inner.result()
+    except KilledWorker as exc:
         outer.set_exception(WorkerCrashed(f"the worker computing it crashed {exc.allowed_failures + 1} times (KilledWorker)"))
-    elif exc is not None:
+    except CancelledError:
+        outer.set_exception(CancelledError())
+    except Exception as exc:
         outer.set_exception(exc)
     else:
-        outer.set_result(inner.result())
+        outer.set_result(result)
+    finally:
+        inner.release()
 
 
 @contextmanager
