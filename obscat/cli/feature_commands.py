@@ -64,13 +64,10 @@ def features_compute(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Compute IRF features of the selected observations (those missing or stale) and store them as a feature set."""
-    from .output import progress_bar, render
+    from .output import executor_progress, render
 
     coord = sky_position(position, frame) if position else None
-    with ctx.obj.catalog.executor(executor, workers) as pool, progress_bar() as progress:
-        dashboard = getattr(pool, "dashboard", None)
-        if dashboard:
-            typer.echo(f"Dask dashboard: {dashboard}", err=True)
+    with executor_progress(ctx.obj.catalog, executor, workers) as (pool, progress):
         table = ctx.obj.catalog.compute_features(
             energy_true, features=feature, position=coord, fixed_offset=offset, containment_fraction=containment,
             aeff_threshold_fraction=aeff_threshold, psf_containment=psf_containment.value, store=store, obs_ids=obs_id,

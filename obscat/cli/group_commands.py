@@ -92,7 +92,7 @@ def group_cluster(
 ) -> None:
     """Cluster the selection hierarchically on IRF features (Gammapy's recipe) and store the groups."""
     from ..errors import InputError
-    from .output import progress_bar, render_grouping, warn_left_out
+    from .output import executor_progress, render_grouping, warn_left_out
 
     spreads = {}
     for item in max_spread or []:
@@ -100,10 +100,7 @@ def group_cluster(
         if not sep or not feature_name.strip() or not value.strip():
             raise InputError(f"--max-spread takes FEATURE=VALUE, not {item!r}")
         spreads[feature_name.strip()] = value.strip()
-    with ctx.obj.catalog.executor(executor, workers) as pool, progress_bar() as progress:
-        dashboard = getattr(pool, "dashboard", None)
-        if dashboard:
-            typer.echo(f"Dask dashboard: {dashboard}", err=True)
+    with executor_progress(ctx.obj.catalog, executor, workers) as (pool, progress):
         result = ctx.obj.catalog.cluster(
             name, feature, feature_set=feature_set, energy_true=energy_true,
             position=sky_position(position, frame) if position else None, fixed_offset=offset,

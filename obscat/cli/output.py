@@ -20,7 +20,7 @@ from ..text import plural
 if TYPE_CHECKING:
     from ..formats import RowStream
 
-__all__ = ["render", "render_stream", "render_record", "render_observation", "render_grouping", "progress_bar",
+__all__ = ["render", "render_stream", "render_record", "render_observation", "render_grouping", "progress_bar", "executor_progress",
            "save_figure", "as_flags", "table_rows", "TABLE_ROWS"]  # fmt: skip
 
 #: Rows a table shows unless told otherwise (``--limit N``, ``--all``).
@@ -253,6 +253,19 @@ def progress_bar() -> Iterator[Any]:
             bar.update(tasks[phase], completed=done)
 
         yield update
+
+
+@contextlib.contextmanager
+def executor_progress(catalog, executor: str, workers: int | None) -> Iterator[tuple[Any, Any]]:
+    """``(the executor --executor names, a progress_bar callback)``; a Dask executor's dashboard
+    address is printed first, on stderr."""
+    import typer
+
+    with catalog.executor(executor, workers) as pool, progress_bar() as progress:
+        dashboard = getattr(pool, "dashboard", None)
+        if dashboard:
+            typer.echo(f"Dask dashboard: {dashboard}", err=True)
+        yield pool, progress
 
 
 def save_figure(fig, path: Path) -> Path:

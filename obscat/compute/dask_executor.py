@@ -13,7 +13,7 @@ import functools
 import logging
 import weakref
 from collections.abc import Iterator
-from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import Executor, Future
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -69,9 +69,7 @@ def _relay(outer: Future, inner: Any) -> None:
         result = inner.result()
     except KilledWorker as exc:
         outer.set_exception(WorkerCrashed(f"the worker computing it crashed {exc.allowed_failures + 1} times (KilledWorker)"))
-    except CancelledError:
-        outer.set_exception(CancelledError())
-    except Exception as exc:
+    except Exception as exc:  # a cancelled Dask future's FutureCancelledError among them
         outer.set_exception(exc)
     else:
         outer.set_result(result)
