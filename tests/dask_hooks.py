@@ -7,6 +7,9 @@ restarts, and obscat's own code has no test switch. Environment variables choose
   every other task, runs as usual.
 * ``OBSCAT_TEST_CRASH=PATH``: a worker reading the FITS file ``PATH`` dies at once (SIGKILL, as
   a segmentation fault in a C library would end it), every time.
+
+tests/test_local_pool.py injects the same faults (:func:`held_once`, :func:`crashing_on`) into
+the local pool's forked workers.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from pathlib import Path
 from obscat.compute import feature_eval
 
 
-def _hold(evaluate):
-    folder = Path(os.environ["OBSCAT_TEST_HOLD"])
+def held_once(function, folder: Path):
+    """``function``, except that its first call (of all processes) writes the process id to
+    ``folder/held`` and blocks for good; every later call runs as usual."""
 
-    def held(tasks, params, progress=None):
+    def held(*args, **kwargs):
         try:
             os.close(os.open(folder / "claimed", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         except FileExistsError:
-            return evaluate(tasks, params, progress)
+            return function(*args, **kwargs)
         (folder / "held.tmp").write_text(str(os.getpid()))
         (folder / "held.tmp").replace(folder / "held")  # whole, for the test polling it
         threading.Event().wait()  # until the test kills this process
@@ -34,8 +38,8 @@ def _hold(evaluate):
     return held
 
 
-def _crash(read_tables):
-    victim = os.environ["OBSCAT_TEST_CRASH"]
+def crashing_on(read_tables, victim: str):
+    """``read_tables``, except that reading the file ``victim`` kills the process (SIGKILL)."""
 
     def crashing(path, *args, **kwargs):
         if str(path) == victim:
@@ -46,6 +50,6 @@ def _crash(read_tables):
 
 
 if "OBSCAT_TEST_HOLD" in os.environ:
-    feature_eval.evaluate = _hold(feature_eval.evaluate)
+    feature_eval.evaluate = held_once(feature_eval.evaluate, Path(os.environ["OBSCAT_TEST_HOLD"]))
 if "OBSCAT_TEST_CRASH" in os.environ:
-    feature_eval.read_tables = _crash(feature_eval.read_tables)
+    feature_eval.read_tables = crashing_on(feature_eval.read_tables, os.environ["OBSCAT_TEST_CRASH"])

@@ -53,20 +53,48 @@ def wait_for(condition, what: str, timeout: float = 120):
     return found
 
 
+def kill_the_busy_worker(folder: Path) -> tuple[threading.Thread, list[int]]:
+    """A started thread that SIGKILLs the process whose id a held task writes to ``folder/held``
+    (polled: no sleep guesses when it is busy), and the list it puts that id in."""
+    killed: list[int] = []
+
+    def kill():
+        held = wait_for(lambda: (folder / "held").exists() and folder / "held", "busy worker")
+        killed.append(int(held.read_text()))
+        os.kill(killed[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    return killer, killed
+
+
+def null_values(url: str) -> list[tuple]:
+    """``(OBS_ID, feature, reason)`` of every NULL value stored, by feature."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        nulls = conn.execute(sa.text("SELECT o.obs_id, v.feature, v.null_reason FROM feature_value v "
+                                     "JOIN observation o ON o.id = v.observation_id "
+                                     "WHERE v.value IS NULL ORDER BY v.feature")).all()  # fmt: skip
+    engine.dispose()
+    return [tuple(row) for row in nulls]
+
+
+def assert_only_the_victim_differs(catalog, url: str, crashed: dict[str, list[tuple]]) -> None:
+    """``crashed`` (stored after a run with a crashing file) equals a single-process run but for the
+    victim's values: the same file versions, every other value identical."""
+    normal = single_process(catalog, url)
+    assert crashed["file_use"] == normal["file_use"]
+    others = [row for row in normal["feature_value"] if row not in crashed["feature_value"]]
+    assert len(others) == len(FEATURES)  # the victim's rows only: every other one is identical
+    assert len(crashed["feature_value"]) == len(normal["feature_value"]) == 105 * len(FEATURES)
+
+
 def test_worker_killed_mid_run_its_task_is_rerun_and_every_value_stored_once(hess, db_url, tmp_path, monkeypatch):
     """The first task holds its worker busy (dask_hooks.py) and says so in a file; the test
     SIGKILLs that worker then. Dask reruns the task elsewhere: the stored rows are exactly a
     single-process run's."""
     monkeypatch.setenv("OBSCAT_TEST_HOLD", str(tmp_path))
-    killed = []
-
-    def kill_the_busy_worker():
-        held = wait_for(lambda: (tmp_path / "held").exists() and tmp_path / "held", "busy worker")
-        killed.append(int(held.read_text()))
-        os.kill(killed[0], signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_the_busy_worker, daemon=True)
-    killer.start()
+    killer, killed = kill_the_busy_worker(tmp_path)
     with dask.config.set({"distributed.worker.preload": [HOOKS]}):
         table = hess.compute_features("1 TeV", features=FEATURES, executor="dask", workers=2)
     killer.join()
@@ -102,19 +130,8 @@ def test_a_file_crashing_its_worker_every_time_is_null_with_the_reason(hess, db_
         table = hess.compute_features("1 TeV", features=FEATURES, executor="dask", workers=2)
     reason = f"the worker computing it crashed 2 times (KilledWorker): {path}"
     assert table.meta["crashed"] == [f"OBS_ID {obs_id} (1 observation) stored as NULL: {reason}"]
-    crashed = stored(db_url)
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        nulls = conn.execute(sa.text("SELECT o.obs_id, v.feature, v.null_reason FROM feature_value v "
-                                     "JOIN observation o ON o.id = v.observation_id "
-                                     "WHERE v.value IS NULL ORDER BY v.feature")).all()  # fmt: skip
-    engine.dispose()
-    assert [tuple(row) for row in nulls] == [(obs_id, feature, reason) for feature in sorted(FEATURES)]
-    normal = single_process(hess, db_url)
-    assert crashed["file_use"] == normal["file_use"]
-    others = [row for row in normal["feature_value"] if row not in crashed["feature_value"]]
-    assert len(others) == len(FEATURES)  # the victim's rows only: every other one is identical
-    assert len(crashed["feature_value"]) == len(normal["feature_value"]) == 105 * len(FEATURES)
+    assert null_values(db_url) == [(obs_id, feature, reason) for feature in sorted(FEATURES)]
+    assert_only_the_victim_differs(hess, db_url, stored(db_url))
 
 
 def test_client_killed_the_rerun_computes_only_what_is_missing(hess, db_url, tmp_path):

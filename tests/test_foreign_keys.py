@@ -19,7 +19,7 @@ def computed(hess, db_url):
     """HESS with features of three observations; a plain SQLAlchemy engine on it, as a SQL user
     has (SQLite's foreign keys on, as they must be asked for there; disposed after)."""
     hess.compute_features("1 TeV", obs_ids=OBS_IDS, workers=1)
-    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = sa.create_engine(db_url)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA foreign_keys = ON"))
     yield engine
