@@ -210,10 +210,19 @@ class Catalog:
 
     def compute_pointing(self, selection=None, *, progress: Progress | None = None) -> PointingReport:
         """Compute and store the pointing's zenith, altitude and azimuth at mid-time (columns
-        ``zen_tmid_deg``, ...) of the selected observations; see :mod:`obscat.compute.pointing`."""
+        ``zen_tmid_deg``, ...) and the GTIs (:meth:`gti`) of the selected observations; see
+        :mod:`obscat.compute.pointing`."""
         from .compute.pointing import compute_pointing
 
         return compute_pointing(self.engine, self._criterion(selection), progress)
+
+    def gti(self, selection=None) -> Table:
+        """The stored GTIs of the selected observations (:meth:`compute_pointing` reads them): one
+        row per interval, columns ``store``, ``obs_id``, ``start`` and ``stop`` (astropy Time, TT),
+        in store, OBS_ID and GTI order."""
+        from .query.gti import gti_table
+
+        return gti_table(self.engine, self._criterion(selection))
 
     # -- features ------------------------------------------------------------------------
 

@@ -70,11 +70,13 @@ class Explanation:
 
 @dataclass(frozen=True)
 class PointingReport:
-    """:meth:`Catalog.compute_pointing`: observations whose pointing at mid-time was stored, and
-    why the others were left NULL (one line each)."""
+    """:meth:`Catalog.compute_pointing`: observations whose pointing at mid-time was stored, why
+    the others were left NULL (one line each), and the observations and rows of the GTIs stored."""
 
     n_stored: int
     problems: list[str]
+    n_gti_observations: int = 0
+    n_gti_intervals: int = 0
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ def test_removing_the_store_removes_its_members(hess, db_url):
 def test_the_tutorial_zenith_split_at_mid_time(hess, db_url):
     """Zenith of the pointing at the first GTI's mid-time against the median ZEN_PNT: 10 high, 11 low."""
     result = CliRunner().invoke(app, ["--db", db_url, "pointing", "--cone", "329.71693826 -30.2255 2"])
-    assert result.stdout == "pointing at mid-time stored for 21 observations (0 left NULL)\n"
+    assert result.stdout == ("pointing at mid-time stored for 21 observations (0 left NULL); "
+                             "GTIs for 21 observations (21 intervals)\n")  # fmt: skip
     split = hess.split("tutorial", "zen_tmid_deg", at=Median(of="zen_pnt_deg"), selection=TUTORIAL)
     assert split.groups["high_zenith"] == [33787, 33788, 33789, 33790, 33799, 33800, 33801, 47802, 47803, 47827]
     assert len(split.groups["low_zenith"]) == 11

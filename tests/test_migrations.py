@@ -39,7 +39,7 @@ def test_single_head_is_the_models_revision():
 def test_new_database_is_created_at_head(db_url):
     Catalog(db_url).close()
     assert _tables(db_url) == {"alembic_version", "data_store", "observation", "hdu_file", "hdu",
-                               "feature_set", "feature_value", "grouping", "group_member", "file_use", "pointing", "match_pair",
+                               "feature_set", "feature_value", "grouping", "group_member", "file_use", "pointing", "gti_interval", "match_pair",
                                "epoch", "observation_epoch",
                                "annotation_set", "annotation_column", "grouping_annotation"}
     result = CliRunner().invoke(app, ["--db", db_url, "db", "current"])
@@ -140,11 +140,11 @@ def test_downgrade_to_base_and_back_keeps_every_row(db_url, hess_dir, magic_dir)
     engine.dispose()
     before = snapshot(db_url)
     annotations = {"annotation_set", "annotation_column", "grouping_annotation"}  # empty: see test_annotations.py
-    assert all(v for k, v in before.items() if k not in annotations) and len(before) == 17  # alembic_version, 16 tables
+    assert all(v for k, v in before.items() if k not in annotations) and len(before) == 18  # alembic_version, 17 tables
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db_url, "db", "downgrade", "base"]).exit_code == 0
     current = runner.invoke(app, ["--db", db_url, "db", "current"]).stdout
-    assert current.startswith("base (16 archived tables: `obscat db upgrade` restores them)")
+    assert current.startswith("base (17 archived tables: `obscat db upgrade` restores them)")
     refused = runner.invoke(app, ["--db", db_url, "stores"])
     assert refused.exit_code == 1 and "downgraded to base and keeps its data" in refused.stderr
     assert runner.invoke(app, ["--db", db_url, "db", "upgrade"]).exit_code == 0

@@ -36,7 +36,8 @@ def test_gti_listed_as_the_events_hdu(db_url, tmp_path):
     path = store / "data" / f"obs_{first:06d}.fits.gz"
     assert result.stderr.splitlines()[0] == f"Warning: OBS_ID {first}: {path}: missing or bad keyword/column no " \
                                             "field of name START"
-    assert result.stdout == "pointing at mid-time stored for 2 observations (1 left NULL)\n"
+    assert result.stdout == ("pointing at mid-time stored for 2 observations (1 left NULL); "
+                             "GTIs for 2 observations (2 intervals)\n")  # fmt: skip
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:

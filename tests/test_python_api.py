@@ -121,7 +121,7 @@ def test_sql_returns_a_table_with_units(hess):
 
 def test_results_are_frozen_dataclasses(hess):
     report = hess.compute_pointing(TUTORIAL)
-    assert report == PointingReport(21, [])
+    assert report == PointingReport(21, [], 21, 21)
     features = hess.compute_features(1 * u.TeV, features=["psf-radius"], fixed_offset=0.5 * u.deg, selection=TUTORIAL)
     (summary,) = hess.feature_sets()
     assert isinstance(summary, FeatureSetSummary) and summary.name == features.meta["feature_set"]

@@ -184,7 +184,8 @@ def test_counts_agree_with_their_nouns(db_url, magic_dir):
     assert two.stderr == "grouping 'h': 2 observations in 2 groups\n"  # 7-digit OBS_IDs: not merged by a 6-digit label
     assert "obs_id_5029747" in two.stdout and "obs_id_5029748" in two.stdout
     pointing = run("--db", db_url, "pointing", "--obs-id", "5029747")
-    assert pointing.stdout == "pointing at mid-time stored for 1 observation (0 left NULL)\n"
+    assert pointing.stdout == ("pointing at mid-time stored for 1 observation (0 left NULL); "
+                               "GTIs for 1 observation (1 interval)\n")  # fmt: skip
     assert run("--db", db_url, "remove", "magic").stdout == (
         "removed store 'magic' (2 observations); deleted with it: 0 feature values, 3 group memberships, "
         "1 pointing result (groupings changed: g, h)\n")

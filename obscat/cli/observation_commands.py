@@ -1,4 +1,4 @@
-"""Commands reading observations: ``select``, ``obs list``, ``obs show`` and ``sql``."""
+"""Commands reading observations: ``select``, ``obs list``, ``obs show``, ``obs gti`` and ``sql``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from .options import TABLE_COLUMNS, AllOption, Format, FormatOption, LimitOption, StoreOption, with_selection
 
-__all__ = ["select", "obs_list", "obs_show", "sql"]
+__all__ = ["select", "obs_list", "obs_show", "obs_gti", "sql"]
 
 
 class SelectFormat(enum.StrEnum):
@@ -61,6 +61,20 @@ def obs_list(
     chosen = columns.split(",") if columns else (TABLE_COLUMNS if fmt is Format.table else None)
     stream = ctx.obj.catalog.iter_observations(store=store, columns=[c.strip() for c in chosen] if chosen else None)
     render_stream(stream, fmt.value, limit, all_rows)
+
+
+@with_selection
+def obs_gti(ctx: typer.Context, selection=None, fmt: FormatOption = Format.table) -> None:
+    """List the stored good time intervals (GTI rows, TT MJD) of the selected observations; `obscat pointing` reads them."""
+    from .output import render
+
+    table = ctx.obj.catalog.gti(selection)
+    if not len(table):
+        typer.echo("no GTI stored for these observations: run `obscat pointing` first", err=True)
+    start, stop = table["start"].mjd, table["stop"].mjd
+    rows = zip(table["store"].tolist(), table["obs_id"].tolist(), start.tolist(), stop.tolist(),
+               ((stop - start) * 86400).round(3).tolist(), strict=True)  # fmt: skip
+    render(["store", "obs_id", "start_mjd", "stop_mjd", "duration_s"], list(rows), fmt.value)
 
 
 def obs_show(ctx: typer.Context, obs_id: Annotated[int, typer.Argument(metavar="OBS_ID", help="Observation id (OBS_ID).")],

@@ -47,7 +47,7 @@ def pointing(
     ctx: typer.Context,
     selection=None,
 ) -> None:
-    """Compute and store the pointing zenith/alt/az at mid-time (EVENTS header, first GTI row)."""
+    """Read and store the pointing zenith/alt/az at mid-time (EVENTS header, first GTI row) and the GTIs."""
     from .output import progress_bar
 
     with progress_bar() as progress:
@@ -55,7 +55,8 @@ def pointing(
     for problem in report.problems:
         typer.echo(f"Warning: {problem}", err=True)
     typer.echo(f"pointing at mid-time stored for {plural(report.n_stored, 'observation')} "
-               f"({len(report.problems)} left NULL)")  # fmt: skip
+               f"({len(report.problems)} left NULL); GTIs for {plural(report.n_gti_observations, 'observation')} "
+               f"({plural(report.n_gti_intervals, 'interval')})")  # fmt: skip
 
 
 def check(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = Format.table) -> None:

@@ -1,14 +1,17 @@
-"""The pointing's zenith at mid-time, computed once from the data files and stored (table ``pointing``).
+"""The pointing's zenith at mid-time and the good time intervals, read once from the data files and
+stored (tables ``pointing`` and ``gti_interval``).
 
-As Gammapy's ``obs.get_pointing_altaz(obs.tmid)``: the ICRS pointing of the
-EVENTS header, the mid-time of the first GTI row (GTI header time
-reference), the site of the EVENTS header, astropy's AltAz without refraction.
+The pointing as Gammapy's ``obs.get_pointing_altaz(obs.tmid)``: the ICRS pointing of the EVENTS
+header, the mid-time of the first GTI row (GTI header time reference), the site of the EVENTS
+header, astropy's AltAz without refraction. The GTIs as Gammapy's ``obs.gti.time_start`` and
+``time_stop``, in TT.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import sqlalchemy as sa
+from astropy.time import Time
 from sqlalchemy.engine import Engine
 
 from ..errors import InputError
@@ -19,24 +22,20 @@ from ..query.explain import no_observation_error
 from ..results import PointingReport
 from ..store.engine import connect, write_transaction
 from ..store.file_versions import read_versions, record_uses
-from ..store.models import POINTING_COLUMNS, Hdu, HduFile, Observation, Pointing
+from ..store.models import POINTING_COLUMNS, GtiInterval, Hdu, HduFile, Observation, Pointing
 from ..store.rows import bulk_insert, check_observations_unchanged
 
 __all__ = ["compute_pointing"]
 
 def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> PointingReport:
-    """Store ``zen/alt/az_tmid_deg`` and ``tmid_gti_mjd`` of the selection in ``pointing``.
+    """Store ``zen/alt/az_tmid_deg`` and ``tmid_gti_mjd`` of the selection in ``pointing``, and
+    every row of each observation's GTI table in ``gti_interval``.
 
-    Reports the number of observations done and, for the others, why not
-    (no EVENTS or GTI HDU, unreadable file, missing keywords); their rows
-    are removed (their values read as NULL).  The version (size, mtime) of every file read is stored with them.
+    Reports the number of observations done and, for the others, why not (no EVENTS or GTI HDU,
+    unreadable file, missing keywords); their rows are removed (their values read as NULL). An
+    observation whose GTI was read but not its pointing keeps its GTIs. The version (size, mtime)
+    of every file read is stored with them.
     """
-    from astropy import units as u
-    from astropy.coordinates import AltAz, EarthLocation, SkyCoord
-    from astropy.time import Time
-
-    from .iers_cache import earth_orientation
-
     o, h, f = Observation.__table__, Hdu.__table__, HduFile.__table__
     query = (
         sa.select(o.c.id, o.c.obs_id, h.c.hdu_type, h.c.hdu_name, f.c.path)
@@ -53,67 +52,122 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> Poi
     everything = sorted(obs_ids)
     uses = {i: [where[0] for key, where in hdus.get(i, {}).items() if key != "obs_id"] for i in everything}
     versions = read_versions(uses)  # before the files are read
-    rows, problems = [], []
+    pointings, gtis, problems = {}, {}, []
     for n, observation_id in enumerate(everything, 1):
         found = hdus.get(observation_id, {})
         try:
-            rows.append((observation_id, *_read(found)))
-        except InputError as exc:
-            problems.append(f"OBS_ID {found.get('obs_id', observation_id)}: {exc}")
-            rows.append((observation_id, None))
+            gtis[observation_id], pointing, problem = _read(found)
+        except InputError as unreadable:
+            problems.append(f"OBS_ID {obs_ids[observation_id]}: {unreadable}")
+        else:
+            if pointing is not None:
+                pointings[observation_id] = pointing
+            else:
+                problems.append(f"OBS_ID {obs_ids[observation_id]}: {problem}")
         if progress is not None and (n % 50 == 0 or n == len(everything)):
             progress("pointing", n, len(everything))
-    done = [r for r in rows if r[1] is not None]
-    values = {}
-    if done:
-        ids, ra, dec, lon, lat, height, ref, scale, start, stop = (list(c) for c in zip(*done))
-        starts = Time([Time(r, format="mjd", scale=s) + a * u.s for r, s, a in zip(ref, scale, start)])
-        stops = Time([Time(r, format="mjd", scale=s) + b * u.s for r, s, b in zip(ref, scale, stop)])
-        tmid = starts + 0.5 * (stops - starts)
-        site = EarthLocation(lon=np.array(lon) * u.deg, lat=np.array(lat) * u.deg, height=np.array(height) * u.m)
-        with earth_orientation():  # no network: astropy's bundled tables
-            altaz = SkyCoord(np.array(ra) * u.deg, np.array(dec) * u.deg, frame="icrs").transform_to(
-                AltAz(obstime=tmid, location=site))
-        alt, az = altaz.alt.deg, altaz.az.deg
-        values = {i: (float(m), float(90 - a_), float(a_), float(z)) for i, m, a_, z in zip(ids, tmid.tt.mjd, alt, az)}
-    p = Pointing.__table__
+    intervals = _intervals_mjd(gtis)
+    values = _pointing_at_mid_time(pointings, gtis)
+    p, g = Pointing.__table__, GtiInterval.__table__
     with write_transaction(engine) as conn:
         check_observations_unchanged(conn, obs_ids.items())
         for lo in range(0, len(everything), 10_000):
-            conn.execute(sa.delete(p).where(p.c.observation_id.in_(everything[lo:lo + 10_000])))
+            for table in (p, g):
+                conn.execute(sa.delete(table).where(table.c.observation_id.in_(everything[lo:lo + 10_000])))
         bulk_insert(conn, p, ["observation_id", *POINTING_COLUMNS],
                     ((i, *v) for i, v in sorted(values.items())))  # fmt: skip
+        bulk_insert(conn, g, ["observation_id", "seq", "start_mjd", "stop_mjd"],
+                    ((i, k, *row) for i, rows in sorted(intervals.items()) for k, row in enumerate(rows)))  # fmt: skip
         record_uses(conn, None, uses, versions)
-    return PointingReport(len(values), problems)
+    return PointingReport(len(values), problems, len(intervals), sum(map(len, intervals.values())))
 
 
-def _read(found: dict) -> tuple:
-    """(ra, dec, geolon, geolat, altitude, mjdref, scale, gti start, gti stop) of one observation."""
-    if "events" not in found or "gti" not in found:
-        raise InputError(f"no {'events' if 'events' not in found else 'gti'} HDU in the HDU index")
-    (events_path, events_name), (gti_path, gti_name) = found["events"], found["gti"]
-    try:
-        if events_path == gti_path:  # the EVENTS data is skipped, unless it is also the GTI
-            header_only = {events_name} if events_name.upper() != gti_name.upper() else set()
-            tables = read_tables(events_path, {events_name, gti_name}, headers_only=header_only)
-            events, gti = tables.get(events_name.upper()), tables.get(gti_name.upper())
-        else:
-            events = read_tables(events_path, {events_name}, headers_only={events_name}).get(events_name.upper())
-            gti = read_tables(gti_path, {gti_name}).get(gti_name.upper())
-    except (OSError, FitsError) + GZIP_ERRORS as exc:
-        raise InputError(f"cannot read {events_path} ({exc})") from None
-    if events is None or gti is None:
-        raise InputError(f"{events_path}: no {events_name if events is None else gti_name} table")
-    if isinstance(events, FitsError):
-        raise InputError(f"{events_path} [{events_name}]: {events}")
+def _intervals_mjd(gtis: dict[int, tuple]) -> dict[int, list[tuple[float, float]]]:
+    """Each observation's GTI rows as (start, stop) TT MJD, from (mjdref, scale, starts, stops)."""
+    from astropy import units as u
+
+    ids = sorted(gtis)
+    if not ids:
+        return {}
+    counts = [len(gtis[i][2]) for i in ids]
+    ref = np.repeat([gtis[i][0] for i in ids], counts)
+    seconds = np.concatenate([np.column_stack(gtis[i][2:]) for i in ids])
+    scales = np.repeat([gtis[i][1] for i in ids], counts)
+    mjd = np.empty_like(seconds)
+    for scale in np.unique(scales):
+        rows = scales == scale
+        ref_time = Time(ref[rows], format="mjd", scale=scale)
+        mjd[rows] = np.column_stack([(ref_time + seconds[rows, k] * u.s).tt.mjd for k in (0, 1)])
+    bounds = np.cumsum([0, *counts])
+    return {i: [(float(a), float(b)) for a, b in mjd[lo:hi]] for i, lo, hi in zip(ids, bounds[:-1], bounds[1:])}
+
+
+def _pointing_at_mid_time(pointings: dict[int, tuple], gtis: dict[int, tuple]) -> dict[int, tuple]:
+    """(tmid, zenith, altitude, azimuth) of each observation from its EVENTS-header pointing and site
+    (ra, dec, geolon, geolat, altitude) at the mid-time of its first GTI row."""
+    from astropy import units as u
+    from astropy.coordinates import AltAz, EarthLocation, SkyCoord
+
+    from .iers_cache import earth_orientation
+
+    ids = sorted(pointings)
+    if not ids:
+        return {}
+    ra, dec, lon, lat, height = (np.array(c, dtype=float) for c in zip(*(pointings[i] for i in ids)))
+    start, stop = (Time([Time(gtis[i][0], format="mjd", scale=gtis[i][1]) + gtis[i][k][0] * u.s for i in ids])
+                   for k in (2, 3))  # fmt: skip
+    tmid = start + 0.5 * (stop - start)
+    site = EarthLocation(lon=lon * u.deg, lat=lat * u.deg, height=height * u.m)
+    with earth_orientation():  # no network: astropy's bundled tables
+        altaz = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs").transform_to(AltAz(obstime=tmid, location=site))
+    alt, az = altaz.alt.deg, altaz.az.deg
+    return {i: (float(m), float(90 - a_), float(a_), float(z)) for i, m, a_, z in zip(ids, tmid.tt.mjd, alt, az)}
+
+
+def _read(found: dict) -> tuple[tuple, tuple | None, str | None]:
+    """Of one observation: its GTI (mjdref, scale, starts in s, stops in s); its EVENTS-header
+    pointing (ra, dec, geolon, geolat, altitude), or None and why not. InputError if the GTI
+    cannot be read."""
+    if "gti" not in found:
+        raise InputError("no gti HDU in the HDU index")
+    gti_path, gti_name = found["gti"]
+    events_path, events_name = found.get("events", (None, None))
+    wanted: dict[str, set[str]] = {gti_path: {gti_name}}
+    if events_path is not None:
+        wanted.setdefault(events_path, set()).add(events_name)
+    tables = {}
+    for path, names in wanted.items():
+        # the EVENTS data is skipped, unless it is also the GTI
+        header_only = {events_name} if path == events_path and events_name.upper() != gti_name.upper() else set()
+        try:
+            read = read_tables(path, names, headers_only=header_only)
+        except (OSError, FitsError) + GZIP_ERRORS as exc:
+            raise InputError(f"cannot read {path} ({exc})") from None
+        tables.update({(path, name.upper()): table for name, table in read.items()})
+    gti = tables.get((gti_path, gti_name.upper()))
+    if gti is None:
+        raise InputError(f"{gti_path}: no {gti_name} table")
     if isinstance(gti, FitsError):
         raise InputError(f"{gti_path} [{gti_name}]: {gti}")
-    header = events.header
     try:
-        values = [float(header[k]) for k in ("RA_PNT", "DEC_PNT", "GEOLON", "GEOLAT", "ALTITUDE")]
         ref = float(gti.header["MJDREFI"]) + float(gti.header.get("MJDREFF", 0.0))
         scale = str(gti.header.get("TIMESYS", "TT")).strip().lower() or "tt"
-        start, stop = float(gti.rows["START"][0]), float(gti.rows["STOP"][0])
-    except (KeyError, ValueError, IndexError) as exc:
-        raise InputError(f"{events_path}: missing or bad keyword/column {exc}") from None
-    return (*values, ref, scale, start, stop)
+        start, stop = (np.asarray(gti.rows[c], dtype=float).ravel() for c in ("START", "STOP"))
+    except (KeyError, ValueError) as exc:
+        raise InputError(f"{gti_path}: missing or bad keyword/column {exc}") from None
+    if not len(start) or len(start) != len(stop) or not (np.isfinite(start).all() and np.isfinite(stop).all()):
+        raise InputError(f"{gti_path} [{gti_name}]: no rows, or START/STOP not finite")
+    if scale not in Time.SCALES:
+        raise InputError(f"{gti_path} [{gti_name}]: TIMESYS {scale.upper()!r} is not a time scale astropy knows")
+    gti_values = (ref, scale, start, stop)
+    if events_path is None:
+        return gti_values, None, "no events HDU in the HDU index"
+    events = tables.get((events_path, events_name.upper()))
+    if events is None:
+        return gti_values, None, f"{events_path}: no {events_name} table"
+    if isinstance(events, FitsError):
+        return gti_values, None, f"{events_path} [{events_name}]: {events}"
+    try:
+        return gti_values, tuple(float(events.header[k]) for k in ("RA_PNT", "DEC_PNT", "GEOLON", "GEOLAT", "ALTITUDE")), None
+    except (KeyError, ValueError) as exc:
+        return gti_values, None, f"{events_path}: missing or bad keyword {exc}"

@@ -24,6 +24,7 @@ from .observation_models import (
     POINTING_COLUMNS,
     SKY_ZONE_HEIGHT_DEG,
     DataStore,
+    GtiInterval,
     Hdu,
     HduFile,
     Observation,
@@ -43,6 +44,7 @@ __all__ = [
     "DataStore",
     "Observation",
     "Pointing",
+    "GtiInterval",
     "POINTING_COLUMNS",
     "OBSERVATION_COLUMNS",
     "observation_column",
@@ -67,4 +69,4 @@ __all__ = [
 ]
 
 #: Alembic revision the models correspond to (tests check it is the head).
-SCHEMA_REVISION = "0014"
+SCHEMA_REVISION = "0015"

@@ -68,7 +68,7 @@ OBSCORE_HEA_COLUMNS = {
     "em_ref_energy": ("eV", "em.energy"),
     "s_ref_oaa": ("deg", "pos.angDistance;instr.fov"),
     "em_ref_oaa": ("deg", "pos.angDistance;instr.fov"),
-    "t_intervals": (None, "time.interval"),
+    "t_intervals": ("d", "time.interval"),
     "tracking_mode": (None, "meta.code;instr.setup"),
     "pointing_mode": (None, "meta.code;instr.setup"),
     "obs_mode": (None, "meta.code;instr.setup"),
@@ -93,11 +93,13 @@ _FEATURE_COLUMNS = ("s_resolution", "em_res_power", "s_ref_energy", "em_ref_ener
 
 def _query(store: bool) -> str:
     """One statement: the obscore view, its HEA row and the chosen feature set's values (of a store).
-    The views join on observation_id here (an integer key) rather than on the DID they share."""
-    hea = [n for n in OBSCORE_HEA_COLUMNS if n not in _FEATURE_COLUMNS]
+    The views join on observation_id here (an integer key) rather than on the DID they share;
+    t_intervals is read from gti_interval apart (doubles, not the view's text)."""
+    hea = [n for n in OBSCORE_HEA_COLUMNS if n not in _FEATURE_COLUMNS and n != "t_intervals"]  # read apart
     columns = ([f"f.{n}" if n in _FEATURE_COLUMNS else f"c.{n}" for n in OBSCORE_COLUMNS]
                + [f"h.{n}" for n in hea] + [f"f.{n}" for n in _FEATURE_COLUMNS[2:]]
-               + [f"c.{n}" for n in GADF_COLUMNS] + ["f.energy_threshold", "c.store", "c.access_path"])  # fmt: skip
+               + [f"c.{n}" for n in GADF_COLUMNS]
+               + ["f.energy_threshold", "c.store", "c.access_path", "c.observation_id"])  # fmt: skip
     return (f"SELECT {', '.join(columns)} FROM obscore c JOIN obscore_hea h ON h.observation_id = c.observation_id "
             "LEFT JOIN obscore_feature_set f ON f.observation_id = c.observation_id AND f.feature_set = :feature_set "
             f"{'WHERE c.store = :store ' if store else ''}ORDER BY c.store, c.obs_id")  # fmt: skip
@@ -137,7 +139,7 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     import astropy.constants as const
     import astropy.units as u
     import numpy as np
-    from astropy.table import Table
+    from astropy.table import Column, Table
 
     authority = DEFAULT_AUTHORITY if authority is None else authority
     fov_deg = _check(engine, feature_set, store, authority, access_url, fov)
@@ -145,7 +147,8 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
         result = conn.execute(sa.text(_query(store is not None)), {"feature_set": feature_set, "store": store})
         names = list(result.keys())
         rows = result.all()
-    data = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+        data = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+        data["t_intervals"] = _intervals(conn, data.pop("observation_id"), store)
     stores, obs_ids = data.pop("store"), data["obs_id"]
     data["obs_publisher_did"] = [f"ivo://{authority}/{s}?{o}" for s, o in zip(stores, obs_ids, strict=True)]
     if collection is not None:
@@ -166,6 +169,8 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     for name, (unit, ucd) in units.items():
         if name == "s_region":
             column = _circles(data["s_ra"], data["s_dec"], data["s_fov"])
+        elif name == "t_intervals":
+            column = Column(data[name])
         else:
             kind = _KINDS.get(name, float)
             values = data[name]
@@ -179,10 +184,29 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     return table
 
 
+def _intervals(conn, observation_ids: list[int], store: str | None):
+    """t_intervals of each observation: its GTI rows' MJD, start stop start stop ... (an object array
+    of float arrays, empty where no GTI was read)."""
+    import numpy as np
+
+    from .models import DataStore, GtiInterval, Observation
+
+    g, o, s = GtiInterval.__table__, Observation.__table__, DataStore.__table__
+    query = sa.select(g.c.observation_id, g.c.start_mjd, g.c.stop_mjd).order_by(g.c.observation_id, g.c.seq)
+    if store is not None:
+        query = query.join(o, o.c.id == g.c.observation_id).join(s, s.c.id == o.c.store_id).where(s.c.name == store)
+    found: dict[int, list[float]] = {}
+    for observation_id, start, stop in conn.execute(query):
+        found.setdefault(observation_id, []).extend((start, stop))
+    column = np.empty(len(observation_ids), dtype=object)
+    column[:] = [np.array(found.get(i, ()), dtype=float) for i in observation_ids]
+    return column
+
+
 #: Column kinds other than float.
 _KINDS: dict[str, type] = {
     **dict.fromkeys(["dataproduct_type", "obs_collection", "obs_publisher_did", "access_url", "access_format",
-                     "target_name", "o_ucd", "pol_states", "facility_name", "instrument_name", "t_intervals",
+                     "target_name", "o_ucd", "pol_states", "facility_name", "instrument_name",
                      "tracking_mode", "pointing_mode", "obs_mode", "event_type", "messenger_name"], str),
     **dict.fromkeys(["calib_level", "obs_id", "access_estsize", "s_xel1", "s_xel2", "t_xel", "em_xel", "pol_xel",
                      "ev_xel", "messenger_pdgid"], int),
@@ -213,7 +237,8 @@ FORMATS = {"votable": "votable", "csv": "ascii.csv", "ecsv": "ascii.ecsv", "fits
 
 def write_obscore(table: Table, path: Path, fmt: str) -> Path:
     """Write an :func:`obscore_table` to the new file ``path``: VOTable and ECSV keep units and UCDs,
-    FITS units (and the UCDs as TUCDn cards), CSV neither; in CSV, s_region is DALI text ``ra dec radius``."""
+    FITS units (and the UCDs as TUCDn cards), CSV neither; in CSV, s_region and t_intervals are DALI
+    text (``ra dec radius``, ``start stop start stop ...``)."""
     import numpy as np
     from astropy.io import fits
 
@@ -229,6 +254,8 @@ def write_obscore(table: Table, path: Path, fmt: str) -> Path:
         masked = np.asarray(np.ma.getmaskarray(region).any(axis=1))
         text = ["" if m else " ".join(map(repr, row)) for row, m in zip(np.asarray(region).tolist(), masked.tolist(), strict=True)]
         table.replace_column("s_region", _column(np.array(text), masked))
+        intervals = [" ".join(map(repr, row.tolist())) for row in table["t_intervals"]]
+        table.replace_column("t_intervals", _column(np.array(intervals), np.array([not t for t in intervals])))
     table.write(path, format=FORMATS[fmt])
     if fmt == "fits":
         with fits.open(path, mode="update") as hdus:

@@ -1,5 +1,6 @@
-"""The models of ingested data stores: ``data_store``, ``observation`` (with its derived sky columns
-and the pointing at mid-time, ``pointing``), ``hdu_file`` and ``hdu``."""
+"""The models of ingested data stores: ``data_store``, ``observation`` (with its derived sky columns,
+the pointing at mid-time, ``pointing``, and the good time intervals, ``gti_interval``), ``hdu_file``
+and ``hdu``."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .orm import unit_column as _unit
 if TYPE_CHECKING:
     from .epoch_models import Epoch
 
-__all__ = ["SKY_ZONE_HEIGHT_DEG", "DataStore", "Observation", "Pointing", "POINTING_COLUMNS",
+__all__ = ["SKY_ZONE_HEIGHT_DEG", "DataStore", "Observation", "Pointing", "GtiInterval", "POINTING_COLUMNS",
            "OBSERVATION_COLUMNS", "observation_column", "observation_column_info", "HduFile", "Hdu", "sky_derived",
            "gadf_columns"]  # fmt: skip
 
@@ -151,6 +152,8 @@ class Observation(Base):
 
     store: Mapped[DataStore] = relationship(back_populates="observations")
     pointing: Mapped[Pointing | None] = relationship(lazy="selectin", passive_deletes=True)
+    #: The GTI rows (``obscat pointing``), in GTI order; empty until read.
+    gti_intervals: Mapped[list[GtiInterval]] = relationship(order_by="GtiInterval.seq", passive_deletes=True)
     #: The epoch it falls in (``obscat epochs``), None if none.
     epoch: Mapped[Epoch | None] = relationship(secondary="observation_epoch", viewonly=True, lazy="selectin")
     hdus: Mapped[list[Hdu]] = relationship(
@@ -186,6 +189,23 @@ class Pointing(Base):
     zen_tmid_deg: Mapped[float | None] = _unit("deg")
     alt_tmid_deg: Mapped[float | None] = _unit("deg")
     az_tmid_deg: Mapped[float | None] = _unit("deg")
+
+
+class GtiInterval(Base):
+    """One row of an observation's GTI table (good time interval), as TT MJD.
+
+    Read with the pointing at mid-time by ``obscat pointing`` (the same files, the same
+    ``file_use`` rows); ObsCore's ``t_intervals`` lists them.
+    """
+
+    __tablename__ = "gti_interval"
+
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"), primary_key=True)
+    #: The row's position in the GTI table (0 first).
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    #: START and STOP of the row, by the GTI header's time reference (MJDREFI/F, TIMESYS), in TT.
+    start_mjd: Mapped[float] = _unit("d")
+    stop_mjd: Mapped[float] = _unit("d")
 
 
 #: The ``pointing`` columns users see as observation columns.
