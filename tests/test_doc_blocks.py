@@ -54,8 +54,8 @@ RUNNABLE = {"console", "bash", "python", "sql", "toml"}
 OPTED_OUT = {
     ("README.md", 'python3 -m pip install -e ".[plot]" && obscat demo'),
     ("README.md", 'python3 -m pip install -e ".[test]" && python3 -m pytest -n 2'),
-    ("README.md", "#!/bin/bash"),
-    ("README.md", "from dask_jobqueue import SLURMCluster"),
+    ("docs/executors.md", "from dask_jobqueue import SLURMCluster"),
+    ("docs/shards.md", "#!/bin/bash"),
     ("docs/obscore.md", 'export OBSCAT_DB_URL="postgresql:///gavo?options=-csearch_path%3Dobscat"'),
     ("docs/packaging.md", "alembic.ini                      # for the `alembic` command only; obscat never reads it"),
     ("docs/packaging.md", "rm -f /tmp/gen.db"),

@@ -89,7 +89,23 @@ def test_the_tables_hold_what_the_catalogue_holds(grouped, tmp_path):
         groups = grouped.sql("SELECT m.label, count(*) FROM group_member m JOIN grouping g ON g.id = m.grouping_id "
                              "WHERE g.name = :n GROUP BY m.label ORDER BY m.label", {"n": name})  # fmt: skip
         assert page.tables[("groups", name)] == [[str(r[0]), str(r[1])] for r in groups]
+    grouping_id = _count(grouped, "SELECT id FROM grouping WHERE name = :n", n="pairs")
+    pairs = page.tables[("pairs", "pairs")]
+    assert len(pairs) == _count(grouped, "SELECT count(*) FROM match_pair WHERE grouping_id = :g", g=grouping_id) > 1
+    assert {kind for kind, name in page.tables if name in ("zenith", "irf", HOSTILE)} == {"groups", "members"}
+    stored = grouped.sql("SELECT on_o.obs_id, off_o.obs_id, p.rank, p.distance FROM match_pair p "
+                         "JOIN observation on_o ON on_o.id = p.on_observation_id "
+                         "JOIN observation off_o ON off_o.id = p.off_observation_id "
+                         "WHERE p.grouping_id = :g ORDER BY on_o.obs_id, p.rank", {"g": grouping_id})  # fmt: skip
+    assert [(int(r[1]), int(r[3]), int(r[4])) for r in pairs] == [(int(r[0]), int(r[1]), int(r[2])) for r in stored]
+    assert [float(r[5]) for r in pairs] == pytest.approx([float(r[3]) for r in stored], rel=1e-5)
+    on, off = int(pairs[-1][1]), int(pairs[-1][3])  # a pair's OBS_IDs, looked up in the DB
+    assert _count(grouped, "SELECT count(*) FROM match_pair p JOIN observation a ON a.id = p.on_observation_id "
+                  "JOIN observation b ON b.id = p.off_observation_id WHERE p.grouping_id = :g AND a.obs_id = :on "
+                  "AND b.obs_id = :off", g=grouping_id, on=on, off=off) == 1  # fmt: skip
+    assert {r[0] for r in pairs} == {r[2] for r in pairs} == {store.name}
     text = path.read_text()
+    assert f"<summary>{len(pairs)} pairs</summary>" in text
     fs = grouped.feature_sets()[0]
     assert f'<h3 id="{fs.name}">{fs.name}</h3>' in text and "&quot;n_groups&quot;: 2" in text  # the clustering's provenance
 

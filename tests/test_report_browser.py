@@ -79,10 +79,13 @@ def test_the_report_in_chromium(hess, browser, db_url, tmp_path):
     expected = [["stores", "", _count(hess, "SELECT count(*) FROM data_store")],
                 ["targets", "", _count(hess, "SELECT count(DISTINCT coalesce(object, '')) FROM observation")]]  # fmt: skip
     member = "FROM group_member m JOIN grouping g ON g.id = m.grouping_id WHERE g.name = :n"
-    for (name,) in hess.sql("SELECT name FROM grouping ORDER BY name"):
-        expected += [["groups", name, _count(hess, f"SELECT count(DISTINCT m.label) {member}", n=name)],
-                     ["members", name, _count(hess, f"SELECT count(*) {member}", n=name)]]  # fmt: skip
-    assert rows == expected
+    pair = "FROM match_pair p JOIN grouping g ON g.id = p.grouping_id WHERE g.name = :n"
+    for name, method in hess.sql("SELECT name, method FROM grouping ORDER BY name"):
+        expected.append(["groups", name, _count(hess, f"SELECT count(DISTINCT m.label) {member}", n=name)])
+        if method == "match":
+            expected.append(["pairs", name, _count(hess, f"SELECT count(*) {pair}", n=name)])
+        expected.append(["members", name, _count(hess, f"SELECT count(*) {member}", n=name)])
+    assert rows == expected and ["pairs", "pairs"] in [r[:2] for r in rows]
 
     if os.environ.get("OBSCAT_REPORT_SCREENSHOT") and db_url.startswith("sqlite"):
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = false)")

@@ -34,7 +34,8 @@ _STYLE = """
 body{font-family:sans-serif;margin:1.5em auto;max-width:72em;padding:0 1em;color:#222}
 h1{margin-bottom:0}h2{border-bottom:1px solid #ccc;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0;font-size:90%}
-th,td{border:1px solid #ddd;padding:.15em .5em;text-align:left}td.n,[data-table=members] td:last-child{text-align:right}
+th,td{border:1px solid #ddd;padding:.15em .5em;text-align:left}td.n,[data-table=members] td:last-child,
+[data-table=pairs] td:nth-child(2),[data-table=pairs] td:nth-child(n+4){text-align:right}
 th{background:#f3f3f3}img{max-width:100%;height:auto;display:block;margin:.5em 0}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}
 .generated,.note{color:#666}code{font-size:90%;word-break:break-all}nav a{margin-right:1em}
@@ -289,6 +290,13 @@ def _member_lines(members) -> list[str]:
             zip(members["label"].tolist(), members["store"].tolist(), members["obs_id"].tolist())]  # fmt: skip
 
 
+def _pair_lines(pairs) -> list[str]:
+    """The rows of a match's pair table: its stored pairs (unmatched ON runs left out)."""
+    with pairs:
+        return [f"<tr><td>{escape(on_store)}<td>{on_obs}<td>{escape(off_store)}<td>{off_obs}<td>{rank}<td>{distance:.6g}"
+                for on_store, on_obs, off_store, off_obs, rank, distance in pairs if off_obs is not None]  # fmt: skip
+
+
 def _groupings(catalog, stored) -> list[str]:
     out = ['<section id="groupings">', "<h2>Groupings</h2>"]
     if not stored:
@@ -310,6 +318,11 @@ def _groupings(catalog, stored) -> list[str]:
                              f"`obscat plot {g.name} --kind dendrogram` draws it"))  # fmt: skip
         for title, kwargs in _plots(g):
             out.append(_figure(f"{title} of grouping {g.name}", catalog.plot, g.name, **kwargs))
+        if g.method == "match":
+            lines = _pair_lines(catalog.iter_match_pairs(g.name))
+            out += [f"<details><summary>{len(lines)} pairs</summary>",
+                    _table(["ON store", "ON obs_id", "OFF store", "OFF obs_id", "rank", "distance"], (), "pairs", g.name,
+                           lines), "</details>"]  # fmt: skip
         out += [f"<details><summary>{len(labels)} members</summary>",
                 _table(["group", "store", "obs_id"], (), "members", g.name, _member_lines(g.members)), "</details>"]
     return [*out, "</section>"]
