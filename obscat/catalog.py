@@ -619,9 +619,10 @@ class Catalog:
 
     # -- publishing ----------------------------------------------------------------------
 
-    def obscore(self, feature_set: str | None = None, *, store: str | None = None, authority: str | None = None,
-                access_url: str | None = None, collection: str | None = None, fov=None) -> Table:  # fmt: skip
-        """IVOA ObsCore 1.1 rows, one per observation (of ``store``), with the columns of the High-Energy
+    def obscore(self, feature_set: str | None = None, *, selection=None, store: str | None = None,
+                authority: str | None = None, access_url: str | None = None, collection: str | None = None,
+                fov=None) -> Table:  # fmt: skip
+        """IVOA ObsCore 1.1 rows, one per observation (that ``selection`` keeps, of ``store``), with the columns of the High-Energy
         extension and the lowercase GADF ``ra_pnt``, ``dec_pnt``, ``tstart``, ``tstop``; each column
         has its ObsCore unit and its UCD in ``column.meta["ucd"]`` (docs/obscore.md).
 
@@ -631,20 +632,26 @@ class Catalog:
         the store's files are served under (default: ``file://`` URLs); ``collection`` is
         ``obs_collection`` (default: the store name); ``fov`` (an angle, the field-of-view diameter)
         gives s_fov and the s_region circle, else NULL."""
+        from .query.observations import require_observations
         from .store.obscore import obscore_table
 
-        return obscore_table(self.engine, feature_set=feature_set, store=store, authority=authority,
-                             access_url=access_url, collection=collection, fov=fov)  # fmt: skip
+        criterion = None if selection is None else self._criterion(selection)
+        table = obscore_table(self.engine, feature_set=feature_set, store=store,
+                              where=None if criterion is None else criterion.clause(), authority=authority,
+                              access_url=access_url, collection=collection, fov=fov)  # fmt: skip
+        if criterion is not None and not len(table):
+            require_observations(self.engine, criterion)  # raises why it keeps none
+        return table
 
     def export_obscore(self, target: str | os.PathLike, *, format: str = "votable", feature_set: str | None = None,
-                       store: str | None = None, authority: str | None = None, access_url: str | None = None,
-                       collection: str | None = None, fov=None) -> Path:  # fmt: skip
+                       selection=None, store: str | None = None, authority: str | None = None,
+                       access_url: str | None = None, collection: str | None = None, fov=None) -> Path:  # fmt: skip
         """Write :meth:`obscore` to the new file ``target`` as ``format`` ``"votable"``, ``"ecsv"``,
         ``"fits"`` (units and UCDs) or ``"csv"`` (s_region as DALI text ``ra dec radius``)."""
         from .store.obscore import write_obscore
 
-        table = self.obscore(feature_set, store=store, authority=authority, access_url=access_url,
-                             collection=collection, fov=fov)  # fmt: skip
+        table = self.obscore(feature_set, selection=selection, store=store, authority=authority,
+                             access_url=access_url, collection=collection, fov=fov)  # fmt: skip
         return write_obscore(table, Path(os.path.expandvars(os.fspath(target))), format)
 
     # -- SQL -----------------------------------------------------------------------------

@@ -219,6 +219,7 @@ def test_the_gadf_columns_match_the_events_files_gammapy_opens(hess):
     (["--access-url", "data/"], "Error: --access-url data/ is not a base URL (e.g. 'https://example.org/data/')\n"),
     (["--fov", "5 m"], "Error: --fov 5 m is not an angle (e.g. '5 deg')\n"),
     (["--fov", "-1 deg"], "Error: --fov -1 deg must be an angle in (0, 360] deg\n"),
+    (["--object", "Nothing*"], "Error: the selection holds no observation\n"),
 ])  # fmt: skip
 def test_bad_flags_are_one_line_errors_and_write_nothing(hess, tmp_path, args, error):
     out = tmp_path / "obscore.xml"
@@ -226,6 +227,30 @@ def test_bad_flags_are_one_line_errors_and_write_nothing(hess, tmp_path, args, e
     result = CliRunner().invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(out), *args])
     assert (result.exit_code, result.stderr) == (1, error)
     assert not out.exists() and snapshot(hess.url) == before
+
+
+def test_selection_flags_export_the_rows_select_keeps(hess, tmp_path):
+    """`obscore export` with selection flags writes the rows `select` keeps, each equal to its row of
+    the whole table (t_intervals included); `Catalog.obscore(selection=...)` the same."""
+    hess.compute_pointing()
+    flags = ["--cone", "83.63 22.01 3", "--range", "zen_pnt_deg 40 60"]
+    out = tmp_path / "obscore.ecsv"
+    runner = CliRunner()
+    result = runner.invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(out), "-f", "ecsv", *flags])
+    assert result.exit_code == 0, result.output
+    kept = sorted(int(i) for i in runner.invoke(app, ["--db", hess.url, "select", "-f", "ids", *flags]).stdout.split())
+    written, whole = Table.read(out), hess.obscore()
+    assert written["obs_id"].tolist() == kept and 0 < len(kept) < len(whole)
+    from obscat.query import Ids
+
+    chosen = hess.obscore(selection=Ids(kept[:2]))
+    for table in (written, chosen):
+        for row in table:
+            full = whole[whole["obs_id"] == row["obs_id"]][0]
+            assert len(row["t_intervals"]) == 2 and list(row["t_intervals"]) == list(full["t_intervals"])
+            for name in ("obs_publisher_did", "access_url", "s_ra", "t_min", "em_min", "ev_xel", "tstart"):
+                assert row[name] == full[name], name
+    assert chosen["obs_id"].tolist() == kept[:2]
 
 
 def test_an_existing_file_is_not_overwritten(hess, tmp_path):

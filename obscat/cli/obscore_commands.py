@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .options import StoreOption
+from .options import StoreOption, with_selection
 
 __all__ = ["obscore_export"]
 
@@ -20,6 +20,7 @@ class ObscoreFormat(enum.StrEnum):
     fits = "fits"
 
 
+@with_selection
 def obscore_export(
     ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The new file to write.")],
@@ -47,9 +48,10 @@ def obscore_export(
         str | None,
         typer.Option("--fov", metavar="ANGLE", help="Field-of-view diameter, e.g. '5 deg': s_fov and the s_region circle (else NULL)."),
     ] = None,
+    selection=None,
 ) -> None:
-    """Write the IVOA ObsCore 1.1 table of the catalogue, with the High-Energy extension's columns
-    and the lowercase GADF ones (see docs/obscore.md)."""
-    path = ctx.obj.catalog.export_obscore(output, format=fmt.value, feature_set=feature_set, store=store,
+    """Write the IVOA ObsCore 1.1 table of the selected observations, with the High-Energy extension's
+    columns and the lowercase GADF ones (see docs/obscore.md)."""
+    path = ctx.obj.catalog.export_obscore(output, format=fmt.value, feature_set=feature_set, selection=selection, store=store,
                                           authority=authority, access_url=access_url, collection=collection, fov=fov)  # fmt: skip
     typer.echo(f"wrote {path}")

@@ -16,12 +16,12 @@ from ..store.rows import store_id
 from .annotations import Annotation, bound_annotations
 from .cone import Cone
 from .criteria import Criterion, TimeRange
-from .explain import explain_empty, without
+from .explain import explain_empty, no_observation_error, without
 
 if TYPE_CHECKING:
     from ..formats import RowStream
 
-__all__ = ["OBSERVATION_COLUMNS", "observation_stream", "left_out"]
+__all__ = ["OBSERVATION_COLUMNS", "observation_stream", "left_out", "require_observations"]
 
 def observation_stream(engine: Engine, names: Sequence[str], selection: Criterion,
                        store: str | None = None) -> RowStream:  # fmt: skip
@@ -47,6 +47,13 @@ def observation_stream(engine: Engine, names: Sequence[str], selection: Criterio
     rows = open_rows(engine, query, on_empty=lambda conn: explain_empty(conn, selection))
     columns = ["store", *names]
     return RowStream(columns, {n: column_unit(n) for n in columns}, rows, lambda: count_rows(engine, query))
+
+
+def require_observations(engine: Engine, selection: Criterion) -> None:
+    """Raise why ``selection`` keeps no observation (:func:`~.explain.no_observation_error`), if it keeps none."""
+    with reading(engine) as conn:
+        if conn.execute(sa.select(Observation.__table__.c.id).where(selection.clause()).limit(1)).first() is None:
+            raise no_observation_error(conn, selection)
 
 
 def left_out(bind: Engine | Connection, selection: Criterion) -> LeftOut:

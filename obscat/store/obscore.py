@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from ..errors import InputError, ParameterError
 from .engine import reading
+from .models import DataStore, GtiInterval, Observation
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -91,18 +92,26 @@ _AUTHORITY = re.compile(r"[\w\d][\w\d\-._~*'()+=]{2,}")
 _FEATURE_COLUMNS = ("s_resolution", "em_res_power", "s_ref_energy", "em_ref_energy", "s_ref_oaa", "em_ref_oaa")
 
 
-def _query(store: bool) -> str:
-    """One statement: the obscore view, its HEA row and the chosen feature set's values (of a store).
-    The views join on observation_id here (an integer key) rather than on the DID they share;
-    t_intervals is read from gti_interval apart (doubles, not the view's text)."""
-    hea = [n for n in OBSCORE_HEA_COLUMNS if n not in _FEATURE_COLUMNS and n != "t_intervals"]  # read apart
+def _query(feature_set: str | None, store: str | None, where: sa.ColumnElement[bool] | None) -> sa.Select:
+    """One statement: the obscore view, its HEA row and the chosen feature set's values, of a store
+    and of the observations ``where`` selects, if given. The views join on observation_id here (an
+    integer key) rather than on the DID they share; t_intervals is read from gti_interval apart
+    (doubles, not the view's text)."""
+    hea = [n for n in OBSCORE_HEA_COLUMNS if n not in _FEATURE_COLUMNS and n != "t_intervals"]
     columns = ([f"f.{n}" if n in _FEATURE_COLUMNS else f"c.{n}" for n in OBSCORE_COLUMNS]
                + [f"h.{n}" for n in hea] + [f"f.{n}" for n in _FEATURE_COLUMNS[2:]]
                + [f"c.{n}" for n in GADF_COLUMNS]
                + ["f.energy_threshold", "c.store", "c.access_path", "c.observation_id"])  # fmt: skip
-    return (f"SELECT {', '.join(columns)} FROM obscore c JOIN obscore_hea h ON h.observation_id = c.observation_id "
-            "LEFT JOIN obscore_feature_set f ON f.observation_id = c.observation_id AND f.feature_set = :feature_set "
-            f"{'WHERE c.store = :store ' if store else ''}ORDER BY c.store, c.obs_id")  # fmt: skip
+    joined = sa.text("obscore c JOIN obscore_hea h ON h.observation_id = c.observation_id LEFT JOIN "
+                     "obscore_feature_set f ON f.observation_id = c.observation_id AND f.feature_set = :feature_set")
+    query: sa.Select = (sa.select(*map(sa.literal_column, columns))
+                        .select_from(joined.bindparams(feature_set=feature_set))
+                        .order_by(sa.literal_column("c.store"), sa.literal_column("c.obs_id")))  # fmt: skip
+    if store is not None:
+        query = query.where(sa.literal_column("c.store") == store)
+    if where is not None:
+        query = query.where(sa.literal_column("c.observation_id").in_(sa.select(Observation.__table__.c.id).where(where)))
+    return query
 
 
 def _check(engine: Engine, feature_set: str | None, store: str | None, authority: str, access_url: str | None,
@@ -132,10 +141,11 @@ def _check(engine: Engine, feature_set: str | None, store: str | None, authority
 
 
 def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str | None = None,
-                  authority: str | None = None, access_url: str | None = None, collection: str | None = None,
-                  fov=None) -> Table:  # fmt: skip
-    """The ObsCore 1.1 rows of every observation (of ``store``), with the High-Energy extension's
-    columns and the lowercase GADF ones; see :meth:`obscat.Catalog.obscore`."""
+                  where: sa.ColumnElement[bool] | None = None, authority: str | None = None,
+                  access_url: str | None = None, collection: str | None = None, fov=None) -> Table:  # fmt: skip
+    """The ObsCore 1.1 rows of every observation (of ``store``, and of those ``where``, a condition on
+    ``observation``, selects), with the High-Energy extension's columns and the lowercase GADF ones;
+    see :meth:`obscat.Catalog.obscore`."""
     import astropy.constants as const
     import astropy.units as u
     import numpy as np
@@ -144,11 +154,11 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     authority = DEFAULT_AUTHORITY if authority is None else authority
     fov_deg = _check(engine, feature_set, store, authority, access_url, fov)
     with reading(engine) as conn:
-        result = conn.execute(sa.text(_query(store is not None)), {"feature_set": feature_set, "store": store})
-        names = list(result.keys())
+        result = conn.execute(_query(feature_set, store, where))
+        names = [name.split(".")[-1] for name in result.keys()]
         rows = result.all()
         data = {name: [row[i] for row in rows] for i, name in enumerate(names)}
-        data["t_intervals"] = _intervals(conn, data.pop("observation_id"), store)
+        data["t_intervals"] = _intervals(conn, data.pop("observation_id"), store, where)
     stores, obs_ids = data.pop("store"), data["obs_id"]
     data["obs_publisher_did"] = [f"ivo://{authority}/{s}?{o}" for s, o in zip(stores, obs_ids, strict=True)]
     if collection is not None:
@@ -184,17 +194,18 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     return table
 
 
-def _intervals(conn, observation_ids: list[int], store: str | None):
+def _intervals(conn, observation_ids: list[int], store: str | None, where: sa.ColumnElement[bool] | None):
     """t_intervals of each observation: its GTI rows' MJD, start stop start stop ... (an object array
     of float arrays, empty where no GTI was read)."""
     import numpy as np
 
-    from .models import DataStore, GtiInterval, Observation
-
     g, o, s = GtiInterval.__table__, Observation.__table__, DataStore.__table__
-    query = sa.select(g.c.observation_id, g.c.start_mjd, g.c.stop_mjd).order_by(g.c.observation_id, g.c.seq)
+    query = (sa.select(g.c.observation_id, g.c.start_mjd, g.c.stop_mjd).join(o, o.c.id == g.c.observation_id)
+             .order_by(g.c.observation_id, g.c.seq))  # fmt: skip
     if store is not None:
-        query = query.join(o, o.c.id == g.c.observation_id).join(s, s.c.id == o.c.store_id).where(s.c.name == store)
+        query = query.join(s, s.c.id == o.c.store_id).where(s.c.name == store)
+    if where is not None:
+        query = query.where(where)
     found: dict[int, list[float]] = {}
     for observation_id, start, stop in conn.execute(query):
         found.setdefault(observation_id, []).extend((start, stop))
