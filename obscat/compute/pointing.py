@@ -38,19 +38,19 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> Poi
     """
     o, h, f = Observation.__table__, Hdu.__table__, HduFile.__table__
     query = (
-        sa.select(o.c.id, o.c.obs_id, h.c.hdu_type, h.c.hdu_name, f.c.path)
+        sa.select(o.c.id, h.c.hdu_type, h.c.hdu_name, f.c.path)
         .join(h, h.c.observation_id == o.c.id).join(f, f.c.id == h.c.file_id)
         .where(selection.clause(), h.c.hdu_type.in_(["events", "gti"])).order_by(o.c.id, h.c.id)
     )  # fmt: skip
     hdus: dict[int, dict] = {}
     with connect(engine) as conn:
-        for observation_id, obs_id, hdu_type, name, path in conn.execute(query):
-            hdus.setdefault(observation_id, {"obs_id": obs_id}).setdefault(hdu_type, (path, name))
+        for observation_id, hdu_type, name, path in conn.execute(query):
+            hdus.setdefault(observation_id, {}).setdefault(hdu_type, (path, name))
         obs_ids = dict(conn.execute(sa.select(o.c.id, o.c.obs_id).where(selection.clause())).all())
         if not obs_ids:
             raise no_observation_error(conn, selection)
     everything = sorted(obs_ids)
-    uses = {i: [where[0] for key, where in hdus.get(i, {}).items() if key != "obs_id"] for i in everything}
+    uses = {i: [path for path, _ in hdus.get(i, {}).values()] for i in everything}
     versions = read_versions(uses)  # before the files are read
     pointings, gtis, problems = {}, {}, []
     for n, observation_id in enumerate(everything, 1):
