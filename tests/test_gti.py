@@ -60,6 +60,12 @@ def test_gti_equals_gammapy(db_url, catalog, store, hess_dir, magic_dir):
     for obs_id, intervals in reference.items():
         assert stored[obs_id].shape == intervals.shape
         assert np.abs(stored[obs_id] - intervals).max() < MICROSECOND_D, obs_id
+    # ObsCore's t_min and t_max are then the GTI's first START and last STOP: Gammapy's obs.tstart, obs.tstop
+    table = catalog.obscore()
+    for row in table:
+        intervals = reference[int(row["obs_id"])]
+        assert abs(row["t_min"] - intervals[0, 0]) < MICROSECOND_D and abs(row["t_max"] - intervals[-1, 1]) < MICROSECOND_D
+        assert row["t_intervals"][0] == row["t_min"] and row["t_intervals"][-1] == row["t_max"]
 
 
 def _multi_row_store(tmp_path):
@@ -117,6 +123,7 @@ def test_several_rows_in_utc(db_url, catalog, tmp_path):
     table = catalog.obscore()
     row = table[table["obs_id"] == obs_id][0]
     assert row["t_intervals"].tolist() == stored.ravel().tolist()
+    assert (row["t_min"], row["t_max"]) == (stored[0, 0], stored[-1, 1])
     assert table["t_intervals"].unit == "d" and table["t_intervals"].meta["ucd"] == "time.interval"
     for fmt, astropy_format in (("votable", "votable"), ("ecsv", "ascii.ecsv"), ("fits", "fits"), ("csv", "ascii.csv")):
         written = Table.read(catalog.export_obscore(tmp_path / f"obscore.{fmt}", format=fmt), format=astropy_format)
