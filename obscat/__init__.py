@@ -13,6 +13,7 @@ __all__ = [
     "__version__",
     "Catalog",
     "run_manifest",
+    "datastore_from_obscore",
     "StoreSummary",
     "LeftOut",
     "PointingReport",
@@ -39,4 +40,8 @@ def __getattr__(name: str):
         from .compute import shards
 
         return shards.run_manifest
+    if name == "datastore_from_obscore":  # ObsCore rows to Gammapy: no catalogue, no database (docs/obscore.md)
+        from .group import obscore_datastore
+
+        return obscore_datastore.datastore_from_obscore
     raise AttributeError(f"module 'obscat' has no attribute {name!r}")

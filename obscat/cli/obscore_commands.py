@@ -1,4 +1,5 @@
-"""``obscat obscore export``: the IVOA ObsCore table (with the High-Energy extension) as a file."""
+"""``obscat obscore export``: the IVOA ObsCore table (with the High-Energy extension) as a file;
+``obscat obscore datastore``: rows of such a table as a GADF data store for Gammapy."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 
 from .options import StoreOption, with_selection
 
-__all__ = ["obscore_export"]
+__all__ = ["obscore_export", "obscore_datastore"]
 
 
 class ObscoreFormat(enum.StrEnum):
@@ -55,3 +56,25 @@ def obscore_export(
     path = ctx.obj.catalog.export_obscore(output, format=fmt.value, feature_set=feature_set, selection=selection, store=store,
                                           authority=authority, access_url=access_url, collection=collection, fov=fov)  # fmt: skip
     typer.echo(f"wrote {path}")
+
+
+def obscore_datastore(
+    rows: Annotated[Path, typer.Argument(metavar="ROWS_FILE", help="ObsCore rows with access_url: a file `obscore export` wrote, a saved TAP result (VOTable, ECSV, FITS, CSV).")],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="The new (or empty) directory to write the index files into.")],
+    mirror: Annotated[
+        list[str] | None,
+        typer.Option("--mirror", metavar="URL=PATH", help="Read access_url values starting with URL from local directory PATH instead (repeatable; split at the first '=').  [default: file:// URLs only]"),
+    ] = None,
+) -> None:
+    """Write a GADF data store (obs-index.fits.gz, hdu-index.fits.gz) of ObsCore rows that Gammapy's DataStore.from_dir
+    opens, pointing at each row's events file and every HDU in it, without the catalogue (not opened) nor the
+    network (see docs/obscore.md)."""
+    from .. import ParameterError, datastore_from_obscore
+
+    prefixes = {}
+    for pair in mirror or ():
+        url, equals, path = pair.partition("=")
+        if not equals:
+            raise ParameterError(f"`mirror={pair!r}` is not URL=PATH")
+        prefixes[url] = path
+    typer.echo(f"wrote {datastore_from_obscore(rows, directory, mirror=prefixes)}")

@@ -15,9 +15,10 @@ which astropy masks) is refused with an error naming it.  Variable-length
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from ._gzip import gzip
 from .header import BLOCK as _BLOCK
 from .header import FitsError, parse_cards, read_cards
 
-__all__ = ["FitsError", "Table", "read_tables", "read_header"]
+__all__ = ["FitsError", "Table", "read_tables", "read_header", "read_headers"]
 
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}  # fmt: skip
@@ -110,15 +111,29 @@ def read_header(path: str, extname: str) -> Table:
     ``path``, its data skipped: a :class:`Table` with ``data=None``.  An HDU not in the
     file, like a damaged file, raises :class:`FitsError`."""
     wanted = extname.strip().upper()
+    with contextlib.closing(_extension_headers(path)) as hdus:  # closes the file at the one wanted
+        for cards, header, name in hdus:
+            if name == wanted:
+                return Table(header, None, {}, tuple(cards))
+    raise FitsError(f"no HDU named {extname}")
+
+
+def read_headers(path: str) -> list[dict]:
+    """The header of every extension HDU of ``path`` (not the primary), in file order, their data
+    skipped; a damaged file raises :class:`FitsError` (or OSError, or a gzip error)."""
+    return [header for _, header, _ in _extension_headers(path)]
+
+
+def _extension_headers(path: str) -> Generator[tuple[list[str], dict, str], None, None]:
+    """(cards, header, upper-case EXTNAME) of each extension HDU of ``path``, read as they are asked for."""
     with _open(path) as stream:
         first = True
         while (hdu := _next_hdu(stream, first)) is not None:
             cards, header, name, size = hdu
-            if not first and name == wanted:
-                return Table(header, None, {}, tuple(cards))
+            if not first:
+                yield cards, header, name
             _skip(stream, size + (-size % _BLOCK))
             first = False
-    raise FitsError(f"no HDU named {extname}")
 
 
 def _open(path: str):

@@ -8,6 +8,7 @@ every member with its label and observation columns as CSV or ECSV.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import re
 import shutil
 import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ from .index_tables import (
 )
 from .match_stored import pair_table
 
-__all__ = ["export_gadf", "export_table", "MissingFilesWarning"]
+__all__ = ["export_gadf", "export_table", "MissingFilesWarning", "check_target", "staged_directory", "write_fits_gz"]
 
 
 class MissingFilesWarning(UserWarning):
@@ -62,7 +64,7 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
     a :class:`MissingFilesWarning` naming them.
     """
     directory = Path(directory)
-    _check_target(directory)
+    check_target(directory)
     with connect(engine) as conn:
         grouping = _grouping(conn, name)
         members = fetch_members(conn, grouping_id=grouping["id"])
@@ -72,10 +74,7 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
     _check_files(name, hdus.paths, allow_missing)
     folders = _folders(name, sorted(set(members.label.tolist())))
     obs_index = obs_index_table(members)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir()
-    try:
+    with staged_directory(directory) as tmp:
         groups = {}
         for label, folder in folders.items():
             selected = members.label == label
@@ -84,8 +83,8 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
             table.meta.update(obs_header(f"grouping {name!r}: group {label!r}", members.obs_id[selected],
                                          [stores[s] for s in sorted(set(group_stores))]))  # fmt: skip
             (tmp / folder).mkdir()
-            _write_fits_gz(table, tmp / folder / "obs-index.fits.gz")
-            _write_fits_gz(hdu_index_table(members, hdus, selected), tmp / folder / "hdu-index.fits.gz")
+            write_fits_gz(table, tmp / folder / "obs-index.fits.gz")
+            write_fits_gz(hdu_index_table(members, hdus, selected), tmp / folder / "hdu-index.fits.gz")
             obs_ids = {store: members.obs_id[selected & (members.store == store)].tolist()
                        for store in dict.fromkeys(group_stores)}  # fmt: skip
             groups[label] = {"directory": folder, "n_obs": len(group_stores), "obs_ids": obs_ids}
@@ -93,13 +92,6 @@ def export_gadf(engine: Engine, name: str, directory: Path, *, allow_missing: bo
         if pairs is not None:  # a match: which OFF runs (in off/) go with which ON run (in on/)
             pairs.meta.update(_description(grouping, None))
             pairs.write(tmp / "pairs.ecsv", format="ascii.ecsv")
-        try:
-            os.replace(tmp, directory)  # replaces an empty directory, fails on a non-empty one
-        except OSError as exc:
-            raise InputError(f"{directory}: cannot write the export there ({exc.strerror})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return [directory / folder for folder in folders.values()]
 
 
@@ -135,9 +127,35 @@ def export_table(engine: Engine, name: str, path: Path, fmt: str) -> Path:
     return path
 
 
-def _check_target(directory: Path) -> None:
+def check_target(directory: Path) -> None:
+    """Refuse ``directory`` unless it is absent or an empty directory."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise InputError(f"{directory}: exists and is not an empty directory")
+
+
+@contextlib.contextmanager
+def staged_directory(directory: Path) -> Iterator[Path]:
+    """A new directory beside ``directory`` to write into, renamed to ``directory`` (absent or empty)
+    when the block ends, removed with what it holds if the block raises: all or nothing."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir()
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, directory)  # replaces an empty directory, fails on a non-empty one
+        except OSError as exc:
+            raise InputError(f"{directory}: cannot write the export there ({exc.strerror})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_fits_gz(table, path: Path) -> None:
+    """``table`` as a gzip-compressed FITS file (compressed by :func:`obscat.gadf._gzip.compress`)."""
+    buffer = io.BytesIO()
+    table.write(buffer, format="fits")
+    path.write_bytes(compress(buffer.getvalue()))
 
 
 def _grouping(conn: Connection, name: str) -> dict[str, Any]:
@@ -176,13 +194,6 @@ def _folders(name: str, labels: list[str]) -> dict[str, str]:
             raise InputError(f"grouping {name!r}: labels {clash!r} and {label!r} both make directory {folder!r}")
         folders[label] = folder
     return folders
-
-
-def _write_fits_gz(table, path: Path) -> None:
-    """``table`` as a gzip-compressed FITS file (compressed by :func:`obscat.gadf._gzip.compress`)."""
-    buffer = io.BytesIO()
-    table.write(buffer, format="fits")
-    path.write_bytes(compress(buffer.getvalue()))
 
 
 def _description(grouping: dict[str, Any], groups: dict[str, Any] | None) -> dict[str, Any]:
