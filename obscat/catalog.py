@@ -631,7 +631,9 @@ class Catalog:
         makes ``obs_publisher_did`` ``ivo://AUTHORITY/STORE?OBS_ID``; ``access_url`` is the base URL
         the store's files are served under (default: ``file://`` URLs); ``collection`` is
         ``obs_collection`` (default: the store name); ``fov`` (an angle, the field-of-view diameter)
-        gives s_fov and the s_region circle, else NULL."""
+        gives s_fov and the s_region circle, else NULL. ``access_url`` and ``fov`` may also map store
+        names to values (e.g. ``{"hess": "5 deg", "magic": "3.5 deg"}``), a None key giving the
+        value of the stores not named."""
         from .query.observations import require_observations
         from .store.obscore import obscore_table
 

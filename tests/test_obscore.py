@@ -253,6 +253,38 @@ def test_selection_flags_export_the_rows_select_keeps(hess, tmp_path):
     assert chosen["obs_id"].tolist() == kept[:2]
 
 
+def test_field_of_view_and_base_url_per_store(hess, magic_dir, tmp_path):
+    """`--fov STORE=ANGLE` and `--access-url STORE=URL` (repeatable; a value without STORE for the
+    other stores) give each store its own s_fov, s_region and access_url; `Catalog.obscore` takes
+    the same as mappings; an unknown store or a bad value is a one-line error naming it."""
+    hess.ingest(magic_dir, name="magic")
+    out = tmp_path / "obscore.ecsv"
+    args = ["--fov", "magic=3.5 deg", "--fov", "5 deg", "--access-url", "https://data.example.org/hess/",
+            "--access-url", "magic=https://magic.example.org/dl3?run="]
+    result = CliRunner().invoke(app, ["--db", hess.url, "obscore", "export", "-f", "ecsv", "-o", str(out), *args])
+    assert result.exit_code == 0, result.output
+    table = Table.read(out)
+    python = hess.obscore(fov={"magic": 3.5 * u.deg, None: "5 deg"},
+                          access_url={None: "https://data.example.org/hess/", "magic": "https://magic.example.org/dl3?run="})
+    for written in (table, python):
+        by_store = {s: written[written["obs_collection"] == s] for s in ("hess", "magic")}
+        assert (len(by_store["hess"]), len(by_store["magic"])) == (105, 2)
+        assert set(by_store["hess"]["s_fov"]) == {5.0} and set(by_store["magic"]["s_fov"]) == {3.5}
+        assert set(np.asarray(by_store["magic"]["s_region"])[:, 2]) == {1.75}
+        assert by_store["hess"]["access_url"][0] == "https://data.example.org/hess/data/hess_dl3_dr1_obs_id_020136.fits.gz"
+        assert by_store["magic"]["access_url"][0] == \
+               "https://magic.example.org/dl3?run=/20131004_05029747_DL3_CrabNebula-W0.40%2B035.fits"
+    only_magic = hess.obscore(fov={"magic": "3.5 deg"})
+    assert np.ma.getmaskarray(only_magic["s_fov"][only_magic["obs_collection"] == "hess"]).all()
+    for args, error in ((["--fov", "lst=4 deg"], "Error: --fov names 'lst': no such store in the catalogue\n"),
+                        (["--fov", "magic=3 m"], "Error: --fov of store 'magic': '3 m' is not an angle (e.g. '5 deg')\n"),
+                        (["--access-url", "magic=data/"], "Error: --access-url magic=data/ is not a base URL "
+                                                          "(e.g. 'https://example.org/data/')\n")):  # fmt: skip
+        result = CliRunner().invoke(app, ["--db", hess.url, "obscore", "export", "-o", str(tmp_path / "x.xml"), *args])
+        assert (result.exit_code, result.stderr) == (1, error)
+        assert not (tmp_path / "x.xml").exists()
+
+
 def test_an_existing_file_is_not_overwritten(hess, tmp_path):
     out = tmp_path / "obscore.xml"
     out.write_text("mine")

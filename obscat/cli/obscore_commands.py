@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,21 @@ import typer
 from .options import StoreOption, with_selection
 
 __all__ = ["obscore_export", "obscore_datastore"]
+
+
+#: Where ``STORE=URL`` splits: the ``=`` before the URL's scheme (a URL alone starts with its scheme).
+_URL_STORE = re.compile(r"(.*?)=(?=[a-zA-Z][a-zA-Z0-9+.-]*://)")
+#: Where ``STORE=ANGLE`` splits: the last ``=`` (an angle has none).
+_ANGLE_STORE = re.compile(r"(.*)=")
+
+
+def _by_store(values: list[str] | None, store_part: re.Pattern) -> str | dict[str | None, str] | None:
+    """Repeated ``[STORE=]VALUE`` options: one value as it is, else a mapping store → value whose None
+    entry is the one without STORE (``store_part`` matches ``STORE=`` at the start of an item)."""
+    if not values:
+        return None
+    split = [(m.group(1), item[m.end():]) if (m := store_part.match(item)) else (None, item) for item in values]
+    return values[0] if split == [(None, values[0])] else dict(split)
 
 
 class ObscoreFormat(enum.StrEnum):
@@ -39,22 +55,23 @@ def obscore_export(
         typer.Option("--authority", envvar="OBSCAT_OBSCORE_AUTHORITY", help="IVOA authority ID of obs_publisher_did: ivo://AUTHORITY/STORE?OBS_ID.  [default: obscat.invalid]"),
     ] = None,
     access_url: Annotated[
-        str | None,
-        typer.Option("--access-url", metavar="URL", envvar="OBSCAT_OBSCORE_ACCESS_URL", help="Base URL the store's files are served under (their paths relative to the store's directory are appended).  [default: file:// URLs]"),
+        list[str] | None,
+        typer.Option("--access-url", metavar="[STORE=]URL", envvar="OBSCAT_OBSCORE_ACCESS_URL", help="Base URL the files are served under (their paths relative to the store's directory are appended); STORE=URL for one store (repeatable).  [default: file:// URLs]"),
     ] = None,
     collection: Annotated[
         str | None, typer.Option("--collection", help="obs_collection.  [default: the store name]")
     ] = None,
     fov: Annotated[
-        str | None,
-        typer.Option("--fov", metavar="ANGLE", help="Field-of-view diameter, e.g. '5 deg': s_fov and the s_region circle (else NULL)."),
+        list[str] | None,
+        typer.Option("--fov", metavar="[STORE=]ANGLE", help="Field-of-view diameter, e.g. '5 deg': s_fov and the s_region circle (else NULL); STORE=ANGLE for one store (repeatable)."),
     ] = None,
     selection=None,
 ) -> None:
     """Write the IVOA ObsCore 1.1 table of the selected observations, with the High-Energy extension's
     columns and the lowercase GADF ones (see docs/obscore.md)."""
     path = ctx.obj.catalog.export_obscore(output, format=fmt.value, feature_set=feature_set, selection=selection, store=store,
-                                          authority=authority, access_url=access_url, collection=collection, fov=fov)  # fmt: skip
+                                          authority=authority, access_url=_by_store(access_url, _URL_STORE),
+                                          collection=collection, fov=_by_store(fov, _ANGLE_STORE))  # fmt: skip
     typer.echo(f"wrote {path}")
 
 

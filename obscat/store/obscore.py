@@ -9,6 +9,7 @@ and labels every column with its ObsCore 1.1 (or High-Energy extension) unit and
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -114,30 +115,53 @@ def _query(feature_set: str | None, store: str | None, where: sa.ColumnElement[b
     return query
 
 
-def _check(engine: Engine, feature_set: str | None, store: str | None, authority: str, access_url: str | None,
-           fov) -> float | None:  # fmt: skip
-    """Refuse bad parameters with one line naming them; the field of view in degrees."""
+def _check(engine: Engine, feature_set: str | None, store: str | None, authority: str, access_url, fov,
+           ) -> tuple[dict[str | None, str], dict[str | None, float]]:  # fmt: skip
+    """Refuse bad parameters with one line naming them; the base URLs and fields of view (deg) by
+    store name (None: for the stores not named)."""
     if not _AUTHORITY.fullmatch(authority):
         raise ParameterError(f"`authority={authority!r}` is not an IVOA authority ID (e.g. 'example.org', "
                              "no 'ivo://')")  # fmt: skip
-    if access_url is not None and not re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", access_url):
-        raise ParameterError(f"`access_url={access_url!r}` is not a base URL (e.g. 'https://example.org/data/')")
-    fov_deg = None
-    if fov is not None:
-        import astropy.units as u
-
-        try:
-            fov_deg = float(u.Quantity(fov).to_value(u.deg))
-        except (TypeError, ValueError, u.UnitsError):
-            raise ParameterError(f"`fov={fov!r}` is not an angle (e.g. '5 deg')") from None
-        if not 0 < fov_deg <= 360:
-            raise ParameterError(f"`fov={fov!r}` must be an angle in (0, 360] deg")
+    urls, fovs = _by_store("access_url", access_url, _base_url), _by_store("fov", fov, _fov_deg)
     with reading(engine) as conn:
         for name, value, table in (("feature_set", feature_set, "feature_set"), ("store", store, "data_store")):
             if value is not None and conn.execute(sa.text(f"SELECT 1 FROM {table} WHERE name = :n"),
                                                   {"n": value}).first() is None:  # fmt: skip
                 raise ParameterError(f"`{name}={value!r}`: no such {name.replace('_', ' ')} in the catalogue")
-    return fov_deg
+        stores = set(conn.execute(sa.text("SELECT name FROM data_store")).scalars())
+    for name, values in (("access_url", urls), ("fov", fovs)):
+        unknown = sorted(s for s in values if s is not None and s not in stores)
+        if unknown:
+            raise ParameterError(f"`{name}` names {unknown[0]!r}: no such store in the catalogue")
+    return urls, fovs
+
+
+def _by_store(name: str, value, convert) -> dict:
+    """``value`` (one for every store, or a mapping store name → value whose None entry is for the
+    stores it does not name) as {store name or None: ``convert``ed value}."""
+    if value is None:
+        return {}
+    items = value.items() if isinstance(value, Mapping) else [(None, value)]
+    return {store: convert(v, f"`{name}={v!r}`" if store is None else f"`{name}` of store {store!r}: {v!r}")
+            for store, v in items}  # fmt: skip
+
+
+def _base_url(value, where: str) -> str:
+    if not isinstance(value, str) or not re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", value):
+        raise ParameterError(f"{where} is not a base URL (e.g. 'https://example.org/data/')")
+    return value
+
+
+def _fov_deg(value, where: str) -> float:
+    import astropy.units as u
+
+    try:
+        degrees = float(u.Quantity(value).to_value(u.deg))
+    except (TypeError, ValueError, u.UnitsError):
+        raise ParameterError(f"{where} is not an angle (e.g. '5 deg')") from None
+    if not 0 < degrees <= 360:
+        raise ParameterError(f"{where} must be an angle in (0, 360] deg")
+    return degrees
 
 
 def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str | None = None,
@@ -152,7 +176,7 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     from astropy.table import Column, Table
 
     authority = DEFAULT_AUTHORITY if authority is None else authority
-    fov_deg = _check(engine, feature_set, store, authority, access_url, fov)
+    urls, fovs = _check(engine, feature_set, store, authority, access_url, fov)
     with reading(engine) as conn:
         result = conn.execute(_query(feature_set, store, where))
         names = [name.split(".")[-1] for name in result.keys()]
@@ -165,15 +189,15 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
         data["obs_collection"] = [collection] * len(rows)
     paths = data.pop("access_path")
     files = [None if url is None else url.removeprefix("file://") for url in data["access_url"]]
-    data["access_url"] = [None if f is None else Path(f).as_uri() if access_url is None or p.startswith("/")
-                          else access_url.rstrip("/") + "/" + quote(p) for f, p in zip(files, paths, strict=True)]  # fmt: skip
+    bases = [urls.get(s, urls.get(None)) for s in stores]
+    data["access_url"] = [None if f is None else Path(f).as_uri() if b is None or p.startswith("/")
+                          else b.rstrip("/") + "/" + quote(p) for f, p, b in zip(files, paths, bases, strict=True)]  # fmt: skip
     threshold = data.pop("energy_threshold")  # the feature set's, where the obs index has no SAFE_ENERGY_LO
     data["energy_min"] = [e if e is not None else t for e, t in zip(data["energy_min"], threshold, strict=True)]
     hc = (const.h * const.c).to_value(u.eV * u.m)
     data["em_min"] = [None if e is None else hc / e for e in data["energy_max"]]
     data["em_max"] = [None if e is None else hc / e for e in data["energy_min"]]
-    if fov_deg is not None:
-        data["s_fov"] = [None if ra is None else fov_deg for ra in data["s_ra"]]
+    data["s_fov"] = [None if ra is None else fovs.get(s, fovs.get(None)) for ra, s in zip(data["s_ra"], stores, strict=True)]
     table = Table()
     units = {**OBSCORE_COLUMNS, **OBSCORE_HEA_COLUMNS, **GADF_COLUMNS}
     for name, (unit, ucd) in units.items():
