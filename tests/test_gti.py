@@ -134,7 +134,8 @@ def test_several_rows_in_utc(db_url, catalog, tmp_path):
 
 def test_gti_without_events_header_and_rerun(db_url, catalog, tmp_path):
     """An observation without EVENTS HDU keeps its GTIs (its pointing NULL, with the reason); a second
-    run replaces the rows (no duplicates); removing the store deletes them."""
+    run replaces the rows (no duplicates); `obscat check` finds them stale once their file changed;
+    removing the store counts them and deletes them."""
     directory = make_data_store(tmp_path / "store", n_obs=3, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -155,8 +156,17 @@ def test_gti_without_events_header_and_rerun(db_url, catalog, tmp_path):
             count = "SELECT count(*) FROM gti_interval"
             assert conn.execute(sa.text(count)).scalar() == 3
             assert conn.execute(sa.text("SELECT count(*) FROM obscore_hea WHERE t_intervals IS NOT NULL")).scalar() == 3
+        assert run(db_url, "check").exit_code == 0
+        path = directory / "data" / f"obs_{first:06d}.fits.gz"
+        with fits.open(path) as hdus:
+            hdus = fits.HDUList([h.copy() for h in hdus])
+        hdus["GTI"].data["STOP"] += 60.0
+        hdus.writeto(path, overwrite=True)
+        checked = run(db_url, "check")
+        assert checked.exit_code == 1 and checked.stderr.rstrip().endswith("stale: 0 feature values, 1 pointing result")
         removed = run(db_url, "remove", "store")
         assert removed.exit_code == 0, removed.output
+        assert removed.stdout.endswith("0 feature values, 0 group memberships, 3 pointing results\n")
         with engine.connect() as conn:
             assert conn.execute(sa.text(count)).scalar() == 0
     finally:

@@ -17,7 +17,7 @@ from ..gadf.files import file_sha256
 from ..text import plural
 from .engine import connect
 from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
-from .models import AnnotationSet, DataStore, FeatureSet, FileUse, HduFile, Observation, Pointing
+from .models import AnnotationSet, DataStore, FeatureSet, FileUse, GtiInterval, HduFile, Observation, Pointing
 from .rows import id_by_name
 
 __all__ = ["FileProblem", "CheckReport", "check"]
@@ -87,8 +87,9 @@ def check(engine: Engine, store: str | None = None) -> CheckReport:
         if store is not None:
             observations = observations.join(s, s.c.id == o.c.store_id).where(s.c.name == store)
         report.stale_feature_values = _stale_values(conn, observations)
-        p = Pointing.__table__
-        pointed = set(conn.execute(sa.select(p.c.observation_id).where(p.c.observation_id.in_(observations))).scalars())
+        # a pointing result: the pointing at mid-time and the GTIs `obscat pointing` read (either may be alone)
+        pointed = {i for t in (Pointing.__table__, GtiInterval.__table__)
+                   for i in conn.execute(sa.select(t.c.observation_id).where(t.c.observation_id.in_(observations))).scalars()}  # fmt: skip
         report.stale_pointings = len(stale_observations(conn, None, pointed)) if pointed else 0
     return report
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..text import plural
 from .annotation_tables import count_annotation_rows, delete_annotation_rows
-from .models import FeatureValue, Grouping, GroupMember, Observation, Pointing
+from .models import FeatureValue, Grouping, GroupMember, GtiInterval, Observation, Pointing
 from .rows import delete_cascade
 
 __all__ = ["DerivedCounts", "StoreRemoval", "count_derived", "mark_groupings", "remove_observations"]
@@ -27,6 +27,7 @@ class DerivedCounts:
 
     feature_values: int = 0
     group_members: int = 0
+    #: Observations with a pointing at mid-time or GTIs (`obscat pointing`).
     pointings: int = 0
     #: Rows of annotation sets (their values tables).
     annotation_rows: int = 0
@@ -70,11 +71,14 @@ class StoreRemoval:
 def count_derived(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCounts:
     """The derived rows of the observations ``where`` (a condition on ``observation``) selects."""
     o, v, m, g = Observation.__table__, FeatureValue.__table__, GroupMember.__table__, Grouping.__table__
-    p = Pointing.__table__
     ids = sa.select(o.c.id).where(where)
-    n_values, n_members, n_pointings = (
-        conn.execute(sa.select(sa.func.count()).where(t.c.observation_id.in_(ids))).scalar_one() for t in (v, m, p)
+    n_values, n_members = (
+        conn.execute(sa.select(sa.func.count()).where(t.c.observation_id.in_(ids))).scalar_one() for t in (v, m)
     )
+    # a pointing result: an observation's pointing at mid-time and GTIs (either may be alone)
+    pointed = sa.union(*(sa.select(t.c.observation_id).where(t.c.observation_id.in_(ids))
+                         for t in (Pointing.__table__, GtiInterval.__table__))).subquery()  # fmt: skip
+    n_pointings = conn.execute(sa.select(sa.func.count()).select_from(pointed)).scalar_one()
     names = conn.execute(sa.select(g.c.name).where(g.c.id.in_(
         sa.select(m.c.grouping_id).where(m.c.observation_id.in_(ids)))).order_by(g.c.name)).scalars()  # fmt: skip
     return DerivedCounts(n_values, n_members, n_pointings, count_annotation_rows(conn, ids), tuple(names))
