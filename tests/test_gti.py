@@ -179,3 +179,19 @@ def test_no_gti_read_yet(catalog, hess_dir):
     catalog.ingest(hess_dir, name="hess")
     assert len(catalog.gti()) == 0
     assert all(len(v) == 0 for v in catalog.obscore()["t_intervals"])
+
+
+def test_a_store_without_gti_tables(db_url, catalog, swgo_dir):
+    """SWGO's test layout has no GTI HDU: each observation is reported, no GTI is stored, and
+    t_intervals stays empty, as Gammapy's ``obs.gti`` is None there."""
+    catalog.ingest(swgo_dir, name="swgo")
+    result = run(db_url, "pointing")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "pointing at mid-time stored for 0 observations (6 left NULL); GTIs for 0 observations (0 intervals)\n"
+    assert all(line.endswith("DummyEvents.fits.gz: no GTI table") for line in result.stderr.splitlines())
+    assert len(result.stderr.splitlines()) == 6
+    assert len(catalog.gti()) == 0 and [len(v) for v in catalog.obscore()["t_intervals"]] == [0] * 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store = gammapy_data.DataStore.from_dir(swgo_dir)
+        assert store.obs(int(store.obs_table["OBS_ID"][0]), required_irf=[]).gti is None
