@@ -24,14 +24,15 @@ from ..errors import InputError
 from ..formats import column_unit
 from ..store.models import DataStore, GroupMember, Hdu, HduFile, Observation, observation_column
 
-__all__ = ["INDEX_COLUMNS", "Members", "Hdus", "member_query", "fetch_members", "store_rows", "fetch_hdus",
-           "obs_index_table", "obs_header", "hdu_index_table"]  # fmt: skip
+__all__ = ["INDEX_COLUMNS", "INDEX_HEADER", "nullable_column", "Members", "Hdus", "member_query", "fetch_members",
+           "store_rows", "fetch_hdus", "obs_index_table", "obs_header", "hdu_index_table"]  # fmt: skip
 
 #: observation columns filled from the obs index, written back under their GADF names.
 _GADF_COLUMNS = [c for c in Observation.__table__.columns if "gadf" in c.info]
 #: the observation columns :func:`obs_index_table` needs.
 INDEX_COLUMNS = ["id", *(c.name for c in _GADF_COLUMNS), "extra"]
-_INDEX_HEADER = {
+#: The header cards every GADF index table has.
+INDEX_HEADER = {
     "HDUCLASS": "GADF",
     "HDUDOC": "https://github.com/open-gamma-ray-astro/gamma-astro-data-formats",
     "HDUVERS": "0.2",
@@ -183,7 +184,7 @@ def obs_index_table(members: Members):
 
     table = Table()
     for column in _GADF_COLUMNS:
-        data = _column(members.values[column.name], column_unit(column.name) or None)
+        data = nullable_column(members.values[column.name], column_unit(column.name) or None)
         if data is not None:
             table[column.info["gadf"]] = data
     docs, codes = _factorize(members.values["extra"])
@@ -195,7 +196,7 @@ def obs_index_table(members: Members):
     return table
 
 
-def _column(values: tuple, unit: str | None):
+def nullable_column(values: tuple, unit: str | None):
     """A column of ``values``, masked where None (filled with the first value); None if all are None."""
     from astropy.table import Column, MaskedColumn
 
@@ -243,7 +244,7 @@ def obs_header(what: str, obs_ids: np.ndarray, stores: list[dict[str, Any]]) -> 
         duplicate = int(obs_ids[np.isin(obs_ids, distinct[counts > 1])][0])
         raise InputError(f"{what} holds OBS_ID {duplicate} of several stores "
                          "(a GADF index needs unique OBS_IDs)")  # fmt: skip
-    header = {"EXTNAME": "OBS_INDEX", **_INDEX_HEADER, "HDUCLAS2": "OBS", "TIMEUNIT": "s"}
+    header = {"EXTNAME": "OBS_INDEX", **INDEX_HEADER, "HDUCLAS2": "OBS", "TIMEUNIT": "s"}
     for key, column in _STORE_HEADER.items():
         values = {store[column] for store in stores}
         if len(values) > 1 and column in _TIME_REFERENCE:
@@ -264,7 +265,7 @@ def hdu_index_table(members: Members, hdus: Hdus, selected: np.ndarray | None = 
     from astropy.table import MaskedColumn, Table
 
     rows = np.arange(len(hdus.member)) if selected is None else np.flatnonzero(selected[hdus.member])
-    table = Table(meta={"EXTNAME": "HDU_INDEX", **_INDEX_HEADER, "HDUCLAS2": "HDU"})
+    table = Table(meta={"EXTNAME": "HDU_INDEX", **INDEX_HEADER, "HDUCLAS2": "HDU"})
     table["OBS_ID"] = members.obs_id[hdus.member[rows]]
     for name in ("HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"):
         distinct, codes = hdus.text[name]

@@ -25,7 +25,7 @@ from ..gadf.fits import FitsError, read_headers
 from ..gadf.header import header_number, header_text
 from ..gadf.index import IndexTable, TimeReference, site_location, time_reference
 from .export import check_target, staged_directory, write_fits_gz
-from .index_tables import _INDEX_HEADER, _column, obs_header
+from .index_tables import INDEX_HEADER, nullable_column, obs_header
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -241,7 +241,7 @@ def _obs_index(observations: list[_Observation]) -> Table:
     table["OBS_ID"] = np.array([obs.obs_id for obs in observations], dtype=np.int64)
     units = {"TSTART": "s", "TSTOP": "s", **_NUMBERS}
     for key in observations[0].cells:
-        column = _column(tuple(obs.cells[key] for obs in observations), units.get(key))
+        column = nullable_column(tuple(obs.cells[key] for obs in observations), units.get(key))
         if column is not None:
             table[key] = column
     table.meta.update(obs_header("the rows", table["OBS_ID"].data, [obs.store for obs in observations]))
@@ -256,5 +256,5 @@ def _hdu_index(observations: list[_Observation]) -> Table:
             for obs in observations for hdu_type, hdu_class, name in obs.hdus]  # fmt: skip
     names = ("OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME")
     table = Table(rows=rows, names=names, dtype=(np.int64, str, str, str, str, str))
-    table.meta.update({"EXTNAME": "HDU_INDEX", **_INDEX_HEADER, "HDUCLAS2": "HDU"})
+    table.meta.update({"EXTNAME": "HDU_INDEX", **INDEX_HEADER, "HDUCLAS2": "HDU"})
     return table
