@@ -5,7 +5,7 @@ Revises: 0014
 Create Date: 2026-12-01
 
 Table gti_interval holds each observation's GTI rows as TT MJD (``obscat pointing`` reads them
-with the pointing at mid-time). The views are created again with them:
+with the pointing at mid-time). Revision 0014's views are created again with them:
 
 * obscore_hea's ``t_intervals``: the intervals' MJD in GTI order, start stop start stop ...,
   separated by spaces (the DALI serialization of an array of doubles), with 10 decimals (0.9 µs
@@ -17,7 +17,9 @@ with the pointing at mid-time). The views are created again with them:
 A downgrade archives the table's rows; the upgrade puts them back.
 """
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -28,86 +30,45 @@ down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-DOUBLE = "DOUBLE PRECISION"
-DID = "'ivo://obscat.invalid/' || s.name || '?' || CAST(o.obs_id AS TEXT)"
-#: h c in eV m, from the exact SI values of h, c and e (as revision 0014).
-HC_EV_M = 6.62607015e-34 * 299792458 / 1.602176634e-19
-#: t_min and t_max: of revision 0014, and from the GTIs once read.
-INDEX_TIMES = ("o.tstart_mjd", "o.tstop_mjd")
-GTI_TIMES = ("COALESCE((SELECT min(g.start_mjd) FROM gti_interval g WHERE g.observation_id = o.id), o.tstart_mjd)",
-             "COALESCE((SELECT max(g.stop_mjd) FROM gti_interval g WHERE g.observation_id = o.id), o.tstop_mjd)")
-#: t_intervals of observation ``o`` (the same text on both databases).
-T_INTERVALS = {
+
+def _revision_0014():
+    """Revision 0014's module (frozen: its view texts are what this one edits)."""
+    spec = importlib.util.spec_from_file_location("obscat_revision_0014", Path(__file__).with_name("0014_obscore_views.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: (text of revision 0014, text now) in the views.
+T_MIN_MAX = ("o.tstart_mjd AS t_min, o.tstop_mjd AS t_max",
+             "COALESCE((SELECT min(g.start_mjd) FROM gti_interval g WHERE g.observation_id = o.id), o.tstart_mjd) AS t_min, "
+             "COALESCE((SELECT max(g.stop_mjd) FROM gti_interval g WHERE g.observation_id = o.id), o.tstop_mjd) AS t_max")
+T_INTERVALS = ("CAST(NULL AS TEXT) AS t_intervals", {
     "postgresql": ("(SELECT string_agg(round(CAST(g.start_mjd AS NUMERIC), 10) || ' ' || "
                    "round(CAST(g.stop_mjd AS NUMERIC), 10), ' ' ORDER BY g.seq) "
-                   "FROM gti_interval g WHERE g.observation_id = o.id)"),
+                   "FROM gti_interval g WHERE g.observation_id = o.id) AS t_intervals"),
     "sqlite": ("(SELECT group_concat(i, ' ') FROM (SELECT printf('%.10f %.10f', g.start_mjd, g.stop_mjd) AS i "
-               "FROM gti_interval g WHERE g.observation_id = o.id ORDER BY g.seq))"),
-}
+               "FROM gti_interval g WHERE g.observation_id = o.id ORDER BY g.seq)) AS t_intervals"),
+})
 
 
-def _wavelength(energy_tev: str) -> str:
-    return f"CASE WHEN {energy_tev} > 0 THEN CAST({HC_EV_M!r} AS {DOUBLE}) / ({energy_tev} * 1e12) END"
+def _replaced(text: str, old: str, new: str) -> str:
+    if text.count(old) != 1:
+        raise RuntimeError(f"revision 0014's view does not hold {old!r} once")
+    return text.replace(old, new)
 
 
-def _obscore_view(times: tuple[str, str]) -> str:
-    """Revision 0014's obscore with ``t_min`` and ``t_max`` as given."""
-    return f"""
-CREATE VIEW obscore AS
-SELECT CAST('event' AS TEXT) AS dataproduct_type, 2 AS calib_level, s.name AS obs_collection,
-       o.obs_id AS obs_id, {DID} AS obs_publisher_did,
-       CASE WHEN f.path IS NOT NULL THEN 'file://' || f.path END AS access_url,
-       CASE WHEN f.path IS NOT NULL THEN CAST('application/fits' AS TEXT) END AS access_format,
-       (f.size_bytes + 999) / 1000 AS access_estsize,
-       o.object AS target_name, o.ra_pnt_deg AS s_ra, o.dec_pnt_deg AS s_dec,
-       CAST(NULL AS {DOUBLE}) AS s_fov, CAST(NULL AS TEXT) AS s_region,
-       CAST(NULL AS {DOUBLE}) AS s_resolution, -1 AS s_xel1, -1 AS s_xel2,
-       {times[0]} AS t_min, {times[1]} AS t_max, o.livetime_s AS t_exptime,
-       CAST(NULL AS {DOUBLE}) AS t_resolution, -1 AS t_xel,
-       {_wavelength("o.safe_energy_hi_tev")} AS em_min, {_wavelength("o.safe_energy_lo_tev")} AS em_max,
-       CAST(NULL AS {DOUBLE}) AS em_res_power, -1 AS em_xel, CAST(NULL AS TEXT) AS o_ucd,
-       CAST(NULL AS TEXT) AS pol_states, -1 AS pol_xel,
-       s.telescope AS facility_name, s.instrument AS instrument_name,
-       o.ra_pnt_deg AS ra_pnt, o.dec_pnt_deg AS dec_pnt, o.tstart_s AS tstart, o.tstop_s AS tstop,
-       s.name AS store, o.id AS observation_id,
-       CASE WHEN substr(f.path, 1, length(s.root_path) + 1) = s.root_path || '/'
-            THEN substr(f.path, length(s.root_path) + 2) ELSE f.path END AS access_path
-FROM observation o
-JOIN data_store s ON s.id = o.store_id
-LEFT JOIN (SELECT e.observation_id AS observation_id, min(e.id) AS hdu_id FROM hdu e WHERE e.hdu_type = 'events'
-           GROUP BY e.observation_id) ev ON ev.observation_id = o.id
-LEFT JOIN hdu h ON h.id = ev.hdu_id
-LEFT JOIN hdu_file f ON f.id = h.file_id
-"""
-
-
-def _hea_view(t_intervals: str) -> str:
-    """Revision 0014's obscore_hea with ``t_intervals`` as given."""
-    return f"""
-CREATE VIEW obscore_hea AS
-SELECT {DID} AS obs_publisher_did, o.event_count AS ev_xel,
-       CASE WHEN o.safe_energy_lo_tev > 0 THEN o.safe_energy_lo_tev * 1e12 END AS energy_min,
-       CASE WHEN o.safe_energy_hi_tev > 0 THEN o.safe_energy_hi_tev * 1e12 END AS energy_max,
-       CAST(NULL AS {DOUBLE}) AS s_ref_energy, CAST(NULL AS {DOUBLE}) AS em_ref_energy,
-       CAST(NULL AS {DOUBLE}) AS s_ref_oaa, CAST(NULL AS {DOUBLE}) AS em_ref_oaa,
-       {t_intervals} AS t_intervals,
-       CASE WHEN upper(o.obs_mode) = 'DRIFT' THEN 'fixed-az-el-transit'
-            WHEN o.ra_pnt_deg IS NOT NULL AND (o.obs_mode IS NULL OR upper(o.obs_mode) IN ('POINTING', 'WOBBLE'))
-            THEN 'sidereal' END AS tracking_mode,
-       CAST(NULL AS TEXT) AS pointing_mode, o.obs_mode AS obs_mode, o.event_type AS event_type,
-       CAST('photon' AS TEXT) AS messenger_name, 22 AS messenger_pdgid,
-       s.name AS store, o.obs_id AS obs_id, o.id AS observation_id
-FROM observation o
-JOIN data_store s ON s.id = o.store_id
-"""
-
-
-def _create_hea(t_intervals: str) -> None:
-    statement = _hea_view(t_intervals)
-    if op.get_bind().dialect.name == "sqlite":  # as revision 0014: a MATERIALIZED common table expression
-        head, body = statement.split(" AS\n", 1)
-        statement = f"{head} AS\nWITH v AS MATERIALIZED ({body}) SELECT * FROM v"
-    op.execute(statement)
+def _views(with_gtis: bool) -> None:
+    """Create obscore and obscore_hea again: revision 0014's, with the GTIs or as they were."""
+    v14 = _revision_0014()
+    dialect = op.get_bind().dialect.name
+    obscore, hea = v14.OBSCORE_VIEW, v14.OBSCORE_HEA_VIEW
+    if with_gtis:
+        obscore, hea = _replaced(obscore, *T_MIN_MAX), _replaced(hea, T_INTERVALS[0], T_INTERVALS[1][dialect])
+    op.execute("DROP VIEW obscore")
+    op.execute(obscore)
+    op.execute("DROP VIEW obscore_hea")
+    op.execute(v14._materialized(hea) if dialect == "sqlite" else hea)
 
 
 def upgrade() -> None:
@@ -120,16 +81,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('observation_id', 'seq', name=op.f('pk_gti_interval'))
     )
     restore("gti_interval")
-    op.execute("DROP VIEW obscore")
-    op.execute(_obscore_view(GTI_TIMES))
-    op.execute("DROP VIEW obscore_hea")
-    _create_hea(T_INTERVALS[op.get_bind().dialect.name])
+    _views(with_gtis=True)
 
 
 def downgrade() -> None:
-    op.execute("DROP VIEW obscore")
-    op.execute(_obscore_view(INDEX_TIMES))
-    op.execute("DROP VIEW obscore_hea")
-    _create_hea("CAST(NULL AS TEXT)")
+    _views(with_gtis=False)
     archive("gti_interval")
     op.drop_table('gti_interval')
