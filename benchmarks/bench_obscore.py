@@ -63,7 +63,7 @@ def _backend(backend: str, url: str, store: Path, n_obs: int, repeat: int, work:
             conn.execute(sa.text(f"INSERT INTO gti_interval SELECT id, {seq}, {start}, {stop} FROM observation"))
     cases = {f"{backend}: Catalog.obscore": timed(lambda: cat.obscore(authority="example.org", fov="5 deg")),
              f"{backend}: SQL join on obs_publisher_did": timed(lambda: cat.sql(JOIN)),
-             f"{backend}: obscore_hea WHERE obs_id = 5": timed(lambda: cat.sql("SELECT * FROM obscore_hea WHERE obs_id = 5"))}  # fmt: skip
+             f"{backend}: obscore_hea WHERE obs_id = '5'": timed(lambda: cat.sql("SELECT * FROM obscore_hea WHERE obs_id = '5'"))}  # fmt: skip
     if backend == "sqlite":
         for fmt in ("votable", "ecsv", "fits", "csv"):
             cases[f"sqlite: export_obscore {fmt}"] = timed(lambda fmt=fmt: _export(cat, work / f"obscore.{fmt}", fmt))

@@ -115,19 +115,19 @@ def test_several_rows_in_utc(db_url, catalog, tmp_path):
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            text = conn.execute(sa.text("SELECT t_intervals FROM obscore_hea WHERE obs_id = :o"), {"o": obs_id}).scalar()
+            text = conn.execute(sa.text("SELECT t_intervals FROM obscore_hea WHERE obs_id = :o"), {"o": str(obs_id)}).scalar()
     finally:
         engine.dispose()
     assert text == " ".join(f"{v:.10f}" for v in stored.ravel())
 
     table = catalog.obscore()
-    row = table[table["obs_id"] == obs_id][0]
+    row = table[table["obs_id"] == str(obs_id)][0]
     assert row["t_intervals"].tolist() == stored.ravel().tolist()
     assert (row["t_min"], row["t_max"]) == (stored[0, 0], stored[-1, 1])
     assert table["t_intervals"].unit == "d" and table["t_intervals"].meta["ucd"] == "time.interval"
     for fmt, astropy_format in (("votable", "votable"), ("ecsv", "ascii.ecsv"), ("fits", "fits"), ("csv", "ascii.csv")):
         written = Table.read(catalog.export_obscore(tmp_path / f"obscore.{fmt}", format=fmt), format=astropy_format)
-        value = written[written["obs_id"] == obs_id][0]["t_intervals"]
+        value = written[np.array([str(i) for i in written["obs_id"]]) == str(obs_id)][0]["t_intervals"]
         values = [float(v) for v in value.split()] if fmt == "csv" else list(value)
         assert values == stored.ravel().tolist(), fmt
 

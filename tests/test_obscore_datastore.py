@@ -60,11 +60,11 @@ def test_hess_crab_rows_open_in_gammapy_as_in_the_store(hess, hess_dir, tmp_path
     out = hess.export_obscore(tmp_path / "obscore.xml")
     rows = Table.read(out)
     crab = rows[rows["target_name"] == "Crab Nebula"]
-    assert sorted(crab["obs_id"].tolist()) == [23523, 23526, 23559, 23592]
+    assert sorted(crab["obs_id"].tolist()) == ["23523", "23526", "23559", "23592"]  # text, as ObsCore types it
     written = datastore_from_obscore(crab, tmp_path / "crab")
     assert written == tmp_path / "crab"
     assert sorted(p.name for p in written.iterdir()) == ["hdu-index.fits.gz", "obs-index.fits.gz"]
-    _assert_same_observations(written, hess_dir, crab["obs_id"].tolist(), "full-enclosure")
+    _assert_same_observations(written, hess_dir, [int(i) for i in crab["obs_id"]], "full-enclosure")
     hdu_index = Table.read(written / "hdu-index.fits.gz")
     assert set(hdu_index["FILE_DIR"]) == {str(hess_dir / "data")}  # the original files, by absolute path
     assert datastore_from_obscore(out, tmp_path / "all") == tmp_path / "all"  # a file's name as rows
@@ -75,7 +75,7 @@ def test_magic_point_like_rows_keep_rad_max(catalog, magic_dir, tmp_path):
     catalog.ingest(magic_dir, name="magic")
     rows = catalog.obscore()
     datastore_from_obscore(rows, tmp_path / "magic")
-    _assert_same_observations(tmp_path / "magic", magic_dir, rows["obs_id"].tolist(), "point-like")
+    _assert_same_observations(tmp_path / "magic", magic_dir, [int(i) for i in rows["obs_id"]], "point-like")
     time_ref = gammapy_data.DataStore.from_dir(tmp_path / "magic").obs_table.time_ref  # the EVENTS headers'
     assert (time_ref.mjd, time_ref.scale) == (52706.0, "utc")
 
@@ -95,7 +95,7 @@ def test_served_rows_read_from_a_mirror_on_the_command_line(hess, hess_dir, tmp_
                                  str(tmp_path / "pks"), "--mirror", f"https://data.example.org/hess={hess_dir}"])  # fmt: skip
     assert (result.exit_code, result.output) == (0, f"wrote {tmp_path / 'pks'}\n")
     assert not catalogue.exists()  # the catalogue is not opened
-    _assert_same_observations(tmp_path / "pks", hess_dir, pks["obs_id"].tolist(), "full-enclosure")
+    _assert_same_observations(tmp_path / "pks", hess_dir, [int(i) for i in pks["obs_id"]], "full-enclosure")
 
 
 def _hess_rows(hess_dir: Path, obs_ids: list[int]) -> Table:

@@ -1,4 +1,4 @@
-"""good time intervals: table gti_interval and ObsCore's t_intervals
+"""good time intervals: table gti_interval and ObsCore's t_intervals; obs_id as text
 
 Revision ID: 0015
 Revises: 0014
@@ -13,6 +13,9 @@ with the pointing at mid-time). Revision 0014's views are created again with the
 * obscore's ``t_min`` and ``t_max``: the first START and the last STOP of the GTI (Gammapy's
   ``obs.tstart`` and ``obs.tstop``) once read, so that they bound ``t_intervals``, else TSTART
   and TSTOP of the obs index as before (which some stores keep as float32: 16 s steps).
+
+And ``obs_id`` becomes text in both, the type ObsCore 1.1 gives it (revision 0014 kept the
+integer OBS_ID).
 
 A downgrade archives the table's rows; the upgrade puts them back.
 """
@@ -40,6 +43,7 @@ def _revision_0014():
 
 
 #: (text of revision 0014, text now) in the views.
+OBS_ID = ("o.obs_id AS obs_id", "CAST(o.obs_id AS TEXT) AS obs_id")
 T_MIN_MAX = ("o.tstart_mjd AS t_min, o.tstop_mjd AS t_max",
              "COALESCE((SELECT min(g.start_mjd) FROM gti_interval g WHERE g.observation_id = o.id), o.tstart_mjd) AS t_min, "
              "COALESCE((SELECT max(g.stop_mjd) FROM gti_interval g WHERE g.observation_id = o.id), o.tstop_mjd) AS t_max")
@@ -64,7 +68,8 @@ def _views(with_gtis: bool) -> None:
     dialect = op.get_bind().dialect.name
     obscore, hea = v14.OBSCORE_VIEW, v14.OBSCORE_HEA_VIEW
     if with_gtis:
-        obscore, hea = _replaced(obscore, *T_MIN_MAX), _replaced(hea, T_INTERVALS[0], T_INTERVALS[1][dialect])
+        obscore = _replaced(_replaced(obscore, *T_MIN_MAX), *OBS_ID)
+        hea = _replaced(_replaced(hea, T_INTERVALS[0], T_INTERVALS[1][dialect]), *OBS_ID)
     op.execute("DROP VIEW obscore")
     op.execute(obscore)
     op.execute("DROP VIEW obscore_hea")

@@ -85,8 +85,8 @@ def datastore_from_obscore(rows: Table | str | os.PathLike[str], directory: str 
     is the path under the directory (the longest matching prefix wins).  Every HDU of each file is
     listed in ``hdu-index.fits.gz`` by absolute path (no copies); ``obs-index.fits.gz`` holds the
     EVENTS headers' OBS_ID, pointing, times, livetime and object, with their time reference.  A
-    row's ``obs_id``, where it is an integer, must be its file's OBS_ID.  Errors name the row and
-    the file, and nothing is written.
+    row's ``obs_id``, where it is an integer or its digits, must be its file's OBS_ID.  Errors name
+    the row and the file, and nothing is written.
     """
     directory = Path(directory)
     table = _read_rows(rows)

@@ -107,7 +107,7 @@ def _query(feature_set: str | None, store: str | None, where: sa.ColumnElement[b
                      "obscore_feature_set f ON f.observation_id = c.observation_id AND f.feature_set = :feature_set")
     query: sa.Select = (sa.select(*map(sa.literal_column, columns))
                         .select_from(joined.bindparams(feature_set=feature_set))
-                        .order_by(sa.literal_column("c.store"), sa.literal_column("c.obs_id")))  # fmt: skip
+                        .order_by(sa.literal_column("c.store"), sa.literal_column("CAST(c.obs_id AS BIGINT)")))  # fmt: skip
     if store is not None:
         query = query.where(sa.literal_column("c.store") == store)
     if where is not None:
@@ -241,9 +241,9 @@ def _intervals(conn, observation_ids: list[int], store: str | None, where: sa.Co
 #: Column kinds other than float.
 _KINDS: dict[str, type] = {
     **dict.fromkeys(["dataproduct_type", "obs_collection", "obs_publisher_did", "access_url", "access_format",
-                     "target_name", "o_ucd", "pol_states", "facility_name", "instrument_name",
+                     "target_name", "o_ucd", "pol_states", "facility_name", "instrument_name", "obs_id",
                      "tracking_mode", "pointing_mode", "obs_mode", "event_type", "messenger_name"], str),
-    **dict.fromkeys(["calib_level", "obs_id", "access_estsize", "s_xel1", "s_xel2", "t_xel", "em_xel", "pol_xel",
+    **dict.fromkeys(["calib_level", "access_estsize", "s_xel1", "s_xel2", "t_xel", "em_xel", "pol_xel",
                      "ev_xel", "messenger_pdgid"], int),
 }  # fmt: skip
 _FILL: dict[type, object] = {str: "", int: 0, float: float("nan")}
