@@ -22,7 +22,7 @@ from ..query.criteria import Criterion, Or
 from ..store.engine import connect
 from ..store.epochs import epoch_id
 from ..store.models import DataStore, GroupMember, MatchPair, Observation, observation_column
-from ..store.rows import bulk_insert, id_by_name
+from ..store.rows import bulk_insert, id_by_name, refresh_statistics
 from ..text import plural
 from .match import QUANTITIES, Rules, match_runs
 from .stored import GroupingResult, store_grouping
@@ -106,6 +106,7 @@ def match(engine, name: str, on: Criterion, off_from: Criterion, rules: Rules, p
     def write_pairs(conn, grouping_id: int) -> None:
         bulk_insert(conn, _P, ["grouping_id", "on_observation_id", "off_observation_id", "rank", "distance"],
                     ((grouping_id, *row) for row in rows))  # fmt: skip
+        refresh_statistics(conn, _P)
 
     stored = store_grouping(engine, name, "match", plain(params), Or((on, off_from)), ids, stores, obs_ids, labels,
                             {}, replace, then=write_pairs)  # fmt: skip

@@ -33,7 +33,7 @@ from ..store.models import (
     Observation,
     observation_column,
 )
-from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name
+from ..store.rows import bulk_insert, check_observations_unchanged, id_by_name, refresh_statistics
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -150,6 +150,7 @@ def store_grouping(engine, name: str, method: str, params: dict, selection: Crit
                     ((grouping_id, i, label) for i, label in zip(ids, labels)))  # fmt: skip
         if then is not None:
             then(conn, grouping_id)
+        refresh_statistics(conn, _M)
         used = bound_annotations(selection)
         if used:
             conn.execute(sa.insert(_GA), [dict(grouping_id=grouping_id, name=u.name, version=u.version, set_id=u.set_id)

@@ -61,14 +61,13 @@ def create_indexes(conn: Connection, table: sa.Table, kinds: Sequence[str]) -> N
     with the rows copied frozen, a filter reads the index alone); on PostgreSQL, the table's
     statistics (else its planner guesses a third of the rows match any filter, and scans every
     observation)."""
-    from .rows import building_indexes
+    from .rows import building_indexes, refresh_statistics
 
     with building_indexes(conn):
         for i, kind in enumerate(kinds):
             if kind != "mask":
                 sa.Index(f"ix_{table.name}_c{i}", table.c[f"c{i}"], postgresql_include=["observation_id"]).create(conn)
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"ANALYZE {table.name}")
+    refresh_statistics(conn, table)
 
 
 def drop_values_table(conn: Connection, name: str) -> None:

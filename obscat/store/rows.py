@@ -29,6 +29,7 @@ __all__ = [
     "id_map",
     "ids_condition",
     "param_mark",
+    "refresh_statistics",
     "store_id",
 ]
 
@@ -208,6 +209,15 @@ def building_indexes(conn: Connection) -> Iterator[None]:
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")
         conn.exec_driver_sql("PRAGMA threads = 0")
+
+
+def refresh_statistics(conn: Connection, *tables: sa.Table) -> None:
+    """On PostgreSQL, ``ANALYZE`` tables a write just filled, in its transaction (it counts its own
+    rows): until autovacuum's next pass the planner would keep their old row counts and choose
+    plans for a few rows (the pairs of a 10^4-run match read in 4.2 s instead of 0.4 s)."""
+    if conn.dialect.name == "postgresql":
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def bulk_update(conn: Connection, table: sa.Table, columns: list[str], key: str, rows: Iterable[tuple]) -> None:
