@@ -152,6 +152,24 @@ def test_match_pairs_table_lists_unmatched_on_runs_masked(hess):
     assert unmatched == [int(r["obs_id"]) for r in hess.grouping("m").members if r["label"] == "unmatched"]
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_row_estimates_follow_a_stored_match(db_url, hess_dir):
+    """PostgreSQL's planner counts the members and pairs just stored (ANALYZE in the writing
+    transaction), not the empty tables' (-1): autovacuum may be off or behind, and the pairs of a
+    10^4-run match, planned for a few rows, read in 4.2 s instead of 0.4 s."""
+    from obscat import Catalog
+
+    with Catalog(db_url) as cat:
+        cat.ingest(hess_dir, name="hess")
+        cat.match("m", ON, OFF, max_delta={"zenith": "10 deg", "azimuth": "60 deg"}, n_off=2)
+        n_pairs = sum(not np.ma.is_masked(r["rank"]) for r in cat.match_pairs("m"))
+        n_members = int(cat.sql("SELECT count(*) AS n FROM group_member")["n"][0])
+        estimates = cat.sql("SELECT relname, reltuples FROM pg_class WHERE relnamespace = "
+                            "CAST(current_schema() AS regnamespace) AND relname IN ('match_pair', 'group_member')")  # fmt: skip
+    assert n_pairs > 0 and dict(zip(estimates["relname"], estimates["reltuples"])) == \
+           {"match_pair": n_pairs, "group_member": n_members}
+
+
 def test_unique_uses_each_off_run_once_in_on_order(hess):
     result = hess.match("u", ON, OFF, max_delta={"zenith": "10 deg", "azimuth": "60 deg"}, n_off=1, unique=True)
     got = _pairs(result)
