@@ -18,17 +18,19 @@ __all__ = ["pair_plot"]
 
 def pair_plot(engine, name: str):
     """ON runs, OFF runs and unmatched ON runs of match ``name`` at their (azimuth, zenith), with
-    a line from each ON run to each of its OFF runs (the short way round in azimuth)."""
+    a line from each ON run to each of its OFF runs (the short way round in azimuth); drawn in a
+    fixed order, so that the figure's bytes do not depend on the plan (PostgreSQL's parallel scans)."""
     o, m, p = Observation.__table__, GroupMember.__table__, MatchPair.__table__
     with connect(engine) as conn:
         pair_query(conn, name)  # refuses a grouping that is not a match
         grouping_id = id_by_name(conn, Grouping.__table__, name, "grouping")
         members = conn.execute(sa.select(m.c.label, o.c.zen_pnt_deg, o.c.az_pnt_deg).join(o, o.c.id == m.c.observation_id)
-                               .where(m.c.grouping_id == grouping_id)).all()  # fmt: skip
+                               .where(m.c.grouping_id == grouping_id).order_by(m.c.observation_id)).all()  # fmt: skip
         on_o, off_o = o.alias("on_o"), o.alias("off_o")
         lines = conn.execute(sa.select(on_o.c.zen_pnt_deg, on_o.c.az_pnt_deg, off_o.c.zen_pnt_deg, off_o.c.az_pnt_deg)
                              .join(on_o, on_o.c.id == p.c.on_observation_id).join(off_o, off_o.c.id == p.c.off_observation_id)
-                             .where(p.c.grouping_id == grouping_id)).all()  # fmt: skip
+                             .where(p.c.grouping_id == grouping_id)
+                             .order_by(p.c.on_observation_id, p.c.off_observation_id)).all()  # fmt: skip
     fig = _figure(width=6.4)
     ax = fig.add_subplot(projection="polar")
     ax.set_theta_zero_location("N")
