@@ -93,7 +93,7 @@ def test_served_rows_read_from_a_mirror_on_the_command_line(hess, hess_dir, tmp_
     catalogue = tmp_path / "never.db"
     result = runner.invoke(app, ["--db", f"sqlite:///{catalogue}", "obscore", "datastore", str(tmp_path / "pks.ecsv"),
                                  str(tmp_path / "pks"), "--mirror", f"https://data.example.org/hess={hess_dir}"])  # fmt: skip
-    assert (result.exit_code, result.output) == (0, f"wrote {tmp_path / 'pks'}\n")
+    assert (result.exit_code, result.output) == (0, f"wrote {tmp_path / 'pks'}: 5 observations, 30 HDUs\n")
     assert not catalogue.exists()  # the catalogue is not opened
     _assert_same_observations(tmp_path / "pks", hess_dir, [int(i) for i in pks["obs_id"]], "full-enclosure")
 

@@ -86,7 +86,10 @@ def obscore_datastore(
     """Write a GADF data store (obs-index.fits.gz, hdu-index.fits.gz) of ObsCore rows that Gammapy's DataStore.from_dir
     opens, pointing at each row's events file and every HDU in it, without the catalogue (not opened) nor the
     network (see docs/obscore.md)."""
+    from astropy.io import fits
+
     from .. import ParameterError, datastore_from_obscore
+    from ..text import plural
 
     prefixes = {}
     for pair in mirror or ():
@@ -94,4 +97,6 @@ def obscore_datastore(
         if not equals:
             raise ParameterError(f"`mirror={pair!r}` is not URL=PATH")
         prefixes[url] = path
-    typer.echo(f"wrote {datastore_from_obscore(rows, directory, mirror=prefixes)}")
+    written = datastore_from_obscore(rows, directory, mirror=prefixes)
+    n_obs, n_hdus = (fits.getval(written / f"{kind}-index.fits.gz", "NAXIS2", ext=1) for kind in ("obs", "hdu"))
+    typer.echo(f"wrote {written}: {plural(n_obs, 'observation')}, {plural(n_hdus, 'HDU')}")
