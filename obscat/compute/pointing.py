@@ -66,8 +66,10 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> Poi
                 problems.append(f"OBS_ID {obs_ids[observation_id]}: {problem}")
         if progress is not None and (n % 50 == 0 or n == len(everything)):
             progress("pointing", n, len(everything))
-    intervals = _intervals_mjd(gtis)
-    values = _pointing_at_mid_time(pointings, gtis)
+    ids, bounds, start, stop = _gti_rows(gtis)
+    intervals = {i: list(zip(start.mjd[lo:hi].tolist(), stop.mjd[lo:hi].tolist()))
+                 for i, lo, hi in zip(ids, bounds[:-1], bounds[1:])}  # fmt: skip
+    values = _pointing_at_mid_time(pointings, dict(zip(ids, bounds[:-1].tolist())), start, stop)
     p, g = Pointing.__table__, GtiInterval.__table__
     with write_transaction(engine) as conn:
         check_observations_unchanged(conn, obs_ids.items())
@@ -82,29 +84,30 @@ def compute_pointing(engine: Engine, selection: Criterion, progress=None) -> Poi
     return PointingReport(len(values), problems, len(intervals), sum(map(len, intervals.values())))
 
 
-def _intervals_mjd(gtis: dict[int, tuple]) -> dict[int, list[tuple[float, float]]]:
-    """Each observation's GTI rows as (start, stop) TT MJD, from (mjdref, scale, starts, stops)."""
+def _gti_rows(gtis: dict[int, tuple]) -> tuple[list[int], np.ndarray, Time, Time]:
+    """The observations of ``gtis`` (id -> mjdref, scale, starts in s, stops in s) in id order, where
+    each one's rows begin (and the last ends), and every row's start and stop as TT Times."""
     from astropy import units as u
 
     ids = sorted(gtis)
-    if not ids:
-        return {}
     counts = [len(gtis[i][2]) for i in ids]
     ref = np.repeat([gtis[i][0] for i in ids], counts)
-    seconds = np.concatenate([np.column_stack(gtis[i][2:]) for i in ids])
     scales = np.repeat([gtis[i][1] for i in ids], counts)
-    mjd = np.empty_like(seconds)
+    seconds = np.concatenate([np.column_stack(gtis[i][2:]) for i in ids]) if ids else np.empty((0, 2))
+    jd1, jd2 = np.empty_like(seconds), np.empty_like(seconds)
     for scale in np.unique(scales):
         rows = scales == scale
-        ref_time = Time(ref[rows], format="mjd", scale=scale)
-        mjd[rows] = np.column_stack([(ref_time + seconds[rows, k] * u.s).tt.mjd for k in (0, 1)])
-    bounds = np.cumsum([0, *counts])
-    return {i: [(float(a), float(b)) for a, b in mjd[lo:hi]] for i, lo, hi in zip(ids, bounds[:-1], bounds[1:])}
+        tt = (Time(ref[rows], format="mjd", scale=scale)[:, None] + seconds[rows] * u.s).tt
+        jd1[rows], jd2[rows] = tt.jd1, tt.jd2
+    times = Time(jd1, jd2, format="jd", scale="tt")
+    return ids, np.cumsum([0, *counts]), times[:, 0], times[:, 1]
 
 
-def _pointing_at_mid_time(pointings: dict[int, tuple], gtis: dict[int, tuple]) -> dict[int, tuple]:
+def _pointing_at_mid_time(pointings: dict[int, tuple], first: dict[int, int], start: Time, stop: Time,
+                          ) -> dict[int, tuple]:  # fmt: skip
     """(tmid, zenith, altitude, azimuth) of each observation from its EVENTS-header pointing and site
-    (ra, dec, geolon, geolat, altitude) at the mid-time of its first GTI row."""
+    (ra, dec, geolon, geolat, altitude) at the mid-time of its first GTI row (row ``first[id]`` of
+    ``start`` and ``stop``)."""
     from astropy import units as u
     from astropy.coordinates import AltAz, EarthLocation, SkyCoord
 
@@ -114,9 +117,8 @@ def _pointing_at_mid_time(pointings: dict[int, tuple], gtis: dict[int, tuple]) -
     if not ids:
         return {}
     ra, dec, lon, lat, height = (np.array(c, dtype=float) for c in zip(*(pointings[i] for i in ids)))
-    start, stop = (Time([Time(gtis[i][0], format="mjd", scale=gtis[i][1]) + gtis[i][k][0] * u.s for i in ids])
-                   for k in (2, 3))  # fmt: skip
-    tmid = start + 0.5 * (stop - start)
+    rows = [first[i] for i in ids]
+    tmid = start[rows] + 0.5 * (stop[rows] - start[rows])
     site = EarthLocation(lon=lon * u.deg, lat=lat * u.deg, height=height * u.m)
     with earth_orientation():  # no network: astropy's bundled tables
         altaz = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs").transform_to(AltAz(obstime=tmid, location=site))
