@@ -93,11 +93,22 @@ _AUTHORITY = re.compile(r"[\w\d][\w\d\-._~*'()+=]{2,}")
 _FEATURE_COLUMNS = ("s_resolution", "em_res_power", "s_ref_energy", "em_ref_energy", "s_ref_oaa", "em_ref_oaa")
 
 
-def _query(feature_set: str | None, store: str | None, where: sa.ColumnElement[bool] | None) -> sa.Select:
-    """One statement: the obscore view, its HEA row and the chosen feature set's values, of a store
-    and of the observations ``where`` selects, if given. The views join on observation_id here (an
-    integer key) rather than on the DID they share; t_intervals is read from gti_interval apart
-    (doubles, not the view's text)."""
+def _selected(store: str | None, where: sa.ColumnElement[bool] | None) -> sa.Select | None:
+    """The ids of the observations of ``store`` that ``where`` selects (None: every observation)."""
+    if store is None and where is None:
+        return None
+    o, s = Observation.__table__, DataStore.__table__
+    ids = sa.select(o.c.id)
+    if store is not None:
+        ids = ids.join(s, s.c.id == o.c.store_id).where(s.c.name == store)
+    return ids if where is None else ids.where(where)
+
+
+def _query(feature_set: str | None, selected: sa.Select | None) -> sa.Select:
+    """One statement: the obscore view, its HEA row and the chosen feature set's values, of the
+    ``selected`` observations (all if None). The views join on observation_id here (an integer
+    key) rather than on the DID they share; t_intervals is read from gti_interval apart (doubles,
+    not the view's text)."""
     hea = [n for n in OBSCORE_HEA_COLUMNS if n not in _FEATURE_COLUMNS and n != "t_intervals"]
     columns = ([f"f.{n}" if n in _FEATURE_COLUMNS else f"c.{n}" for n in OBSCORE_COLUMNS]
                + [f"h.{n}" for n in hea] + [f"f.{n}" for n in _FEATURE_COLUMNS[2:]]
@@ -108,11 +119,7 @@ def _query(feature_set: str | None, store: str | None, where: sa.ColumnElement[b
     query: sa.Select = (sa.select(*map(sa.literal_column, columns))
                         .select_from(joined.bindparams(feature_set=feature_set))
                         .order_by(sa.literal_column("c.store"), sa.literal_column("CAST(c.obs_id AS BIGINT)")))  # fmt: skip
-    if store is not None:
-        query = query.where(sa.literal_column("c.store") == store)
-    if where is not None:
-        query = query.where(sa.literal_column("c.observation_id").in_(sa.select(Observation.__table__.c.id).where(where)))
-    return query
+    return query if selected is None else query.where(sa.literal_column("c.observation_id").in_(selected))
 
 
 def _check(engine: Engine, feature_set: str | None, store: str | None, authority: str, access_url, fov,
@@ -178,11 +185,12 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     authority = DEFAULT_AUTHORITY if authority is None else authority
     urls, fovs = _check(engine, feature_set, store, authority, access_url, fov)
     with reading(engine) as conn:
-        result = conn.execute(_query(feature_set, store, where))
+        selected = _selected(store, where)
+        result = conn.execute(_query(feature_set, selected))
         names = [name.split(".")[-1] for name in result.keys()]
         rows = result.all()
         data = {name: [row[i] for row in rows] for i, name in enumerate(names)}
-        data["t_intervals"] = _intervals(conn, data.pop("observation_id"), store, where)
+        data["t_intervals"] = _intervals(conn, data.pop("observation_id"), selected)
     stores, obs_ids = data.pop("store"), data["obs_id"]
     data["obs_publisher_did"] = [f"ivo://{authority}/{s}?{o}" for s, o in zip(stores, obs_ids, strict=True)]
     if collection is not None:
@@ -218,18 +226,15 @@ def obscore_table(engine: Engine, *, feature_set: str | None = None, store: str 
     return table
 
 
-def _intervals(conn, observation_ids: list[int], store: str | None, where: sa.ColumnElement[bool] | None):
-    """t_intervals of each observation: its GTI rows' MJD, start stop start stop ... (an object array
-    of float arrays, empty where no GTI was read)."""
+def _intervals(conn, observation_ids: list[int], selected: sa.Select | None):
+    """t_intervals of each observation (of the ``selected`` ones): its GTI rows' MJD, start stop start
+    stop ... (an object array of float arrays, empty where no GTI was read)."""
     import numpy as np
 
-    g, o, s = GtiInterval.__table__, Observation.__table__, DataStore.__table__
-    query = (sa.select(g.c.observation_id, g.c.start_mjd, g.c.stop_mjd).join(o, o.c.id == g.c.observation_id)
-             .order_by(g.c.observation_id, g.c.seq))  # fmt: skip
-    if store is not None:
-        query = query.join(s, s.c.id == o.c.store_id).where(s.c.name == store)
-    if where is not None:
-        query = query.where(where)
+    g = GtiInterval.__table__
+    query = sa.select(g.c.observation_id, g.c.start_mjd, g.c.stop_mjd).order_by(g.c.observation_id, g.c.seq)
+    if selected is not None:
+        query = query.where(g.c.observation_id.in_(selected))
     found: dict[int, list[float]] = {}
     for observation_id, start, stop in conn.execute(query):
         found.setdefault(observation_id, []).extend((start, stop))
