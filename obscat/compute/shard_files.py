@@ -23,6 +23,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import InputError, one_line
+from ..gadf.files import replacing
 from ..store.file_versions import changed_uses, file_version
 from .feature_eval import FeatureRow
 from .feature_names import FEATURES
@@ -328,10 +329,8 @@ def _read_error(path: Path, exc: Exception) -> str:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            tmp.write_bytes(data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None

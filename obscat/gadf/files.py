@@ -1,4 +1,4 @@
-"""Opening data files safely: only regular files, failures named, digests.
+"""Opening data files safely: only regular files, failures named, digests; writing one whole or not at all.
 
 A FIFO would block forever and a device (``/dev/zero``) never ends, so every
 file obscat reads is checked first; failures are :class:`~obscat.errors.InputError`
@@ -12,12 +12,14 @@ import errno
 import hashlib
 import os
 import stat
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InputError
 
-__all__ = ["check_regular_file", "file_sha256", "is_regular_file", "open_file"]
+__all__ = ["check_regular_file", "file_sha256", "is_regular_file", "open_file", "replacing"]
 
 #: A file name: text or a path object.
 FilePath = str | os.PathLike[str]
@@ -81,3 +83,16 @@ def file_sha256(path: FilePath) -> str:
         while block := stream.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary file name beside ``path`` to write to: that file replaces ``path`` when the block
+    ends, and is removed if the block raises, so that ``path`` is never half-written."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

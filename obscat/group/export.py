@@ -27,7 +27,7 @@ from .._version import __version__
 from ..errors import InputError, ParameterError
 from ..formats import to_csv, to_table
 from ..gadf._gzip import compress
-from ..gadf.files import is_regular_file
+from ..gadf.files import is_regular_file, replacing
 from ..store.engine import connect
 from ..store.models import OBSERVATION_COLUMNS, Grouping, GroupMember
 from ..store.rows import id_by_name
@@ -112,18 +112,13 @@ def export_table(engine: Engine, name: str, path: Path, fmt: str) -> Path:
         rows = conn.execute(member_query(list(OBSERVATION_COLUMNS), grouping_id=grouping["id"])).all()
     names = ["label", "store", *OBSERVATION_COLUMNS]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
+    with replacing(path) as tmp:
         if fmt == "csv":
             tmp.write_text(to_csv(names, rows))
         else:
             table = to_table(names, rows)
             table.meta.update(_description(grouping, None))
             table.write(tmp, format="ascii.ecsv")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

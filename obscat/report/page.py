@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import InputError, ObscatError
+from ..gadf.files import replacing
 from ..query.criteria import And, Criterion
 from ..store.engine import display_url
 from . import figures
@@ -87,20 +87,10 @@ _SECTIONS = [("stores", "stores"), ("targets", "targets"), ("sky", "sky"), ("cov
 def _write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it: never a half-written report."""
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with replacing(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write the report to {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise InputError(f"cannot write the report to {path}: {exc.strerror}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # -- HTML pieces ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 
 from ..errors import InputError, ParameterError
+from ..gadf.files import replacing
 from .engine import reading
 from .models import DataStore, GtiInterval, Observation
 
@@ -296,9 +297,10 @@ def write_obscore(table: Table, path: Path, fmt: str) -> Path:
         table.replace_column("s_region", _column(np.array(text), masked))
         intervals = [" ".join(map(repr, row.tolist())) for row in table["t_intervals"]]
         table.replace_column("t_intervals", _column(np.array(intervals), np.array([not t for t in intervals])))
-    table.write(path, format=FORMATS[fmt])
-    if fmt == "fits":
-        with fits.open(path, mode="update") as hdus:
-            for i, column in enumerate(table.itercols(), 1):
-                hdus[1].header[f"TUCD{i}"] = column.meta["ucd"]
+    with replacing(path) as tmp:
+        table.write(tmp, format=FORMATS[fmt])
+        if fmt == "fits":
+            with fits.open(tmp, mode="update") as hdus:
+                for i, column in enumerate(table.itercols(), 1):
+                    hdus[1].header[f"TUCD{i}"] = column.meta["ucd"]
     return path
