@@ -15,9 +15,10 @@ from sqlalchemy.engine import Engine
 
 from ..gadf.files import file_sha256
 from ..text import plural
+from .derived import pointing_results
 from .engine import connect
 from .file_versions import changed_uses, file_version, stale_observations, stale_value_count
-from .models import AnnotationSet, DataStore, FeatureSet, FileUse, GtiInterval, HduFile, Observation, Pointing
+from .models import AnnotationSet, DataStore, FeatureSet, FileUse, HduFile, Observation
 from .rows import id_by_name
 
 __all__ = ["FileProblem", "CheckReport", "check"]
@@ -87,9 +88,7 @@ def check(engine: Engine, store: str | None = None) -> CheckReport:
         if store is not None:
             observations = observations.join(s, s.c.id == o.c.store_id).where(s.c.name == store)
         report.stale_feature_values = _stale_values(conn, observations)
-        # a pointing result: the pointing at mid-time and the GTIs `obscat pointing` read (either may be alone)
-        pointed = {i for t in (Pointing.__table__, GtiInterval.__table__)
-                   for i in conn.execute(sa.select(t.c.observation_id).where(t.c.observation_id.in_(observations))).scalars()}  # fmt: skip
+        pointed = set(conn.execute(pointing_results(observations)).scalars())
         report.stale_pointings = len(stale_observations(conn, None, pointed)) if pointed else 0
     return report
 

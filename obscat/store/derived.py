@@ -18,7 +18,7 @@ from .annotation_tables import count_annotation_rows, delete_annotation_rows
 from .models import FeatureValue, Grouping, GroupMember, GtiInterval, Observation, Pointing
 from .rows import delete_cascade
 
-__all__ = ["DerivedCounts", "StoreRemoval", "count_derived", "mark_groupings", "remove_observations"]
+__all__ = ["DerivedCounts", "StoreRemoval", "count_derived", "mark_groupings", "pointing_results", "remove_observations"]
 
 
 @dataclass
@@ -68,6 +68,13 @@ class StoreRemoval:
         return f"{text}; deleted with it: {self.derived}" if self.derived.any() else text
 
 
+def pointing_results(ids: sa.Select) -> sa.CompoundSelect:
+    """The observations among ``ids`` with a pointing result: the pointing at mid-time and the GTIs
+    ``obscat pointing`` read (either may be alone)."""
+    return sa.union(*(sa.select(t.c.observation_id).where(t.c.observation_id.in_(ids))
+                      for t in (Pointing.__table__, GtiInterval.__table__)))  # fmt: skip
+
+
 def count_derived(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCounts:
     """The derived rows of the observations ``where`` (a condition on ``observation``) selects."""
     o, v, m, g = Observation.__table__, FeatureValue.__table__, GroupMember.__table__, Grouping.__table__
@@ -75,9 +82,7 @@ def count_derived(conn: Connection, where: sa.ColumnElement[bool]) -> DerivedCou
     n_values, n_members = (
         conn.execute(sa.select(sa.func.count()).where(t.c.observation_id.in_(ids))).scalar_one() for t in (v, m)
     )
-    # a pointing result: an observation's pointing at mid-time and GTIs (either may be alone)
-    pointed = sa.union(*(sa.select(t.c.observation_id).where(t.c.observation_id.in_(ids))
-                         for t in (Pointing.__table__, GtiInterval.__table__))).subquery()  # fmt: skip
+    pointed = pointing_results(ids).subquery()
     n_pointings = conn.execute(sa.select(sa.func.count()).select_from(pointed)).scalar_one()
     names = conn.execute(sa.select(g.c.name).where(g.c.id.in_(
         sa.select(m.c.grouping_id).where(m.c.observation_id.in_(ids)))).order_by(g.c.name)).scalars()  # fmt: skip
