@@ -11,7 +11,7 @@ from ..store.models import Grouping, GroupMember, MatchPair, Observation
 from ..store.rows import id_by_name
 from ..text import plural
 from .match_stored import pair_query
-from .plot import _colours, _figure
+from .plot import label_colours, new_figure
 
 __all__ = ["pair_plot"]
 
@@ -31,7 +31,7 @@ def pair_plot(engine, name: str):
                              .join(on_o, on_o.c.id == p.c.on_observation_id).join(off_o, off_o.c.id == p.c.off_observation_id)
                              .where(p.c.grouping_id == grouping_id)
                              .order_by(p.c.on_observation_id, p.c.off_observation_id)).all()  # fmt: skip
-    fig = _figure(width=6.4)
+    fig = new_figure(width=6.4)
     ax = fig.add_subplot(projection="polar")
     ax.set_theta_zero_location("N")
     ax.set_theta_direction(-1)  # azimuth east of north, clockwise as on the sky seen from below
@@ -41,7 +41,7 @@ def pair_plot(engine, name: str):
         shortest = az_on + ((az_off - az_on + 180.0) % 360.0 - 180.0)
         theta = np.radians(np.linspace(az_on, shortest, 16))
         ax.plot(theta, np.linspace(zen_on, zen_off, 16), color="grey", lw=0.6, alpha=0.6, zorder=1)
-    colours = _colours(["on", "off", "unmatched"])
+    colours = label_colours(["on", "off", "unmatched"])
     styles = {"on": ("o", 30), "off": ("s", 18), "unmatched": ("x", 30)}
     labels = np.array([r[0] for r in members])
     zen = np.array([np.nan if r[1] is None else r[1] for r in members], float)

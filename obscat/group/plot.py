@@ -14,10 +14,11 @@ import numpy as np
 from ..errors import InputError
 from .grouping import MemberValues, linkage_tree, member_values, standardized
 
-__all__ = ["scatter", "sky_map", "dendrogram"]
+__all__ = ["scatter", "sky_map", "dendrogram", "new_figure", "label_colours"]
 
 
-def _figure(width: float = 6.4):
+def new_figure(width: float = 6.4):
+    """An empty matplotlib Figure (no pyplot state), 4.8 inches high; matplotlib missing is an InputError."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -25,7 +26,7 @@ def _figure(width: float = 6.4):
     return Figure(figsize=(width, 4.8), layout="constrained")
 
 
-def _colours(labels: list[str]) -> dict[str, tuple[float, float, float, float]]:
+def label_colours(labels: list[str]) -> dict[str, tuple[float, float, float, float]]:
     """An RGBA colour per label, from tab10 (tab20 for more than 10 labels)."""
     from matplotlib import colormaps
 
@@ -44,7 +45,7 @@ _MARKERS = "ods^vPX*"
 def _by_label(data: MemberValues, ax, x: np.ndarray, y: np.ndarray, *, hollow: bool = False) -> None:
     """One marker and colour per label; ``hollow`` markers shrinking label by label keep
     groups sharing a position (e.g. wobble pointings) visible."""
-    colours = _colours(data.labels)
+    colours = label_colours(data.labels)
     labels = np.array(data.labels)
     for i, (label, colour) in enumerate(colours.items()):
         mask = labels == label
@@ -56,7 +57,7 @@ def _by_label(data: MemberValues, ax, x: np.ndarray, y: np.ndarray, *, hollow: b
 def scatter(engine, name: str, x: str, y: str, *, feature_set: str | None = None):
     """``y`` against ``x`` (observation columns or features) for every member of grouping ``name``."""
     data = member_values(engine, name, [x, y], feature_set)
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     _by_label(data, ax, data.values[x], data.values[y])
     if data.method == "split":  # the cut(s), as the tutorial draws the median zenith
@@ -79,7 +80,7 @@ def sky_map(engine, name: str):
         raise InputError(f"grouping {name!r}: none of its {len(ra)} observations has a sky pointing (RA_PNT/DEC_PNT)")
     centre = np.degrees(np.arctan2(np.nanmean(np.sin(np.radians(ra))), np.nanmean(np.cos(np.radians(ra))))) % 360.0
     ra = centre + (ra - centre + 180.0) % 360.0 - 180.0  # continuous across RA 0/360
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     _by_label(data, ax, ra, dec, hollow=True)
     ax.xaxis.set_major_formatter(lambda value, _: f"{value % 360:g}")
@@ -105,7 +106,7 @@ def dendrogram(engine, name: str):
     if not np.isfinite(matrix).all():
         raise InputError(f"the feature set of grouping {name!r} no longer holds every member's features")
     tree = linkage_tree(standardized(matrix, probe.params["standardize"]), probe.params["method"])
-    colours = _colours(data.labels)
+    colours = label_colours(data.labels)
     below: list[str | None] = list(data.labels)  # label of each node when all its leaves share one, else None
     for a, b, *_ in tree:
         la, lb = below[int(a)], below[int(b)]
@@ -115,7 +116,7 @@ def dendrogram(engine, name: str):
         label = below[node]
         return "grey" if label is None else _hex(colours[label])
 
-    fig = _figure(width=min(max(6.4, 0.12 * len(matrix)), 24.0))
+    fig = new_figure(width=min(max(6.4, 0.12 * len(matrix)), 24.0))
     ax = fig.add_subplot()
     flat = not np.any(tree[:, 2] > 0)  # identical features: every link at distance 0
     with warnings.catch_warnings():

@@ -10,7 +10,7 @@ import io
 
 import numpy as np
 
-from ..group.plot import _colours, _figure
+from ..group.plot import label_colours, new_figure
 
 __all__ = ["embedded", "sky_coverage", "monthly_livetime", "histograms", "top_labels"]
 
@@ -55,9 +55,9 @@ def _legend_order(labels: np.ndarray) -> list[str]:
 
 def sky_coverage(ra: np.ndarray, dec: np.ndarray, targets: np.ndarray):
     """The pointings on the whole sky (RA increasing to the left), coloured by target."""
-    fig = _figure(width=8.0)
+    fig = new_figure(width=8.0)
     ax = fig.add_subplot()
-    colours = _colours(_legend_order(targets))
+    colours = label_colours(_legend_order(targets))
     for label in _legend_order(targets):
         mask = targets == label
         colour = "lightgrey" if label == "other" else colours[label]
@@ -78,8 +78,8 @@ def monthly_livetime(start_mjd: np.ndarray, livetime_h: np.ndarray, targets: np.
     order = _legend_order(targets)
     stacks = [np.bincount(index[targets == label], weights=livetime_h[targets == label], minlength=len(grid))
               for label in order]  # fmt: skip
-    colours = _colours(order)
-    fig = _figure(width=8.0)
+    colours = label_colours(order)
+    fig = new_figure(width=8.0)
     ax = fig.add_subplot()
     ax.stackplot(grid.astype("datetime64[D]"), stacks, step="post", labels=order, linewidth=0,
                  colors=["lightgrey" if label == "other" else colours[label] for label in order])  # fmt: skip
@@ -93,7 +93,7 @@ def histograms(columns: dict[str, np.ndarray], units: dict[str, str], title: str
     n = max(len(columns), 1)
     ncols = min(n, 3)
     nrows = -(-n // ncols)
-    fig = _figure(width=3.2 * ncols + 0.8)
+    fig = new_figure(width=3.2 * ncols + 0.8)
     fig.set_figheight(2.8 * nrows + 0.6)
     fig.suptitle(title)
     for i, (name, values) in enumerate(columns.items()):
