@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from ..store.engine import reading
 from ..store.models import DataStore, GtiInterval, Observation
 from .criteria import Criterion
-from .explain import no_observation_error
+from .observations import require_observations
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -29,8 +29,8 @@ def gti_table(engine: Engine, selection: Criterion) -> Table:
              .where(selection.clause()).order_by(s.c.name, o.c.obs_id, g.c.seq))  # fmt: skip
     with reading(engine) as conn:
         rows = conn.execute(query).all()
-        if not rows and conn.execute(sa.select(o.c.id).where(selection.clause()).limit(1)).first() is None:
-            raise no_observation_error(conn, selection)
+    if not rows:
+        require_observations(engine, selection)  # raises why, if the selection keeps none
     stores, obs_ids, starts, stops = (list(c) for c in zip(*rows)) if rows else ([], [], [], [])
     return Table({"store": stores, "obs_id": obs_ids, "start": Time(starts, format="mjd", scale="tt"),
                   "stop": Time(stops, format="mjd", scale="tt")},
