@@ -650,11 +650,13 @@ class Catalog:
                        access_url: str | None = None, collection: str | None = None, fov=None) -> Path:  # fmt: skip
         """Write :meth:`obscore` to the new file ``target`` as ``format`` ``"votable"``, ``"ecsv"``,
         ``"fits"`` (units and UCDs) or ``"csv"`` (s_region as DALI text ``ra dec radius``)."""
-        from .store.obscore import write_obscore
+        from .store.obscore import check_output, write_obscore
 
+        path = Path(os.path.expandvars(os.fspath(target)))
+        check_output(path, format)  # before the table is built
         table = self.obscore(feature_set, selection=selection, store=store, authority=authority,
                              access_url=access_url, collection=collection, fov=fov)  # fmt: skip
-        return write_obscore(table, Path(os.path.expandvars(os.fspath(target))), format)
+        return write_obscore(table, path, format)
 
     # -- SQL -----------------------------------------------------------------------------
 

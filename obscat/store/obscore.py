@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 __all__ = ["OBSCORE_COLUMNS", "OBSCORE_HEA_COLUMNS", "GADF_COLUMNS", "DEFAULT_AUTHORITY", "FORMATS", "obscore_table",
-           "write_obscore"]
+           "check_output", "write_obscore"]
 
 #: ObsCore 1.1 (REC 2017-05-09, table 6, the mandatory columns): name -> (unit, UCD).
 OBSCORE_COLUMNS = {
@@ -276,19 +276,24 @@ def _circles(ra: list, dec: list, fov: list):
 FORMATS = {"votable": "votable", "csv": "ascii.csv", "ecsv": "ascii.ecsv", "fits": "fits"}
 
 
-def write_obscore(table: Table, path: Path, fmt: str) -> Path:
-    """Write an :func:`obscore_table` to the new file ``path``: VOTable and ECSV keep units and UCDs,
-    FITS units (and the UCDs as TUCDn cards), CSV neither; in CSV, s_region and t_intervals are DALI
-    text (``ra dec radius``, ``start stop start stop ...``)."""
-    import numpy as np
-    from astropy.io import fits
-
+def check_output(path: Path, fmt: str) -> None:
+    """Refuse a format :func:`write_obscore` does not write, an existing file or a missing directory
+    (before the table is built)."""
     if fmt not in FORMATS:
         raise ParameterError(f"`format={fmt!r}` must be one of {', '.join(map(repr, FORMATS))}")
     if path.exists():
         raise InputError(f"{path}: exists, not overwritten")
     if not path.parent.is_dir():
         raise InputError(f"{path.parent}: no such directory")
+
+
+def write_obscore(table: Table, path: Path, fmt: str) -> Path:
+    """Write an :func:`obscore_table` to the new file ``path`` (checked by :func:`check_output`):
+    VOTable and ECSV keep units and UCDs, FITS units (and the UCDs as TUCDn cards), CSV neither; in
+    CSV, s_region and t_intervals are DALI text (``ra dec radius``, ``start stop start stop ...``)."""
+    import numpy as np
+    from astropy.io import fits
+
     if fmt == "csv":
         table = table.copy(copy_data=False)
         region = table["s_region"]
